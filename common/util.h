@@ -1,0 +1,42 @@
+/*
+ * Small helpers both binaries need: allocation that aborts on
+ * out-of-memory (for small internal sizes only; sizes from outside are
+ * capped by the caller first), range-checked number parsing, paths.
+ */
+#ifndef RFTD_UTIL_H
+#define RFTD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* Returns a newly allocated formatted string; never NULL. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Parses a whole decimal string into [min, max].  Returns 0, -EINVAL when
+ * `s` is not a number (empty, trailing junk), -ERANGE when out of range.
+ */
+int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Same for a finite double in [min, max]. */
+int parse_double(const char *s, double min, double max, double *out);
+
+/*
+ * Creates `path` and its missing parents with `mode` (like mkdir -p).
+ * Returns 0 or -errno.
+ */
+int mkdir_p(const char *path, unsigned int mode);
+
+/* Creates the parent directory of the file `path` (mkdir -p). 0 or -errno. */
+int mkdir_parent(const char *path, unsigned int mode);
+
+/* Monotonic clock in nanoseconds and wall clock in seconds since 1970. */
+uint64_t now_mono_ns(void);
+double now_wall(void);
+
+#endif

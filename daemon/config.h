@@ -1,0 +1,49 @@
+/*
+ * rftd's configuration: an INI file read with libinih, described by one
+ * option table (config.c) that drives parsing, defaults, validation and
+ * the normalized print-out of `rftd -n`.
+ */
+#ifndef RFTD_CONFIG_H
+#define RFTD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+struct config {
+	char *path;              /* file read, or NULL for built-in defaults */
+	char *socket_path;       /* [daemon] socket */
+	char *database_path;     /* [daemon] database */
+	enum log_level log_level; /* [daemon] log_level */
+	char *socket_group;      /* [daemon] socket_group, or NULL */
+	gid_t socket_gid;        /* resolved socket_group */
+	unsigned int idle_timeout; /* [daemon] idle_timeout, seconds */
+	unsigned int max_clients;  /* [daemon] max_clients */
+};
+
+/*
+ * Reads `path` into `cfg` over the defaults.  `path` NULL means defaults
+ * only; `must_exist` false lets a missing file mean defaults too.
+ * Returns 0, or -EINVAL/-ENOENT with *errors set to every problem found,
+ * one "FILE:LINE: message" per line (caller frees).  On failure `cfg` is
+ * left empty (config_free() is still safe).
+ */
+int config_load(struct config *cfg, const char *path, bool must_exist,
+		char **errors);
+
+/* Frees what `cfg` owns; safe on a zeroed or freed struct. */
+void config_free(struct config *cfg);
+
+/* Writes the normalized configuration, every option, as INI. */
+void config_print(const struct config *cfg, FILE *out);
+
+/*
+ * Names the options that differ between `a` and `b` and need a restart
+ * to take effect (comma-separated into buf); returns true if any.
+ */
+bool config_needs_restart(const struct config *a, const struct config *b,
+			  char *buf, size_t len);
+
+#endif

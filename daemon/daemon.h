@@ -1,0 +1,41 @@
+/*
+ * The daemon's context: what every module of rftd reaches through one
+ * pointer.  Modules keep their own state behind their own headers.
+ */
+#ifndef RFTD_DAEMON_H
+#define RFTD_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+
+struct store;
+struct control;
+
+struct daemon {
+	uv_loop_t loop;
+	struct config cfg;       /* the configuration in effect */
+	const char *config_path; /* -c argument, or the default path */
+	bool config_must_exist;  /* true when -c was given */
+	struct store *store;
+	struct control *control;
+	uv_signal_t sig_int;
+	uv_signal_t sig_term;
+	uv_signal_t sig_hup;
+	double started_at;       /* wall clock, Unix seconds */
+	uint64_t started_mono;   /* monotonic ns */
+	bool stopping;           /* orderly shutdown has begun */
+};
+
+/* Starts the orderly shutdown; safe to call more than once. */
+void daemon_stop(struct daemon *d);
+
+/*
+ * Re-reads the configuration and applies it when valid.  Returns 0, or
+ * -EINVAL with *errors (caller frees) saying why the old one stays.
+ */
+int daemon_reload(struct daemon *d, char **errors);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * rftd: start-up, signals and the orderly shutdown.  Start-up failures
+ * (configuration, database, socket) are fatal before the daemon reports
+ * ready; after that, failures are per request.
+ */
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+#include "paths.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: rftd [-fnvV] [-c file]\n"
+			"  -c file  configuration file (default: %s)\n"
+			"  -f       stay in the foreground\n"
+			"  -n       check the configuration, print it "
+			"normalized, exit\n"
+			"  -v       log debug messages\n"
+			"  -V       print the version and exit\n",
+		"/etc/rftd/rftd.conf or ~/.config/rftd/rftd.conf");
+	exit(2);
+}
+
+int
+daemon_reload(struct daemon *d, char **errors)
+{
+	struct config next;
+	char changed[256];
+	int rc;
+
+	rc = config_load(&next, d->config_path, d->config_must_exist, errors);
+	if (rc != 0) {
+		log_warnx("reload: keeping the current configuration:\n%s",
+			  *errors);
+		return rc;
+	}
+	if (config_needs_restart(&d->cfg, &next, changed, sizeof(changed)))
+		log_warnx("reload: %s changed; that takes a restart", changed);
+	d->cfg.log_level = next.log_level;
+	d->cfg.idle_timeout = next.idle_timeout;
+	d->cfg.max_clients = next.max_clients;
+	config_free(&next);
+	log_set_level(d->cfg.log_level);
+	control_set_limits(d->control, d->cfg.idle_timeout, d->cfg.max_clients);
+	log_info("reload: configuration applied");
+	return 0;
+}
+
+void
+daemon_stop(struct daemon *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info("shutting down");
+	control_close(d->control);
+	d->control = NULL;
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	char *errors = NULL;
+
+	if (signum == SIGHUP) {
+		log_info("SIGHUP: reloading %s", d->config_path);
+		daemon_reload(d, &errors);
+		free(errors);
+		return;
+	}
+	log_info("%s received", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	daemon_stop(d);
+}
+
+static void
+watch_signal(struct daemon *d, uv_signal_t *h, int signum)
+{
+	uv_signal_init(&d->loop, h);
+	h->data = d;
+	uv_signal_start(h, on_signal, signum);
+}
+
+/*
+ * Detaches from the terminal.  The parent waits until the child reports
+ * ready (a byte on the pipe) so that start-up errors still fail the
+ * command that started rftd.  Returns the pipe's write end in the child.
+ */
+static int
+daemonize(void)
+{
+	int fds[2];
+	pid_t pid;
+	char ok;
+
+	if (pipe(fds) != 0)
+		fatal("pipe");
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0) {
+		close(fds[1]);
+		exit(read(fds[0], &ok, 1) == 1 ? 0 : 1);
+	}
+	close(fds[0]);
+	if (setsid() < 0)
+		fatal("setsid");
+	if (chdir("/") != 0)
+		fatal("chdir /");
+	return fds[1];
+}
+
+static void
+detached(int ready_fd)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	log_to_syslog("rftd");
+	if (write(ready_fd, "R", 1) != 1)
+		log_warn("telling the parent we are ready");
+	close(ready_fd);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+}
+
+static void
+print_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	log_err("handle still open at exit: %s", uv_handle_type_name(h->type));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d = {0};
+	bool check = false, foreground = false, verbose = false;
+	char *default_config = NULL, *config_real = NULL, *errors = NULL;
+	char err[1024];
+	int ready_fd = -1, ch, rc;
+
+	while ((ch = getopt(argc, argv, "c:fnvV")) != -1) {
+		switch (ch) {
+		case 'c':
+			d.config_path = optarg;
+			d.config_must_exist = true;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'V':
+			printf("rftd %s\n", RFTD_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	log_init_env(verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (d.config_path == NULL)
+		d.config_path = default_config = paths_default_config();
+	/* The daemon leaves its directory; reloads need an absolute path. */
+	config_real = realpath(d.config_path, NULL);
+	if (config_real != NULL)
+		d.config_path = config_real;
+	if (config_load(&d.cfg, d.config_path, d.config_must_exist, &errors) !=
+	    0) {
+		fputs(errors, stderr);
+		fprintf(stderr, "rftd: the configuration has errors\n");
+		return 1;
+	}
+	if (verbose)
+		d.cfg.log_level = LOG_LVL_DEBUG;
+	if (check) {
+		config_print(&d.cfg, stdout);
+		config_free(&d.cfg);
+		free(default_config);
+		free(config_real);
+		return 0;
+	}
+	log_set_level(d.cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	if (!foreground)
+		ready_fd = daemonize();
+
+	rc = uv_loop_init(&d.loop);
+	if (rc != 0)
+		fatalx("uv_loop_init: %s", uv_strerror(rc));
+	d.control = control_open(&d, d.cfg.socket_path,
+				 d.cfg.socket_group ? d.cfg.socket_gid
+						    : (gid_t)-1,
+				 err, sizeof(err));
+	if (d.control == NULL) {
+		log_err("%s", err);
+		uv_run(&d.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d.loop);
+		return 1;
+	}
+	/* After the socket: a second rftd stops before touching the store. */
+	d.store = store_open(d.cfg.database_path, err, sizeof(err));
+	if (d.store == NULL) {
+		log_err("%s", err);
+		control_close(d.control);
+		uv_run(&d.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d.loop);
+		return 1;
+	}
+	control_set_limits(d.control, d.cfg.idle_timeout, d.cfg.max_clients);
+	watch_signal(&d, &d.sig_int, SIGINT);
+	watch_signal(&d, &d.sig_term, SIGTERM);
+	watch_signal(&d, &d.sig_hup, SIGHUP);
+	d.started_at = now_wall();
+	d.started_mono = now_mono_ns();
+	log_info("rftd %s ready: pid %d, database %s (schema %d), socket %s",
+		 RFTD_VERSION, (int)getpid(), store_path(d.store),
+		 store_schema_version(d.store), d.cfg.socket_path);
+	if (ready_fd >= 0)
+		detached(ready_fd);
+
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+
+	rc = uv_loop_close(&d.loop);
+	if (rc != 0) {
+		uv_walk(&d.loop, print_handle, NULL);
+		log_err("event loop not empty at exit: %s", uv_strerror(rc));
+	}
+	store_close(d.store);
+	config_free(&d.cfg);
+	free(default_config);
+	free(config_real);
+	log_info("rftd stopped");
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,29 @@
+/*
+ * Handlers of the control protocol's methods (one per entry of
+ * PROTO_METHODS in common/proto.h).  Loop thread only.
+ */
+#ifndef RFTD_METHODS_H
+#define RFTD_METHODS_H
+
+#include <cjson/cJSON.h>
+
+#include "proto.h"
+
+struct daemon;
+
+/* Who sent the request, from the kernel (SO_PEERCRED). */
+struct peer {
+	unsigned int uid;
+	unsigned int gid;
+	int pid;
+};
+
+/*
+ * Runs `req` and returns 0 with *result set (caller owns it), or a
+ * negative protocol error code with `err` filled.
+ */
+int methods_dispatch(struct daemon *d, const struct peer *peer,
+		     const struct proto_request *req, cJSON **result,
+		     struct proto_error *err);
+
+#endif

@@ -1,0 +1,247 @@
+/* Opening the store: checks, pragmas, migrations (see store.h). */
+#include "store.h"
+
+#include "log.h"
+#include "migrate.h"
+#include "util.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STORE_APPLICATION_ID 0x52465444 /* "RFTD" */
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+struct store {
+	sqlite3 *db;    /* the daemon's one writer connection */
+	char *path;     /* as given to store_open() */
+	int version;    /* user_version after migrations */
+};
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Runs a one-integer query; returns 0 or the SQLite result code. */
+static int
+query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(stmt, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/*
+ * Reads the header-level facts that decide whether we may touch the file
+ * at all.  Only reads: nothing is written before these checks pass.
+ */
+static int
+check_identity(struct store *st, char *err, size_t errlen)
+{
+	int64_t version, app_id, objects;
+	int rc;
+
+	rc = query_int(st->db, "PRAGMA user_version;", &version);
+	if (rc == SQLITE_NOTADB) {
+		set_err(err, errlen, "%s: not an SQLite database", st->path);
+		return -EINVAL;
+	}
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "%s: %s", st->path,
+			sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	if (query_int(st->db, "PRAGMA application_id;", &app_id) !=
+		SQLITE_OK ||
+	    query_int(st->db, "SELECT count(*) FROM sqlite_schema;",
+		      &objects) != SQLITE_OK) {
+		set_err(err, errlen, "%s: %s", st->path,
+			sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	if (version == 0 && objects > 0) {
+		set_err(err, errlen,
+			"%s: an SQLite database that rftd did not create "
+			"(it has tables but no rftd schema version)",
+			st->path);
+		return -EINVAL;
+	}
+	if (version > 0 && app_id != STORE_APPLICATION_ID) {
+		set_err(err, errlen,
+			"%s: not an rftd database (application_id %lld)",
+			st->path, (long long)app_id);
+		return -EINVAL;
+	}
+	if (version > store_latest_version()) {
+		set_err(err, errlen,
+			"%s: schema version %lld is newer than this rftd "
+			"knows (%d); run a newer rftd",
+			st->path, (long long)version, store_latest_version());
+		return -EPROTO;
+	}
+	st->version = (int)version;
+	return 0;
+}
+
+static int
+set_pragmas(struct store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	const char *mode;
+	bool wal;
+
+	if (sqlite3_exec(st->db,
+			 "PRAGMA foreign_keys = ON;"
+			 "PRAGMA synchronous = FULL;",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL;", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		goto fail;
+	wal = sqlite3_step(stmt) == SQLITE_ROW &&
+	      (mode = (const char *)sqlite3_column_text(stmt, 0)) != NULL &&
+	      strcmp(mode, "wal") == 0;
+	sqlite3_finalize(stmt);
+	if (!wal) {
+		set_err(err, errlen, "%s: cannot switch to WAL mode", st->path);
+		return -EIO;
+	}
+	return 0;
+fail:
+	set_err(err, errlen, "%s: %s", st->path, sqlite3_errmsg(st->db));
+	return -EIO;
+}
+
+struct store *
+store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	struct stat sb;
+	int rc;
+
+	st->path = xstrdup(path);
+	if (stat(path, &sb) == 0) {
+		if (!S_ISREG(sb.st_mode)) {
+			set_err(err, errlen, "%s: not a regular file", path);
+			goto fail;
+		}
+	} else if (errno == ENOENT) {
+		rc = mkdir_parent(path, 0700);
+		if (rc != 0) {
+			set_err(err, errlen, "%s: cannot create its directory: %s",
+				path, strerror(-rc));
+			goto fail;
+		}
+		flags |= SQLITE_OPEN_CREATE;
+	} else {
+		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		set_err(err, errlen, "%s: %s", path,
+			st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	if (check_identity(st, err, errlen) != 0 ||
+	    set_pragmas(st, err, errlen) != 0)
+		goto fail;
+	if (migrate_apply(st->db, st->version, err, errlen) != 0)
+		goto fail;
+	st->version = store_latest_version();
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
+		log_warnx("store: close: %s", sqlite3_errmsg(st->db));
+	free(st->path);
+	free(st);
+}
+
+const char *
+store_path(const struct store *st)
+{
+	return st->path;
+}
+
+int
+store_schema_version(const struct store *st)
+{
+	return st->version;
+}
+
+int
+store_latest_version(void)
+{
+	return migrations_count > 0 ? migrations[migrations_count - 1].version
+				    : 0;
+}
+
+int
+store_table_counts(struct store *st,
+		   void (*fn)(const char *table, int64_t rows, void *arg),
+		   void *arg)
+{
+	sqlite3_stmt *names;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT name FROM sqlite_schema "
+			       "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+			       "ORDER BY name;",
+			       -1, &names, NULL) != SQLITE_OK)
+		goto fail;
+	while (sqlite3_step(names) == SQLITE_ROW) {
+		const char *table = (const char *)sqlite3_column_text(names, 0);
+		char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\";",
+					    table);
+		int64_t rows = 0;
+
+		rc = query_int(st->db, sql, &rows);
+		sqlite3_free(sql);
+		if (rc != SQLITE_OK)
+			break;
+		fn(table, rows, arg);
+	}
+	sqlite3_finalize(names);
+	if (rc == SQLITE_OK)
+		return 0;
+fail:
+	log_warnx("store: counting rows: %s", sqlite3_errmsg(st->db));
+	return -EIO;
+}
