@@ -10,7 +10,8 @@
 #include <string.h>
 
 static const struct proto_method_info methods[PROTO_M__COUNT] = {
-#define PROTO_X(id, name, access, summary) [PROTO_M_##id] = {name, access, summary},
+#define PROTO_X(id, name, access, summary)                                     \
+	[PROTO_M_##id] = {name, access, summary},
     PROTO_METHODS(PROTO_X)
 #undef PROTO_X
 };
@@ -315,8 +316,8 @@ proto_result_frame(const cJSON *id, cJSON *result, size_t *len)
 }
 
 char *
-proto_error_frame(const cJSON *id, int code, const char *message,
-		  cJSON *data, size_t *len)
+proto_error_frame(const cJSON *id, int code, const char *message, cJSON *data,
+		  size_t *len)
 {
 	cJSON *msg = envelope(id);
 	cJSON *e = cJSON_AddObjectToObject(msg, "error");
@@ -329,8 +330,7 @@ proto_error_frame(const cJSON *id, int code, const char *message,
 }
 
 char *
-proto_request_frame(int64_t id, const char *method, cJSON *params,
-		    size_t *len)
+proto_request_frame(int64_t id, const char *method, cJSON *params, size_t *len)
 {
 	cJSON *msg = cJSON_CreateObject();
 

@@ -21,7 +21,7 @@
 #include <cjson/cJSON.h>
 
 #define PROTO_MAX_FRAME (4u << 20) /* bytes, newline excluded */
-#define PROTO_MAX_DEPTH 64         /* JSON nesting accepted in a frame */
+#define PROTO_MAX_DEPTH 64	   /* JSON nesting accepted in a frame */
 
 enum proto_access {
 	PROTO_READONLY, /* reads state; allowed to every authorised peer */
@@ -39,13 +39,13 @@ enum proto_method {
 #define PROTO_X(id, name, access, summary) PROTO_M_##id,
 	PROTO_METHODS(PROTO_X)
 #undef PROTO_X
-	PROTO_M__COUNT
+	    PROTO_M__COUNT
 };
 
 struct proto_method_info {
-	const char *name;         /* wire name, e.g. "daemon.status" */
+	const char *name;	  /* wire name, e.g. "daemon.status" */
 	enum proto_access access; /* read-only or mutating */
-	const char *summary;      /* one line for help texts */
+	const char *summary;	  /* one line for help texts */
 };
 
 /* Returns the table entry of `m` (m < PROTO_M__COUNT). */
@@ -94,12 +94,12 @@ int proto_error_set(struct proto_error *err, int code, const char *fmt, ...)
  * place, as -EMSGSIZE.
  */
 struct proto_reader {
-	char *buf;          /* pending bytes */
-	size_t len;         /* bytes in buf */
-	size_t cap;         /* allocated size of buf */
-	size_t pos;         /* start of the first unreturned frame */
+	char *buf;	    /* pending bytes */
+	size_t len;	    /* bytes in buf */
+	size_t cap;	    /* allocated size of buf */
+	size_t pos;	    /* start of the first unreturned frame */
 	size_t frame_start; /* start of the frame still being received */
-	size_t max;         /* frame cap */
+	size_t max;	    /* frame cap */
 	bool discarding;    /* inside an oversized frame */
 };
 
@@ -112,15 +112,14 @@ void proto_reader_feed(struct proto_reader *r, const char *data, size_t len);
  * complete frame is buffered, -EMSGSIZE for an oversized frame.  Empty
  * lines are skipped.
  */
-int proto_reader_next(struct proto_reader *r, const char **frame,
-		      size_t *len);
+int proto_reader_next(struct proto_reader *r, const char **frame, size_t *len);
 /* True when a partial frame is buffered (bytes without a newline yet). */
 bool proto_reader_partial(const struct proto_reader *r);
 
 /* A decoded request.  All pointers borrow from `root`. */
 struct proto_request {
-	cJSON *root;        /* owned; free with proto_request_free() */
-	const cJSON *id;    /* NULL for a notification (no reply expected) */
+	cJSON *root;	 /* owned; free with proto_request_free() */
+	const cJSON *id; /* NULL for a notification (no reply expected) */
 	enum proto_method method;
 	const cJSON *params; /* an object, or NULL when absent */
 };
@@ -151,10 +150,10 @@ char *proto_request_frame(int64_t id, const char *method, cJSON *params,
 
 /* A decoded reply.  Pointers borrow from `root`. */
 struct proto_reply {
-	cJSON *root;         /* owned; free with proto_reply_free() */
-	int64_t id;          /* -1 when the reply's id was null */
+	cJSON *root;	     /* owned; free with proto_reply_free() */
+	int64_t id;	     /* -1 when the reply's id was null */
 	const cJSON *result; /* set on success */
-	int code;            /* 0 on success, else the error code */
+	int code;	     /* 0 on success, else the error code */
 	const char *message; /* error message, or NULL */
 	const cJSON *data;   /* error data, or NULL */
 };

@@ -135,18 +135,24 @@ client_call(struct client *c, const char *method, cJSON *params,
 	}
 	rc = send_all(c->fd, req, len);
 	free(req);
-	if (rc != 0) {
-		snprintf(err, errlen, "send: %s", strerror(-rc));
-		return rc;
-	}
 	for (;;) {
-		rc = next_frame(c, &frame, &len);
+		/*
+		 * Read even when the send failed: rftd may have answered (a
+		 * refusal) and closed before our request arrived.
+		 */
+		int read_rc = next_frame(c, &frame, &len);
+
+		if (read_rc != 0 && rc != 0) {
+			snprintf(err, errlen, "send: %s", strerror(-rc));
+			return rc;
+		}
+		rc = read_rc;
 		if (rc != 0) {
 			snprintf(err, errlen, "%s",
-				 rc == -ECONNRESET ? "rftd closed the connection"
-				 : rc == -ETIMEDOUT
-				     ? "no reply in time"
-				     : strerror(-rc));
+				 rc == -ECONNRESET
+				     ? "rftd closed the connection"
+				 : rc == -ETIMEDOUT ? "no reply in time"
+						    : strerror(-rc));
 			return rc;
 		}
 		if (proto_reply_parse(frame, len, rep, &perr) != 0) {

@@ -11,8 +11,8 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <stdarg.h>
 #include <ini.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,18 +55,17 @@ static const struct option options[] = {
 };
 
 /* Sections that later versions define; named so the error is helpful. */
-static const char *const reserved_sections[] = {"backend ", "price ",
-						"budget"};
+static const char *const reserved_sections[] = {"backend ", "price ", "budget"};
 
 struct parse {
 	struct config *cfg;
 	const char *file;
 	FILE *fp;
-	int line;          /* line the reader returned last */
+	int line; /* line the reader returned last */
 	bool seen[ARRAY_LEN(options)];
 	int last_key_line; /* line of the previous key, for continuations */
 	const struct option *last_key;
-	char *errors;      /* accumulated "FILE:LINE: msg\n" */
+	char *errors; /* accumulated "FILE:LINE: msg\n" */
 	size_t errors_len;
 	int nerrors;
 };
@@ -110,13 +109,14 @@ set_value(struct parse *p, const struct option *o, const char *value)
 
 	switch (o->type) {
 	case OPT_SOCKET:
-		if (strlen(value) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			parse_error(p, p->line,
-				    "%s: path too long for a socket (%zu bytes, "
-				    "at most %zu)",
-				    o->key, strlen(value),
-				    sizeof(((struct sockaddr_un *)0)->sun_path) -
-					1);
+		if (strlen(value) >=
+		    sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			parse_error(
+			    p, p->line,
+			    "%s: path too long for a socket (%zu bytes, "
+			    "at most %zu)",
+			    o->key, strlen(value),
+			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 			return -EINVAL;
 		}
 		/* FALLTHROUGH */
@@ -208,8 +208,7 @@ on_key(void *user, const char *section, const char *key, const char *value)
 				    section);
 		return 1;
 	}
-	if (o == p->last_key && p->last_key_line == p->line - 1 &&
-	    p->seen[i]) {
+	if (o == p->last_key && p->last_key_line == p->line - 1 && p->seen[i]) {
 		parse_error(p, p->line,
 			    "indented line continues '%s'; continuation lines "
 			    "are not supported",
@@ -324,7 +323,8 @@ config_print(const struct config *cfg, FILE *out)
 	const char *section = NULL;
 
 	fprintf(out, "# rftd configuration%s%s (normalized)\n",
-		cfg->path ? " from " : " (defaults)", cfg->path ? cfg->path : "");
+		cfg->path ? " from " : " (defaults)",
+		cfg->path ? cfg->path : "");
 	for (size_t i = 0; i < ARRAY_LEN(options); i++) {
 		const struct option *o = &options[i];
 		const void *field = (const char *)cfg + o->offset;
@@ -359,8 +359,8 @@ config_print(const struct config *cfg, FILE *out)
 }
 
 bool
-config_needs_restart(const struct config *a, const struct config *b,
-		     char *buf, size_t len)
+config_needs_restart(const struct config *a, const struct config *b, char *buf,
+		     size_t len)
 {
 	size_t used = 0;
 

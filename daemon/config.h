@@ -13,12 +13,12 @@
 #include "log.h"
 
 struct config {
-	char *path;              /* file read, or NULL for built-in defaults */
-	char *socket_path;       /* [daemon] socket */
-	char *database_path;     /* [daemon] database */
+	char *path;		  /* file read, or NULL for built-in defaults */
+	char *socket_path;	  /* [daemon] socket */
+	char *database_path;	  /* [daemon] database */
 	enum log_level log_level; /* [daemon] log_level */
-	char *socket_group;      /* [daemon] socket_group, or NULL */
-	gid_t socket_gid;        /* resolved socket_group */
+	char *socket_group;	  /* [daemon] socket_group, or NULL */
+	gid_t socket_gid;	  /* resolved socket_group */
 	unsigned int idle_timeout; /* [daemon] idle_timeout, seconds */
 	unsigned int max_clients;  /* [daemon] max_clients */
 };

@@ -20,22 +20,22 @@
 #include <unistd.h>
 
 #define CLIENT_HIGH_WATER (8u << 20) /* stop reading above this backlog */
-#define CLIENT_LOW_WATER (1u << 20)  /* resume below this */
-#define READ_CHUNK 65536
-#define OVERFLOW_UID 65534 /* what namespaces map unknown users to */
+#define CLIENT_LOW_WATER  (1u << 20) /* resume below this */
+#define READ_CHUNK	  65536
+#define OVERFLOW_UID	  65534 /* what namespaces map unknown users to */
 
 struct client {
 	uv_pipe_t pipe;
-	uv_timer_t idle_timer;      /* closes a client silent for too long */
+	uv_timer_t idle_timer; /* closes a client silent for too long */
 	struct control *ctl;
 	struct proto_reader reader;
 	struct peer peer;
-	unsigned int id;            /* for log lines */
-	size_t queued;              /* reply bytes handed to libuv, unwritten */
-	bool reading;               /* uv_read_start() in effect */
-	bool close_after_write;     /* close once the queue drains */
+	unsigned int id;	/* for log lines */
+	size_t queued;		/* reply bytes handed to libuv, unwritten */
+	bool reading;		/* uv_read_start() in effect */
+	bool close_after_write; /* close once the queue drains */
 	bool closing;
-	int open_handles;           /* handles not yet closed */
+	int open_handles; /* handles not yet closed */
 	struct client *next;
 	struct client **pprev;
 	char rbuf[READ_CHUNK];
@@ -47,7 +47,7 @@ struct control {
 	bool listener_open;
 	bool closing;
 	char *path;
-	gid_t gid;                  /* socket group, or (gid_t)-1 */
+	gid_t gid; /* socket group, or (gid_t)-1 */
 	struct client *clients;
 	unsigned int nclients;
 	unsigned int next_id;
@@ -130,7 +130,8 @@ client_reading(struct client *c, bool on)
 {
 	if (c->closing || c->reading == on)
 		return;
-	if (on && uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
+	if (on &&
+	    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
 		client_close(c);
 	else if (!on)
 		uv_read_stop((uv_stream_t *)&c->pipe);
@@ -247,10 +248,11 @@ client_process(struct client *c)
 		if (rc == -EMSGSIZE) {
 			char msg[96];
 
-			snprintf(msg, sizeof(msg),
-				 "frame longer than %u bytes; dropped up to its "
-				 "newline",
-				 PROTO_MAX_FRAME);
+			snprintf(
+			    msg, sizeof(msg),
+			    "frame longer than %u bytes; dropped up to its "
+			    "newline",
+			    PROTO_MAX_FRAME);
 			client_send_error(c, NULL, PROTO_E_FRAME_TOO_LARGE,
 					  msg);
 			continue;
@@ -467,8 +469,8 @@ control_open(struct daemon *d, const char *path, gid_t gid, char *err,
 	if (rc == 0 && chmod(path, mode) != 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&ctl->listener, 64,
-			       on_connection);
+		rc =
+		    uv_listen((uv_stream_t *)&ctl->listener, 64, on_connection);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", path, uv_strerror(rc));
 		unlink(path);

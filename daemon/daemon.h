@@ -16,17 +16,17 @@ struct control;
 
 struct daemon {
 	uv_loop_t loop;
-	struct config cfg;       /* the configuration in effect */
+	struct config cfg;	 /* the configuration in effect */
 	const char *config_path; /* -c argument, or the default path */
-	bool config_must_exist;  /* true when -c was given */
+	bool config_must_exist;	 /* true when -c was given */
 	struct store *store;
 	struct control *control;
 	uv_signal_t sig_int;
 	uv_signal_t sig_term;
 	uv_signal_t sig_hup;
-	double started_at;       /* wall clock, Unix seconds */
-	uint64_t started_mono;   /* monotonic ns */
-	bool stopping;           /* orderly shutdown has begun */
+	double started_at;     /* wall clock, Unix seconds */
+	uint64_t started_mono; /* monotonic ns */
+	bool stopping;	       /* orderly shutdown has begun */
 };
 
 /* Starts the orderly shutdown; safe to call more than once. */

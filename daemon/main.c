@@ -22,13 +22,14 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: rftd [-fnvV] [-c file]\n"
-			"  -c file  configuration file (default: %s)\n"
-			"  -f       stay in the foreground\n"
-			"  -n       check the configuration, print it "
-			"normalized, exit\n"
-			"  -v       log debug messages\n"
-			"  -V       print the version and exit\n",
+	fprintf(stderr,
+		"usage: rftd [-fnvV] [-c file]\n"
+		"  -c file  configuration file (default: %s)\n"
+		"  -f       stay in the foreground\n"
+		"  -n       check the configuration, print it "
+		"normalized, exit\n"
+		"  -v       log debug messages\n"
+		"  -V       print the version and exit\n",
 		"/etc/rftd/rftd.conf or ~/.config/rftd/rftd.conf");
 	exit(2);
 }
@@ -214,10 +215,10 @@ main(int argc, char **argv)
 	rc = uv_loop_init(&d.loop);
 	if (rc != 0)
 		fatalx("uv_loop_init: %s", uv_strerror(rc));
-	d.control = control_open(&d, d.cfg.socket_path,
-				 d.cfg.socket_group ? d.cfg.socket_gid
-						    : (gid_t)-1,
-				 err, sizeof(err));
+	d.control =
+	    control_open(&d, d.cfg.socket_path,
+			 d.cfg.socket_group ? d.cfg.socket_gid : (gid_t)-1, err,
+			 sizeof(err));
 	if (d.control == NULL) {
 		log_err("%s", err);
 		uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <unistd.h>
 
-typedef int (*method_fn)(struct daemon *d, const cJSON *params,
-			 cJSON **result, struct proto_error *err);
+typedef int (*method_fn)(struct daemon *d, const cJSON *params, cJSON **result,
+			 struct proto_error *err);
 
 /* Refuses params for methods that take none: a typo must not pass. */
 static int
@@ -106,8 +106,8 @@ methods_dispatch(struct daemon *d, const struct peer *peer,
 		log_info("control: %s by uid %u pid %d", info->name, peer->uid,
 			 peer->pid);
 	else
-		log_debug("control: %s by uid %u pid %d", info->name,
-			  peer->uid, peer->pid);
+		log_debug("control: %s by uid %u pid %d", info->name, peer->uid,
+			  peer->pid);
 	if (!handlers[req->method].takes_params) {
 		rc = no_params(req, err);
 		if (rc != 0)

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 struct migration {
-	int version;      /* NNNN of the file name */
+	int version;	  /* NNNN of the file name */
 	const char *name; /* the part after NNNN_ */
 	const char *sql;  /* the file's text */
 };

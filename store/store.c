@@ -14,17 +14,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define STORE_APPLICATION_ID 0x52465444 /* "RFTD" */
+#define STORE_APPLICATION_ID  0x52465444 /* "RFTD" */
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 struct store {
-	sqlite3 *db;    /* the daemon's one writer connection */
-	char *path;     /* as given to store_open() */
-	int version;    /* user_version after migrations */
+	sqlite3 *db;		  /* the daemon's one writer connection */
+	char *path;		  /* as given to store_open() */
+	int version;		  /* user_version after migrations */
+	sqlite3_stmt *count_rows; /* one row (table, count) per table */
 };
 
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -75,8 +75,7 @@ check_identity(struct store *st, char *err, size_t errlen)
 			sqlite3_errmsg(st->db));
 		return -EIO;
 	}
-	if (query_int(st->db, "PRAGMA application_id;", &app_id) !=
-		SQLITE_OK ||
+	if (query_int(st->db, "PRAGMA application_id;", &app_id) != SQLITE_OK ||
 	    query_int(st->db, "SELECT count(*) FROM sqlite_schema;",
 		      &objects) != SQLITE_OK) {
 		set_err(err, errlen, "%s: %s", st->path,
@@ -136,6 +135,46 @@ fail:
 	return -EIO;
 }
 
+/*
+ * Prepares one statement that counts the rows of every table, so that a
+ * status request costs one step loop rather than a prepare per table.
+ */
+static int
+prepare_counts(struct store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *names;
+	char *sql = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT name FROM sqlite_schema "
+				"WHERE type = 'table' AND name NOT LIKE "
+				"'sqlite_%' ORDER BY name;",
+				-1, &names, NULL);
+	while (rc == SQLITE_OK && sqlite3_step(names) == SQLITE_ROW) {
+		const char *table = (const char *)sqlite3_column_text(names, 0);
+		char *next =
+		    sqlite3_mprintf("%z%sSELECT %Q, count(*) FROM \"%w\"", sql,
+				    sql ? " UNION ALL " : "", table, table);
+
+		if (next == NULL)
+			fatalx("out of memory (sqlite3_mprintf)");
+		sql = next;
+	}
+	sqlite3_finalize(names);
+	if (rc == SQLITE_OK && sql != NULL)
+		rc = sqlite3_prepare_v3(st->db, sql, -1,
+					SQLITE_PREPARE_PERSISTENT,
+					&st->count_rows, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "%s: %s", st->path,
+			sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	return 0;
+}
+
 struct store *
 store_open(const char *path, char *err, size_t errlen)
 {
@@ -153,8 +192,9 @@ store_open(const char *path, char *err, size_t errlen)
 	} else if (errno == ENOENT) {
 		rc = mkdir_parent(path, 0700);
 		if (rc != 0) {
-			set_err(err, errlen, "%s: cannot create its directory: %s",
-				path, strerror(-rc));
+			set_err(err, errlen,
+				"%s: cannot create its directory: %s", path,
+				strerror(-rc));
 			goto fail;
 		}
 		flags |= SQLITE_OPEN_CREATE;
@@ -173,7 +213,8 @@ store_open(const char *path, char *err, size_t errlen)
 	if (check_identity(st, err, errlen) != 0 ||
 	    set_pragmas(st, err, errlen) != 0)
 		goto fail;
-	if (migrate_apply(st->db, st->version, err, errlen) != 0)
+	if (migrate_apply(st->db, st->version, err, errlen) != 0 ||
+	    prepare_counts(st, err, errlen) != 0)
 		goto fail;
 	st->version = store_latest_version();
 	return st;
@@ -187,6 +228,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	sqlite3_finalize(st->count_rows);
 	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
 		log_warnx("store: close: %s", sqlite3_errmsg(st->db));
 	free(st->path);
@@ -217,31 +259,16 @@ store_table_counts(struct store *st,
 		   void (*fn)(const char *table, int64_t rows, void *arg),
 		   void *arg)
 {
-	sqlite3_stmt *names;
-	int rc = 0;
+	int rc;
 
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT name FROM sqlite_schema "
-			       "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-			       "ORDER BY name;",
-			       -1, &names, NULL) != SQLITE_OK)
-		goto fail;
-	while (sqlite3_step(names) == SQLITE_ROW) {
-		const char *table = (const char *)sqlite3_column_text(names, 0);
-		char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\";",
-					    table);
-		int64_t rows = 0;
-
-		rc = query_int(st->db, sql, &rows);
-		sqlite3_free(sql);
-		if (rc != SQLITE_OK)
-			break;
-		fn(table, rows, arg);
-	}
-	sqlite3_finalize(names);
-	if (rc == SQLITE_OK)
+	if (st->count_rows == NULL)
 		return 0;
-fail:
+	while ((rc = sqlite3_step(st->count_rows)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st->count_rows, 0),
+		   sqlite3_column_int64(st->count_rows, 1), arg);
+	sqlite3_reset(st->count_rows);
+	if (rc == SQLITE_DONE)
+		return 0;
 	log_warnx("store: counting rows: %s", sqlite3_errmsg(st->db));
 	return -EIO;
 }

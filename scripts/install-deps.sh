@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages rftd needs to build and test, only those
+# that are missing.  Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config clang-format
+	libuv1-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev
+	libinih-dev libssl-dev libcmocka-dev
+	python3 sqlite3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing missing packages: ${missing[*]}"
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || {
+		echo "error: need root to install: ${missing[*]}" >&2
+		exit 1
+	}
+	sudo=(sudo)
+fi
+"${sudo[@]}" apt-get update -q
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
+	--no-install-recommends "${missing[@]}"

@@ -1,0 +1,177 @@
+"""Shared helpers for integration tests: run the real rftd and rftctl.
+
+Each test gets a fresh temporary directory with its own config, socket
+and database.  Servers listen on a Unix socket inside that directory and
+are stopped by the test that started them (by pid).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+RFTD = os.environ.get("RFTD", "rftd")
+RFTCTL = os.environ.get("RFTCTL", "rftctl")
+SOURCE_DIR = os.environ.get(
+    "RFTD_SOURCE_DIR",
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Daemon:
+    """One rftd process in a temporary directory."""
+
+    def __init__(self, tmp, extra_config="", daemon_section="", args=("-f",)):
+        self.tmp = tmp
+        self.socket = os.path.join(tmp, "run", "control.sock")
+        self.database = os.path.join(tmp, "state", "rftd.db")
+        self.config = os.path.join(tmp, "rftd.conf")
+        self.log = os.path.join(tmp, "rftd.log")
+        self.args = list(args)
+        self.proc = None
+        self.write_config(daemon_section, extra_config)
+
+    def write_config(self, daemon_section="", extra=""):
+        with open(self.config, "w") as f:
+            f.write("[daemon]\n")
+            f.write("socket = %s\n" % self.socket)
+            f.write("database = %s\n" % self.database)
+            f.write(daemon_section)
+            f.write(extra)
+
+    def start(self, wait=True):
+        self.logfile = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [RFTD, "-c", self.config] + self.args,
+            stdout=self.logfile, stderr=subprocess.STDOUT)
+        if wait:
+            wait_until(self.answers, what="rftd to answer on its socket")
+        return self
+
+    def answers(self):
+        """True once rftd answers a ping (not merely accepts)."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError("rftd exited with %d:\n%s"
+                                 % (self.proc.returncode, self.read_log()))
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(5)
+                s.connect(self.socket)
+                s.sendall(b'{"jsonrpc":"2.0","id":0,"method":"daemon.ping"}\n')
+                return s.recv(4096).endswith(b"\n")
+        except OSError:
+            return False
+
+    def read_log(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def signal(self, signum):
+        self.proc.send_signal(signum)
+
+    def stop(self, timeout=10):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.logfile.close()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc is not None:
+            self.logfile.close()
+
+    def ctl(self, *args, check=False, timeout=30):
+        """Runs rftctl against this daemon; returns CompletedProcess."""
+        r = subprocess.run([RFTCTL, "-s", self.socket] + list(args),
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError("rftctl %s failed (%d): %s"
+                                 % (" ".join(args), r.returncode, r.stderr))
+        return r
+
+    def ctl_json(self, *args):
+        r = self.ctl("--json", *args, check=True)
+        return json.loads(r.stdout)
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.socket)
+        return RawClient(s)
+
+
+class RawClient:
+    """A hand-driven protocol client, for malformed input."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def call(self, method, params=None, id=1):
+        msg = {"jsonrpc": "2.0", "id": id, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(json.dumps(msg).encode() + b"\n")
+        return self.reply()
+
+    def reply(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("rftd closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def closed_by_peer(self, timeout=5):
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+class DaemonTest(unittest.TestCase):
+    """Base class: a temporary directory, removed afterwards, and every
+    daemon started through self.daemon() stopped at the end."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rftd-test-")
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            d.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def daemon(self, start=True, **kw):
+        d = Daemon(self.tmp, **kw)
+        self.daemons.append(d)
+        if start:
+            d.start()
+        return d
