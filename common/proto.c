@@ -66,8 +66,11 @@ proto_error_set(struct proto_error *err, int code, const char *fmt, ...)
 
 /* --- frame reader ------------------------------------------------------ */
 
-/* An oversized frame is replaced in the buffer by this one-byte frame. */
-#define OVERSIZED_MARK '\0'
+/*
+ * An oversized frame leaves an empty line in its place, and its offset in
+ * marks[], so that the error comes out in order with the other frames.
+ * Client bytes cannot forge a mark.
+ */
 
 void
 proto_reader_init(struct proto_reader *r, size_t max)
@@ -80,6 +83,7 @@ void
 proto_reader_free(struct proto_reader *r)
 {
 	free(r->buf);
+	free(r->marks);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -98,15 +102,25 @@ reader_append(struct proto_reader *r, const char *data, size_t n)
 	r->len += n;
 }
 
+static void
+reader_mark_oversized(struct proto_reader *r)
+{
+	r->len = r->frame_start;
+	r->marks = xrealloc(r->marks, (r->nmarks + 1) * sizeof(*r->marks));
+	r->marks[r->nmarks++] = r->len;
+	reader_append(r, "\n", 1);
+	r->frame_start = r->len;
+}
+
 void
 proto_reader_feed(struct proto_reader *r, const char *data, size_t n)
 {
-	static const char mark[2] = {OVERSIZED_MARK, '\n'};
-
 	if (r->pos > 0) {
 		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
 		r->len -= r->pos;
 		r->frame_start -= r->pos;
+		for (size_t i = 0; i < r->nmarks; i++)
+			r->marks[i] -= r->pos;
 		r->pos = 0;
 	}
 	while (n > 0) {
@@ -118,9 +132,7 @@ proto_reader_feed(struct proto_reader *r, const char *data, size_t n)
 			if (nl != NULL)
 				r->discarding = false;
 		} else if (r->len - r->frame_start + body > r->max) {
-			r->len = r->frame_start;
-			reader_append(r, mark, sizeof(mark));
-			r->frame_start = r->len;
+			reader_mark_oversized(r);
 			r->discarding = nl == NULL;
 		} else {
 			reader_append(r, data, seg);
@@ -140,13 +152,18 @@ proto_reader_next(struct proto_reader *r, const char **frame, size_t *len)
 		char *nl = memchr(f, '\n', r->frame_start - r->pos);
 		size_t n = (size_t)(nl - f);
 
+		if (r->nmarks > 0 && r->marks[0] == r->pos) {
+			r->pos += 1;
+			r->nmarks--;
+			memmove(r->marks, r->marks + 1,
+				r->nmarks * sizeof(*r->marks));
+			return -EMSGSIZE;
+		}
 		r->pos += n + 1;
 		if (n > 0 && f[n - 1] == '\r')
 			n--;
 		if (n == 0)
 			continue;
-		if (n == 1 && f[0] == OVERSIZED_MARK)
-			return -EMSGSIZE;
 		*frame = f;
 		*len = n;
 		return 1;

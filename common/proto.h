@@ -101,6 +101,8 @@ struct proto_reader {
 	size_t frame_start; /* start of the frame still being received */
 	size_t max;	    /* frame cap */
 	bool discarding;    /* inside an oversized frame */
+	size_t *marks;	    /* offsets in buf of oversized frames' places */
+	size_t nmarks;
 };
 
 void proto_reader_init(struct proto_reader *r, size_t max);

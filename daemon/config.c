@@ -1,71 +1,97 @@
 /*
  * Configuration: one option table drives parsing, defaults, validation
- * and printing.  libinih splits the INI syntax; we count lines ourselves
- * (the packaged libinih does not pass line numbers to handlers) so that
- * every error names FILE:LINE.
+ * and printing.  libinih splits the INI syntax; our line reader sees each
+ * raw line first, counts lines (the packaged libinih does not pass line
+ * numbers to handlers) and reports the syntax errors, so that every
+ * error names FILE:LINE and all of them are reported.
  */
 #include "config.h"
 
 #include "paths.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
+#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define MAX_BACKENDS 64
+
 enum opt_type {
-	OPT_PATH,     /* an absolute path */
-	OPT_SOCKET,   /* an absolute path that fits sockaddr_un */
-	OPT_LOGLEVEL, /* error | warning | info | debug */
-	OPT_UINT,     /* an integer in [min, max] */
-	OPT_GROUP,    /* a group name or number */
+	OPT_PATH,	  /* an absolute path */
+	OPT_SOCKET,	  /* an absolute path that fits sockaddr_un */
+	OPT_LOGLEVEL,	  /* error | warning | info | debug */
+	OPT_UINT,	  /* an integer in [min, max] */
+	OPT_DOUBLE,	  /* a number in [min, max] */
+	OPT_GROUP,	  /* a group name or number */
+	OPT_BACKEND_TYPE, /* a backend type this rftd implements */
+};
+
+enum opt_section {
+	SEC_DAEMON,  /* [daemon]; fields of struct config */
+	SEC_BACKEND, /* [backend "NAME"]; fields of struct config_backend */
 };
 
 struct option {
-	const char *section;
+	enum opt_section section;
 	const char *key;
 	enum opt_type type;
-	size_t offset; /* of the field in struct config */
-	long min, max; /* for OPT_UINT */
+	size_t offset;	 /* of the field in its struct */
+	double min, max; /* for OPT_UINT and OPT_DOUBLE */
 	bool reloadable;
 	const char *help; /* printed above the option by config_print() */
 };
 
 #define CFG(field) offsetof(struct config, field)
+#define BE(field)  offsetof(struct config_backend, field)
 
 static const struct option options[] = {
-    {"daemon", "socket", OPT_SOCKET, CFG(socket_path), 0, 0, false,
+    {SEC_DAEMON, "socket", OPT_SOCKET, CFG(socket_path), 0, 0, false,
      "control socket (rftctl connects here)"},
-    {"daemon", "database", OPT_PATH, CFG(database_path), 0, 0, false,
+    {SEC_DAEMON, "database", OPT_PATH, CFG(database_path), 0, 0, false,
      "SQLite database; its directory is created if missing"},
-    {"daemon", "log_level", OPT_LOGLEVEL, CFG(log_level), 0, 0, true,
+    {SEC_DAEMON, "log_level", OPT_LOGLEVEL, CFG(log_level), 0, 0, true,
      "error, warning, info or debug"},
-    {"daemon", "socket_group", OPT_GROUP, CFG(socket_group), 0, 0, false,
+    {SEC_DAEMON, "socket_group", OPT_GROUP, CFG(socket_group), 0, 0, false,
      "group allowed to use the socket (mode 0660); unset: owner only "
      "(0600)"},
-    {"daemon", "idle_timeout", OPT_UINT, CFG(idle_timeout), 1, 86400, true,
+    {SEC_DAEMON, "idle_timeout", OPT_UINT, CFG(idle_timeout), 1, 86400, true,
      "seconds a silent client may stay connected"},
-    {"daemon", "max_clients", OPT_UINT, CFG(max_clients), 1, 1024, true,
+    {SEC_DAEMON, "max_clients", OPT_UINT, CFG(max_clients), 1, 1024, true,
      "control connections served at once"},
+    {SEC_DAEMON, "tick", OPT_UINT, CFG(tick_ms), 10, 60000, true,
+     "scheduler tick in milliseconds: admission, polling, metering"},
+    {SEC_DAEMON, "max_trials_per_sweep", OPT_UINT, CFG(max_trials), 1, 1000000,
+     true, "a sweep expanding to more trials is refused"},
+    {SEC_BACKEND, "type", OPT_BACKEND_TYPE, BE(type), 0, 0, false,
+     "sim: the built-in simulator"},
+    {SEC_BACKEND, "max_concurrent", OPT_UINT, BE(max_concurrent), 1, 10000,
+     true, "jobs running at once on this backend"},
+    {SEC_BACKEND, "speed", OPT_DOUBLE, BE(speed), 1, 1e7, true,
+     "sim: simulated seconds per real second (3600: an hour a second)"},
+    {SEC_BACKEND, "failure_rate", OPT_DOUBLE, BE(failure_rate), 0, 1, true,
+     "sim: probability that a job fails part way"},
 };
 
-/* Sections that later versions define; named so the error is helpful. */
-static const char *const reserved_sections[] = {"backend ", "price ", "budget"};
+static const char *const backend_types[] = {"sim", NULL};
 
 struct parse {
 	struct config *cfg;
 	const char *file;
 	FILE *fp;
-	int line; /* line the reader returned last */
-	bool seen[ARRAY_LEN(options)];
-	int last_key_line; /* line of the previous key, for continuations */
-	const struct option *last_key;
-	char *errors; /* accumulated "FILE:LINE: msg\n" */
+	int line;		/* line the reader returned last */
+	bool section_bad;	/* keys of this section are not checked */
+	bool after_key;		/* the previous non-blank line was a key */
+	uint32_t daemon_seen;	/* bit per option: set in [daemon] */
+	uint32_t *backend_seen; /* the same per backend */
+	char *errors;		/* accumulated "FILE:LINE: msg\n" */
 	size_t errors_len;
 	int nerrors;
 };
@@ -94,29 +120,124 @@ parse_error(struct parse *p, int line, const char *fmt, ...)
 	free(entry);
 }
 
-static char **
-str_field(struct config *cfg, const struct option *o)
+static void
+backend_defaults(struct config_backend *be, const char *name)
 {
-	return (char **)(void *)((char *)cfg + o->offset);
+	memset(be, 0, sizeof(*be));
+	be->name = xstrdup(name);
+	be->speed = 3600;
+	be->failure_rate = 0;
+	be->max_concurrent = 8;
+}
+
+static struct config_backend *
+backend_find(struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nbackends; i++)
+		if (strcmp(cfg->backends[i].name, name) == 0)
+			return &cfg->backends[i];
+	return NULL;
+}
+
+const struct config_backend *
+config_backend(const struct config *cfg, const char *name)
+{
+	return backend_find((struct config *)cfg, name);
+}
+
+static struct config_backend *
+backend_add(struct parse *p, const char *name)
+{
+	struct config *cfg = p->cfg;
+	struct config_backend *be;
+
+	cfg->backends = xrealloc(cfg->backends,
+				 (cfg->nbackends + 1) * sizeof(*cfg->backends));
+	p->backend_seen = xrealloc(
+	    p->backend_seen, (cfg->nbackends + 1) * sizeof(*p->backend_seen));
+	p->backend_seen[cfg->nbackends] = 0;
+	be = &cfg->backends[cfg->nbackends++];
+	backend_defaults(be, name);
+	be->line = p->line;
+	return be;
+}
+
+static bool
+valid_backend_name(const char *name, size_t len)
+{
+	if (len == 0 || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) &&
+		    strchr("_.-", name[i]) == NULL)
+			return false;
+	return true;
+}
+
+/*
+ * A section header, checked when it is read: [daemon] or
+ * [backend "NAME"].  Returns false when its keys should be ignored.
+ */
+static bool
+check_section(struct parse *p, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strcmp(name, "daemon") == 0)
+		return true;
+	if (strncmp(name, "backend \"", 9) == 0 && len > 10 &&
+	    name[len - 1] == '"') {
+		char *be = strndup(name + 9, len - 10);
+		bool ok = valid_backend_name(be, strlen(be));
+
+		if (!ok)
+			parse_error(p, p->line,
+				    "backend name '%s' must be 1..64 letters, "
+				    "digits, '_', '.' or '-'",
+				    be);
+		else if (backend_find(p->cfg, be) != NULL)
+			parse_error(p, p->line,
+				    "backend \"%s\" is defined "
+				    "twice",
+				    be);
+		else if (p->cfg->nbackends >= MAX_BACKENDS)
+			parse_error(p, p->line, "more than %d backends",
+				    MAX_BACKENDS);
+		else
+			backend_add(p, be);
+		free(be);
+		return ok;
+	}
+	if (strncmp(name, "price ", 6) == 0 || strcmp(name, "budget") == 0) {
+		parse_error(p, p->line,
+			    "section [%s] is not supported by this version "
+			    "of rftd",
+			    name);
+		return false;
+	}
+	parse_error(p, p->line,
+		    "unknown section [%s]; expected [daemon] or "
+		    "[backend \"NAME\"]",
+		    name);
+	return false;
 }
 
 static int
-set_value(struct parse *p, const struct option *o, const char *value)
+set_value(struct parse *p, void *base, const struct option *o,
+	  const char *value)
 {
-	struct config *cfg = p->cfg;
-	void *field = (char *)cfg + o->offset;
+	void *field = (char *)base + o->offset;
+	char **str = field;
 	int64_t n;
+	double d;
 
 	switch (o->type) {
 	case OPT_SOCKET:
-		if (strlen(value) >=
-		    sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			parse_error(
-			    p, p->line,
-			    "%s: path too long for a socket (%zu bytes, "
-			    "at most %zu)",
-			    o->key, strlen(value),
-			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		if (strlen(value) > SUN_PATH_MAX) {
+			parse_error(p, p->line,
+				    "%s: path too long for a socket (%zu "
+				    "bytes, at most %zu)",
+				    o->key, strlen(value), SUN_PATH_MAX);
 			return -EINVAL;
 		}
 		/* FALLTHROUGH */
@@ -127,11 +248,11 @@ set_value(struct parse *p, const struct option *o, const char *value)
 				    o->key, value);
 			return -EINVAL;
 		}
-		free(*str_field(cfg, o));
-		*str_field(cfg, o) = xstrdup(value);
+		free(*str);
+		*str = xstrdup(value);
 		return 0;
 	case OPT_LOGLEVEL:
-		if (log_level_parse(value, (enum log_level *)field) != 0) {
+		if (log_level_parse(value, field) != 0) {
 			parse_error(p, p->line,
 				    "%s: '%s' is not one of error, warning, "
 				    "info, debug",
@@ -140,14 +261,37 @@ set_value(struct parse *p, const struct option *o, const char *value)
 		}
 		return 0;
 	case OPT_UINT:
-		if (parse_i64(value, o->min, o->max, &n) != 0) {
+		if (parse_i64(value, (int64_t)o->min, (int64_t)o->max, &n) !=
+		    0) {
 			parse_error(p, p->line,
-				    "%s: '%s' is not an integer in %ld..%ld",
+				    "%s: '%s' is not an integer in %.0f..%.0f",
 				    o->key, value, o->min, o->max);
 			return -EINVAL;
 		}
 		*(unsigned int *)field = (unsigned int)n;
 		return 0;
+	case OPT_DOUBLE:
+		if (parse_double(value, o->min, o->max, &d) != 0) {
+			parse_error(p, p->line,
+				    "%s: '%s' is not a number in %g..%g",
+				    o->key, value, o->min, o->max);
+			return -EINVAL;
+		}
+		*(double *)field = d;
+		return 0;
+	case OPT_BACKEND_TYPE:
+		for (size_t i = 0; backend_types[i] != NULL; i++) {
+			if (strcmp(value, backend_types[i]) == 0) {
+				free(*str);
+				*str = xstrdup(value);
+				return 0;
+			}
+		}
+		parse_error(p, p->line,
+			    "type: '%s' is not a backend type this rftd "
+			    "implements (sim)",
+			    value);
+		return -EINVAL;
 	case OPT_GROUP: {
 		struct group *gr = getgrnam(value);
 
@@ -158,9 +302,9 @@ set_value(struct parse *p, const struct option *o, const char *value)
 				    o->key, value);
 			return -EINVAL;
 		}
-		free(cfg->socket_group);
-		cfg->socket_group = xstrdup(gr->gr_name);
-		cfg->socket_gid = gr->gr_gid;
+		free(*str);
+		*str = xstrdup(gr->gr_name);
+		p->cfg->socket_gid = gr->gr_gid;
 		return 0;
 	}
 	}
@@ -171,66 +315,91 @@ static int
 on_key(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse *p = user;
-	const struct option *o = NULL;
+	enum opt_section sec = SEC_DAEMON;
+	uint32_t *seen = &p->daemon_seen;
+	void *base = p->cfg;
 	size_t i;
 
+	if (p->section_bad)
+		return 1;
 	if (*section == '\0') {
 		parse_error(p, p->line, "'%s' is outside a section", key);
 		return 1;
 	}
-	for (i = 0; i < ARRAY_LEN(reserved_sections); i++) {
-		if (strncmp(section, reserved_sections[i],
-			    strlen(reserved_sections[i])) == 0) {
-			parse_error(p, p->line,
-				    "section [%s] is not supported by this "
-				    "version of rftd",
-				    section);
-			return 1;
-		}
-	}
-	for (i = 0; i < ARRAY_LEN(options); i++) {
-		if (strcmp(options[i].section, section) == 0 &&
-		    strcmp(options[i].key, key) == 0) {
-			o = &options[i];
-			break;
-		}
-	}
-	if (o == NULL) {
-		bool known = false;
+	if (strcmp(section, "daemon") != 0) {
+		size_t len = strlen(section);
+		char *name = strndup(section + 9, len - 10);
+		struct config_backend *be = backend_find(p->cfg, name);
 
-		for (size_t j = 0; j < ARRAY_LEN(options); j++)
-			known |= strcmp(options[j].section, section) == 0;
-		if (known)
-			parse_error(p, p->line, "unknown key '%s' in [%s]", key,
-				    section);
-		else
-			parse_error(p, p->line, "unknown section [%s]",
-				    section);
+		free(name);
+		sec = SEC_BACKEND;
+		base = be;
+		seen = &p->backend_seen[be - p->cfg->backends];
+	}
+	for (i = 0; i < ARRAY_LEN(options); i++)
+		if (options[i].section == sec &&
+		    strcmp(options[i].key, key) == 0)
+			break;
+	if (i == ARRAY_LEN(options)) {
+		parse_error(p, p->line, "unknown key '%s' in [%s]", key,
+			    section);
 		return 1;
 	}
-	if (o == p->last_key && p->last_key_line == p->line - 1 && p->seen[i]) {
-		parse_error(p, p->line,
-			    "indented line continues '%s'; continuation lines "
-			    "are not supported",
-			    key);
-		return 1;
-	}
-	if (p->seen[i]) {
+	if (*seen & (1u << i)) {
 		parse_error(p, p->line, "'%s' is set twice in [%s]", key,
 			    section);
 		return 1;
 	}
-	p->seen[i] = true;
-	p->last_key = o;
-	p->last_key_line = p->line;
-	set_value(p, o, value);
+	*seen |= 1u << i;
+	set_value(p, base, &options[i], value);
 	return 1;
 }
 
+/* Checks one raw line; returns false when inih must not see it. */
+static bool
+check_line(struct parse *p, const char *line)
+{
+	const char *s = line, *end;
+	char *name;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0' || *s == '\r' || *s == ';' || *s == '#')
+		return true;
+	if (s != line && p->after_key) {
+		parse_error(p, p->line,
+			    "indented line continues the previous value; "
+			    "continuation lines are not supported");
+		return false;
+	}
+	if (*s == '[') {
+		p->after_key = false;
+		end = strchr(s, ']');
+		if (end == NULL) {
+			parse_error(p, p->line,
+				    "syntax error: '[' without ']'");
+			p->section_bad = true;
+			return false;
+		}
+		name = strndup(s + 1, (size_t)(end - s - 1));
+		p->section_bad = !check_section(p, name);
+		free(name);
+		return true;
+	}
+	p->after_key = true;
+	if (strpbrk(s, "=:") == NULL) {
+		parse_error(p, p->line,
+			    "syntax error: expected [section], key = value "
+			    "or a comment");
+		return false;
+	}
+	return true;
+}
+
 /*
- * An ini_reader that reads whole lines and counts them.  A line longer
- * than inih's buffer is reported and handed over as empty, so that its
- * tail cannot be parsed as a line of its own.
+ * An ini_reader that reads whole lines, counts them and checks them.  A
+ * line it reports is handed to inih as blank, so that one mistake makes
+ * one error.
  */
 static char *
 read_line(char *str, int num, void *stream)
@@ -249,11 +418,18 @@ read_line(char *str, int num, void *stream)
 		else
 			too_long = true;
 	}
+	if (ferror(p->fp)) {
+		parse_error(p, p->line + 1, "read error: %s", strerror(errno));
+		return NULL;
+	}
 	if (!any)
 		return NULL;
 	p->line++;
+	str[n] = '\0';
 	if (too_long) {
 		parse_error(p, p->line, "line longer than %zu bytes", cap);
+		n = 0;
+	} else if (!check_line(p, str)) {
 		n = 0;
 	}
 	str[n++] = '\n';
@@ -270,6 +446,27 @@ set_defaults(struct config *cfg)
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->idle_timeout = 300;
 	cfg->max_clients = 64;
+	cfg->tick_ms = 200;
+	cfg->max_trials = 10000;
+}
+
+/* Every backend has a type; "sim" exists even when not configured. */
+static void
+finish_backends(struct parse *p)
+{
+	struct config *cfg = p->cfg;
+
+	for (size_t i = 0; i < cfg->nbackends; i++)
+		if (cfg->backends[i].type == NULL)
+			parse_error(p, cfg->backends[i].line,
+				    "backend \"%s\" needs a type",
+				    cfg->backends[i].name);
+	if (backend_find(cfg, "sim") == NULL) {
+		struct config_backend *be = backend_add(p, "sim");
+
+		be->type = xstrdup("sim");
+		be->line = 0;
+	}
 }
 
 int
@@ -281,23 +478,23 @@ config_load(struct config *cfg, const char *path, bool must_exist,
 
 	*errors = NULL;
 	set_defaults(cfg);
-	if (path == NULL)
-		return 0;
-	p.fp = fopen(path, "r");
-	if (p.fp == NULL) {
-		rc = -errno;
-		if (rc == -ENOENT && !must_exist)
-			return 0;
-		parse_error(&p, 0, "%s", strerror(-rc));
-		goto fail;
+	if (path != NULL) {
+		p.fp = fopen(path, "r");
+		if (p.fp == NULL && (errno != ENOENT || must_exist)) {
+			rc = -errno;
+			parse_error(&p, 0, "%s", strerror(-rc));
+			goto fail;
+		}
 	}
-	cfg->path = xstrdup(path);
-	rc = ini_parse_stream(read_line, &p, on_key, &p);
-	fclose(p.fp);
-	if (rc > 0)
-		parse_error(&p, rc,
-			    "syntax error: expected [section], key = value or "
-			    "a comment");
+	if (p.fp != NULL) {
+		cfg->path = xstrdup(path);
+		rc = ini_parse_stream(read_line, &p, on_key, &p);
+		fclose(p.fp);
+		if (rc > 0)
+			parse_error(&p, rc, "syntax error");
+	}
+	finish_backends(&p);
+	free(p.backend_seen);
 	if (p.nerrors == 0)
 		return 0;
 	rc = -EINVAL;
@@ -314,30 +511,29 @@ config_free(struct config *cfg)
 	free(cfg->socket_path);
 	free(cfg->database_path);
 	free(cfg->socket_group);
+	for (size_t i = 0; i < cfg->nbackends; i++) {
+		free(cfg->backends[i].name);
+		free(cfg->backends[i].type);
+	}
+	free(cfg->backends);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-void
-config_print(const struct config *cfg, FILE *out)
+static void
+print_section(FILE *out, enum opt_section sec, const void *base)
 {
-	const char *section = NULL;
-
-	fprintf(out, "# rftd configuration%s%s (normalized)\n",
-		cfg->path ? " from " : " (defaults)",
-		cfg->path ? cfg->path : "");
 	for (size_t i = 0; i < ARRAY_LEN(options); i++) {
 		const struct option *o = &options[i];
-		const void *field = (const char *)cfg + o->offset;
+		const void *field = (const char *)base + o->offset;
 
-		if (section == NULL || strcmp(section, o->section) != 0) {
-			section = o->section;
-			fprintf(out, "\n[%s]\n", section);
-		}
+		if (o->section != sec)
+			continue;
 		fprintf(out, "; %s\n", o->help);
 		switch (o->type) {
 		case OPT_PATH:
 		case OPT_SOCKET:
-		case OPT_GROUP: {
+		case OPT_GROUP:
+		case OPT_BACKEND_TYPE: {
 			const char *s = *(char *const *)field;
 
 			if (s != NULL)
@@ -354,8 +550,32 @@ config_print(const struct config *cfg, FILE *out)
 			fprintf(out, "%s = %u\n", o->key,
 				*(const unsigned int *)field);
 			break;
+		case OPT_DOUBLE:
+			fprintf(out, "%s = %.17g\n", o->key,
+				*(const double *)field);
+			break;
 		}
 	}
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	fprintf(out, "# rftd configuration%s%s (normalized)\n",
+		cfg->path ? " from " : " (defaults)",
+		cfg->path ? cfg->path : "");
+	fprintf(out, "\n[daemon]\n");
+	print_section(out, SEC_DAEMON, cfg);
+	for (size_t i = 0; i < cfg->nbackends; i++) {
+		fprintf(out, "\n[backend \"%s\"]\n", cfg->backends[i].name);
+		print_section(out, SEC_BACKEND, &cfg->backends[i]);
+	}
+}
+
+static bool
+str_differs(const char *x, const char *y)
+{
+	return (x == NULL) != (y == NULL) || (x != NULL && strcmp(x, y) != 0);
 }
 
 bool
@@ -364,23 +584,32 @@ config_needs_restart(const struct config *a, const struct config *b, char *buf,
 {
 	size_t used = 0;
 
-	buf[0] = '\0';
-	for (size_t i = 0; i < ARRAY_LEN(options); i++) {
-		const struct option *o = &options[i];
-		const char *x, *y;
+#define NOTE(what)                                                             \
+	do {                                                                   \
+		if (used < len)                                                \
+			snprintf(buf + used, len - used, "%s%s",               \
+				 used ? ", " : "", what);                      \
+		used += strlen(what) + (used ? 2 : 0);                         \
+	} while (0)
 
-		if (o->reloadable)
-			continue;
-		/* Every non-reloadable option is a string today. */
-		x = *(char *const *)((const char *)a + o->offset);
-		y = *(char *const *)((const char *)b + o->offset);
-		if ((x == NULL) != (y == NULL) ||
-		    (x != NULL && strcmp(x, y) != 0)) {
-			if (used < len)
-				snprintf(buf + used, len - used, "%s%s",
-					 used ? ", " : "", o->key);
-			used += strlen(o->key) + (used ? 2 : 0);
-		}
-	}
+	buf[0] = '\0';
+	if (str_differs(a->socket_path, b->socket_path))
+		NOTE("socket");
+	if (str_differs(a->database_path, b->database_path))
+		NOTE("database");
+	if (str_differs(a->socket_group, b->socket_group))
+		NOTE("socket_group");
+	if (a->nbackends != b->nbackends)
+		NOTE("backends");
+	else
+		for (size_t i = 0; i < a->nbackends; i++)
+			if (str_differs(a->backends[i].name,
+					b->backends[i].name) ||
+			    str_differs(a->backends[i].type,
+					b->backends[i].type)) {
+				NOTE("backends");
+				break;
+			}
+#undef NOTE
 	return used > 0;
 }

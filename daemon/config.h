@@ -12,16 +12,34 @@
 
 #include "log.h"
 
-struct config {
-	char *path;		  /* file read, or NULL for built-in defaults */
-	char *socket_path;	  /* [daemon] socket */
-	char *database_path;	  /* [daemon] database */
-	enum log_level log_level; /* [daemon] log_level */
-	char *socket_group;	  /* [daemon] socket_group, or NULL */
-	gid_t socket_gid;	  /* resolved socket_group */
-	unsigned int idle_timeout; /* [daemon] idle_timeout, seconds */
-	unsigned int max_clients;  /* [daemon] max_clients */
+/* A [backend "NAME"] section. */
+struct config_backend {
+	char *name;		     /* the quoted name */
+	char *type;		     /* "sim" */
+	double speed;		     /* sim: simulated seconds per second */
+	double failure_rate;	     /* sim: probability that a job fails */
+	unsigned int max_concurrent; /* jobs running at once on it */
+	int line; /* where the section starts (0: built in) */
 };
+
+struct config {
+	char *path;			 /* file read, or NULL for defaults */
+	char *socket_path;		 /* [daemon] socket */
+	char *database_path;		 /* [daemon] database */
+	enum log_level log_level;	 /* [daemon] log_level */
+	char *socket_group;		 /* [daemon] socket_group, or NULL */
+	gid_t socket_gid;		 /* resolved socket_group */
+	unsigned int idle_timeout;	 /* [daemon] idle_timeout, seconds */
+	unsigned int max_clients;	 /* [daemon] max_clients */
+	unsigned int tick_ms;		 /* [daemon] tick, milliseconds */
+	unsigned int max_trials;	 /* [daemon] max_trials_per_sweep */
+	struct config_backend *backends; /* in file order; "sim" built in */
+	size_t nbackends;
+};
+
+/* The backend called `name`, or NULL. */
+const struct config_backend *config_backend(const struct config *cfg,
+					    const char *name);
 
 /*
  * Reads `path` into `cfg` over the defaults.  `path` NULL means defaults

@@ -209,6 +209,11 @@ store_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
+	/*
+	 * Until the checks pass, closing must not checkpoint a WAL left by
+	 * someone else into a file we refuse.
+	 */
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
 	if (check_identity(st, err, errlen) != 0 ||
 	    set_pragmas(st, err, errlen) != 0)
@@ -217,6 +222,7 @@ store_open(const char *path, char *err, size_t errlen)
 	    prepare_counts(st, err, errlen) != 0)
 		goto fail;
 	st->version = store_latest_version();
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 	return st;
 fail:
 	store_close(st);

@@ -1,0 +1,1393 @@
+/*
+ * Sweep spec validation and expansion (see spec.h).  Validation walks the
+ * whole document and records every problem with its JSON pointer; only a
+ * spec without problems is expanded.
+ */
+#include "spec.h"
+
+#include "jsonutil.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_AXIS_VALUES 1000 /* values in one hyperparameter list */
+#define MAX_SEEDS	1000
+#define MAX_GRADERS	100
+#define MAX_NAME	128
+#define MAX_ERRORS	200 /* reported per spec; the rest are counted */
+
+/* --- error collection ---------------------------------------------------- */
+
+struct vctx {
+	cJSON *errors; /* array of {path, message} */
+	int count;     /* including those not recorded */
+	const struct spec_env *env;
+};
+
+static void verr(struct vctx *v, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+verr(struct vctx *v, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	cJSON *e;
+	va_list ap;
+
+	if (v->count++ >= MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "path", path[0] ? path : "/");
+	cJSON_AddStringToObject(e, "message", msg);
+	cJSON_AddItemToArray(v->errors, e);
+}
+
+static const cJSON *
+member(const cJSON *obj, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static bool
+in_list(const char *s, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+static void
+join_list(char *buf, size_t len, const char *const *list)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (; *list != NULL && used < len; list++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 used ? ", " : "", *list);
+}
+
+/* Reports members of `obj` whose names are not in `allowed`. */
+static void
+check_keys(struct vctx *v, const char *path, const cJSON *obj,
+	   const char *const *allowed)
+{
+	const cJSON *m;
+	char p[512], names[512];
+
+	cJSON_ArrayForEach(m, obj)
+	{
+		if (in_list(m->string, allowed))
+			continue;
+		json_pointer_key(p, sizeof(p), path, m->string);
+		join_list(names, sizeof(names), allowed);
+		verr(v, p, "unknown key; expected one of: %s", names);
+	}
+}
+
+/*
+ * A string member: returns it, or NULL after reporting when it is
+ * missing (and required), not a string, empty, or longer than `max`.
+ */
+static const char *
+get_string(struct vctx *v, const char *path, const cJSON *obj, const char *key,
+	   bool required, size_t max)
+{
+	const cJSON *s = member(obj, key);
+	char p[512];
+
+	json_pointer_key(p, sizeof(p), path, key);
+	if (s == NULL) {
+		if (required)
+			verr(v, p, "is required");
+		return NULL;
+	}
+	if (!cJSON_IsString(s)) {
+		verr(v, p, "must be a string");
+		return NULL;
+	}
+	if (s->valuestring[0] == '\0') {
+		verr(v, p, "must not be empty");
+		return NULL;
+	}
+	if (strlen(s->valuestring) > max) {
+		verr(v, p, "is longer than %zu bytes", max);
+		return NULL;
+	}
+	return s->valuestring;
+}
+
+static bool
+is_integer(const cJSON *n)
+{
+	return cJSON_IsNumber(n) && n->valuedouble == floor(n->valuedouble) &&
+	       fabs(n->valuedouble) < 9007199254740992.0;
+}
+
+/* An optional integer member in [min, max]; returns `def` when absent. */
+static int64_t
+get_int(struct vctx *v, const char *path, const cJSON *obj, const char *key,
+	int64_t min, int64_t max, int64_t def)
+{
+	const cJSON *n = member(obj, key);
+	char p[512];
+
+	if (n == NULL)
+		return def;
+	json_pointer_key(p, sizeof(p), path, key);
+	if (!is_integer(n) || n->valuedouble < (double)min ||
+	    n->valuedouble > (double)max) {
+		verr(v, p, "must be an integer %lld..%lld", (long long)min,
+		     (long long)max);
+		return def;
+	}
+	return (int64_t)n->valuedouble;
+}
+
+/* An optional number member in (min, max]; returns `def` when absent. */
+static double
+get_number(struct vctx *v, const char *path, const cJSON *obj, const char *key,
+	   double min_exclusive, double max, double def)
+{
+	const cJSON *n = member(obj, key);
+	char p[512];
+
+	if (n == NULL)
+		return def;
+	json_pointer_key(p, sizeof(p), path, key);
+	if (!cJSON_IsNumber(n) || !(n->valuedouble > min_exclusive) ||
+	    n->valuedouble > max) {
+		verr(v, p, "must be a number > %g and <= %g", min_exclusive,
+		     max);
+		return def;
+	}
+	return n->valuedouble;
+}
+
+/* --- hyperparameters ----------------------------------------------------- */
+
+enum hp_kind { HP_INT, HP_NUMBER, HP_ENUM };
+
+static const char *const reasoning_efforts[] = {"default", "low", "medium",
+						"high", NULL};
+
+static const struct hp_def {
+	const char *name;
+	enum hp_kind kind;
+	double min, max; /* HP_INT: inclusive; HP_NUMBER: (min, max] */
+	const char *const *choices; /* HP_ENUM */
+	const char *rule;	    /* the message when a value is wrong */
+} hp_defs[] = {
+    {"batch_size", HP_INT, 1, 256, NULL,
+     "must be an integer 1..256 or \"auto\""},
+    {"compute_multiplier", HP_NUMBER, 0, 10, NULL,
+     "must be a number in (0, 10] or \"auto\""},
+    {"eval_interval", HP_INT, 1, 1e9, NULL,
+     "must be an integer >= 1 or \"auto\""},
+    {"eval_samples", HP_INT, 1, 1e9, NULL,
+     "must be an integer >= 1 or \"auto\""},
+    {"learning_rate_multiplier", HP_NUMBER, 0, 1e6, NULL,
+     "must be a number > 0 or \"auto\""},
+    {"n_epochs", HP_INT, 1, 50, NULL, "must be an integer 1..50 or \"auto\""},
+    {"reasoning_effort", HP_ENUM, 0, 0, reasoning_efforts,
+     "must be one of default, low, medium, high or \"auto\""},
+};
+
+static const struct hp_def *
+hp_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(hp_defs); i++)
+		if (strcmp(hp_defs[i].name, name) == 0)
+			return &hp_defs[i];
+	return NULL;
+}
+
+static bool
+is_auto(const cJSON *value)
+{
+	return cJSON_IsString(value) && strcmp(value->valuestring, "auto") == 0;
+}
+
+static bool
+hp_value_ok(const struct hp_def *def, const cJSON *value)
+{
+	if (is_auto(value))
+		return true;
+	switch (def->kind) {
+	case HP_INT:
+		return is_integer(value) && value->valuedouble >= def->min &&
+		       value->valuedouble <= def->max;
+	case HP_NUMBER:
+		return cJSON_IsNumber(value) && value->valuedouble > def->min &&
+		       value->valuedouble <= def->max;
+	case HP_ENUM:
+		return cJSON_IsString(value) &&
+		       in_list(value->valuestring, def->choices);
+	}
+	return false;
+}
+
+static void
+check_hyperparameters(struct vctx *v, const char *path, const cJSON *hps,
+		      bool lists_allowed)
+{
+	const cJSON *hp, *value;
+	char p[512], q[512];
+
+	if (!cJSON_IsObject(hps)) {
+		verr(v, path, "must be an object of hyperparameters");
+		return;
+	}
+	cJSON_ArrayForEach(hp, hps)
+	{
+		const struct hp_def *def = hp_find(hp->string);
+		int i = 0;
+
+		json_pointer_key(p, sizeof(p), path, hp->string);
+		if (def == NULL) {
+			verr(v, p,
+			     "unknown hyperparameter; expected one of: "
+			     "batch_size, compute_multiplier, eval_interval, "
+			     "eval_samples, learning_rate_multiplier, "
+			     "n_epochs, reasoning_effort");
+			continue;
+		}
+		if (!cJSON_IsArray(hp)) {
+			if (!hp_value_ok(def, hp))
+				verr(v, p, "%s", def->rule);
+			continue;
+		}
+		if (!lists_allowed) {
+			verr(v, p,
+			     "must be a single value here; lists are for "
+			     "grid and random search");
+			continue;
+		}
+		if (cJSON_GetArraySize(hp) == 0)
+			verr(v, p, "must not be an empty list");
+		if (cJSON_GetArraySize(hp) > MAX_AXIS_VALUES)
+			verr(v, p, "has more than %d values", MAX_AXIS_VALUES);
+		cJSON_ArrayForEach(value, hp)
+		{
+			const cJSON *earlier = hp->child;
+
+			json_pointer_index(q, sizeof(q), p, i);
+			if (!hp_value_ok(def, value))
+				verr(v, q, "%s", def->rule);
+			for (int j = 0; j < i; j++, earlier = earlier->next) {
+				if (cJSON_Compare(earlier, value, 1)) {
+					verr(v, q, "repeats value %d", j);
+					break;
+				}
+			}
+			i++;
+		}
+	}
+}
+
+/* --- graders ------------------------------------------------------------- */
+
+static const char *const grader_types[] = {
+    "string_check", "text_similarity", "score_model", "python",
+    "multi",	    "label_model",     NULL};
+static const char *const string_check_keys[] = {
+    "type", "name", "input", "reference", "operation", NULL};
+static const char *const string_check_ops[] = {"eq", "ne", "like", "ilike",
+					       NULL};
+static const char *const text_similarity_keys[] = {
+    "type", "name", "input", "reference", "evaluation_metric", NULL};
+static const char *const similarity_metrics[] = {
+    "cosine",  "fuzzy_match", "bleu",	 "gleu",    "meteor",  "rouge_1",
+    "rouge_2", "rouge_3",     "rouge_4", "rouge_5", "rouge_l", NULL};
+static const char *const score_model_keys[] = {
+    "type", "name", "input", "model", "range", "sampling_params", NULL};
+static const char *const label_model_keys[] = {
+    "type", "name", "input", "model", "labels", "passing_labels", NULL};
+static const char *const python_keys[] = {"type", "name", "source", "image_tag",
+					  NULL};
+static const char *const multi_keys[] = {"type", "name", "graders",
+					 "calculate_output", NULL};
+static const char *const message_keys[] = {"role", "type", "content", NULL};
+static const char *const roles[] = {"user", "assistant", "system", "developer",
+				    NULL};
+static const char *const content_types[] = {"input_text", "output_text",
+					    "input_image", "input_audio", NULL};
+static const char *const sampling_keys[] = {"seed",
+					    "top_p",
+					    "temperature",
+					    "max_completions_tokens",
+					    "reasoning_effort",
+					    NULL};
+static const char *const sampling_efforts[] = {
+    "none", "minimal", "low", "medium", "high", "xhigh", "max", NULL};
+static const char *const calc_functions[] = {
+    "min", "max", "abs", "floor", "ceil", "exp", "sqrt", "log", NULL};
+
+static void
+check_content_part(struct vctx *v, const char *path, const cJSON *part)
+{
+	const char *type;
+
+	if (cJSON_IsString(part))
+		return;
+	if (!cJSON_IsObject(part)) {
+		verr(v, path, "must be a string or a content object");
+		return;
+	}
+	type = get_string(v, path, part, "type", true, 64);
+	if (type != NULL && !in_list(type, content_types)) {
+		char p[512];
+
+		json_pointer_key(p, sizeof(p), path, "type");
+		verr(v, p,
+		     "must be one of input_text, output_text, input_image, "
+		     "input_audio");
+	}
+}
+
+static void
+check_messages(struct vctx *v, const char *path, const cJSON *input)
+{
+	const cJSON *msg;
+	char p[512], q[512];
+	int i = 0;
+
+	if (!cJSON_IsArray(input) || cJSON_GetArraySize(input) == 0) {
+		verr(v, path, "must be a non-empty array of messages");
+		return;
+	}
+	cJSON_ArrayForEach(msg, input)
+	{
+		const cJSON *content, *part, *type;
+		const char *role;
+		int j = 0;
+
+		json_pointer_index(p, sizeof(p), path, i++);
+		if (!cJSON_IsObject(msg)) {
+			verr(v, p, "must be a message object");
+			continue;
+		}
+		check_keys(v, p, msg, message_keys);
+		role = get_string(v, p, msg, "role", true, 32);
+		json_pointer_key(q, sizeof(q), p, "role");
+		if (role != NULL && !in_list(role, roles))
+			verr(v, q,
+			     "must be one of user, assistant, system, "
+			     "developer");
+		type = member(msg, "type");
+		json_pointer_key(q, sizeof(q), p, "type");
+		if (type != NULL &&
+		    !(cJSON_IsString(type) &&
+		      strcmp(type->valuestring, "message") == 0))
+			verr(v, q, "must be \"message\"");
+		content = member(msg, "content");
+		json_pointer_key(q, sizeof(q), p, "content");
+		if (content == NULL) {
+			verr(v, q, "is required");
+		} else if (cJSON_IsArray(content)) {
+			char r[512];
+
+			cJSON_ArrayForEach(part, content)
+			{
+				json_pointer_index(r, sizeof(r), q, j++);
+				check_content_part(v, r, part);
+			}
+		} else {
+			check_content_part(v, q, content);
+		}
+	}
+}
+
+static void
+check_sampling_params(struct vctx *v, const char *path, const cJSON *sp)
+{
+	const cJSON *m;
+	char p[512];
+
+	if (!cJSON_IsObject(sp)) {
+		verr(v, path, "must be an object");
+		return;
+	}
+	check_keys(v, path, sp, sampling_keys);
+	cJSON_ArrayForEach(m, sp)
+	{
+		json_pointer_key(p, sizeof(p), path, m->string);
+		if (cJSON_IsNull(m) || !in_list(m->string, sampling_keys))
+			continue;
+		if (strcmp(m->string, "reasoning_effort") == 0) {
+			if (!cJSON_IsString(m) ||
+			    !in_list(m->valuestring, sampling_efforts))
+				verr(v, p,
+				     "must be one of none, minimal, low, "
+				     "medium, high, xhigh, max, or null");
+		} else if (strcmp(m->string, "seed") == 0) {
+			if (!is_integer(m))
+				verr(v, p, "must be an integer or null");
+		} else if (strcmp(m->string, "max_completions_tokens") == 0) {
+			if (!is_integer(m) || m->valuedouble < 1)
+				verr(v, p, "must be an integer >= 1 or null");
+		} else if (!cJSON_IsNumber(m) || m->valuedouble < 0) {
+			verr(v, p, "must be a number >= 0 or null");
+		}
+	}
+}
+
+static void
+check_labels(struct vctx *v, const char *path, const cJSON *g)
+{
+	const cJSON *labels = member(g, "labels");
+	const cJSON *passing = member(g, "passing_labels");
+	const cJSON *l;
+	char p[512], q[512];
+	int i = 0;
+
+	json_pointer_key(p, sizeof(p), path, "labels");
+	if (labels == NULL)
+		verr(v, p, "is required");
+	else if (!cJSON_IsArray(labels) || cJSON_GetArraySize(labels) == 0)
+		verr(v, p, "must be a non-empty array of strings");
+	else
+		cJSON_ArrayForEach(l, labels)
+		{
+			json_pointer_index(q, sizeof(q), p, i++);
+			if (!cJSON_IsString(l))
+				verr(v, q, "must be a string");
+		}
+	json_pointer_key(p, sizeof(p), path, "passing_labels");
+	i = 0;
+	if (passing == NULL) {
+		verr(v, p, "is required");
+		return;
+	}
+	if (!cJSON_IsArray(passing) || cJSON_GetArraySize(passing) == 0) {
+		verr(v, p, "must be a non-empty array of strings");
+		return;
+	}
+	cJSON_ArrayForEach(l, passing)
+	{
+		const cJSON *k;
+		bool found = false;
+
+		json_pointer_index(q, sizeof(q), p, i++);
+		if (!cJSON_IsString(l)) {
+			verr(v, q, "must be a string");
+			continue;
+		}
+		if (cJSON_IsArray(labels))
+			cJSON_ArrayForEach(k, labels) found |=
+			    cJSON_Compare(k, l, 1);
+		if (!found)
+			verr(v, q, "'%s' is not one of the labels",
+			     l->valuestring);
+	}
+}
+
+/* calculate_output: numbers, + - * / ^ ( ) , sub-grader keys, functions. */
+static void
+check_formula(struct vctx *v, const char *path, const char *formula,
+	      const cJSON *graders)
+{
+	const char *s = formula;
+
+	while (*s != '\0') {
+		if (strchr(" \t+-*/^(),.", *s) != NULL ||
+		    (*s >= '0' && *s <= '9')) {
+			s++;
+			continue;
+		}
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    *s == '_') {
+			char word[128];
+			size_t n = 0;
+
+			while (((*s >= 'a' && *s <= 'z') ||
+				(*s >= 'A' && *s <= 'Z') ||
+				(*s >= '0' && *s <= '9') || *s == '_')) {
+				if (n + 1 < sizeof(word))
+					word[n++] = *s;
+				s++;
+			}
+			word[n] = '\0';
+			if (!in_list(word, calc_functions) &&
+			    (!cJSON_IsObject(graders) ||
+			     member(graders, word) == NULL))
+				verr(v, path,
+				     "'%s' is neither a grader key nor one of "
+				     "min, max, abs, floor, ceil, exp, sqrt, "
+				     "log",
+				     word);
+			continue;
+		}
+		verr(v, path, "unexpected character '%c' at offset %zu", *s,
+		     (size_t)(s - formula));
+		return;
+	}
+}
+
+static void check_grader(struct vctx *v, const char *path, const cJSON *g,
+			 bool inside_multi);
+
+static void
+check_multi(struct vctx *v, const char *path, const cJSON *g)
+{
+	const cJSON *subs = member(g, "graders"), *sub;
+	const char *formula;
+	char p[512], q[512];
+
+	json_pointer_key(p, sizeof(p), path, "graders");
+	if (subs == NULL)
+		verr(v, p, "is required");
+	else if (!cJSON_IsObject(subs) || subs->child == NULL)
+		verr(v, p,
+		     "must be a non-empty object mapping keys to graders");
+	else
+		cJSON_ArrayForEach(sub, subs)
+		{
+			json_pointer_key(q, sizeof(q), p, sub->string);
+			check_grader(v, q, sub, true);
+		}
+	formula = get_string(v, path, g, "calculate_output", true, 4096);
+	json_pointer_key(q, sizeof(q), path, "calculate_output");
+	if (formula != NULL)
+		check_formula(v, q, formula, subs);
+}
+
+static void
+check_grader(struct vctx *v, const char *path, const cJSON *g,
+	     bool inside_multi)
+{
+	const char *type, *s;
+	const cJSON *range, *sp;
+	char p[512];
+
+	if (!cJSON_IsObject(g)) {
+		verr(v, path, "must be a grader object");
+		return;
+	}
+	type = get_string(v, path, g, "type", true, 64);
+	get_string(v, path, g, "name", true, 256);
+	if (type == NULL)
+		return;
+	json_pointer_key(p, sizeof(p), path, "type");
+	if (!in_list(type, grader_types)) {
+		verr(v, p,
+		     "must be one of string_check, text_similarity, "
+		     "score_model, python, multi");
+		return;
+	}
+	if (strcmp(type, "string_check") == 0) {
+		check_keys(v, path, g, string_check_keys);
+		get_string(v, path, g, "input", true, 65536);
+		get_string(v, path, g, "reference", true, 65536);
+		s = get_string(v, path, g, "operation", true, 16);
+		json_pointer_key(p, sizeof(p), path, "operation");
+		if (s != NULL && !in_list(s, string_check_ops))
+			verr(v, p, "must be one of eq, ne, like, ilike");
+	} else if (strcmp(type, "text_similarity") == 0) {
+		check_keys(v, path, g, text_similarity_keys);
+		get_string(v, path, g, "input", true, 65536);
+		get_string(v, path, g, "reference", true, 65536);
+		s = get_string(v, path, g, "evaluation_metric", true, 32);
+		json_pointer_key(p, sizeof(p), path, "evaluation_metric");
+		if (s != NULL && !in_list(s, similarity_metrics))
+			verr(v, p,
+			     "must be one of fuzzy_match, bleu, gleu, meteor, "
+			     "cosine, rouge_1..rouge_5, rouge_l");
+	} else if (strcmp(type, "score_model") == 0) {
+		check_keys(v, path, g, score_model_keys);
+		get_string(v, path, g, "model", true, 256);
+		json_pointer_key(p, sizeof(p), path, "input");
+		if (member(g, "input") == NULL)
+			verr(v, p, "is required");
+		else
+			check_messages(v, p, member(g, "input"));
+		range = member(g, "range");
+		json_pointer_key(p, sizeof(p), path, "range");
+		if (range != NULL &&
+		    (!cJSON_IsArray(range) || cJSON_GetArraySize(range) != 2 ||
+		     !cJSON_IsNumber(range->child) ||
+		     !cJSON_IsNumber(range->child->next) ||
+		     !(range->child->valuedouble <
+		       range->child->next->valuedouble)))
+			verr(v, p, "must be [low, high] with low < high");
+		sp = member(g, "sampling_params");
+		json_pointer_key(p, sizeof(p), path, "sampling_params");
+		if (sp != NULL)
+			check_sampling_params(v, p, sp);
+	} else if (strcmp(type, "python") == 0) {
+		check_keys(v, path, g, python_keys);
+		s = get_string(v, path, g, "source", true,
+			       SPEC_MAX_PYTHON_SOURCE);
+		json_pointer_key(p, sizeof(p), path, "source");
+		if (s != NULL && strstr(s, "def grade(") == NULL)
+			verr(v, p, "must define grade(sample, item) -> float");
+		get_string(v, path, g, "image_tag", false, 64);
+	} else if (strcmp(type, "label_model") == 0) {
+		if (!inside_multi) {
+			verr(v, p,
+			     "label_model is only allowed inside a multi "
+			     "grader");
+			return;
+		}
+		check_keys(v, path, g, label_model_keys);
+		get_string(v, path, g, "model", true, 256);
+		json_pointer_key(p, sizeof(p), path, "input");
+		if (member(g, "input") == NULL)
+			verr(v, p, "is required");
+		else
+			check_messages(v, p, member(g, "input"));
+		check_labels(v, path, g);
+	} else if (inside_multi) {
+		verr(v, p, "a multi grader cannot contain another multi");
+	} else {
+		check_keys(v, path, g, multi_keys);
+		check_multi(v, path, g);
+	}
+}
+
+static void
+check_graders(struct vctx *v, const cJSON *graders)
+{
+	const cJSON *g;
+	char p[512];
+
+	if (graders == NULL) {
+		verr(v, "/graders", "is required");
+		return;
+	}
+	if (!cJSON_IsObject(graders) || graders->child == NULL) {
+		verr(v, "/graders",
+		     "must be a non-empty object mapping names to graders");
+		return;
+	}
+	if (cJSON_GetArraySize(graders) > MAX_GRADERS)
+		verr(v, "/graders", "has more than %d graders", MAX_GRADERS);
+	cJSON_ArrayForEach(g, graders)
+	{
+		char *text;
+
+		json_pointer_key(p, sizeof(p), "/graders", g->string);
+		check_grader(v, p, g, false);
+		text = cJSON_PrintUnformatted(g);
+		if (text != NULL && strlen(text) > SPEC_MAX_GRADER_BYTES)
+			verr(v, p, "is larger than %u bytes as JSON",
+			     SPEC_MAX_GRADER_BYTES);
+		free(text);
+	}
+}
+
+/* --- datasets ------------------------------------------------------------ */
+
+/* A file id passes through; a path is hashed (SHA-256 of its bytes). */
+static void
+dataset_ref(struct vctx *v, const char *path, const char *value, char *ref,
+	    size_t reflen)
+{
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	unsigned long long total = 0;
+	EVP_MD_CTX *ctx;
+	FILE *f;
+	size_t n;
+
+	if (strncmp(value, "file-", 5) == 0) {
+		if (strlen(value) >= reflen) {
+			verr(v, path, "file id is too long");
+			return;
+		}
+		snprintf(ref, reflen, "%s", value);
+		return;
+	}
+	if (value[0] != '/') {
+		verr(v, path,
+		     "must be a file id (file-...) or an absolute path "
+		     "(rftctl makes paths absolute)");
+		return;
+	}
+	f = fopen(value, "rb");
+	if (f == NULL) {
+		verr(v, path, "cannot read '%s': %s", value, strerror(errno));
+		return;
+	}
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		fatalx("libcrypto: cannot start SHA-256");
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		total += n;
+		if (total > SPEC_MAX_DATASET_BYTES)
+			break;
+		EVP_DigestUpdate(ctx, buf, n);
+	}
+	if (ferror(f))
+		verr(v, path, "cannot read '%s': %s", value, strerror(errno));
+	else if (total > SPEC_MAX_DATASET_BYTES)
+		verr(v, path, "'%s' is larger than %llu bytes", value,
+		     (unsigned long long)SPEC_MAX_DATASET_BYTES);
+	else if (total == 0)
+		verr(v, path, "'%s' is empty", value);
+	fclose(f);
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	for (unsigned int i = 0; i < mdlen && 2 * i + 2 < reflen; i++)
+		snprintf(ref + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+sha256_hex(const char *text, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL) != 1)
+		fatalx("libcrypto: SHA-256 failed");
+	for (unsigned int i = 0; i < len && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* --- expansion ----------------------------------------------------------- */
+
+/* One axis of the search space. */
+struct axis {
+	const char *name;    /* hyperparameter name, NULL for graders */
+	const cJSON *values; /* array, or the graders object */
+	int count;
+};
+
+struct expander {
+	struct spec *spec;
+	const cJSON *hps;  /* top-level hyperparameters (object) */
+	struct axis *axes; /* [0] graders, then list hyperparameters */
+	int naxes;
+	const cJSON *seeds; /* array, or NULL for "no seed" */
+	size_t cap;	    /* allocated trials */
+};
+
+static const cJSON *
+nth(const cJSON *container, int i)
+{
+	const cJSON *c = container->child;
+
+	while (i-- > 0 && c != NULL)
+		c = c->next;
+	return c;
+}
+
+/*
+ * The identity of a trial: SHA-256 of the canonical JSON of everything
+ * that makes two runs the same run.
+ */
+static void
+trial_identity(const struct spec *spec, const cJSON *grader, const cJSON *hps,
+	       bool has_seed, int64_t seed, char out[65])
+{
+	cJSON *id = cJSON_CreateObject(), *h;
+	const cJSON *m;
+	char *text;
+
+	cJSON_AddStringToObject(id, "backend", spec->backend);
+	cJSON_AddStringToObject(id, "model", spec->model);
+	cJSON_AddStringToObject(id, "training_file", spec->training_ref);
+	if (spec->validation_ref[0])
+		cJSON_AddStringToObject(id, "validation_file",
+					spec->validation_ref);
+	else
+		cJSON_AddNullToObject(id, "validation_file");
+	cJSON_AddItemToObject(id, "grader", cJSON_Duplicate(grader, 1));
+	h = cJSON_AddObjectToObject(id, "hyperparameters");
+	cJSON_ArrayForEach(m, hps)
+	{
+		if (!is_auto(m))
+			cJSON_AddItemToObject(h, m->string,
+					      cJSON_Duplicate(m, 1));
+	}
+	if (has_seed)
+		cJSON_AddNumberToObject(id, "seed", (double)seed);
+	else
+		cJSON_AddNullToObject(id, "seed");
+	text = json_canonical(id);
+	sha256_hex(text, out);
+	free(text);
+	cJSON_Delete(id);
+}
+
+static void
+add_trial(struct expander *x, const char *grader_name, const cJSON *grader,
+	  const cJSON *hps, bool has_seed, int64_t seed)
+{
+	struct spec *spec = x->spec;
+	struct spec_trial *t;
+
+	if (spec->ntrials == x->cap) {
+		x->cap = x->cap ? 2 * x->cap : 64;
+		spec->trials =
+		    xrealloc(spec->trials, x->cap * sizeof(*spec->trials));
+	}
+	t = &spec->trials[spec->ntrials++];
+	memset(t, 0, sizeof(*t));
+	t->grader_name = grader_name;
+	t->grader = grader;
+	t->hyperparameters = cJSON_Duplicate(hps, 1);
+	t->has_seed = has_seed;
+	t->seed = seed;
+	trial_identity(spec, grader, hps, has_seed, seed, t->sha256);
+}
+
+/* Adds one trial per seed (or one without a seed) for a point. */
+static void
+add_point(struct expander *x, const cJSON *grader, const cJSON *hps)
+{
+	const cJSON *s;
+
+	if (x->seeds == NULL) {
+		add_trial(x, grader->string, grader, hps, false, 0);
+		return;
+	}
+	cJSON_ArrayForEach(s, x->seeds) add_trial(
+	    x, grader->string, grader, hps, true, (int64_t)s->valuedouble);
+}
+
+/* Builds the hyperparameter object of the point with axis indices idx. */
+static cJSON *
+point_hps(const struct expander *x, const int *idx)
+{
+	cJSON *hps = cJSON_CreateObject();
+	const cJSON *m;
+	int a = 1;
+
+	/* Axes follow the (sorted) member order of x->hps. */
+	cJSON_ArrayForEach(m, x->hps)
+	{
+		if (cJSON_IsArray(m))
+			cJSON_AddItemToObject(
+			    hps, m->string,
+			    cJSON_Duplicate(nth(m, idx[a++]), 1));
+		else
+			cJSON_AddItemToObject(hps, m->string,
+					      cJSON_Duplicate(m, 1));
+	}
+	return hps;
+}
+
+static void
+expand_point(struct expander *x, const int *idx)
+{
+	cJSON *hps = point_hps(x, idx);
+
+	add_point(x, nth(x->axes[0].values, idx[0]), hps);
+	cJSON_Delete(hps);
+}
+
+/* Mixed-radix counting over every axis, the last varying fastest. */
+static void
+expand_grid(struct expander *x)
+{
+	int *idx = xcalloc((size_t)x->naxes, sizeof(*idx));
+
+	for (;;) {
+		int a;
+
+		expand_point(x, idx);
+		for (a = x->naxes - 1; a >= 0; a--) {
+			if (++idx[a] < x->axes[a].count)
+				break;
+			idx[a] = 0;
+		}
+		if (a < 0)
+			break;
+	}
+	free(idx);
+}
+
+static uint64_t
+splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/*
+ * Draws `samples` distinct points uniformly, reproducibly from `seed`.
+ * The caller has checked that the space has at least that many points.
+ */
+static void
+expand_random(struct expander *x, int64_t samples, uint64_t seed)
+{
+	int *idx = xcalloc((size_t)x->naxes, sizeof(*idx));
+	char(*seen)[65] = xcalloc((size_t)samples, sizeof(*seen));
+	int64_t drawn = 0, attempts = 0;
+
+	while (drawn < samples && attempts++ < samples * 1000) {
+		const cJSON *grader;
+		cJSON *hps;
+		char id[65];
+		int64_t i;
+
+		for (int a = 0; a < x->naxes; a++)
+			idx[a] = (int)(splitmix64(&seed) %
+				       (uint64_t)x->axes[a].count);
+		grader = nth(x->axes[0].values, idx[0]);
+		hps = point_hps(x, idx);
+		trial_identity(x->spec, grader, hps, false, 0, id);
+		for (i = 0; i < drawn && strcmp(seen[i], id) != 0; i++)
+			;
+		if (i == drawn) {
+			memcpy(seen[drawn++], id, sizeof(id));
+			add_point(x, grader, hps);
+		}
+		cJSON_Delete(hps);
+	}
+	free(seen);
+	free(idx);
+}
+
+static void
+expand_explicit(struct vctx *v, struct expander *x, const cJSON *list)
+{
+	static const char *const trial_keys[] = {"hyperparameters", "grader",
+						 "seed", NULL};
+	const cJSON *t;
+	char p[512], q[512];
+	int i = 0;
+
+	cJSON_ArrayForEach(t, list)
+	{
+		const cJSON *over, *g, *m, *seed;
+		cJSON *hps;
+
+		json_pointer_index(p, sizeof(p), "/search/trials", i++);
+		if (!cJSON_IsObject(t)) {
+			verr(v, p, "must be an object");
+			continue;
+		}
+		check_keys(v, p, t, trial_keys);
+		over = member(t, "hyperparameters");
+		json_pointer_key(q, sizeof(q), p, "hyperparameters");
+		if (over != NULL)
+			check_hyperparameters(v, q, over, false);
+		g = member(t, "grader");
+		json_pointer_key(q, sizeof(q), p, "grader");
+		if (g != NULL &&
+		    (!cJSON_IsString(g) ||
+		     member(x->axes[0].values, g->valuestring) == NULL))
+			verr(v, q, "must name one of the graders");
+		seed = member(t, "seed");
+		json_pointer_key(q, sizeof(q), p, "seed");
+		if (seed != NULL &&
+		    (!is_integer(seed) || seed->valuedouble < 0 ||
+		     seed->valuedouble > 2147483647))
+			verr(v, q, "must be an integer 0..2147483647");
+		if (v->count > 0)
+			continue;
+
+		/* The trial's values over the spec's defaults. */
+		hps = cJSON_Duplicate(x->hps, 1);
+		if (over != NULL)
+			cJSON_ArrayForEach(m, over)
+			{
+				cJSON_DeleteItemFromObjectCaseSensitive(
+				    hps, m->string);
+				cJSON_AddItemToObject(hps, m->string,
+						      cJSON_Duplicate(m, 1));
+			}
+		{
+			char *sorted = json_canonical(hps);
+
+			cJSON_Delete(hps);
+			hps = cJSON_Parse(sorted);
+			free(sorted);
+		}
+		for (const cJSON *gr = x->axes[0].values->child; gr != NULL;
+		     gr = gr->next) {
+			if (g != NULL && strcmp(gr->string, g->valuestring))
+				continue;
+			if (seed != NULL)
+				add_trial(x, gr->string, gr, hps, true,
+					  (int64_t)seed->valuedouble);
+			else
+				add_point(x, gr, hps);
+		}
+		cJSON_Delete(hps);
+	}
+}
+
+/* --- the spec ------------------------------------------------------------ */
+
+static const char *const spec_keys[] = {"name",
+					"backend",
+					"model",
+					"training_file",
+					"validation_file",
+					"hyperparameters",
+					"graders",
+					"seeds",
+					"search",
+					"max_concurrent",
+					"max_job_hours",
+					"retries",
+					"budget_usd",
+					"objective",
+					"priority",
+					NULL};
+static const char *const search_keys[] = {"strategy", "samples", "seed",
+					  "trials", NULL};
+
+static void
+check_seeds(struct vctx *v, const cJSON *seeds)
+{
+	const cJSON *s;
+	char p[64];
+	int i = 0;
+
+	if (seeds == NULL)
+		return;
+	if (!cJSON_IsArray(seeds) || cJSON_GetArraySize(seeds) == 0 ||
+	    cJSON_GetArraySize(seeds) > MAX_SEEDS) {
+		verr(v, "/seeds", "must be a list of 1..%d integers",
+		     MAX_SEEDS);
+		return;
+	}
+	cJSON_ArrayForEach(s, seeds)
+	{
+		json_pointer_index(p, sizeof(p), "/seeds", i);
+		if (!is_integer(s) || s->valuedouble < 0 ||
+		    s->valuedouble > 2147483647)
+			verr(v, p, "must be an integer 0..2147483647");
+		else
+			for (const cJSON *e = seeds->child; e != s; e = e->next)
+				if (cJSON_Compare(e, s, 1)) {
+					verr(v, p, "repeats an earlier seed");
+					break;
+				}
+		i++;
+	}
+}
+
+static void
+check_objective(struct vctx *v, struct spec *spec, const cJSON *obj)
+{
+	static const char *const keys[] = {"metric", "mode", NULL};
+	const char *mode;
+
+	spec->objective_metric = "valid_reward_mean";
+	spec->objective_max = true;
+	if (obj == NULL)
+		return;
+	if (!cJSON_IsObject(obj)) {
+		verr(v, "/objective", "must be an object {metric, mode}");
+		return;
+	}
+	check_keys(v, "/objective", obj, keys);
+	spec->objective_metric =
+	    get_string(v, "/objective", obj, "metric", true, MAX_NAME);
+	mode = get_string(v, "/objective", obj, "mode", false, 8);
+	if (mode != NULL && strcmp(mode, "max") != 0 &&
+	    strcmp(mode, "min") != 0)
+		verr(v, "/objective/mode", "must be \"max\" or \"min\"");
+	spec->objective_max = mode == NULL || strcmp(mode, "max") == 0;
+}
+
+/* The number of points of the space, saturating at UINT64_MAX. */
+static uint64_t
+space_size(const struct expander *x)
+{
+	uint64_t n = 1;
+
+	for (int a = 0; a < x->naxes; a++) {
+		if (n > UINT64_MAX / (uint64_t)x->axes[a].count)
+			return UINT64_MAX;
+		n *= (uint64_t)x->axes[a].count;
+	}
+	return n;
+}
+
+static int
+cmp_identity(const void *a, const void *b)
+{
+	const struct spec_trial *x = *(const struct spec_trial *const *)a;
+	const struct spec_trial *y = *(const struct spec_trial *const *)b;
+
+	return strcmp(x->sha256, y->sha256);
+}
+
+/* Two points with one identity would be one paid run counted twice. */
+static void
+find_duplicates(struct vctx *v, const struct spec *spec)
+{
+	size_t n = spec->ntrials;
+	const struct spec_trial **sorted = xcalloc(n, sizeof(*sorted));
+
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = &spec->trials[i];
+	qsort(sorted, n, sizeof(*sorted), cmp_identity);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(sorted[i]->sha256, sorted[i - 1]->sha256) == 0) {
+			verr(v, "/",
+			     "trials %zu and %zu are the same trial (graders "
+			     "'%s' and '%s' are identical, or a value "
+			     "repeats)",
+			     (size_t)(sorted[i - 1] - spec->trials),
+			     (size_t)(sorted[i] - spec->trials),
+			     sorted[i - 1]->grader_name,
+			     sorted[i]->grader_name);
+			break;
+		}
+	}
+	free(sorted);
+}
+
+int
+spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
+	   cJSON **errors)
+{
+	struct vctx v = {.errors = cJSON_CreateArray(), .env = env};
+	struct spec *spec = xcalloc(1, sizeof(*spec));
+	struct expander x = {.spec = spec};
+	const cJSON *search, *hps, *strategy_item, *m;
+	const char *strategy = "grid";
+	int64_t samples = 0, search_seed = 0;
+	char *canon;
+	int64_t max_trials = env->max_trials ? env->max_trials : 10000;
+
+	*out = NULL;
+	*errors = NULL;
+	if (!cJSON_IsObject(json)) {
+		verr(&v, "/", "a sweep spec must be a JSON object");
+		goto fail;
+	}
+	spec->root = cJSON_Duplicate(json, 1);
+	canon = json_canonical(spec->root);
+	if (strlen(canon) > SPEC_MAX_BYTES)
+		verr(&v, "/", "the spec is larger than %u bytes",
+		     SPEC_MAX_BYTES);
+	sha256_hex(canon, spec->sha256);
+	free(canon);
+	json = spec->root;
+
+	check_keys(&v, "", json, spec_keys);
+	spec->name = get_string(&v, "", json, "name", true, MAX_NAME);
+	spec->backend = get_string(&v, "", json, "backend", true, MAX_NAME);
+	if (spec->backend != NULL &&
+	    !env->backend_exists(spec->backend, env->arg))
+		verr(&v, "/backend",
+		     "'%s' is not a backend of this rftd (see the [backend] "
+		     "sections of its configuration)",
+		     spec->backend);
+	spec->model = get_string(&v, "", json, "model", true, 256);
+	spec->training_file =
+	    get_string(&v, "", json, "training_file", true, 4096);
+	if (spec->training_file != NULL)
+		dataset_ref(&v, "/training_file", spec->training_file,
+			    spec->training_ref, sizeof(spec->training_ref));
+	spec->validation_file =
+	    get_string(&v, "", json, "validation_file", false, 4096);
+	if (spec->validation_file != NULL)
+		dataset_ref(&v, "/validation_file", spec->validation_file,
+			    spec->validation_ref, sizeof(spec->validation_ref));
+	spec->max_concurrent =
+	    (int)get_int(&v, "", json, "max_concurrent", 1, 10000, 0);
+	spec->max_job_hours =
+	    get_number(&v, "", json, "max_job_hours", 0, 720, 0);
+	spec->retries = (int)get_int(&v, "", json, "retries", 0, 100, 0);
+	spec->priority =
+	    (int)get_int(&v, "", json, "priority", -1000000, 1000000, 0);
+	if (member(json, "budget_usd") != NULL) {
+		const cJSON *b = member(json, "budget_usd");
+
+		if (!cJSON_IsNumber(b) || b->valuedouble < 0 ||
+		    b->valuedouble > 1e9)
+			verr(&v, "/budget_usd",
+			     "must be a number of dollars 0..1e9");
+		spec->has_budget = true;
+		spec->budget_usd = cJSON_IsNumber(b) ? b->valuedouble : 0;
+	}
+	check_objective(&v, spec, member(json, "objective"));
+	check_graders(&v, member(json, "graders"));
+	check_seeds(&v, member(json, "seeds"));
+
+	search = member(json, "search");
+	if (search != NULL && !cJSON_IsObject(search)) {
+		verr(&v, "/search", "must be an object with a strategy");
+		search = NULL;
+	}
+	if (search != NULL) {
+		check_keys(&v, "/search", search, search_keys);
+		strategy_item = member(search, "strategy");
+		if (strategy_item != NULL &&
+		    (!cJSON_IsString(strategy_item) ||
+		     !in_list(strategy_item->valuestring,
+			      (const char *const[]){"grid", "random", "trials",
+						    NULL})))
+			verr(&v, "/search/strategy",
+			     "must be \"grid\", \"random\" or \"trials\"");
+		else if (strategy_item != NULL)
+			strategy = strategy_item->valuestring;
+		if (strcmp(strategy, "random") == 0) {
+			if (member(search, "samples") == NULL)
+				verr(&v, "/search/samples",
+				     "is required for random search");
+			samples = get_int(&v, "/search", search, "samples", 1,
+					  max_trials, 0);
+			search_seed = get_int(&v, "/search", search, "seed", 0,
+					      INT64_MAX / 2, 0);
+		} else {
+			if (member(search, "samples") != NULL)
+				verr(&v, "/search/samples",
+				     "is only for random search");
+			if (member(search, "seed") != NULL)
+				verr(&v, "/search/seed",
+				     "is only for random search");
+		}
+		if (strcmp(strategy, "trials") == 0) {
+			const cJSON *list = member(search, "trials");
+
+			if (!cJSON_IsArray(list) ||
+			    cJSON_GetArraySize(list) == 0)
+				verr(&v, "/search/trials",
+				     "must be a non-empty list of trials");
+		} else if (member(search, "trials") != NULL) {
+			verr(&v, "/search/trials",
+			     "is only for the \"trials\" strategy");
+		}
+	}
+
+	hps = member(json, "hyperparameters");
+	if (hps != NULL)
+		check_hyperparameters(&v, "/hyperparameters", hps,
+				      strcmp(strategy, "trials") != 0);
+	if (v.count > 0)
+		goto fail;
+
+	/* Axes: graders first, then list-valued hyperparameters by name. */
+	if (hps != NULL) {
+		/* Members in name order: the axes' order. */
+		char *sorted = json_canonical(hps);
+
+		x.hps = cJSON_Parse(sorted);
+		free(sorted);
+	} else {
+		x.hps = cJSON_CreateObject();
+	}
+	x.axes = xcalloc(1 + ARRAY_LEN(hp_defs), sizeof(*x.axes));
+	x.axes[0].values = member(json, "graders");
+	x.axes[0].count = cJSON_GetArraySize(x.axes[0].values);
+	x.naxes = 1;
+	cJSON_ArrayForEach(m, x.hps)
+	{
+		if (cJSON_IsArray(m)) {
+			x.axes[x.naxes].name = m->string;
+			x.axes[x.naxes].values = m;
+			x.axes[x.naxes].count = cJSON_GetArraySize(m);
+			x.naxes++;
+		}
+	}
+	x.seeds = member(json, "seeds");
+	{
+		uint64_t points = space_size(&x);
+		uint64_t per_point =
+		    x.seeds ? (uint64_t)cJSON_GetArraySize(x.seeds) : 1;
+		uint64_t total;
+
+		if (strcmp(strategy, "random") == 0) {
+			if ((uint64_t)samples > points)
+				verr(&v, "/search/samples",
+				     "%lld is more than the %llu distinct "
+				     "points of the search space",
+				     (long long)samples,
+				     (unsigned long long)points);
+			points = (uint64_t)samples;
+		} else if (strcmp(strategy, "trials") == 0) {
+			points = (uint64_t)cJSON_GetArraySize(
+				     member(search, "trials")) *
+				 (uint64_t)x.axes[0].count;
+		}
+		total = points > UINT64_MAX / per_point ? UINT64_MAX
+							: points * per_point;
+		if (total > (uint64_t)max_trials)
+			verr(&v, "/",
+			     "the sweep expands to %llu trials, more than the "
+			     "limit of %lld (max_trials_per_sweep)",
+			     (unsigned long long)total, (long long)max_trials);
+	}
+	if (v.count > 0)
+		goto fail;
+	if (strcmp(strategy, "random") == 0)
+		expand_random(&x, samples, (uint64_t)search_seed);
+	else if (strcmp(strategy, "trials") == 0)
+		expand_explicit(&v, &x, member(search, "trials"));
+	else
+		expand_grid(&x);
+	if (v.count == 0 && spec->ntrials == 0)
+		verr(&v, "/", "the sweep expands to no trials");
+	if (v.count == 0)
+		find_duplicates(&v, spec);
+	if (v.count > 0)
+		goto fail;
+
+	cJSON_Delete((cJSON *)x.hps);
+	free(x.axes);
+	cJSON_Delete(v.errors);
+	*out = spec;
+	return 0;
+fail:
+	if (v.count > MAX_ERRORS) {
+		cJSON *e = cJSON_CreateObject();
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "... and %d more problems",
+			 v.count - MAX_ERRORS);
+		cJSON_AddStringToObject(e, "path", "/");
+		cJSON_AddStringToObject(e, "message", msg);
+		cJSON_AddItemToArray(v.errors, e);
+	}
+	cJSON_Delete((cJSON *)x.hps);
+	free(x.axes);
+	spec_free(spec);
+	*errors = v.errors;
+	return -EINVAL;
+}
+
+void
+spec_free(struct spec *spec)
+{
+	if (spec == NULL)
+		return;
+	for (size_t i = 0; i < spec->ntrials; i++)
+		cJSON_Delete(spec->trials[i].hyperparameters);
+	free(spec->trials);
+	cJSON_Delete(spec->root);
+	free(spec);
+}
+
+char *
+spec_errors_text(const cJSON *errors)
+{
+	const cJSON *e;
+	char *text = xstrdup("");
+
+	cJSON_ArrayForEach(e, errors)
+	{
+		const cJSON *p = member(e, "path"), *m = member(e, "message");
+		char *next =
+		    xasprintf("%s%s: %s\n", text,
+			      cJSON_IsString(p) ? p->valuestring : "/",
+			      cJSON_IsString(m) ? m->valuestring : "?");
+
+		free(text);
+		text = next;
+	}
+	return text;
+}

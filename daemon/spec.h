@@ -1,0 +1,85 @@
+/*
+ * Sweep specs: validation and expansion into trials.
+ *
+ * Glossary:
+ *   spec     the JSON document a user submits (rftd-sweep(5), README).
+ *   axis     a hyperparameter given as a list of values, the graders, or
+ *            the seeds; the grid is the product of the axes.
+ *   trial    one point: a grader variant, resolved hyperparameters and
+ *            a seed.  Its identity is the SHA-256 of the canonical JSON of
+ *            backend, model, dataset hashes, grader, hyperparameters
+ *            (without "auto" values, which mean "unset") and seed.
+ *
+ * Expansion order is deterministic: graders in spec order, then the
+ * hyperparameters by name with each list in its given order (the last
+ * name varies fastest), then seeds.
+ */
+#ifndef RFTD_SPEC_H
+#define RFTD_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define SPEC_MAX_BYTES	       (4u << 20) /* a whole spec, as JSON text */
+#define SPEC_MAX_GRADER_BYTES  (1u << 20) /* one grader, as JSON text */
+#define SPEC_MAX_PYTHON_SOURCE (256u << 10)
+#define SPEC_MAX_DATASET_BYTES (1ull << 30) /* hashed by the daemon */
+
+/* What the validator needs to know from the daemon's configuration. */
+struct spec_env {
+	/* Returns true when `name` is a configured backend. */
+	bool (*backend_exists)(const char *name, void *arg);
+	void *arg;
+	unsigned int max_trials; /* cap on trials per sweep */
+};
+
+struct spec_trial {
+	char sha256[65];	 /* identity, hex */
+	const char *grader_name; /* key in the spec's graders (borrowed) */
+	const cJSON *grader;	 /* grader object (borrowed from the spec) */
+	cJSON *hyperparameters;	 /* resolved object (owned) */
+	bool has_seed;
+	int64_t seed;
+};
+
+struct spec {
+	cJSON *root; /* the spec (owned) */
+	const char *name;
+	const char *backend;
+	const char *model;
+	const char *training_file;
+	const char *validation_file; /* or NULL */
+	char training_ref[72];	     /* sha256 hex of the content, or file id */
+	char validation_ref[72];     /* "" when there is none */
+	char sha256[65];	     /* of the canonical spec */
+	int max_concurrent;	     /* 0: only the backend's limit */
+	double max_job_hours;	     /* 0: none given */
+	int retries;
+	bool has_budget;
+	double budget_usd;
+	int priority;
+	const char *objective_metric;
+	bool objective_max; /* mode "max" (default) or "min" */
+	struct spec_trial *trials;
+	size_t ntrials;
+};
+
+/*
+ * Validates `json` (a spec; copied, not taken) and expands it.  Returns 0
+ * with *out set (free with spec_free()), or -EINVAL with *errors set to a
+ * JSON array of {"path": JSON pointer, "message": sentence} objects, one
+ * per problem found (all of them, not just the first).  Reads the dataset
+ * files named by path to hash them.
+ */
+int spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
+	       cJSON **errors);
+
+void spec_free(struct spec *spec);
+
+/* "PATH: message" lines for a person, from spec_parse()'s errors. */
+char *spec_errors_text(const cJSON *errors);
+
+#endif

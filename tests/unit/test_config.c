@@ -1,0 +1,834 @@
+/*
+ * The configuration file (daemon/config.h): every key, defaults, and
+ * errors that name FILE:LINE.  Each test writes its files into its own
+ * temporary directory.
+ */
+/* cmocka.h needs these first, in this order. */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include "config.h"
+#include "paths.h"
+#include "util.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* --- fixture and helpers ------------------------------------------------- */
+
+struct fixture {
+	char dir[64]; /* the test's temporary directory */
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	strcpy(f->dir, "/tmp/rftd-test-config-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+
+	free(f);
+	return rc;
+}
+
+/* Writes `text` to DIR/name; returns the path (caller frees). */
+static char *
+write_file(const struct fixture *f, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", f->dir, name);
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+	return path;
+}
+
+/* Loads `text` from a new file; *path gets its name (caller frees). */
+static int
+load_text(const struct fixture *f, const char *text, struct config *cfg,
+	  char **errors, char **path)
+{
+	*path = write_file(f, "rftd.conf", text);
+	return config_load(cfg, *path, true, errors);
+}
+
+/*
+ * Loads `text` and checks that it fails with one error, "FILE:line: "
+ * followed by `message` (whole == true) or by text starting `message`.
+ * Frees everything before asserting, so that a failure leaks nothing.
+ */
+static void
+check_one_error(const struct fixture *f, const char *text, int line,
+		const char *message, bool whole)
+{
+	struct config cfg;
+	char *errors = NULL, *path, *want;
+	int rc;
+	bool ok;
+
+	rc = load_text(f, text, &cfg, &errors, &path);
+	want = xasprintf("%s:%d: %s%s", path, line, message, whole ? "\n" : "");
+	ok = rc == -EINVAL && errors != NULL && cfg.socket_path == NULL &&
+	     (whole ? strcmp(errors, want) == 0
+		    : strncmp(errors, want, strlen(want)) == 0 &&
+			  strchr(errors, '\n') == errors + strlen(errors) - 1);
+	if (!ok)
+		print_error("config_load returned %d\nexpected: %s%s\n"
+			    "got:      %s\n",
+			    rc, want, whole ? "" : "...",
+			    errors ? errors : "(no errors)");
+	free(want);
+	free(errors);
+	free(path);
+	config_free(&cfg);
+	assert_true(ok);
+}
+
+static void
+assert_one_error(const struct fixture *f, const char *text, int line,
+		 const char *message)
+{
+	check_one_error(f, text, line, message, true);
+}
+
+static void
+assert_error_starts(const struct fixture *f, const char *text, int line,
+		    const char *prefix)
+{
+	check_one_error(f, text, line, prefix, false);
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* The name of the process's group: a group that surely exists. */
+static const char *
+own_group(void)
+{
+	struct group *gr = getgrgid(getgid());
+
+	if (gr == NULL)
+		skip();
+	return gr->gr_name;
+}
+
+static char *
+print_to_string(const struct config *cfg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	assert_non_null(fp);
+	config_print(cfg, fp);
+	assert_int_equal(fclose(fp), 0);
+	return text;
+}
+
+static void
+assert_str_or_null_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		assert_ptr_equal(a, b);
+	else
+		assert_string_equal(a, b);
+}
+
+/* Same settings; the file they came from may differ. */
+static void
+assert_same_settings(const struct config *a, const struct config *b)
+{
+	assert_str_or_null_equal(a->socket_path, b->socket_path);
+	assert_str_or_null_equal(a->database_path, b->database_path);
+	assert_int_equal(a->log_level, b->log_level);
+	assert_str_or_null_equal(a->socket_group, b->socket_group);
+	assert_int_equal(a->socket_gid, b->socket_gid);
+	assert_int_equal(a->idle_timeout, b->idle_timeout);
+	assert_int_equal(a->max_clients, b->max_clients);
+}
+
+/* A file that sets every key. */
+static char *
+full_config_text(void)
+{
+	return xasprintf("# every key\n"
+			 "[daemon]\n"
+			 "socket = /run/rftd-test/ctl.sock\n"
+			 "database = /var/lib/rftd-test/store.db\n"
+			 "log_level = debug\n"
+			 "socket_group = %s\n"
+			 "idle_timeout = 42\n"
+			 "max_clients = 7\n",
+			 own_group());
+}
+
+/* --- good files and defaults -------------------------------------------- */
+
+static void
+good_file_sets_every_key(void **state)
+{
+	struct fixture *f = *state;
+	char *text = full_config_text();
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_int_equal(load_text(f, text, &cfg, &errors, &path), 0);
+	assert_null(errors);
+	assert_string_equal(cfg.path, path);
+	assert_string_equal(cfg.socket_path, "/run/rftd-test/ctl.sock");
+	assert_string_equal(cfg.database_path, "/var/lib/rftd-test/store.db");
+	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
+	assert_string_equal(cfg.socket_group, own_group());
+	assert_int_equal(cfg.socket_gid, getgid());
+	assert_int_equal(cfg.idle_timeout, 42);
+	assert_int_equal(cfg.max_clients, 7);
+	config_free(&cfg);
+	free(path);
+	free(text);
+}
+
+static void
+print_shows_every_value_and_the_file(void **state)
+{
+	struct fixture *f = *state;
+	char *text = full_config_text();
+	char *expect_group = xasprintf("\nsocket_group = %s\n", own_group());
+	struct config cfg;
+	char *errors = NULL, *path, *out, *from;
+
+	assert_int_equal(load_text(f, text, &cfg, &errors, &path), 0);
+	out = print_to_string(&cfg);
+	from = xasprintf("from %s", path);
+	assert_non_null(strstr(out, from));
+	assert_non_null(strstr(out, "\n[daemon]\n"));
+	assert_non_null(strstr(out, "\nsocket = /run/rftd-test/ctl.sock\n"));
+	assert_non_null(
+	    strstr(out, "\ndatabase = /var/lib/rftd-test/store.db\n"));
+	assert_non_null(strstr(out, "\nlog_level = debug\n"));
+	assert_non_null(strstr(out, expect_group));
+	assert_non_null(strstr(out, "\nidle_timeout = 42\n"));
+	assert_non_null(strstr(out, "\nmax_clients = 7\n"));
+	free(from);
+	free(out);
+	config_free(&cfg);
+	free(path);
+	free(expect_group);
+	free(text);
+}
+
+static void
+comments_blank_lines_and_crlf_are_accepted(void **state)
+{
+	struct fixture *f = *state;
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_int_equal(load_text(f,
+				   "; a comment\r\n"
+				   "\r\n"
+				   "# another\r\n"
+				   "[daemon]\r\n"
+				   "log_level = warning ; inline comment\r\n"
+				   "max_clients=3\r\n",
+				   &cfg, &errors, &path),
+			 0);
+	assert_int_equal(cfg.log_level, LOG_LVL_WARN);
+	assert_int_equal(cfg.max_clients, 3);
+	config_free(&cfg);
+	free(path);
+}
+
+static void
+null_path_gives_defaults(void **state)
+{
+	char *socket = paths_default_socket();
+	char *database = paths_default_database();
+	struct config cfg;
+	char *errors = NULL;
+
+	(void)state;
+	assert_int_equal(config_load(&cfg, NULL, true, &errors), 0);
+	assert_null(errors);
+	assert_null(cfg.path);
+	assert_string_equal(cfg.socket_path, socket);
+	assert_string_equal(cfg.database_path, database);
+	assert_int_equal(cfg.log_level, LOG_LVL_INFO);
+	assert_null(cfg.socket_group);
+	assert_int_equal(cfg.idle_timeout, 300);
+	assert_int_equal(cfg.max_clients, 64);
+	config_free(&cfg);
+	free(socket);
+	free(database);
+}
+
+static void
+keys_left_out_keep_their_defaults(void **state)
+{
+	struct fixture *f = *state;
+	char *database = paths_default_database();
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_int_equal(
+	    load_text(f, "[daemon]\nidle_timeout = 5\n", &cfg, &errors, &path),
+	    0);
+	assert_int_equal(cfg.idle_timeout, 5);
+	assert_string_equal(cfg.database_path, database);
+	assert_int_equal(cfg.max_clients, 64);
+	config_free(&cfg);
+	free(path);
+	free(database);
+}
+
+static void
+missing_file_that_must_exist_is_enoent_naming_the_path(void **state)
+{
+	struct fixture *f = *state;
+	char *path = xasprintf("%s/absent.conf", f->dir);
+	struct config cfg;
+	char *errors = NULL;
+
+	assert_int_equal(config_load(&cfg, path, true, &errors), -ENOENT);
+	assert_non_null(errors);
+	assert_non_null(strstr(errors, path));
+	assert_null(cfg.socket_path);
+	assert_null(cfg.path);
+	config_free(&cfg);
+	free(errors);
+	free(path);
+}
+
+static void
+missing_optional_file_gives_defaults(void **state)
+{
+	struct fixture *f = *state;
+	char *path = xasprintf("%s/absent.conf", f->dir);
+	struct config cfg;
+	char *errors = NULL;
+
+	assert_int_equal(config_load(&cfg, path, false, &errors), 0);
+	assert_null(errors);
+	assert_null(cfg.path);
+	assert_non_null(cfg.socket_path);
+	assert_int_equal(cfg.idle_timeout, 300);
+	config_free(&cfg);
+	free(path);
+}
+
+static void
+directory_as_config_file_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct config cfg;
+	char *errors = NULL;
+	bool named;
+	int rc;
+
+	rc = config_load(&cfg, f->dir, true, &errors);
+	named = errors != NULL && strstr(errors, f->dir) != NULL;
+	config_free(&cfg);
+	free(errors);
+	assert_int_not_equal(rc, 0);
+	assert_true(named);
+}
+
+/* --- errors that name FILE:LINE ------------------------------------------ */
+
+static void
+unknown_key_is_reported_with_its_line(void **state)
+{
+	assert_one_error(*state,
+			 "# rftd\n"
+			 "[daemon]\n"
+			 "socket = /run/x.sock\n"
+			 "\n"
+			 "x = 1\n",
+			 5, "unknown key 'x' in [daemon]");
+}
+
+static void
+unknown_section_is_reported(void **state)
+{
+	assert_one_error(*state, "[deamon]\nsocket = /run/x.sock\n", 1,
+			 "unknown section [deamon]; expected [daemon] or "
+			 "[backend \"NAME\"]");
+}
+
+static void
+reserved_section_is_reported_as_unsupported(void **state)
+{
+	assert_one_error(
+	    *state, "[daemon]\n\n[price \"sim/o4-mini\"]\nper_hour = 1\n", 3,
+	    "section [price \"sim/o4-mini\"] is not supported by this version "
+	    "of rftd");
+}
+
+static void
+key_outside_a_section_is_reported(void **state)
+{
+	assert_one_error(*state, "socket = /run/x.sock\n[daemon]\n", 1,
+			 "'socket' is outside a section");
+}
+
+static void
+syntax_error_is_reported_with_its_line(void **state)
+{
+	assert_error_starts(*state, "[daemon]\nlog_level = info\n[daemon\n", 3,
+			    "syntax error");
+}
+
+static void
+relative_path_is_reported(void **state)
+{
+	assert_one_error(*state, "[daemon]\ndatabase = var/rftd.db\n", 2,
+			 "database: must be an absolute path, not "
+			 "'var/rftd.db'");
+}
+
+static void
+empty_path_is_reported(void **state)
+{
+	assert_error_starts(*state, "[daemon]\nsocket =\n", 2,
+			    "socket: must be an absolute path");
+}
+
+static void
+bogus_log_level_is_reported(void **state)
+{
+	assert_one_error(*state, "[daemon]\nlog_level = chatty\n", 2,
+			 "log_level: 'chatty' is not one of error, warning, "
+			 "info, debug");
+}
+
+static void
+idle_timeout_zero_is_reported(void **state)
+{
+	assert_one_error(*state, "[daemon]\nidle_timeout = 0\n", 2,
+			 "idle_timeout: '0' is not an integer in 1..86400");
+}
+
+static void
+idle_timeout_not_a_number_is_reported(void **state)
+{
+	assert_one_error(*state, "[daemon]\n\nidle_timeout = abc\n", 3,
+			 "idle_timeout: 'abc' is not an integer in 1..86400");
+}
+
+static void
+idle_timeout_too_large_is_reported(void **state)
+{
+	assert_one_error(*state, "[daemon]\nidle_timeout = 99999999\n", 2,
+			 "idle_timeout: '99999999' is not an integer in "
+			 "1..86400");
+}
+
+static void
+max_clients_out_of_range_is_reported(void **state)
+{
+	assert_one_error(*state, "[daemon]\nmax_clients = 1025\n", 2,
+			 "max_clients: '1025' is not an integer in 1..1024");
+}
+
+static void
+socket_path_longer_than_sun_path_is_reported(void **state)
+{
+	char long_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	char *text;
+
+	long_path[0] = '/';
+	memset(long_path + 1, 's', sizeof(long_path) - 2);
+	long_path[sizeof(long_path) - 1] = '\0';
+	text = xasprintf("[daemon]\nsocket = %s\n", long_path);
+	assert_error_starts(*state, text, 2,
+			    "socket: path too long for a socket");
+	free(text);
+}
+
+static void
+socket_path_that_just_fits_sun_path_is_accepted(void **state)
+{
+	struct fixture *f = *state;
+	char fits[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct config cfg;
+	char *errors = NULL, *path, *text;
+
+	fits[0] = '/';
+	memset(fits + 1, 's', sizeof(fits) - 2);
+	fits[sizeof(fits) - 1] = '\0';
+	text = xasprintf("[daemon]\nsocket = %s\n", fits);
+	assert_int_equal(load_text(f, text, &cfg, &errors, &path), 0);
+	assert_string_equal(cfg.socket_path, fits);
+	config_free(&cfg);
+	free(path);
+	free(text);
+}
+
+static void
+unknown_group_is_reported(void **state)
+{
+	assert_one_error(
+	    *state, "[daemon]\nsocket_group = no-such-group-rftd-test\n", 2,
+	    "socket_group: no such group 'no-such-group-rftd-test'");
+}
+
+static void
+group_given_by_number_resolves_to_its_name(void **state)
+{
+	struct fixture *f = *state;
+	const char *name = own_group();
+	char *text =
+	    xasprintf("[daemon]\nsocket_group = %u\n", (unsigned)getgid());
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_int_equal(load_text(f, text, &cfg, &errors, &path), 0);
+	assert_string_equal(cfg.socket_group, name);
+	assert_int_equal(cfg.socket_gid, getgid());
+	config_free(&cfg);
+	free(path);
+	free(text);
+}
+
+static void
+every_bad_line_is_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct config cfg;
+	char *errors = NULL, *path, *want;
+
+	assert_int_equal(load_text(f,
+				   "[daemon]\n"
+				   "socket = relative.sock\n"
+				   "log_level = loud\n"
+				   "database = /ok/rftd.db\n"
+				   "idle_timeout = 0\n"
+				   "colour = blue\n"
+				   "\n"
+				   "[nowhere]\n"
+				   "a = b\n",
+				   &cfg, &errors, &path),
+			 -EINVAL);
+	assert_non_null(errors);
+	assert_int_equal(count_lines(errors), 5);
+	want = xasprintf("%s:2: socket: must be an absolute path, not "
+			 "'relative.sock'\n"
+			 "%s:3: log_level: 'loud' is not one of error, "
+			 "warning, info, debug\n"
+			 "%s:5: idle_timeout: '0' is not an integer in "
+			 "1..86400\n"
+			 "%s:6: unknown key 'colour' in [daemon]\n"
+			 "%s:8: unknown section [nowhere]; expected [daemon] "
+			 "or [backend \"NAME\"]\n",
+			 path, path, path, path, path);
+	assert_string_equal(errors, want);
+	assert_null(cfg.socket_path);
+	assert_null(cfg.database_path);
+	free(want);
+	free(errors);
+	free(path);
+	config_free(&cfg);
+}
+
+static void
+every_syntax_error_is_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct config cfg;
+	char *errors = NULL, *path, *want;
+	bool ok;
+
+	assert_int_equal(load_text(f,
+				   "[daemon]\n"
+				   "this is not ini\n"
+				   "log_level = info\n"
+				   "nor is this\n",
+				   &cfg, &errors, &path),
+			 -EINVAL);
+	want = xasprintf("%s:2: syntax error: expected [section], key = value "
+			 "or a comment\n"
+			 "%s:4: syntax error: expected [section], key = value "
+			 "or a comment\n",
+			 path, path);
+	ok = errors != NULL && strcmp(errors, want) == 0;
+	if (!ok)
+		print_error("expected:\n%sgot:\n%s", want,
+			    errors ? errors : "(no errors)\n");
+	free(want);
+	free(errors);
+	free(path);
+	config_free(&cfg);
+	assert_true(ok);
+}
+
+static void
+line_longer_than_the_limit_is_reported_with_its_line(void **state)
+{
+	struct fixture *f = *state;
+	char value[300];
+	char *text;
+
+	value[0] = '/';
+	memset(value + 1, 'a', sizeof(value) - 2);
+	value[sizeof(value) - 1] = '\0';
+	/* One error only: the line's tail must not parse as a line. */
+	text = xasprintf("[daemon]\nlog_level = info\ndatabase = %s\n"
+			 "max_clients = 2\n",
+			 value);
+	assert_error_starts(f, text, 3, "line longer than");
+	free(text);
+}
+
+static void
+key_set_twice_is_reported(void **state)
+{
+	assert_one_error(*state,
+			 "[daemon]\n"
+			 "socket = /run/a.sock\n"
+			 "log_level = info\n"
+			 "socket = /run/b.sock\n",
+			 4, "'socket' is set twice in [daemon]");
+}
+
+static void
+key_set_twice_on_consecutive_lines_is_reported_as_set_twice(void **state)
+{
+	assert_one_error(*state,
+			 "[daemon]\n"
+			 "socket = /run/a.sock\n"
+			 "socket = /run/b.sock\n",
+			 3, "'socket' is set twice in [daemon]");
+}
+
+static void
+indented_continuation_line_is_reported(void **state)
+{
+	assert_error_starts(*state,
+			    "[daemon]\n"
+			    "socket = /run/a.sock\n"
+			    "    /run/b.sock\n",
+			    3, "indented line continues the previous value");
+}
+
+/* --- print round trip and restarts --------------------------------------- */
+
+static void
+printed_config_loads_back_the_same(void **state)
+{
+	struct fixture *f = *state;
+	char *text = full_config_text();
+	struct config a, b;
+	char *errors = NULL, *path, *out, *printed;
+
+	assert_int_equal(load_text(f, text, &a, &errors, &path), 0);
+	out = print_to_string(&a);
+	printed = write_file(f, "printed.conf", out);
+	assert_int_equal(config_load(&b, printed, true, &errors), 0);
+	assert_null(errors);
+	assert_same_settings(&a, &b);
+	config_free(&a);
+	config_free(&b);
+	free(printed);
+	free(out);
+	free(path);
+	free(text);
+}
+
+static void
+printed_defaults_load_back_as_defaults(void **state)
+{
+	struct fixture *f = *state;
+	struct config a, b;
+	char *errors = NULL, *out, *printed;
+
+	assert_int_equal(config_load(&a, NULL, true, &errors), 0);
+	out = print_to_string(&a);
+	assert_non_null(strstr(out, "(defaults)"));
+	assert_non_null(strstr(out, "\n;socket_group =\n"));
+	printed = write_file(f, "defaults.conf", out);
+	assert_int_equal(config_load(&b, printed, true, &errors), 0);
+	assert_null(errors);
+	assert_same_settings(&a, &b);
+	assert_null(b.socket_group);
+	config_free(&a);
+	config_free(&b);
+	free(printed);
+	free(out);
+}
+
+static void
+needs_restart_names_changed_non_reloadable_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct config a, b;
+	char *errors = NULL, *pa, *pb;
+	char buf[128];
+
+	assert_int_equal(load_text(f,
+				   "[daemon]\n"
+				   "socket = /run/a.sock\n"
+				   "database = /db/a.db\n"
+				   "log_level = info\n",
+				   &a, &errors, &pa),
+			 0);
+	pb = write_file(f, "b.conf",
+			"[daemon]\n"
+			"socket = /run/b.sock\n"
+			"database = /db/b.db\n"
+			"log_level = debug\n"
+			"idle_timeout = 9\n");
+	assert_int_equal(config_load(&b, pb, true, &errors), 0);
+	assert_true(config_needs_restart(&a, &b, buf, sizeof(buf)));
+	assert_string_equal(buf, "socket, database");
+	config_free(&a);
+	config_free(&b);
+	free(pa);
+	free(pb);
+}
+
+static void
+needs_restart_names_a_socket_group_set_or_unset(void **state)
+{
+	struct fixture *f = *state;
+	char *text = xasprintf("[daemon]\nsocket_group = %s\n", own_group());
+	struct config a, b;
+	char *errors = NULL, *path;
+	char buf[128];
+
+	assert_int_equal(config_load(&a, NULL, true, &errors), 0);
+	assert_int_equal(load_text(f, text, &b, &errors, &path), 0);
+	assert_true(config_needs_restart(&a, &b, buf, sizeof(buf)));
+	assert_string_equal(buf, "socket_group");
+	assert_true(config_needs_restart(&b, &a, buf, sizeof(buf)));
+	assert_string_equal(buf, "socket_group");
+	config_free(&a);
+	config_free(&b);
+	free(path);
+	free(text);
+}
+
+static void
+needs_restart_is_false_when_only_reloadable_keys_change(void **state)
+{
+	struct fixture *f = *state;
+	struct config a, b;
+	char *errors = NULL, *path;
+	char buf[128];
+
+	assert_int_equal(config_load(&a, NULL, true, &errors), 0);
+	assert_int_equal(load_text(f,
+				   "[daemon]\n"
+				   "log_level = error\n"
+				   "idle_timeout = 1\n"
+				   "max_clients = 1\n",
+				   &b, &errors, &path),
+			 0);
+	assert_false(config_needs_restart(&a, &b, buf, sizeof(buf)));
+	assert_string_equal(buf, "");
+	config_free(&a);
+	config_free(&b);
+	free(path);
+}
+
+static void
+config_free_is_safe_twice(void **state)
+{
+	struct config cfg;
+	char *errors = NULL;
+
+	(void)state;
+	assert_int_equal(config_load(&cfg, NULL, true, &errors), 0);
+	config_free(&cfg);
+	config_free(&cfg);
+	assert_null(cfg.socket_path);
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    TEST(good_file_sets_every_key),
+	    TEST(print_shows_every_value_and_the_file),
+	    TEST(comments_blank_lines_and_crlf_are_accepted),
+	    TEST(null_path_gives_defaults),
+	    TEST(keys_left_out_keep_their_defaults),
+	    TEST(missing_file_that_must_exist_is_enoent_naming_the_path),
+	    TEST(missing_optional_file_gives_defaults),
+	    TEST(directory_as_config_file_is_refused),
+	    TEST(unknown_key_is_reported_with_its_line),
+	    TEST(unknown_section_is_reported),
+	    TEST(reserved_section_is_reported_as_unsupported),
+	    TEST(key_outside_a_section_is_reported),
+	    TEST(syntax_error_is_reported_with_its_line),
+	    TEST(relative_path_is_reported),
+	    TEST(empty_path_is_reported),
+	    TEST(bogus_log_level_is_reported),
+	    TEST(idle_timeout_zero_is_reported),
+	    TEST(idle_timeout_not_a_number_is_reported),
+	    TEST(idle_timeout_too_large_is_reported),
+	    TEST(max_clients_out_of_range_is_reported),
+	    TEST(socket_path_longer_than_sun_path_is_reported),
+	    TEST(socket_path_that_just_fits_sun_path_is_accepted),
+	    TEST(unknown_group_is_reported),
+	    TEST(group_given_by_number_resolves_to_its_name),
+	    TEST(every_bad_line_is_reported),
+	    TEST(every_syntax_error_is_reported),
+	    TEST(line_longer_than_the_limit_is_reported_with_its_line),
+	    TEST(key_set_twice_is_reported),
+	    TEST(key_set_twice_on_consecutive_lines_is_reported_as_set_twice),
+	    TEST(indented_continuation_line_is_reported),
+	    TEST(printed_config_loads_back_the_same),
+	    TEST(printed_defaults_load_back_as_defaults),
+	    TEST(needs_restart_names_changed_non_reloadable_keys),
+	    TEST(needs_restart_names_a_socket_group_set_or_unset),
+	    TEST(needs_restart_is_false_when_only_reloadable_keys_change),
+	    TEST(config_free_is_safe_twice),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
