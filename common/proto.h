@@ -33,7 +33,27 @@ enum proto_access {
 	X(DAEMON_PING, "daemon.ping", PROTO_READONLY,                          \
 	  "check that the daemon answers")                                     \
 	X(DAEMON_STATUS, "daemon.status", PROTO_READONLY,                      \
-	  "version, pid, uptime, database and row counts")
+	  "version, pid, uptime, database and row counts")                     \
+	X(SWEEP_PLAN, "sweep.plan", PROTO_READONLY,                            \
+	  "validate and expand a spec; nothing is stored")                     \
+	X(SWEEP_SUBMIT, "sweep.submit", PROTO_MUTATING,                        \
+	  "store a sweep and start running its trials")                        \
+	X(SWEEP_LIST, "sweep.list", PROTO_READONLY, "every sweep")             \
+	X(SWEEP_SHOW, "sweep.show", PROTO_READONLY, "a sweep with its trials") \
+	X(SWEEP_LEADERBOARD, "sweep.leaderboard", PROTO_READONLY,              \
+	  "a sweep's trials ranked by the objective")                          \
+	X(SWEEP_CANCEL, "sweep.cancel", PROTO_MUTATING,                        \
+	  "cancel a sweep's pending trials and live jobs")                     \
+	X(SWEEP_PAUSE, "sweep.pause", PROTO_MUTATING,                          \
+	  "stop admitting a sweep's trials and pause its jobs")                \
+	X(SWEEP_RESUME, "sweep.resume", PROTO_MUTATING,                        \
+	  "resume a paused sweep")                                             \
+	X(JOB_LIST, "job.list", PROTO_READONLY, "jobs, newest first")          \
+	X(JOB_SHOW, "job.show", PROTO_READONLY,                                \
+	  "a job with its events and metrics")                                 \
+	X(JOB_CANCEL, "job.cancel", PROTO_MUTATING, "cancel a job")            \
+	X(JOB_PAUSE, "job.pause", PROTO_MUTATING, "pause a running job")       \
+	X(JOB_RESUME, "job.resume", PROTO_MUTATING, "resume a paused job")
 
 enum proto_method {
 #define PROTO_X(id, name, access, summary) PROTO_M_##id,

@@ -1,123 +1,430 @@
 /*
- * rftctl: parse the command line, send one request to rftd, render the
- * reply as text (default) or JSON (--json).
+ * rftctl: parse the command line, send requests to rftd, render the
+ * replies as text (default) or JSON (--json).
  *
- * Exit status: 0 success; 1 rftd answered with an error; 2 usage error;
- * 3 rftd could not be reached or did not answer properly.
+ * Exit status: 0 success; 1 rftd answered with an error; 2 usage error
+ * (or a spec file that cannot be read); 3 rftd could not be reached or
+ * did not answer properly.
  */
 #include "client.h"
 #include "paths.h"
 #include "proto.h"
+#include "render.h"
 #include "util.h"
 
+#include <errno.h>
 #include <getopt.h>
-#include <math.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-enum {
-	EXIT_OK = 0,
-	EXIT_DAEMON_ERROR = 1,
-	EXIT_USAGE = 2,
-	EXIT_UNREACHABLE = 3,
+#define SPEC_FILE_MAX (4u << 20)
+
+enum opt_flag {
+	OPT_REUSE = 1 << 0,
+	OPT_SWEEP = 1 << 1,
+	OPT_STATE = 1 << 2,
+	OPT_LIMIT = 1 << 3,
+	OPT_INTERVAL = 1 << 4,
 };
 
-struct ctx {
-	const char *socket;
-	bool json;
-	int timeout_ms;
-	uint64_t sent_ns; /* when the request left, for ping */
+struct opts {
+	unsigned int given; /* enum opt_flag */
+	bool reuse;
+	int64_t sweep;
+	const char *state;
+	int64_t limit;
+	double interval;
 };
-
-typedef void (*render_fn)(const struct ctx *ctx, const cJSON *result);
 
 struct verb {
-	const char *name;
-	const char *method;
-	render_fn render;
+	const char *name; /* one or two words */
+	const char *args; /* for the usage text */
+	int min_args, max_args;
+	unsigned int opts; /* allowed enum opt_flag */
+	int (*run)(struct ctx *ctx, const struct opts *o, char **args);
 	const char *summary;
 };
 
-static const char *
-str_or(const cJSON *obj, const char *key, const char *fallback)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+/* --- talking to rftd ------------------------------------------------------ */
 
-	return cJSON_IsString(v) ? v->valuestring : fallback;
+int
+ctl_call(struct ctx *ctx, const char *method, cJSON *params,
+	 struct proto_reply *rep)
+{
+	char err[512];
+	int rc;
+
+	if (ctx->client == NULL) {
+		ctx->client = client_connect(ctx->socket, err, sizeof(err));
+		if (ctx->client == NULL) {
+			cJSON_Delete(params);
+			fprintf(stderr,
+				"rftctl: rftd is not running at %s (%s)\n",
+				ctx->socket, err);
+			return EXIT_UNREACHABLE;
+		}
+		client_set_timeout(ctx->client, ctx->timeout_ms);
+	}
+	ctx->sent_ns = now_mono_ns();
+	rc = client_call(ctx->client, method, params, rep, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "rftctl: %s: %s\n", ctx->socket, err);
+		return EXIT_UNREACHABLE;
+	}
+	if (rep->code != 0) {
+		render_error(ctx, rep);
+		proto_reply_free(rep);
+		return EXIT_DAEMON_ERROR;
+	}
+	return EXIT_OK;
 }
 
-static double
-num_or(const cJSON *obj, const char *key, double fallback)
+/* Calls `method` and renders the result with `render` (or as JSON). */
+static int
+call_render(struct ctx *ctx, const char *method, cJSON *params,
+	    render_fn render)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	struct proto_reply rep;
+	int rc = ctl_call(ctx, method, params, &rep);
 
-	return cJSON_IsNumber(v) ? v->valuedouble : fallback;
-}
-
-static void
-format_duration(double s, char *buf, size_t len)
-{
-	unsigned long long t = (unsigned long long)floor(s);
-
-	if (t >= 86400)
-		snprintf(buf, len, "%llud%lluh", t / 86400, t % 86400 / 3600);
-	else if (t >= 3600)
-		snprintf(buf, len, "%lluh%llum", t / 3600, t % 3600 / 60);
-	else if (t >= 60)
-		snprintf(buf, len, "%llum%llus", t / 60, t % 60);
+	if (rc != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		render_json(rep.result);
 	else
-		snprintf(buf, len, "%.1fs", s);
+		render(ctx, rep.result);
+	proto_reply_free(&rep);
+	return EXIT_OK;
 }
 
-static void
-render_status(const struct ctx *ctx, const cJSON *r)
+static int
+parse_id(const char *s, const char *what, int64_t *out)
 {
-	const cJSON *tables = cJSON_GetObjectItemCaseSensitive(r, "tables");
-	const cJSON *t;
-	char up[32];
+	if (parse_i64(s, 1, INT64_MAX, out) != 0) {
+		fprintf(stderr, "rftctl: %s: '%s' is not a %s id\n", what, s,
+			what);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
 
-	(void)ctx;
-	format_duration(num_or(r, "uptime_s", 0), up, sizeof(up));
-	printf("rftd %s, pid %.0f, up %s\n", str_or(r, "version", "?"),
-	       num_or(r, "pid", 0), up);
-	printf("  socket    %s\n", str_or(r, "socket", "?"));
-	printf("  database  %s (schema %.0f)\n", str_or(r, "database", "?"),
-	       num_or(r, "schema_version", 0));
-	printf("  clients   %.0f\n", num_or(r, "clients", 0));
-	printf("  log level %s\n", str_or(r, "log_level", "?"));
-	if (!cJSON_IsObject(tables))
-		return;
-	printf("  rows:\n");
-	cJSON_ArrayForEach(t, tables)
-	{
-		if (cJSON_IsNumber(t))
-			printf("    %-14s %.0f\n", t->string, t->valuedouble);
+static cJSON *
+id_params(int64_t id)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(p, "id", (double)id);
+	return p;
+}
+
+/* --- specs ---------------------------------------------------------------- */
+
+/* 1-based line and column of byte `off` of `text`. */
+static void
+line_col(const char *text, size_t off, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off && text[i] != '\0'; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
 	}
 }
 
+/* Makes a relative dataset path absolute against the spec's directory. */
 static void
-render_ping(const struct ctx *ctx, const cJSON *r)
+absolute_dataset(cJSON *spec, const char *key, const char *dir)
 {
-	(void)r;
-	printf("rftd at %s answered in %.3f ms\n", ctx->socket,
-	       (double)(now_mono_ns() - ctx->sent_ns) / 1e6);
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, key);
+	char *abs;
+
+	if (!cJSON_IsString(v) || v->valuestring[0] == '/' ||
+	    v->valuestring[0] == '\0' ||
+	    strncmp(v->valuestring, "file-", 5) == 0)
+		return;
+	abs = xasprintf("%s/%s", dir, v->valuestring);
+	cJSON_SetValuestring(v, abs);
+	free(abs);
+}
+
+/* Reads a spec file ("-": standard input); NULL after saying why. */
+static cJSON *
+read_spec(const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	char *text, *copy, dir[PATH_MAX];
+	size_t n;
+	cJSON *spec;
+
+	if (f == NULL) {
+		fprintf(stderr, "rftctl: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	text = xmalloc(SPEC_FILE_MAX + 1);
+	n = fread(text, 1, SPEC_FILE_MAX + 1, f);
+	if (ferror(f) || n > SPEC_FILE_MAX) {
+		fprintf(stderr, "rftctl: %s: %s\n", path,
+			ferror(f) ? strerror(errno)
+				  : "larger than 4 MiB; not a sweep spec");
+		if (f != stdin)
+			fclose(f);
+		free(text);
+		return NULL;
+	}
+	if (f != stdin)
+		fclose(f);
+	text[n] = '\0';
+	spec = cJSON_ParseWithLength(text, n);
+	if (spec == NULL) {
+		const char *at = cJSON_GetErrorPtr();
+		int line, col;
+
+		line_col(text, at ? (size_t)(at - text) : n, &line, &col);
+		fprintf(stderr, "rftctl: %s:%d:%d: not valid JSON\n", path,
+			line, col);
+		free(text);
+		return NULL;
+	}
+	free(text);
+	if (strcmp(path, "-") == 0) {
+		if (getcwd(dir, sizeof(dir)) == NULL)
+			snprintf(dir, sizeof(dir), ".");
+	} else {
+		copy = xstrdup(path);
+		if (realpath(dirname(copy), dir) == NULL)
+			snprintf(dir, sizeof(dir), "%s", dirname(copy));
+		free(copy);
+	}
+	if (cJSON_IsObject(spec)) {
+		absolute_dataset(spec, "training_file", dir);
+		absolute_dataset(spec, "validation_file", dir);
+	}
+	return spec;
+}
+
+static cJSON *
+spec_params(const char *path)
+{
+	cJSON *spec = read_spec(path), *p;
+
+	if (spec == NULL)
+		return NULL;
+	p = cJSON_CreateObject();
+	cJSON_AddItemToObject(p, "spec", spec);
+	return p;
+}
+
+/* --- the verbs --------------------------------------------------------------
+ */
+
+static int
+run_status(struct ctx *ctx, const struct opts *o, char **args)
+{
+	(void)o;
+	(void)args;
+	return call_render(ctx, "daemon.status", NULL, render_status);
+}
+
+static int
+run_ping(struct ctx *ctx, const struct opts *o, char **args)
+{
+	(void)o;
+	(void)args;
+	return call_render(ctx, "daemon.ping", NULL, render_ping);
+}
+
+static int
+run_plan(struct ctx *ctx, const struct opts *o, char **args)
+{
+	cJSON *p = spec_params(args[0]);
+
+	(void)o;
+	if (p == NULL)
+		return EXIT_USAGE;
+	ctx->spec_path = args[0];
+	return call_render(ctx, "sweep.plan", p, render_plan);
+}
+
+static int
+run_submit(struct ctx *ctx, const struct opts *o, char **args)
+{
+	cJSON *p = spec_params(args[0]);
+
+	if (p == NULL)
+		return EXIT_USAGE;
+	if (o->reuse)
+		cJSON_AddTrueToObject(p, "reuse");
+	ctx->spec_path = args[0];
+	return call_render(ctx, "sweep.submit", p, render_submit);
+}
+
+static int
+run_sweeps(struct ctx *ctx, const struct opts *o, char **args)
+{
+	(void)o;
+	(void)args;
+	return call_render(ctx, "sweep.list", NULL, render_sweeps);
+}
+
+static int
+run_sweep_show(struct ctx *ctx, const struct opts *o, char **args)
+{
+	int64_t id;
+
+	(void)o;
+	if (parse_id(args[0], "sweep", &id) != EXIT_OK)
+		return EXIT_USAGE;
+	return call_render(ctx, "sweep.show", id_params(id), render_sweep);
+}
+
+static int
+run_leaderboard(struct ctx *ctx, const struct opts *o, char **args)
+{
+	cJSON *p;
+	int64_t id;
+
+	if (parse_id(args[0], "sweep", &id) != EXIT_OK)
+		return EXIT_USAGE;
+	p = id_params(id);
+	if (o->given & OPT_LIMIT)
+		cJSON_AddNumberToObject(p, "limit", (double)o->limit);
+	return call_render(ctx, "sweep.leaderboard", p, render_leaderboard);
+}
+
+static int
+run_jobs(struct ctx *ctx, const struct opts *o, char **args)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	(void)args;
+	if (o->given & OPT_SWEEP)
+		cJSON_AddNumberToObject(p, "sweep", (double)o->sweep);
+	if (o->given & OPT_STATE)
+		cJSON_AddStringToObject(p, "state", o->state);
+	if (o->given & OPT_LIMIT)
+		cJSON_AddNumberToObject(p, "limit", (double)o->limit);
+	return call_render(ctx, "job.list", p, render_jobs);
+}
+
+static int
+run_job_show(struct ctx *ctx, const struct opts *o, char **args)
+{
+	int64_t id;
+
+	(void)o;
+	if (parse_id(args[0], "job", &id) != EXIT_OK)
+		return EXIT_USAGE;
+	return call_render(ctx, "job.show", id_params(id), render_job);
+}
+
+/* cancel|pause|resume [sweep|job] ID: a bare ID names a sweep. */
+static int
+run_action(struct ctx *ctx, char **args, const char *action)
+{
+	bool job = false;
+	const char *id_arg = args[0];
+	char method[32];
+	int64_t id;
+
+	if (args[1] != NULL) {
+		if (strcmp(args[0], "job") == 0)
+			job = true;
+		else if (strcmp(args[0], "sweep") != 0) {
+			fprintf(stderr,
+				"rftctl: %s: expected 'sweep ID' or 'job ID', "
+				"not '%s'\n",
+				action, args[0]);
+			return EXIT_USAGE;
+		}
+		id_arg = args[1];
+	}
+	if (parse_id(id_arg, job ? "job" : "sweep", &id) != EXIT_OK)
+		return EXIT_USAGE;
+	snprintf(method, sizeof(method), "%s.%s", job ? "job" : "sweep",
+		 action);
+	return call_render(ctx, method, id_params(id),
+			   job ? render_job_action : render_sweep_action);
+}
+
+static int
+run_cancel(struct ctx *ctx, const struct opts *o, char **args)
+{
+	(void)o;
+	return run_action(ctx, args, "cancel");
+}
+
+static int
+run_pause(struct ctx *ctx, const struct opts *o, char **args)
+{
+	(void)o;
+	return run_action(ctx, args, "pause");
+}
+
+static int
+run_resume(struct ctx *ctx, const struct opts *o, char **args)
+{
+	(void)o;
+	return run_action(ctx, args, "resume");
+}
+
+static int
+run_watch(struct ctx *ctx, const struct opts *o, char **args)
+{
+	int64_t id = 0;
+
+	if (args[0] != NULL && parse_id(args[0], "sweep", &id) != EXIT_OK)
+		return EXIT_USAGE;
+	return watch(ctx, id, (o->given & OPT_INTERVAL) ? o->interval : 0.5);
 }
 
 static const struct verb verbs[] = {
-    {"status", "daemon.status", render_status,
-     "show the daemon's version, uptime, database and row counts"},
-    {"ping", "daemon.ping", render_ping, "check that rftd answers"},
+    {"status", "", 0, 0, 0, run_status,
+     "the daemon's version, uptime, backends and row counts"},
+    {"ping", "", 0, 0, 0, run_ping, "check that rftd answers"},
+    {"plan", "SPEC", 1, 1, 0, run_plan,
+     "validate and expand a sweep spec; nothing is stored or run"},
+    {"submit", "SPEC [--reuse]", 1, 1, OPT_REUSE, run_submit,
+     "store a sweep and start it; prints its id"},
+    {"sweeps", "", 0, 0, 0, run_sweeps, "list the sweeps"},
+    {"sweep show", "ID", 1, 1, 0, run_sweep_show,
+     "a sweep and its trials with state and objective"},
+    {"leaderboard", "SWEEP [--limit N]", 1, 1, OPT_LIMIT, run_leaderboard,
+     "a sweep's trials ranked by the objective"},
+    {"jobs", "[--sweep ID] [--state S] [--limit N]", 0, 0,
+     OPT_SWEEP | OPT_STATE | OPT_LIMIT, run_jobs, "list jobs, newest first"},
+    {"job show", "ID", 1, 1, 0, run_job_show,
+     "a job: parameters, grader, events, metrics"},
+    {"cancel", "[sweep|job] ID", 1, 2, 0, run_cancel,
+     "cancel a sweep (its pending trials and live jobs) or a job"},
+    {"pause", "[sweep|job] ID", 1, 2, 0, run_pause,
+     "pause a sweep (no new jobs; running ones paused) or a job"},
+    {"resume", "[sweep|job] ID", 1, 2, 0, run_resume,
+     "resume a paused sweep or job"},
+    {"watch", "[SWEEP] [--interval SECS]", 0, 1, OPT_INTERVAL, run_watch,
+     "follow a sweep (default: the newest running) until it ends"},
 };
 
 static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: rftctl [-s socket] [-t seconds] [--json] "
-		     "command\n\ncommands:\n");
-	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
-		fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+		     "command [args]\n\ncommands:\n");
+	for (size_t i = 0; i < ARRAY_LEN(verbs); i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s %s", verbs[i].name,
+			 verbs[i].args);
+		fprintf(out, "  %-44s %s\n", left, verbs[i].summary);
+	}
 	fprintf(out,
 		"\noptions:\n"
 		"  -s, --socket PATH   rftd's control socket (default: "
@@ -126,28 +433,48 @@ usage(FILE *out)
 		"socket)\n"
 		"  -t, --timeout SECS  wait this long for a reply (default "
 		"30)\n"
-		"  -j, --json          print the reply's result as JSON\n"
+		"  -j, --json          print replies as JSON\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n"
 		"\nexit status: 0 ok, 1 rftd answered with an error, 2 usage "
 		"error,\n3 rftd not reachable\n");
 }
 
+/*
+ * Finds the verb named by the first one or two words; a unique prefix of
+ * a one-word verb works.  Sets *used to the words consumed.
+ */
 static const struct verb *
-find_verb(const char *name)
+find_verb(int argc, char **argv, int *used)
 {
 	const struct verb *found = NULL;
-	size_t len = strlen(name);
+	size_t len = strlen(argv[0]);
 
 	for (size_t i = 0; i < ARRAY_LEN(verbs); i++) {
-		if (strcmp(verbs[i].name, name) == 0)
+		const char *space = strchr(verbs[i].name, ' ');
+
+		if (space != NULL) {
+			size_t first = (size_t)(space - verbs[i].name);
+
+			if (argc > 1 && len == first &&
+			    strncmp(verbs[i].name, argv[0], first) == 0 &&
+			    strcmp(space + 1, argv[1]) == 0) {
+				*used = 2;
+				return &verbs[i];
+			}
+			continue;
+		}
+		if (strcmp(verbs[i].name, argv[0]) == 0) {
+			*used = 1;
 			return &verbs[i];
-		if (strncmp(verbs[i].name, name, len) == 0) {
+		}
+		if (strncmp(verbs[i].name, argv[0], len) == 0) {
 			if (found != NULL)
 				return NULL; /* ambiguous prefix */
 			found = &verbs[i];
 		}
 	}
+	*used = 1;
 	return found;
 }
 
@@ -171,44 +498,21 @@ pick_socket(const char *flag)
 	return path;
 }
 
-static int
-run(struct ctx *ctx, const struct verb *verb)
+static const char *
+flag_name(unsigned int flag)
 {
-	struct proto_reply rep;
-	struct client *c;
-	char err[512];
-	int rc;
-
-	c = client_connect(ctx->socket, err, sizeof(err));
-	if (c == NULL) {
-		fprintf(stderr, "rftctl: rftd is not running at %s (%s)\n",
-			ctx->socket, err);
-		return EXIT_UNREACHABLE;
+	switch (flag) {
+	case OPT_REUSE:
+		return "--reuse";
+	case OPT_SWEEP:
+		return "--sweep";
+	case OPT_STATE:
+		return "--state";
+	case OPT_LIMIT:
+		return "--limit";
+	default:
+		return "--interval";
 	}
-	client_set_timeout(c, ctx->timeout_ms);
-	ctx->sent_ns = now_mono_ns();
-	rc = client_call(c, verb->method, NULL, &rep, err, sizeof(err));
-	client_free(c);
-	if (rc != 0) {
-		fprintf(stderr, "rftctl: %s: %s\n", ctx->socket, err);
-		return EXIT_UNREACHABLE;
-	}
-	if (rep.code != 0) {
-		fprintf(stderr, "rftctl: %s: %s (%s)\n", verb->name,
-			rep.message, proto_error_text(rep.code));
-		proto_reply_free(&rep);
-		return EXIT_DAEMON_ERROR;
-	}
-	if (ctx->json) {
-		char *text = cJSON_Print(rep.result);
-
-		puts(text);
-		free(text);
-	} else {
-		verb->render(ctx, rep.result);
-	}
-	proto_reply_free(&rep);
-	return EXIT_OK;
 }
 
 int
@@ -220,15 +524,23 @@ main(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"reuse", no_argument, NULL, 'r'},
+	    {"sweep", required_argument, NULL, 'S'},
+	    {"state", required_argument, NULL, 'T'},
+	    {"limit", required_argument, NULL, 'n'},
+	    {"interval", required_argument, NULL, 'i'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ctx ctx = {.timeout_ms = 30000};
+	struct opts o = {0};
 	const char *socket_flag = NULL;
 	const struct verb *verb;
+	char *args[3] = {NULL, NULL, NULL};
 	char *socket;
 	double secs;
-	int ch, rc;
+	int ch, rc, used, nargs;
 
+	ctx.tty = isatty(STDOUT_FILENO);
 	while ((ch = getopt_long(argc, argv, "s:t:jhV", longopts, NULL)) !=
 	       -1) {
 		switch (ch) {
@@ -254,6 +566,40 @@ main(int argc, char **argv)
 		case 'V':
 			printf("rftctl %s\n", RFTD_VERSION);
 			return EXIT_OK;
+		case 'r':
+			o.given |= OPT_REUSE;
+			o.reuse = true;
+			break;
+		case 'S':
+			o.given |= OPT_SWEEP;
+			if (parse_id(optarg, "--sweep", &o.sweep) != EXIT_OK)
+				return EXIT_USAGE;
+			break;
+		case 'T':
+			o.given |= OPT_STATE;
+			o.state = optarg;
+			break;
+		case 'n':
+			o.given |= OPT_LIMIT;
+			if (parse_i64(optarg, 1, 1000000, &o.limit) != 0) {
+				fprintf(stderr,
+					"rftctl: --limit: '%s' is not a number "
+					"in 1..1000000\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'i':
+			o.given |= OPT_INTERVAL;
+			if (parse_double(optarg, 0.05, 3600, &o.interval) !=
+			    0) {
+				fprintf(stderr,
+					"rftctl: --interval: '%s' is not a "
+					"number of seconds in 0.05..3600\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
@@ -263,21 +609,37 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	verb = find_verb(argv[optind]);
+	verb = find_verb(argc - optind, argv + optind, &used);
 	if (verb == NULL) {
 		fprintf(stderr, "rftctl: unknown or ambiguous command '%s'\n",
 			argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "rftctl: %s: unexpected argument '%s'\n",
-			verb->name, argv[optind + 1]);
+	nargs = argc - optind - used;
+	if (nargs < verb->min_args || nargs > verb->max_args) {
+		if (nargs > verb->max_args)
+			fprintf(
+			    stderr, "rftctl: %s: unexpected argument '%s'\n",
+			    verb->name, argv[optind + used + verb->max_args]);
+		else
+			fprintf(stderr, "rftctl: usage: rftctl %s %s\n",
+				verb->name, verb->args);
 		return EXIT_USAGE;
 	}
+	if (o.given & ~verb->opts) {
+		unsigned int bad = o.given & ~verb->opts;
+
+		fprintf(stderr, "rftctl: %s does not take %s\n", verb->name,
+			flag_name(bad & -bad));
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < nargs; i++)
+		args[i] = argv[optind + used + i];
 	socket = pick_socket(socket_flag);
 	ctx.socket = socket;
-	rc = run(&ctx, verb);
+	rc = verb->run(&ctx, &o, args);
+	client_free(ctx.client);
 	free(socket);
 	return rc;
 }

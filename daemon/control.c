@@ -229,8 +229,8 @@ client_handle_frame(struct client *c, const char *frame, size_t len)
 	}
 	if (rc == 0)
 		out = proto_result_frame(req.id, result, &n);
-	else
-		out = proto_error_frame(req.id, rc, err.message, NULL, &n);
+	else /* a failed method may leave details for the error's data */
+		out = proto_error_frame(req.id, rc, err.message, result, &n);
 	proto_request_free(&req);
 	client_send(c, out, n);
 }

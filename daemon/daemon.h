@@ -13,6 +13,8 @@
 
 struct store;
 struct control;
+struct backend;
+struct scheduler;
 
 struct daemon {
 	uv_loop_t loop;
@@ -21,6 +23,9 @@ struct daemon {
 	bool config_must_exist;	 /* true when -c was given */
 	struct store *store;
 	struct control *control;
+	struct backend **backends; /* one per configured backend */
+	size_t nbackends;
+	struct scheduler *sched;
 	uv_signal_t sig_int;
 	uv_signal_t sig_term;
 	uv_signal_t sig_hup;

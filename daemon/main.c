@@ -3,10 +3,12 @@
  * (configuration, database, socket) are fatal before the daemon reports
  * ready; after that, failures are per request.
  */
+#include "backend.h"
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
 #include "paths.h"
+#include "scheduler.h"
 #include "store.h"
 #include "util.h"
 
@@ -52,9 +54,20 @@ daemon_reload(struct daemon *d, char **errors)
 	d->cfg.log_level = next.log_level;
 	d->cfg.idle_timeout = next.idle_timeout;
 	d->cfg.max_clients = next.max_clients;
+	d->cfg.tick_ms = next.tick_ms;
+	d->cfg.max_trials = next.max_trials;
+	if (strstr(changed, "backends") == NULL) {
+		/* Same backends: take their new settings. */
+		struct config_backend *tmp = d->cfg.backends;
+
+		d->cfg.backends = next.backends;
+		next.backends = tmp;
+		backends_reconfigure(d);
+	}
 	config_free(&next);
 	log_set_level(d->cfg.log_level);
 	control_set_limits(d->control, d->cfg.idle_timeout, d->cfg.max_clients);
+	scheduler_configure(d->sched, d->cfg.tick_ms);
 	log_info("reload: configuration applied");
 	return 0;
 }
@@ -68,6 +81,8 @@ daemon_stop(struct daemon *d)
 	log_info("shutting down");
 	control_close(d->control);
 	d->control = NULL;
+	scheduler_close(d->sched);
+	d->sched = NULL;
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -235,6 +250,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	control_set_limits(d.control, d.cfg.idle_timeout, d.cfg.max_clients);
+	backends_init(&d);
+	d.sched = scheduler_new(&d);
+	scheduler_configure(d.sched, d.cfg.tick_ms);
 	watch_signal(&d, &d.sig_int, SIGINT);
 	watch_signal(&d, &d.sig_term, SIGTERM);
 	watch_signal(&d, &d.sig_hup, SIGHUP);
@@ -253,6 +271,7 @@ main(int argc, char **argv)
 		uv_walk(&d.loop, print_handle, NULL);
 		log_err("event loop not empty at exit: %s", uv_strerror(rc));
 	}
+	backends_free(&d);
 	store_close(d.store);
 	config_free(&d.cfg);
 	free(default_config);

@@ -1,42 +1,90 @@
 /*
  * The method handlers.  Each entry of PROTO_METHODS (common/proto.h) has
- * one here; the protocol codec has already checked the envelope.
+ * one here; the protocol codec has already checked the envelope, and each
+ * handler checks its own params (unknown ones are errors).
  */
 #include "methods.h"
 
+#include "backend.h"
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "scheduler.h"
+#include "spec.h"
 #include "store.h"
 #include "util.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#define PLAN_PREVIEW   20 /* trials shown by sweep.plan */
+#define LIST_LIMIT_MAX 100000
 
 typedef int (*method_fn)(struct daemon *d, const cJSON *params, cJSON **result,
 			 struct proto_error *err);
 
-/* Refuses params for methods that take none: a typo must not pass. */
-static int
-no_params(const struct proto_request *req, struct proto_error *err)
-{
-	const cJSON *p = req->params;
+/* --- params --------------------------------------------------------------- */
 
-	if (p != NULL && p->child != NULL)
-		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
-				       "/params/%s: %s takes no parameters",
-				       p->child->string,
-				       proto_method_info(req->method)->name);
+/* Refuses members of `params` that are not in `allowed` (NULL-ended). */
+static int
+check_params(const cJSON *params, const char *const *allowed,
+	     struct proto_error *err)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, params)
+	{
+		const char *const *a;
+
+		for (a = allowed; *a != NULL; a++)
+			if (strcmp(*a, m->string) == 0)
+				break;
+		if (*a == NULL)
+			return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+					       "/params/%s: unknown parameter",
+					       m->string);
+	}
 	return 0;
 }
+
+static int
+param_id(const cJSON *params, const char *key, bool required, int64_t *out,
+	 struct proto_error *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
+
+	*out = 0;
+	if (v == NULL) {
+		if (required)
+			return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+					       "/params/%s: is required", key);
+		return 0;
+	}
+	if (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
+	    v->valuedouble > 9007199254740991.0 ||
+	    v->valuedouble != floor(v->valuedouble))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/%s: must be a positive integer",
+				       key);
+	*out = (int64_t)v->valuedouble;
+	return 0;
+}
+
+/* --- daemon.* ------------------------------------------------------------- */
 
 static int
 daemon_ping(struct daemon *d, const cJSON *params, cJSON **result,
 	    struct proto_error *err)
 {
+	static const char *const none[] = {NULL};
+
 	(void)d;
-	(void)params;
-	(void)err;
+	if (check_params(params, none, err) != 0)
+		return err->code;
 	*result = cJSON_CreateObject();
 	cJSON_AddTrueToObject(*result, "pong");
 	cJSON_AddNumberToObject(*result, "time", now_wall());
@@ -53,9 +101,11 @@ static int
 daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 	      struct proto_error *err)
 {
-	cJSON *r, *tables;
+	static const char *const none[] = {NULL};
+	cJSON *r, *tables, *backends;
 
-	(void)params;
+	if (check_params(params, none, err) != 0)
+		return err->code;
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "version", RFTD_VERSION);
 	cJSON_AddNumberToObject(r, "pid", (double)getpid());
@@ -69,6 +119,18 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 	cJSON_AddNumberToObject(r, "clients", control_clients(d->control));
 	cJSON_AddStringToObject(r, "log_level",
 				log_level_name(log_get_level()));
+	backends = cJSON_AddArrayToObject(r, "backends");
+	for (size_t i = 0; i < d->nbackends; i++) {
+		cJSON *b = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(b, "name", d->backends[i]->name);
+		cJSON_AddStringToObject(b, "type", d->backends[i]->ops->type);
+		cJSON_AddBoolToObject(b, "simulated",
+				      d->backends[i]->caps & BACKEND_SIMULATED);
+		cJSON_AddNumberToObject(b, "max_concurrent",
+					d->backends[i]->max_concurrent);
+		cJSON_AddItemToArray(backends, b);
+	}
 	tables = cJSON_AddObjectToObject(r, "tables");
 	if (store_table_counts(d->store, add_count, tables) != 0) {
 		cJSON_Delete(r);
@@ -79,12 +141,534 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 	return 0;
 }
 
-static const struct {
-	method_fn fn;
-	bool takes_params; /* false: any parameter is an error */
-} handlers[PROTO_M__COUNT] = {
-    [PROTO_M_DAEMON_PING] = {daemon_ping, false},
-    [PROTO_M_DAEMON_STATUS] = {daemon_status, false},
+/* --- sweep.plan and sweep.submit ------------------------------------------ */
+
+static bool
+backend_exists(const char *name, void *arg)
+{
+	return backend_find(arg, name) != NULL;
+}
+
+/* Parses params.spec; on failure fills err (with the problems as data). */
+static int
+parse_spec(struct daemon *d, const cJSON *params, struct spec **spec,
+	   struct proto_error *err, cJSON **data)
+{
+	const cJSON *json = cJSON_GetObjectItemCaseSensitive(params, "spec");
+	struct spec_env env = {
+	    .backend_exists = backend_exists,
+	    .arg = d,
+	    .max_trials = d->cfg.max_trials,
+	};
+	cJSON *errors;
+	char *text;
+	int n;
+
+	*data = NULL;
+	if (json == NULL)
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/spec: is required");
+	if (spec_parse(json, &env, spec, &errors) == 0)
+		return 0;
+	n = cJSON_GetArraySize(errors);
+	text = spec_errors_text(errors);
+	proto_error_set(err, PROTO_E_INVALID_PARAMS,
+			"the spec has %d problem%s:\n%.400s", n,
+			n == 1 ? "" : "s", text);
+	free(text);
+	*data = cJSON_CreateObject();
+	cJSON_AddItemToObject(*data, "errors", errors);
+	return err->code;
+}
+
+/* The store's view of the spec's trials (strings borrowed or owned). */
+struct trial_rows {
+	struct store_trial_new *rows;
+	char **texts; /* grader and hyperparameter JSON we allocated */
+	size_t n;
+};
+
+static void
+trial_rows_build(const struct spec *spec, struct trial_rows *tr)
+{
+	tr->n = spec->ntrials;
+	tr->rows = xcalloc(tr->n, sizeof(*tr->rows));
+	tr->texts = xcalloc(2 * tr->n, sizeof(*tr->texts));
+	for (size_t i = 0; i < tr->n; i++) {
+		const struct spec_trial *t = &spec->trials[i];
+
+		tr->texts[2 * i] = cJSON_PrintUnformatted(t->grader);
+		tr->texts[2 * i + 1] =
+		    cJSON_PrintUnformatted(t->hyperparameters);
+		tr->rows[i] = (struct store_trial_new){
+		    .sha256 = t->sha256,
+		    .grader_name = t->grader_name,
+		    .grader_json = tr->texts[2 * i],
+		    .hyperparameters_json = tr->texts[2 * i + 1],
+		    .has_seed = t->has_seed,
+		    .seed = t->seed,
+		};
+	}
+}
+
+static void
+trial_rows_free(struct trial_rows *tr)
+{
+	for (size_t i = 0; i < 2 * tr->n; i++)
+		free(tr->texts[i]);
+	free(tr->texts);
+	free(tr->rows);
+}
+
+static void
+backend_job_of(const struct spec *spec, const struct spec_trial *t,
+	       struct backend_job *bj)
+{
+	*bj = (struct backend_job){
+	    .model = spec->model,
+	    .training_file = spec->training_file,
+	    .validation_file = spec->validation_file,
+	    .grader_name = t->grader_name,
+	    .grader = t->grader,
+	    .hyperparameters = t->hyperparameters,
+	    .has_seed = t->has_seed,
+	    .seed = t->seed,
+	};
+}
+
+static cJSON *
+trial_json(const struct spec_trial *t, size_t ordinal)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "ordinal", (double)ordinal);
+	cJSON_AddStringToObject(o, "grader", t->grader_name);
+	cJSON_AddItemToObject(o, "hyperparameters",
+			      cJSON_Duplicate(t->hyperparameters, 1));
+	if (t->has_seed)
+		cJSON_AddNumberToObject(o, "seed", (double)t->seed);
+	else
+		cJSON_AddNullToObject(o, "seed");
+	cJSON_AddStringToObject(o, "sha256", t->sha256);
+	return o;
+}
+
+static int
+sweep_plan(struct daemon *d, const cJSON *params, cJSON **result,
+	   struct proto_error *err)
+{
+	static const char *const allowed[] = {"spec", NULL};
+	struct backend *be;
+	struct trial_rows tr;
+	struct spec *spec;
+	cJSON *r, *list, *data, *known;
+	const cJSON *g;
+	double lo = INFINITY, hi = 0, sum = 0;
+
+	if (check_params(params, allowed, err) != 0)
+		return err->code;
+	if (parse_spec(d, params, &spec, err, &data) != 0) {
+		cJSON_Delete(data); /* plan reports the text only */
+		return err->code;
+	}
+	be = backend_find(d, spec->backend);
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "name", spec->name);
+	cJSON_AddStringToObject(r, "backend", spec->backend);
+	cJSON_AddStringToObject(r, "model", spec->model);
+	cJSON_AddBoolToObject(r, "simulated", be->caps & BACKEND_SIMULATED);
+	cJSON_AddStringToObject(r, "sha256", spec->sha256);
+	cJSON_AddNumberToObject(r, "trials", (double)spec->ntrials);
+	cJSON_AddStringToObject(r, "objective_metric", spec->objective_metric);
+	cJSON_AddStringToObject(r, "objective_mode",
+				spec->objective_max ? "max" : "min");
+	list = cJSON_AddArrayToObject(r, "graders");
+	cJSON_ArrayForEach(
+	    g, cJSON_GetObjectItemCaseSensitive(spec->root, "graders"))
+	{
+		cJSON *o = cJSON_CreateObject();
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(g, "type");
+
+		cJSON_AddStringToObject(o, "name", g->string);
+		cJSON_AddStringToObject(
+		    o, "type", cJSON_IsString(type) ? type->valuestring : "?");
+		cJSON_AddItemToArray(list, o);
+	}
+	list = cJSON_AddArrayToObject(r, "preview");
+	for (size_t i = 0; i < spec->ntrials; i++) {
+		struct backend_job bj;
+		double h;
+
+		backend_job_of(spec, &spec->trials[i], &bj);
+		h = be->ops->estimate_hours(be, &bj);
+		lo = fmin(lo, h);
+		hi = fmax(hi, h);
+		sum += h;
+		if (i < PLAN_PREVIEW)
+			cJSON_AddItemToArray(list,
+					     trial_json(&spec->trials[i], i));
+	}
+	{
+		cJSON *e = cJSON_AddObjectToObject(r, "estimated_hours");
+
+		cJSON_AddNumberToObject(e, "min", lo);
+		cJSON_AddNumberToObject(e, "mean", sum / (double)spec->ntrials);
+		cJSON_AddNumberToObject(e, "max", hi);
+		cJSON_AddNumberToObject(e, "total", sum);
+		if (spec->max_job_hours > 0)
+			cJSON_AddNumberToObject(e, "max_job_hours",
+						spec->max_job_hours);
+	}
+	trial_rows_build(spec, &tr);
+	known = store_trials_known(d->store, tr.rows, tr.n);
+	trial_rows_free(&tr);
+	cJSON_AddNumberToObject(r, "already_stored",
+				known ? cJSON_GetArraySize(known) : 0);
+	cJSON_Delete(known);
+	spec_free(spec);
+	*result = r;
+	return 0;
+}
+
+static int
+sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
+	     struct proto_error *err)
+{
+	static const char *const allowed[] = {"spec", "reuse", NULL};
+	const cJSON *reuse = cJSON_GetObjectItemCaseSensitive(params, "reuse");
+	struct store_sweep_new sw;
+	struct trial_rows tr;
+	struct backend *be;
+	struct spec *spec;
+	cJSON *data = NULL, *existing = NULL;
+	char *spec_text;
+	int64_t sweep_id = 0;
+	size_t reused = 0;
+	int rc;
+
+	if (check_params(params, allowed, err) != 0)
+		return err->code;
+	if (reuse != NULL && !cJSON_IsBool(reuse))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/reuse: must be true or false");
+	if (parse_spec(d, params, &spec, err, &data) != 0) {
+		*result = data; /* the caller sends it as error data */
+		return err->code;
+	}
+	be = backend_find(d, spec->backend);
+	spec_text = cJSON_PrintUnformatted(spec->root);
+	sw = (struct store_sweep_new){
+	    .name = spec->name,
+	    .backend = spec->backend,
+	    .model = spec->model,
+	    .spec_json = spec_text,
+	    .spec_sha256 = spec->sha256,
+	    .priority = spec->priority,
+	    .max_concurrent = spec->max_concurrent,
+	    .max_job_hours = spec->max_job_hours,
+	    .retries = spec->retries,
+	    .has_budget = spec->has_budget,
+	    .budget_usd = spec->budget_usd,
+	    .objective_metric = spec->objective_metric,
+	    .objective_max = spec->objective_max,
+	    .simulated = (be->caps & BACKEND_SIMULATED) != 0,
+	};
+	trial_rows_build(spec, &tr);
+	rc = store_sweep_create(d->store, &sw, tr.rows, tr.n,
+				cJSON_IsTrue(reuse), now_wall(), &sweep_id,
+				&reused, &existing);
+	trial_rows_free(&tr);
+	free(spec_text);
+	if (rc == -EEXIST) {
+		int n = cJSON_GetArraySize(existing);
+
+		proto_error_set(
+		    err, PROTO_E_CONFLICT,
+		    "%d of the %zu trials are already stored "
+		    "(first: trial %d of sweep %d, %s); submit "
+		    "with reuse to link them instead of running "
+		    "them again",
+		    n, spec->ntrials,
+		    cJSON_GetObjectItem(existing->child, "trial_id")->valueint,
+		    cJSON_GetObjectItem(existing->child, "sweep_id")->valueint,
+		    cJSON_GetObjectItem(existing->child, "state")->valuestring);
+		*result = cJSON_CreateObject();
+		cJSON_AddItemToObject(*result, "existing", existing);
+		spec_free(spec);
+		return err->code;
+	}
+	if (rc != 0) {
+		spec_free(spec);
+		return proto_error_set(err, PROTO_E_STORE,
+				       "the sweep could not be stored; "
+				       "nothing was changed");
+	}
+	log_info("sweep %lld '%s': %zu trials (%zu reused) on %s%s",
+		 (long long)sweep_id, spec->name, spec->ntrials, reused,
+		 spec->backend, sw.simulated ? " (simulated)" : "");
+	*result = cJSON_CreateObject();
+	cJSON_AddNumberToObject(*result, "sweep_id", (double)sweep_id);
+	cJSON_AddStringToObject(*result, "name", spec->name);
+	cJSON_AddNumberToObject(*result, "trials", (double)spec->ntrials);
+	cJSON_AddNumberToObject(*result, "reused", (double)reused);
+	cJSON_AddBoolToObject(*result, "simulated", sw.simulated);
+	spec_free(spec);
+	scheduler_kick(d->sched);
+	return 0;
+}
+
+/* --- reading sweeps and jobs ---------------------------------------------- */
+
+static int
+not_found(int rc, struct proto_error *err, const char *what, int64_t id)
+{
+	if (rc == -ENOENT)
+		return proto_error_set(err, PROTO_E_NOT_FOUND, "no %s %lld",
+				       what, (long long)id);
+	return proto_error_set(err, PROTO_E_STORE, "cannot read %s %lld", what,
+			       (long long)id);
+}
+
+static int
+sweep_list(struct daemon *d, const cJSON *params, cJSON **result,
+	   struct proto_error *err)
+{
+	static const char *const none[] = {NULL};
+	cJSON *list;
+
+	if (check_params(params, none, err) != 0)
+		return err->code;
+	list = store_sweeps_json(d->store);
+	if (list == NULL)
+		return proto_error_set(err, PROTO_E_STORE,
+				       "cannot read the sweeps");
+	*result = cJSON_CreateObject();
+	cJSON_AddItemToObject(*result, "sweeps", list);
+	return 0;
+}
+
+static int
+sweep_show(struct daemon *d, const cJSON *params, cJSON **result,
+	   struct proto_error *err)
+{
+	static const char *const allowed[] = {"id", NULL};
+	int64_t id;
+	int rc;
+
+	if (check_params(params, allowed, err) != 0 ||
+	    param_id(params, "id", true, &id, err) != 0)
+		return err->code;
+	*result = store_sweep_json(d->store, id, &rc);
+	return rc == 0 ? 0 : not_found(rc, err, "sweep", id);
+}
+
+static int
+sweep_leaderboard(struct daemon *d, const cJSON *params, cJSON **result,
+		  struct proto_error *err)
+{
+	static const char *const allowed[] = {"id", "limit", NULL};
+	int64_t id, limit;
+	int rc;
+
+	if (check_params(params, allowed, err) != 0 ||
+	    param_id(params, "id", true, &id, err) != 0 ||
+	    param_id(params, "limit", false, &limit, err) != 0)
+		return err->code;
+	*result = store_leaderboard_json(
+	    d->store, id, limit ? (int)fmin((double)limit, LIST_LIMIT_MAX) : 20,
+	    &rc);
+	return rc == 0 ? 0 : not_found(rc, err, "sweep", id);
+}
+
+static int
+job_list(struct daemon *d, const cJSON *params, cJSON **result,
+	 struct proto_error *err)
+{
+	static const char *const allowed[] = {"sweep", "state", "limit", NULL};
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(params, "state");
+	enum job_state parsed;
+	int64_t sweep, limit;
+	cJSON *list;
+
+	if (check_params(params, allowed, err) != 0 ||
+	    param_id(params, "sweep", false, &sweep, err) != 0 ||
+	    param_id(params, "limit", false, &limit, err) != 0)
+		return err->code;
+	if (state != NULL &&
+	    (!cJSON_IsString(state) ||
+	     job_state_parse(state->valuestring, &parsed) != 0))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/state: not a job state "
+				       "(pending, submitting, validating, "
+				       "queued, running, pausing, paused, "
+				       "cancelling, succeeded, failed, "
+				       "cancelled, unknown, lost)");
+	list = store_jobs_json(
+	    d->store, sweep, state ? state->valuestring : NULL,
+	    limit ? (int)fmin((double)limit, LIST_LIMIT_MAX) : 1000);
+	if (list == NULL)
+		return proto_error_set(err, PROTO_E_STORE,
+				       "cannot read the jobs");
+	*result = cJSON_CreateObject();
+	cJSON_AddItemToObject(*result, "jobs", list);
+	return 0;
+}
+
+static int
+job_show(struct daemon *d, const cJSON *params, cJSON **result,
+	 struct proto_error *err)
+{
+	static const char *const allowed[] = {"id", NULL};
+	int64_t id;
+	int rc;
+
+	if (check_params(params, allowed, err) != 0 ||
+	    param_id(params, "id", true, &id, err) != 0)
+		return err->code;
+	*result = store_job_json(d->store, id, &rc);
+	return rc == 0 ? 0 : not_found(rc, err, "job", id);
+}
+
+/* --- control actions ------------------------------------------------------ */
+
+static int
+action_error(int rc, const char *msg, struct proto_error *err)
+{
+	int code = rc == -ENOENT   ? PROTO_E_NOT_FOUND
+		   : rc == -EAGAIN ? PROTO_E_BUSY
+		   : rc == -EIO	   ? PROTO_E_STORE
+				   : PROTO_E_CONFLICT;
+
+	return proto_error_set(err, code, "%s", msg);
+}
+
+static int
+job_action(struct daemon *d, const cJSON *params, cJSON **result,
+	   struct proto_error *err, enum backend_action action)
+{
+	static const char *const allowed[] = {"id", NULL};
+	char msg[256];
+	int64_t id;
+	int rc;
+
+	if (check_params(params, allowed, err) != 0 ||
+	    param_id(params, "id", true, &id, err) != 0)
+		return err->code;
+	rc = scheduler_job_action(d->sched, id, action, msg, sizeof(msg));
+	if (rc != 0)
+		return action_error(rc, msg, err);
+	*result = store_job_json(d->store, id, &rc);
+	return 0;
+}
+
+static int
+job_cancel(struct daemon *d, const cJSON *params, cJSON **result,
+	   struct proto_error *err)
+{
+	return job_action(d, params, result, err, BACKEND_CANCEL);
+}
+
+static int
+job_pause(struct daemon *d, const cJSON *params, cJSON **result,
+	  struct proto_error *err)
+{
+	return job_action(d, params, result, err, BACKEND_PAUSE);
+}
+
+static int
+job_resume(struct daemon *d, const cJSON *params, cJSON **result,
+	   struct proto_error *err)
+{
+	return job_action(d, params, result, err, BACKEND_RESUME);
+}
+
+/*
+ * Sets the sweep's state, then acts on its live jobs: cancel all, pause
+ * the running ones, or resume the paused ones.  The tick finishes what
+ * cannot be done now (jobs that start running in a paused sweep).
+ */
+static int
+sweep_action(struct daemon *d, const cJSON *params, cJSON **result,
+	     struct proto_error *err, const char *state,
+	     enum backend_action action)
+{
+	static const char *const allowed[] = {"id", NULL};
+	const cJSON *job;
+	cJSON *jobs;
+	int64_t id;
+	int rc, affected = 0;
+
+	if (check_params(params, allowed, err) != 0 ||
+	    param_id(params, "id", true, &id, err) != 0)
+		return err->code;
+	rc = store_sweep_set_state(d->store, id, state, now_wall());
+	if (rc == -EALREADY)
+		return proto_error_set(err, PROTO_E_CONFLICT,
+				       "sweep %lld has ended", (long long)id);
+	if (rc != 0)
+		return not_found(rc, err, "sweep", id);
+	log_info("sweep %lld: %s", (long long)id, state);
+	jobs = store_sweep_job_ids(d->store, id);
+	cJSON_ArrayForEach(job, jobs)
+	{
+		const char *js = cJSON_GetObjectItem(job, "state")->valuestring;
+		char msg[256];
+
+		if ((action == BACKEND_PAUSE && strcmp(js, "running") != 0) ||
+		    (action == BACKEND_RESUME && strcmp(js, "paused") != 0))
+			continue;
+		if (scheduler_job_action(
+			d->sched, cJSON_GetObjectItem(job, "id")->valueint,
+			action, msg, sizeof(msg)) == 0)
+			affected++;
+	}
+	cJSON_Delete(jobs);
+	scheduler_kick(d->sched);
+	*result = store_sweep_json(d->store, id, &rc);
+	cJSON_DeleteItemFromObject(*result, "trials");
+	cJSON_DeleteItemFromObject(*result, "spec");
+	cJSON_AddNumberToObject(*result, "jobs_affected", affected);
+	return 0;
+}
+
+static int
+sweep_cancel(struct daemon *d, const cJSON *params, cJSON **result,
+	     struct proto_error *err)
+{
+	return sweep_action(d, params, result, err, "cancelled",
+			    BACKEND_CANCEL);
+}
+
+static int
+sweep_pause(struct daemon *d, const cJSON *params, cJSON **result,
+	    struct proto_error *err)
+{
+	return sweep_action(d, params, result, err, "paused", BACKEND_PAUSE);
+}
+
+static int
+sweep_resume(struct daemon *d, const cJSON *params, cJSON **result,
+	     struct proto_error *err)
+{
+	return sweep_action(d, params, result, err, "running", BACKEND_RESUME);
+}
+
+static const method_fn handlers[PROTO_M__COUNT] = {
+    [PROTO_M_DAEMON_PING] = daemon_ping,
+    [PROTO_M_DAEMON_STATUS] = daemon_status,
+    [PROTO_M_SWEEP_PLAN] = sweep_plan,
+    [PROTO_M_SWEEP_SUBMIT] = sweep_submit,
+    [PROTO_M_SWEEP_LIST] = sweep_list,
+    [PROTO_M_SWEEP_SHOW] = sweep_show,
+    [PROTO_M_SWEEP_LEADERBOARD] = sweep_leaderboard,
+    [PROTO_M_SWEEP_CANCEL] = sweep_cancel,
+    [PROTO_M_SWEEP_PAUSE] = sweep_pause,
+    [PROTO_M_SWEEP_RESUME] = sweep_resume,
+    [PROTO_M_JOB_LIST] = job_list,
+    [PROTO_M_JOB_SHOW] = job_show,
+    [PROTO_M_JOB_CANCEL] = job_cancel,
+    [PROTO_M_JOB_PAUSE] = job_pause,
+    [PROTO_M_JOB_RESUME] = job_resume,
 };
 
 int
@@ -93,10 +677,11 @@ methods_dispatch(struct daemon *d, const struct peer *peer,
 		 struct proto_error *err)
 {
 	const struct proto_method_info *info = proto_method_info(req->method);
+	static const cJSON empty = {.type = cJSON_Object};
 	int rc;
 
 	*result = NULL;
-	if (handlers[req->method].fn == NULL)
+	if (handlers[req->method] == NULL)
 		return proto_error_set(err, PROTO_E_INTERNAL,
 				       "%s is not implemented", info->name);
 	if (d->stopping && info->access == PROTO_MUTATING)
@@ -108,10 +693,9 @@ methods_dispatch(struct daemon *d, const struct peer *peer,
 	else
 		log_debug("control: %s by uid %u pid %d", info->name, peer->uid,
 			  peer->pid);
-	if (!handlers[req->method].takes_params) {
-		rc = no_params(req, err);
-		if (rc != 0)
-			return rc;
-	}
-	return handlers[req->method].fn(d, req->params, result, err);
+	rc = handlers[req->method](d, req->params ? req->params : &empty,
+				   result, err);
+	if (rc != 0 && err->code == 0)
+		proto_error_set(err, PROTO_E_INTERNAL, "%s failed", info->name);
+	return rc;
 }

@@ -20,7 +20,8 @@ struct peer {
 
 /*
  * Runs `req` and returns 0 with *result set (caller owns it), or a
- * negative protocol error code with `err` filled.
+ * negative protocol error code with `err` filled; then *result, when not
+ * NULL, holds details for the error's data (caller owns it).
  */
 int methods_dispatch(struct daemon *d, const struct peer *peer,
 		     const struct proto_request *req, cJSON **result,

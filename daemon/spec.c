@@ -582,8 +582,12 @@ check_grader(struct vctx *v, const char *path, const cJSON *g,
 	json_pointer_key(p, sizeof(p), path, "type");
 	if (!in_list(type, grader_types)) {
 		verr(v, p,
-		     "must be one of string_check, text_similarity, "
-		     "score_model, python, multi");
+		     inside_multi ? "must be one of string_check, "
+				    "text_similarity, score_model, python, "
+				    "label_model"
+				  : "must be one of string_check, "
+				    "text_similarity, score_model, python, "
+				    "multi");
 		return;
 	}
 	if (strcmp(type, "string_check") == 0) {
@@ -954,19 +958,26 @@ expand_random(struct expander *x, int64_t samples, uint64_t seed)
 	free(idx);
 }
 
-static void
-expand_explicit(struct vctx *v, struct expander *x, const cJSON *list)
+static const char *const trial_keys[] = {"hyperparameters", "grader", "seed",
+					 NULL};
+
+/*
+ * Checks the explicit trials list; returns how many trials it expands
+ * to (a trial without "grader" runs on every grader, one without "seed"
+ * on every seed).
+ */
+static uint64_t
+check_explicit(struct vctx *v, const cJSON *list, const cJSON *graders,
+	       const cJSON *seeds)
 {
-	static const char *const trial_keys[] = {"hyperparameters", "grader",
-						 "seed", NULL};
 	const cJSON *t;
 	char p[512], q[512];
+	uint64_t total = 0;
 	int i = 0;
 
 	cJSON_ArrayForEach(t, list)
 	{
-		const cJSON *over, *g, *m, *seed;
-		cJSON *hps;
+		const cJSON *over, *g, *seed;
 
 		json_pointer_index(p, sizeof(p), "/search/trials", i++);
 		if (!cJSON_IsObject(t)) {
@@ -981,8 +992,8 @@ expand_explicit(struct vctx *v, struct expander *x, const cJSON *list)
 		g = member(t, "grader");
 		json_pointer_key(q, sizeof(q), p, "grader");
 		if (g != NULL &&
-		    (!cJSON_IsString(g) ||
-		     member(x->axes[0].values, g->valuestring) == NULL))
+		    (!cJSON_IsString(g) || !cJSON_IsObject(graders) ||
+		     member(graders, g->valuestring) == NULL))
 			verr(v, q, "must name one of the graders");
 		seed = member(t, "seed");
 		json_pointer_key(q, sizeof(q), p, "seed");
@@ -990,26 +1001,39 @@ expand_explicit(struct vctx *v, struct expander *x, const cJSON *list)
 		    (!is_integer(seed) || seed->valuedouble < 0 ||
 		     seed->valuedouble > 2147483647))
 			verr(v, q, "must be an integer 0..2147483647");
-		if (v->count > 0)
-			continue;
+		total +=
+		    (uint64_t)(g != NULL ? 1 : cJSON_GetArraySize(graders)) *
+		    (uint64_t)(seed != NULL || seeds == NULL
+				   ? 1
+				   : cJSON_GetArraySize(seeds));
+	}
+	return total;
+}
+
+/* Expands a checked explicit trials list. */
+static void
+expand_explicit(struct expander *x, const cJSON *list)
+{
+	const cJSON *t, *m;
+
+	cJSON_ArrayForEach(t, list)
+	{
+		const cJSON *over = member(t, "hyperparameters");
+		const cJSON *g = member(t, "grader"), *seed = member(t, "seed");
+		cJSON *hps = cJSON_Duplicate(x->hps, 1);
+		char *sorted;
 
 		/* The trial's values over the spec's defaults. */
-		hps = cJSON_Duplicate(x->hps, 1);
-		if (over != NULL)
-			cJSON_ArrayForEach(m, over)
-			{
-				cJSON_DeleteItemFromObjectCaseSensitive(
-				    hps, m->string);
-				cJSON_AddItemToObject(hps, m->string,
-						      cJSON_Duplicate(m, 1));
-			}
+		cJSON_ArrayForEach(m, over)
 		{
-			char *sorted = json_canonical(hps);
-
-			cJSON_Delete(hps);
-			hps = cJSON_Parse(sorted);
-			free(sorted);
+			cJSON_DeleteItemFromObjectCaseSensitive(hps, m->string);
+			cJSON_AddItemToObject(hps, m->string,
+					      cJSON_Duplicate(m, 1));
 		}
+		sorted = json_canonical(hps);
+		cJSON_Delete(hps);
+		hps = cJSON_Parse(sorted);
+		free(sorted);
 		for (const cJSON *gr = x->axes[0].values->child; gr != NULL;
 		     gr = gr->next) {
 			if (g != NULL && strcmp(gr->string, g->valuestring))
@@ -1022,6 +1046,54 @@ expand_explicit(struct vctx *v, struct expander *x, const cJSON *list)
 		}
 		cJSON_Delete(hps);
 	}
+}
+
+/*
+ * Refuses an object member name given twice anywhere in the spec: cJSON
+ * keeps both, and the two copies could disagree about what is paid for.
+ */
+static void
+check_unique_members(struct vctx *v, const char *path, const cJSON *item)
+{
+	const cJSON *c;
+	char p[512];
+	int i = 0;
+
+	for (c = item->child; c != NULL; c = c->next, i++) {
+		if (cJSON_IsObject(item)) {
+			json_pointer_key(p, sizeof(p), path, c->string);
+			for (const cJSON *e = item->child; e != c; e = e->next)
+				if (strcmp(e->string, c->string) == 0) {
+					verr(v, p, "is given twice");
+					break;
+				}
+		} else {
+			json_pointer_index(p, sizeof(p), path, i);
+		}
+		if (cJSON_IsObject(c) || cJSON_IsArray(c))
+			check_unique_members(v, p, c);
+	}
+}
+
+/* Two identical graders would run every trial twice under two names. */
+static void
+check_identical_graders(struct vctx *v, const cJSON *graders)
+{
+	char p[512];
+
+	if (!cJSON_IsObject(graders))
+		return;
+	for (const cJSON *g = graders->child; g != NULL; g = g->next)
+		for (const cJSON *e = graders->child; e != g; e = e->next)
+			if (cJSON_Compare(e, g, 1)) {
+				json_pointer_key(p, sizeof(p), "/graders",
+						 g->string);
+				verr(v, p,
+				     "is identical to grader '%s'; it would "
+				     "run the same trials again",
+				     e->string);
+				break;
+			}
 }
 
 /* --- the spec ------------------------------------------------------------ */
@@ -1159,6 +1231,7 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 	const cJSON *search, *hps, *strategy_item, *m;
 	const char *strategy = "grid";
 	int64_t samples = 0, search_seed = 0;
+	uint64_t explicit_total = 0;
 	char *canon;
 	int64_t max_trials = env->max_trials ? env->max_trials : 10000;
 
@@ -1177,6 +1250,7 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 	free(canon);
 	json = spec->root;
 
+	check_unique_members(&v, "", json);
 	check_keys(&v, "", json, spec_keys);
 	spec->name = get_string(&v, "", json, "name", true, MAX_NAME);
 	spec->backend = get_string(&v, "", json, "backend", true, MAX_NAME);
@@ -1216,6 +1290,7 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 	}
 	check_objective(&v, spec, member(json, "objective"));
 	check_graders(&v, member(json, "graders"));
+	check_identical_graders(&v, member(json, "graders"));
 	check_seeds(&v, member(json, "seeds"));
 
 	search = member(json, "search");
@@ -1258,6 +1333,10 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 			    cJSON_GetArraySize(list) == 0)
 				verr(&v, "/search/trials",
 				     "must be a non-empty list of trials");
+			else
+				explicit_total = check_explicit(
+				    &v, list, member(json, "graders"),
+				    member(json, "seeds"));
 		} else if (member(search, "trials") != NULL) {
 			verr(&v, "/search/trials",
 			     "is only for the \"trials\" strategy");
@@ -1309,13 +1388,11 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 				     (long long)samples,
 				     (unsigned long long)points);
 			points = (uint64_t)samples;
-		} else if (strcmp(strategy, "trials") == 0) {
-			points = (uint64_t)cJSON_GetArraySize(
-				     member(search, "trials")) *
-				 (uint64_t)x.axes[0].count;
 		}
 		total = points > UINT64_MAX / per_point ? UINT64_MAX
 							: points * per_point;
+		if (strcmp(strategy, "trials") == 0)
+			total = explicit_total;
 		if (total > (uint64_t)max_trials)
 			verr(&v, "/",
 			     "the sweep expands to %llu trials, more than the "
@@ -1324,12 +1401,22 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 	}
 	if (v.count > 0)
 		goto fail;
-	if (strcmp(strategy, "random") == 0)
+	if (strcmp(strategy, "random") == 0) {
+		size_t want =
+		    (size_t)samples *
+		    (x.seeds ? (size_t)cJSON_GetArraySize(x.seeds) : 1);
+
 		expand_random(&x, samples, (uint64_t)search_seed);
-	else if (strcmp(strategy, "trials") == 0)
-		expand_explicit(&v, &x, member(search, "trials"));
-	else
+		if (spec->ntrials < want)
+			verr(&v, "/search/samples",
+			     "only %zu distinct trials could be drawn of the "
+			     "%zu asked for",
+			     spec->ntrials, want);
+	} else if (strcmp(strategy, "trials") == 0) {
+		expand_explicit(&x, member(search, "trials"));
+	} else {
 		expand_grid(&x);
+	}
 	if (v.count == 0 && spec->ntrials == 0)
 		verr(&v, "/", "the sweep expands to no trials");
 	if (v.count == 0)

@@ -30,6 +30,7 @@ CREATE TABLE sweeps (
 	                           objective_mode IN ('max', 'min')),
 	created_at     REAL NOT NULL,
 	updated_at     REAL NOT NULL,
+	simulated      INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1)),
 	finished_at    REAL
 );
 CREATE INDEX sweeps_by_state ON sweeps (state, priority DESC, created_at);
@@ -49,12 +50,16 @@ CREATE TABLE trials (
 	                CHECK (state IN ('pending', 'running', 'paused',
 	                                 'succeeded', 'failed', 'cancelled')),
 	pending_reason  TEXT,                  -- why a pending trial waits
+	attempts        INTEGER NOT NULL DEFAULT 0,  -- jobs created so far
+	not_before      REAL,                  -- a retry waits until then
 	objective       REAL,                  -- best objective value seen
 	best_step       INTEGER,
 	created_at      REAL NOT NULL,
 	updated_at      REAL NOT NULL
 );
 CREATE INDEX trials_by_sweep ON trials (sweep_id, state);
+CREATE INDEX trials_pending ON trials (state, not_before)
+	WHERE state = 'pending';
 
 -- Membership of trials in sweeps, in expansion order.  A trial reused by a
 -- later sweep appears once per sweep here.
@@ -87,6 +92,7 @@ CREATE TABLE jobs (
 	error           TEXT,                  -- last error (JSON or text)
 	fine_tuned_model TEXT,
 	events_cursor   TEXT,                  -- last event id ingested
+	simulated       INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1)),
 	billed_seconds  REAL NOT NULL DEFAULT 0 CHECK (billed_seconds >= 0),
 	cost_usd        REAL NOT NULL DEFAULT 0,
 	next_poll_at    REAL,
@@ -184,3 +190,18 @@ CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
 BEGIN
 	SELECT RAISE(ABORT, 'the ledger is append-only');
 END;
+
+-- The simulated backend's own jobs: what a remote provider would hold.
+-- Kept here so that simulated jobs outlive an rftd restart, as real ones
+-- do.  Progress is a function of time: elapsed simulated seconds up to
+-- active_since, plus (now - active_since) x speed while active.
+CREATE TABLE sim_jobs (
+	remote_id    TEXT PRIMARY KEY,
+	intent_key   TEXT NOT NULL UNIQUE,
+	request      TEXT NOT NULL,          -- what was submitted (JSON)
+	created_at   REAL NOT NULL,
+	elapsed      REAL NOT NULL DEFAULT 0, -- simulated seconds banked
+	active_since REAL,                   -- NULL while paused or cancelled
+	control      TEXT NOT NULL DEFAULT 'active'
+	             CHECK (control IN ('active', 'paused', 'cancelled'))
+);

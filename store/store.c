@@ -1,5 +1,5 @@
 /* Opening the store: checks, pragmas, migrations (see store.h). */
-#include "store.h"
+#include "store_int.h"
 
 #include "log.h"
 #include "migrate.h"
@@ -16,13 +16,6 @@
 
 #define STORE_APPLICATION_ID  0x52465444 /* "RFTD" */
 #define STORE_BUSY_TIMEOUT_MS 5000
-
-struct store {
-	sqlite3 *db;		  /* the daemon's one writer connection */
-	char *path;		  /* as given to store_open() */
-	int version;		  /* user_version after migrations */
-	sqlite3_stmt *count_rows; /* one row (table, count) per table */
-};
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -235,6 +228,8 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	sqlite3_finalize(st->count_rows);
+	for (size_t i = 0; i < STMT_CACHE_SIZE; i++)
+		sqlite3_finalize(st->cache[i].stmt);
 	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
 		log_warnx("store: close: %s", sqlite3_errmsg(st->db));
 	free(st->path);
@@ -277,4 +272,105 @@ store_table_counts(struct store *st,
 		return 0;
 	log_warnx("store: counting rows: %s", sqlite3_errmsg(st->db));
 	return -EIO;
+}
+
+sqlite3_stmt *
+stmt(struct store *st, const char *sql)
+{
+	size_t i;
+
+	for (i = 0; i < STMT_CACHE_SIZE && st->cache[i].sql != NULL; i++) {
+		if (st->cache[i].sql == sql) {
+			sqlite3_reset(st->cache[i].stmt);
+			sqlite3_clear_bindings(st->cache[i].stmt);
+			return st->cache[i].stmt;
+		}
+	}
+	if (i == STMT_CACHE_SIZE)
+		fatalx("store: statement cache full (raise STMT_CACHE_SIZE)");
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+			       &st->cache[i].stmt, NULL) != SQLITE_OK) {
+		log_err("store: prepare: %s: %s", sqlite3_errmsg(st->db), sql);
+		st->cache[i].stmt = NULL;
+		return NULL;
+	}
+	st->cache[i].sql = sql;
+	return st->cache[i].stmt;
+}
+
+int
+store_fail(struct store *st, const char *what)
+{
+	log_err("store: %s: %s", what, sqlite3_errmsg(st->db));
+	return -EIO;
+}
+
+int
+stmt_done(struct store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	return store_fail(st, sqlite3_sql(s));
+}
+
+const char *
+col_text(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
+void
+bind_text(sqlite3_stmt *s, int i, const char *text)
+{
+	if (text != NULL)
+		sqlite3_bind_text(s, i, text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+cJSON *
+query_json(struct store *st, sqlite3_stmt *s)
+{
+	cJSON *out = NULL;
+	int rc;
+
+	if (s == NULL)
+		return NULL;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && col_text(s, 0) != NULL)
+		out = cJSON_Parse(col_text(s, 0));
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		store_fail(st, "query");
+	sqlite3_reset(s);
+	return out;
+}
+
+int
+store_begin(struct store *st)
+{
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return store_fail(st, "begin");
+	return 0;
+}
+
+int
+store_commit(struct store *st)
+{
+	if (sqlite3_exec(st->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(st, "commit");
+		store_rollback(st);
+		return -EIO;
+	}
+	return 0;
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
 }

@@ -8,8 +8,11 @@
 #ifndef RFTD_STORE_H
 #define RFTD_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 struct store;
 
@@ -42,5 +45,202 @@ int store_latest_version(void);
 int store_table_counts(struct store *st,
 		       void (*fn)(const char *table, int64_t rows, void *arg),
 		       void *arg);
+
+/* Transactions on the writer connection. */
+int store_begin(struct store *st);
+int store_commit(struct store *st); /* rolls back when it fails */
+void store_rollback(struct store *st);
+
+/* --- sweeps and trials (sweeps.c) --------------------------------------- */
+
+struct store_sweep_new {
+	const char *name;
+	const char *backend;
+	const char *model;
+	const char *spec_json; /* as submitted */
+	const char *spec_sha256;
+	int priority;
+	int max_concurrent;   /* 0: none of its own */
+	double max_job_hours; /* 0: none */
+	int retries;
+	bool has_budget;
+	double budget_usd;
+	const char *objective_metric;
+	bool objective_max;
+	bool simulated;
+};
+
+struct store_trial_new {
+	const char *sha256;
+	const char *grader_name;
+	const char *grader_json;
+	const char *hyperparameters_json;
+	bool has_seed;
+	int64_t seed;
+};
+
+/*
+ * Stores a sweep and its trials in one transaction.  Trials whose
+ * identity is already stored are linked to the new sweep when `reuse` is
+ * true; otherwise nothing is stored, -EEXIST is returned and *existing is
+ * set to a JSON array of {ordinal, trial_id, sweep_id, state} (caller
+ * frees).  Returns 0 with *sweep_id and *reused set, or -EIO.
+ */
+int store_sweep_create(struct store *st, const struct store_sweep_new *sw,
+		       const struct store_trial_new *trials, size_t n,
+		       bool reuse, double now, int64_t *sweep_id,
+		       size_t *reused, cJSON **existing);
+
+/*
+ * The trials among `trials` that are already stored: a JSON array of
+ * {ordinal, trial_id, sweep_id, state}, or NULL on a store error.
+ */
+cJSON *store_trials_known(struct store *st,
+			  const struct store_trial_new *trials, size_t n);
+
+/*
+ * Sets a sweep's state: 'running', 'paused' or 'cancelled'.  Cancelling
+ * also cancels the sweep's pending trials.  -ENOENT for no such sweep,
+ * -EALREADY when it has ended.
+ */
+int store_sweep_set_state(struct store *st, int64_t sweep_id, const char *state,
+			  double now);
+
+/* Marks running sweeps whose trials have all ended as completed. */
+int store_sweeps_refresh(struct store *st, double now);
+
+/* --- jobs (jobs.c) -------------------------------------------------------- */
+
+/* A job the scheduler watches; strings valid during the callback only. */
+struct store_job_row {
+	int64_t id;
+	int64_t trial_id;
+	int64_t sweep_id; /* the trial's owner */
+	int attempt;
+	const char *backend;
+	const char *intent_key;
+	const char *remote_id; /* NULL before the backend answered */
+	const char *state;
+	const char *sweep_state;
+	double max_job_hours; /* 0: none */
+	int max_concurrent;   /* of the sweep; 0: none */
+	int retries;	      /* of the sweep */
+	const char *cursor;   /* the backend's poll cursor, or NULL */
+	const char *objective_metric;
+	bool objective_max;
+	double billed_seconds;
+	/* For (re)submission: */
+	const char *model;
+	const char *spec_json;
+	const char *grader_name;
+	const char *grader_json;
+	const char *hyperparameters_json;
+	bool has_seed;
+	int64_t seed;
+	const char *sweep_name;
+};
+
+/* Calls `fn` for every job not in a terminal state (nor 'pending'). */
+int store_jobs_active(struct store *st,
+		      void (*fn)(const struct store_job_row *job, void *arg),
+		      void *arg);
+
+/* One job by id, for control actions; -ENOENT when there is none. */
+int store_job_get(struct store *st, int64_t job_id,
+		  void (*fn)(const struct store_job_row *job, void *arg),
+		  void *arg);
+
+/*
+ * Calls `fn` for pending trials of running sweeps that may start now,
+ * in admission order (sweep priority, then submission time, then the
+ * trial's position), at most `limit`.  `fn` returns false to stop.  The
+ * row's id, attempt, intent_key, remote_id and state are unset.
+ */
+int store_trials_admissible(struct store *st, double now, int limit,
+			    bool (*fn)(const struct store_job_row *trial,
+				       void *arg),
+			    void *arg);
+
+/*
+ * Records the intent to submit: a new job row ('submitting', attempt =
+ * the trial's attempts + 1) and the trial running, committed before the
+ * backend hears of it.  Returns 0 with *job_id and *attempt set.
+ */
+int store_job_create(struct store *st, int64_t trial_id, const char *backend,
+		     const char *intent_key, bool simulated, double now,
+		     int64_t *job_id, int *attempt);
+
+/* What changed about a job; NULL/negative fields are left as they are. */
+struct store_job_change {
+	const char *state; /* the new state */
+	const char *from;  /* compare-and-set: the expected state */
+	const char *remote_id;
+	const char *provider_status;
+	const char *error;
+	const char *fine_tuned_model;
+	double billed_seconds; /* < 0: unchanged */
+	const char *cursor;    /* the backend's poll cursor */
+	const char *event;     /* a job_events message, or NULL */
+};
+
+/*
+ * Applies a change (and records an event when asked).  Sets the job's
+ * started_at / finished_at / submitted_at from the state.  Returns 0, or
+ * -ESTALE when the job is no longer in state `from`.
+ */
+int store_job_change(struct store *st, int64_t job_id,
+		     const struct store_job_change *c, double now);
+
+/*
+ * Sets a trial's state after its job changed.  `not_before` > 0 delays a
+ * pending (retried) trial; `reason` says why a pending trial waits.
+ */
+int store_trial_set_state(struct store *st, int64_t trial_id, const char *state,
+			  double not_before, const char *reason, double now);
+
+/* Adds one metric point (insert or replace). */
+int store_metric_add(struct store *st, int64_t job_id, int64_t step,
+		     const char *name, double value);
+
+/* Keeps the trial's best objective value (max or min) and its step. */
+int store_trial_objective(struct store *st, int64_t trial_id, double value,
+			  int64_t step, bool maximize);
+
+/* Running/paused sweeps' jobs counts per sweep and per backend. */
+int store_active_counts(struct store *st,
+			void (*fn)(int64_t sweep_id, const char *backend,
+				   int count, void *arg),
+			void *arg);
+
+/* --- what rftctl shows (views.c); each returns a new cJSON or NULL ---- */
+
+cJSON *store_sweeps_json(struct store *st);
+/* NULL with -ENOENT in *rc when there is no such sweep. */
+cJSON *store_sweep_json(struct store *st, int64_t sweep_id, int *rc);
+cJSON *store_jobs_json(struct store *st, int64_t sweep_id, const char *state,
+		       int limit);
+cJSON *store_job_json(struct store *st, int64_t job_id, int *rc);
+cJSON *store_leaderboard_json(struct store *st, int64_t sweep_id, int limit,
+			      int *rc);
+/* Jobs (id, state) of a sweep, for control actions over a sweep. */
+cJSON *store_sweep_job_ids(struct store *st, int64_t sweep_id);
+
+/* --- the simulated backend's jobs (sim.c) ------------------------------- */
+
+struct store_sim_job {
+	char remote_id[64];
+	char intent_key[128];
+	char *request; /* JSON, malloc'd: free with free() */
+	double created_at;
+	double elapsed;	     /* simulated seconds banked */
+	double active_since; /* 0 while not active */
+	char control[16];    /* active | paused | cancelled */
+};
+
+int store_sim_insert(struct store *st, const struct store_sim_job *job);
+/* By remote id, or by intent key when remote_id is NULL: 0 or -ENOENT. */
+int store_sim_get(struct store *st, const char *remote_id,
+		  const char *intent_key, struct store_sim_job *job);
+int store_sim_update(struct store *st, const struct store_sim_job *job);
 
 #endif

@@ -16,7 +16,7 @@ import unittest
 from harness import DaemonTest, RFTCTL, RFTD, wait_until
 
 TABLES = ["budgets", "checkpoints", "files", "job_events", "jobs", "ledger",
-          "metrics", "sweep_trials", "sweeps", "trials"]
+          "metrics", "sim_jobs", "sweep_trials", "sweeps", "trials"]
 
 
 def sha256(path):

@@ -1,0 +1,689 @@
+/* Text rendering of rftd's replies, and `rftctl watch` (see render.h). */
+#include "render.h"
+
+#include "table.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *
+str(const cJSON *obj, const char *key, const char *fallback)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : fallback;
+}
+
+static double
+num(const cJSON *obj, const char *key, double fallback)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+
+static bool
+flag(const cJSON *obj, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
+static const cJSON *
+get(const cJSON *obj, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static int
+term_width(const struct ctx *ctx)
+{
+	struct winsize ws;
+
+	if (!ctx->tty || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0)
+		return 0;
+	return ws.ws_col;
+}
+
+/* A number for a cell: integers plainly, others with 4 significant. */
+static void
+fmt_num(char *buf, size_t len, const cJSON *v)
+{
+	if (!cJSON_IsNumber(v))
+		snprintf(buf, len, "-");
+	else if (v->valuedouble == floor(v->valuedouble) &&
+		 fabs(v->valuedouble) < 1e15)
+		snprintf(buf, len, "%.0f", v->valuedouble);
+	else
+		snprintf(buf, len, "%.4g", v->valuedouble);
+}
+
+/* "lr=0.5 epochs=2 effort=low": hyperparameters, short names. */
+static void
+fmt_hps(char *buf, size_t len, const cJSON *hps)
+{
+	static const struct {
+		const char *name, *shortname;
+	} names[] = {{"learning_rate_multiplier", "lr"},
+		     {"n_epochs", "epochs"},
+		     {"batch_size", "batch"},
+		     {"reasoning_effort", "effort"},
+		     {"compute_multiplier", "compute"},
+		     {"eval_interval", "eval_every"},
+		     {"eval_samples", "eval_n"}};
+	const cJSON *h;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	cJSON_ArrayForEach(h, hps)
+	{
+		const char *n = h->string;
+		char value[32];
+
+		for (size_t i = 0; i < ARRAY_LEN(names); i++)
+			if (strcmp(names[i].name, n) == 0)
+				n = names[i].shortname;
+		if (cJSON_IsString(h))
+			snprintf(value, sizeof(value), "%s", h->valuestring);
+		else
+			fmt_num(value, sizeof(value), h);
+		if (used < len)
+			used +=
+			    (size_t)snprintf(buf + used, len - used, "%s%s=%s",
+					     used ? " " : "", n, value);
+	}
+}
+
+static void
+fmt_time(char *buf, size_t len, const cJSON *v)
+{
+	time_t t;
+	struct tm tm;
+
+	if (!cJSON_IsNumber(v)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	t = (time_t)v->valuedouble;
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static const char *
+sim_tag(const cJSON *obj)
+{
+	return flag(obj, "simulated") ? " [simulated]" : "";
+}
+
+void
+render_json(const cJSON *result)
+{
+	char *text = cJSON_Print(result);
+
+	puts(text ? text : "null");
+	free(text);
+}
+
+void
+render_error(const struct ctx *ctx, const struct proto_reply *rep)
+{
+	const cJSON *errors = get(rep->data, "errors");
+	const cJSON *e;
+
+	if (!cJSON_IsArray(errors)) {
+		fprintf(stderr, "rftctl: %s (%s)\n", rep->message,
+			proto_error_text(rep->code));
+		return;
+	}
+	/* A rejected spec: every problem with its JSON path. */
+	fprintf(stderr, "rftctl: %s: the spec has %d problem%s:\n",
+		ctx->spec_path ? ctx->spec_path : "spec",
+		cJSON_GetArraySize(errors),
+		cJSON_GetArraySize(errors) == 1 ? "" : "s");
+	cJSON_ArrayForEach(e, errors) fprintf(
+	    stderr, "  %s: %s\n", str(e, "path", "/"), str(e, "message", "?"));
+}
+
+static void
+format_duration(double s, char *buf, size_t len)
+{
+	unsigned long long t = (unsigned long long)floor(s);
+
+	if (t >= 86400)
+		snprintf(buf, len, "%llud%lluh", t / 86400, t % 86400 / 3600);
+	else if (t >= 3600)
+		snprintf(buf, len, "%lluh%llum", t / 3600, t % 3600 / 60);
+	else if (t >= 60)
+		snprintf(buf, len, "%llum%llus", t / 60, t % 60);
+	else
+		snprintf(buf, len, "%.1fs", s);
+}
+
+void
+render_status(const struct ctx *ctx, const cJSON *r)
+{
+	const cJSON *t, *b;
+	char up[32];
+
+	(void)ctx;
+	format_duration(num(r, "uptime_s", 0), up, sizeof(up));
+	printf("rftd %s, pid %.0f, up %s\n", str(r, "version", "?"),
+	       num(r, "pid", 0), up);
+	printf("  socket    %s\n", str(r, "socket", "?"));
+	printf("  database  %s (schema %.0f)\n", str(r, "database", "?"),
+	       num(r, "schema_version", 0));
+	printf("  clients   %.0f\n", num(r, "clients", 0));
+	printf("  log level %s\n", str(r, "log_level", "?"));
+	printf("  backends:\n");
+	cJSON_ArrayForEach(b, get(r, "backends")) printf(
+	    "    %-14s %s%s, at most %.0f jobs at once\n", str(b, "name", "?"),
+	    str(b, "type", "?"), sim_tag(b), num(b, "max_concurrent", 0));
+	printf("  rows:\n");
+	cJSON_ArrayForEach(t, get(r, "tables"))
+	{
+		if (cJSON_IsNumber(t))
+			printf("    %-14s %.0f\n", t->string, t->valuedouble);
+	}
+}
+
+void
+render_ping(const struct ctx *ctx, const cJSON *r)
+{
+	(void)r;
+	printf("rftd at %s answered in %.3f ms\n", ctx->socket,
+	       (double)(now_mono_ns() - ctx->sent_ns) / 1e6);
+}
+
+void
+render_plan(const struct ctx *ctx, const cJSON *r)
+{
+	static const char *const headers[] = {"#", "GRADER", "SEED",
+					      "HYPERPARAMETERS"};
+	const cJSON *g, *t, *e = get(r, "estimated_hours");
+	struct table *tab;
+	char hps[512], seed[32], ord[32];
+	int n = 0;
+
+	printf("sweep \"%s\" on %s%s, model %s\n", str(r, "name", "?"),
+	       str(r, "backend", "?"), sim_tag(r), str(r, "model", "?"));
+	printf("%.0f trials; objective %s (%s)\n", num(r, "trials", 0),
+	       str(r, "objective_metric", "?"), str(r, "objective_mode", "?"));
+	printf("graders:");
+	cJSON_ArrayForEach(g, get(r, "graders"))
+	    printf("%s %s (%s)", n++ ? "," : "", str(g, "name", "?"),
+		   str(g, "type", "?"));
+	printf("\nestimated training hours per job: %.2f to %.2f (mean "
+	       "%.2f), %.1f for the whole sweep\n",
+	       num(e, "min", 0), num(e, "max", 0), num(e, "mean", 0),
+	       num(e, "total", 0));
+	if (num(e, "max_job_hours", 0) > 0)
+		printf("each job is stopped at max_job_hours = %g\n",
+		       num(e, "max_job_hours", 0));
+	if (num(r, "already_stored", 0) > 0)
+		printf("%.0f of these trials are already stored: submit "
+		       "--reuse links them instead of running them again\n",
+		       num(r, "already_stored", 0));
+	tab = table_new(4, headers);
+	cJSON_ArrayForEach(t, get(r, "preview"))
+	{
+		const char *cells[4];
+
+		fmt_num(ord, sizeof(ord), get(t, "ordinal"));
+		fmt_num(seed, sizeof(seed), get(t, "seed"));
+		fmt_hps(hps, sizeof(hps), get(t, "hyperparameters"));
+		cells[0] = ord;
+		cells[1] = str(t, "grader", "?");
+		cells[2] = seed;
+		cells[3] = hps;
+		table_add(tab, cells);
+	}
+	printf("\nfirst trials:\n");
+	table_print(tab, stdout, term_width(ctx));
+	table_free(tab);
+	if (num(r, "trials", 0) > cJSON_GetArraySize(get(r, "preview")))
+		printf("... and %.0f more\n",
+		       num(r, "trials", 0) -
+			   cJSON_GetArraySize(get(r, "preview")));
+}
+
+void
+render_submit(const struct ctx *ctx, const cJSON *r)
+{
+	(void)ctx;
+	printf("sweep %.0f \"%s\" submitted: %.0f trials",
+	       num(r, "sweep_id", 0), str(r, "name", "?"), num(r, "trials", 0));
+	if (num(r, "reused", 0) > 0)
+		printf(", %.0f reused from earlier sweeps",
+		       num(r, "reused", 0));
+	printf("%s\n", flag(r, "simulated") ? " (simulated)" : "");
+}
+
+static void
+fmt_counts(char *buf, size_t len, const cJSON *counts)
+{
+	const cJSON *c;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	cJSON_ArrayForEach(c, counts)
+	{
+		if (used < len)
+			used += (size_t)snprintf(buf + used, len - used,
+						 "%s%s %.0f", used ? ", " : "",
+						 c->string, c->valuedouble);
+	}
+}
+
+void
+render_sweeps(const struct ctx *ctx, const cJSON *r)
+{
+	static const char *const headers[] = {"ID",	 "NAME",    "BACKEND",
+					      "STATE",	 "TRIALS",  "BEST",
+					      "CREATED", "PROGRESS"};
+	struct table *tab = table_new(8, headers);
+	const cJSON *s;
+
+	cJSON_ArrayForEach(s, get(r, "sweeps"))
+	{
+		char id[32], trials[32], best[32], created[32], progress[256],
+		    backend[96];
+		const char *cells[8] = {id,	 str(s, "name", "?"),
+					backend, str(s, "state", "?"),
+					trials,	 best,
+					created, progress};
+
+		fmt_num(id, sizeof(id), get(s, "id"));
+		fmt_num(trials, sizeof(trials), get(s, "trials"));
+		fmt_num(best, sizeof(best), get(s, "best"));
+		fmt_time(created, sizeof(created), get(s, "created_at"));
+		fmt_counts(progress, sizeof(progress), get(s, "counts"));
+		snprintf(backend, sizeof(backend), "%s%s",
+			 str(s, "backend", "?"), sim_tag(s));
+		table_add(tab, cells);
+	}
+	table_print(tab, stdout, term_width(ctx));
+	table_free(tab);
+}
+
+void
+render_sweep(const struct ctx *ctx, const cJSON *r)
+{
+	static const char *const headers[] = {
+	    "#",       "TRIAL",
+	    "STATE",   "GRADER",
+	    "SEED",    "TRIES",
+	    "CURRENT", "BEST",
+	    "JOB",     "HYPERPARAMETERS / WHY PENDING"};
+	struct table *tab = table_new(10, headers);
+	const cJSON *t;
+	char created[32];
+
+	fmt_time(created, sizeof(created), get(r, "created_at"));
+	printf("sweep %.0f \"%s\": %s, on %s%s, model %s\n", num(r, "id", 0),
+	       str(r, "name", "?"), str(r, "state", "?"),
+	       str(r, "backend", "?"), sim_tag(r), str(r, "model", "?"));
+	printf("created %s; objective %s (%s); priority %.0f", created,
+	       str(r, "objective_metric", "?"), str(r, "objective_mode", "?"),
+	       num(r, "priority", 0));
+	if (cJSON_IsNumber(get(r, "max_concurrent")))
+		printf("; max_concurrent %.0f", num(r, "max_concurrent", 0));
+	if (cJSON_IsNumber(get(r, "max_job_hours")))
+		printf("; max_job_hours %g", num(r, "max_job_hours", 0));
+	printf("; retries %.0f\n\n", num(r, "retries", 0));
+	cJSON_ArrayForEach(t, get(r, "trials"))
+	{
+		const cJSON *job = get(t, "job");
+		char ord[16], id[16], seed[16], tries[16], cur[32], best[32],
+		    jobid[16], hps[512];
+		const char *cells[10] = {ord,
+					 id,
+					 str(t, "state", "?"),
+					 str(t, "grader", "?"),
+					 seed,
+					 tries,
+					 cur,
+					 best,
+					 jobid,
+					 hps};
+
+		fmt_num(ord, sizeof(ord), get(t, "ordinal"));
+		fmt_num(id, sizeof(id), get(t, "id"));
+		fmt_num(seed, sizeof(seed), get(t, "seed"));
+		fmt_num(tries, sizeof(tries), get(t, "attempts"));
+		fmt_num(cur, sizeof(cur), get(t, "current"));
+		fmt_num(best, sizeof(best), get(t, "objective"));
+		fmt_num(jobid, sizeof(jobid), get(job, "id"));
+		if (cJSON_IsString(get(t, "pending_reason")) &&
+		    strcmp(str(t, "state", ""), "pending") == 0)
+			snprintf(hps, sizeof(hps), "%s",
+				 str(t, "pending_reason", ""));
+		else
+			fmt_hps(hps, sizeof(hps), get(t, "hyperparameters"));
+		table_add(tab, cells);
+	}
+	table_print(tab, stdout, term_width(ctx));
+	table_free(tab);
+}
+
+void
+render_leaderboard(const struct ctx *ctx, const cJSON *r)
+{
+	static const char *const headers[] = {
+	    "RANK",  "TRIAL",	  "GRADER", "SEED",
+	    "STATE", "OBJECTIVE", "STEP",   "HYPERPARAMETERS"};
+	struct table *tab = table_new(8, headers);
+	const cJSON *row;
+
+	printf("sweep %.0f \"%s\"%s: %s (%s)\n", num(r, "sweep_id", 0),
+	       str(r, "name", "?"), sim_tag(r), str(r, "objective_metric", "?"),
+	       str(r, "objective_mode", "?"));
+	cJSON_ArrayForEach(row, get(r, "rows"))
+	{
+		char rank[16], id[16], seed[16], obj[32], step[16], hps[512];
+		const char *cells[8] = {rank,
+					id,
+					str(row, "grader", "?"),
+					seed,
+					str(row, "state", "?"),
+					obj,
+					step,
+					hps};
+
+		fmt_num(rank, sizeof(rank), get(row, "rank"));
+		fmt_num(id, sizeof(id), get(row, "trial_id"));
+		fmt_num(seed, sizeof(seed), get(row, "seed"));
+		snprintf(obj, sizeof(obj), "%.4f", num(row, "objective", 0));
+		fmt_num(step, sizeof(step), get(row, "best_step"));
+		fmt_hps(hps, sizeof(hps), get(row, "hyperparameters"));
+		table_add(tab, cells);
+	}
+	table_print(tab, stdout, term_width(ctx));
+	table_free(tab);
+}
+
+void
+render_jobs(const struct ctx *ctx, const cJSON *r)
+{
+	static const char *const headers[] = {"JOB",   "SWEEP",	   "TRIAL",
+					      "TRY",   "STATE",	   "BACKEND",
+					      "HOURS", "REMOTE ID"};
+	struct table *tab = table_new(8, headers);
+	const cJSON *j;
+
+	cJSON_ArrayForEach(j, get(r, "jobs"))
+	{
+		char id[16], sweep[16], trial[16], att[16], hours[32],
+		    backend[96];
+		const char *cells[8] = {id,
+					sweep,
+					trial,
+					att,
+					str(j, "state", "?"),
+					backend,
+					hours,
+					str(j, "remote_id", "-")};
+
+		fmt_num(id, sizeof(id), get(j, "id"));
+		fmt_num(sweep, sizeof(sweep), get(j, "sweep_id"));
+		fmt_num(trial, sizeof(trial), get(j, "trial_id"));
+		fmt_num(att, sizeof(att), get(j, "attempt"));
+		snprintf(hours, sizeof(hours), "%.2f",
+			 num(j, "billed_seconds", 0) / 3600);
+		snprintf(backend, sizeof(backend), "%s%s",
+			 str(j, "backend", "?"), sim_tag(j));
+		table_add(tab, cells);
+	}
+	table_print(tab, stdout, term_width(ctx));
+	table_free(tab);
+}
+
+void
+render_job(const struct ctx *ctx, const cJSON *r)
+{
+	static const char *const mheaders[] = {"METRIC", "POINTS", "LAST STEP",
+					       "LAST",	 "MIN",	   "MAX"};
+	const cJSON *e, *m;
+	struct table *tab;
+	char hps[512], t1[32], t2[32], t3[32];
+
+	fmt_hps(hps, sizeof(hps), get(r, "hyperparameters"));
+	printf("job %.0f (trial %.0f, attempt %.0f of sweep %.0f \"%s\"): "
+	       "%s%s\n",
+	       num(r, "id", 0), num(r, "trial_id", 0), num(r, "attempt", 0),
+	       num(r, "sweep_id", 0), str(r, "sweep", "?"),
+	       str(r, "state", "?"), sim_tag(r));
+	printf("  backend          %s (remote id %s, provider status %s)\n",
+	       str(r, "backend", "?"), str(r, "remote_id", "-"),
+	       str(r, "provider_status", "-"));
+	printf("  intent key       %s\n", str(r, "intent_key", "?"));
+	printf("  model            %s\n", str(r, "model", "?"));
+	if (cJSON_IsString(get(r, "fine_tuned_model")))
+		printf("  fine-tuned model %s\n",
+		       str(r, "fine_tuned_model", ""));
+	printf("  grader           %s (%s)\n", str(r, "grader", "?"),
+	       str(get(r, "grader_spec"), "type", "?"));
+	printf("  hyperparameters  %s\n", hps[0] ? hps : "(all auto)");
+	if (cJSON_IsNumber(get(r, "seed")))
+		printf("  seed             %.0f\n", num(r, "seed", 0));
+	fmt_time(t1, sizeof(t1), get(r, "created_at"));
+	fmt_time(t2, sizeof(t2), get(r, "started_at"));
+	fmt_time(t3, sizeof(t3), get(r, "finished_at"));
+	printf("  created %s, started %s, finished %s\n", t1, t2, t3);
+	printf("  training time    %.2f h\n",
+	       num(r, "billed_seconds", 0) / 3600);
+	if (cJSON_IsString(get(r, "error")))
+		printf("  error            %s\n", str(r, "error", ""));
+	printf("\nevents:\n");
+	cJSON_ArrayForEach(e, get(r, "events"))
+	{
+		fmt_time(t1, sizeof(t1), get(e, "at"));
+		printf("  %s  %-5s %s\n", t1, str(e, "level", ""),
+		       str(e, "message", ""));
+	}
+	tab = table_new(6, mheaders);
+	cJSON_ArrayForEach(m, get(r, "metrics"))
+	{
+		char pts[16], last_step[16], last[32], lo[32], hi[32];
+		const char *cells[6] = {
+		    str(m, "name", "?"), pts, last_step, last, lo, hi};
+
+		fmt_num(pts, sizeof(pts), get(m, "points"));
+		fmt_num(last_step, sizeof(last_step), get(m, "last_step"));
+		fmt_num(last, sizeof(last), get(m, "last"));
+		fmt_num(lo, sizeof(lo), get(m, "min"));
+		fmt_num(hi, sizeof(hi), get(m, "max"));
+		table_add(tab, cells);
+	}
+	printf("\nmetrics:\n");
+	table_print(tab, stdout, term_width(ctx));
+	table_free(tab);
+}
+
+void
+render_job_action(const struct ctx *ctx, const cJSON *r)
+{
+	(void)ctx;
+	printf("job %.0f: %s\n", num(r, "id", 0), str(r, "state", "?"));
+}
+
+void
+render_sweep_action(const struct ctx *ctx, const cJSON *r)
+{
+	(void)ctx;
+	printf("sweep %.0f \"%s\": %s (%.0f jobs affected)\n", num(r, "id", 0),
+	       str(r, "name", "?"), str(r, "state", "?"),
+	       num(r, "jobs_affected", 0));
+}
+
+/* --- watch -----------------------------------------------------------------
+ */
+
+/* The newest running (or paused) sweep, or 0. */
+static int64_t
+newest_active(struct ctx *ctx, int *rc)
+{
+	struct proto_reply rep;
+	const cJSON *s;
+	int64_t id = 0;
+
+	*rc = ctl_call(ctx, "sweep.list", NULL, &rep);
+	if (*rc != EXIT_OK)
+		return 0;
+	cJSON_ArrayForEach(s, get(rep.result, "sweeps"))
+	{
+		const char *state = str(s, "state", "");
+
+		if (strcmp(state, "running") == 0 ||
+		    strcmp(state, "paused") == 0)
+			id = (int64_t)num(s, "id", 0);
+	}
+	proto_reply_free(&rep);
+	return id;
+}
+
+static void
+progress_line(const cJSON *sweep, char *buf, size_t len)
+{
+	int done = 0, running = 0, pending = 0, paused = 0, failed = 0;
+	double best = NAN;
+	bool maximize = strcmp(str(sweep, "objective_mode", "max"), "min") != 0;
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, get(sweep, "trials"))
+	{
+		const char *s = str(t, "state", "");
+		double o = num(t, "objective", NAN);
+
+		if (strcmp(s, "succeeded") == 0 || strcmp(s, "cancelled") == 0)
+			done++;
+		else if (strcmp(s, "failed") == 0)
+			done++, failed++;
+		else if (strcmp(s, "running") == 0)
+			running++;
+		else if (strcmp(s, "paused") == 0)
+			paused++;
+		else
+			pending++;
+		if (!isnan(o) &&
+		    (isnan(best) || (maximize ? o > best : o < best)))
+			best = o;
+	}
+	snprintf(buf, len,
+		 "[%s] %d/%d done (%d failed), %d running, %d paused, %d "
+		 "waiting; best %s ",
+		 str(sweep, "state", "?"), done,
+		 cJSON_GetArraySize(get(sweep, "trials")), failed, running,
+		 paused, pending, str(sweep, "objective_metric", "?"));
+	if (isnan(best))
+		snprintf(buf + strlen(buf), len - strlen(buf), "-");
+	else
+		snprintf(buf + strlen(buf), len - strlen(buf), "%.4f", best);
+}
+
+int
+watch(struct ctx *ctx, int64_t id, double interval)
+{
+	char **states = NULL;
+	size_t nstates = 0;
+	int rc = EXIT_OK;
+	bool progress_shown = false;
+
+	if (id == 0) {
+		id = newest_active(ctx, &rc);
+		if (rc != EXIT_OK)
+			return rc;
+		if (id == 0) {
+			fprintf(stderr, "rftctl: watch: no sweep is running\n");
+			return EXIT_DAEMON_ERROR;
+		}
+	}
+	for (;;) {
+		struct proto_reply rep;
+		cJSON *p = cJSON_CreateObject();
+		const cJSON *t;
+		const char *state;
+		char line[512], clock[16];
+		size_t i = 0;
+		time_t now = time(NULL);
+		struct tm tm;
+		bool ended;
+
+		cJSON_AddNumberToObject(p, "id", (double)id);
+		rc = ctl_call(ctx, "sweep.show", p, &rep);
+		if (rc != EXIT_OK)
+			break;
+		localtime_r(&now, &tm);
+		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+		if (states == NULL) {
+			nstates = (size_t)cJSON_GetArraySize(
+			    get(rep.result, "trials"));
+			states =
+			    xcalloc(nstates ? nstates : 1, sizeof(*states));
+			printf("%s watching sweep %.0f \"%s\"%s: %zu trials\n",
+			       clock, num(rep.result, "id", 0),
+			       str(rep.result, "name", "?"),
+			       sim_tag(rep.result), nstates);
+		}
+		cJSON_ArrayForEach(t, get(rep.result, "trials"))
+		{
+			const char *s = str(t, "state", "?");
+			char hps[256], extra[96] = "", seed[16];
+
+			if (i >= nstates)
+				break;
+			if (states[i] != NULL && strcmp(states[i], s) == 0) {
+				i++;
+				continue;
+			}
+			if (progress_shown && ctx->tty) {
+				printf("\r\033[K");
+				progress_shown = false;
+			}
+			fmt_hps(hps, sizeof(hps), get(t, "hyperparameters"));
+			if (cJSON_IsNumber(get(t, "objective")))
+				snprintf(extra, sizeof(extra), " best %.4f",
+					 num(t, "objective", 0));
+			if (cJSON_IsNumber(get(get(t, "job"), "id")))
+				snprintf(extra + strlen(extra),
+					 sizeof(extra) - strlen(extra),
+					 " (job %.0f)",
+					 num(get(t, "job"), "id", 0));
+			fmt_num(seed, sizeof(seed), get(t, "seed"));
+			printf("%s trial %.0f [%s seed=%s %s] %s -> %s%s\n",
+			       clock, num(t, "id", 0), str(t, "grader", "?"),
+			       seed, hps, states[i] ? states[i] : "new", s,
+			       extra);
+			free(states[i]);
+			states[i] = xstrdup(s);
+			i++;
+		}
+		state = str(rep.result, "state", "?");
+		ended = strcmp(state, "completed") == 0 ||
+			strcmp(state, "cancelled") == 0;
+		progress_line(rep.result, line, sizeof(line));
+		if (ctx->tty && !ended) {
+			printf("\r\033[K%s", line);
+			progress_shown = true;
+		}
+		if (ended) {
+			if (progress_shown)
+				printf("\r\033[K");
+			printf("%s sweep %.0f %s: %s\n", clock, (double)id,
+			       state, line);
+		}
+		fflush(stdout);
+		proto_reply_free(&rep);
+		if (ended)
+			break;
+		usleep((useconds_t)(interval * 1e6));
+	}
+	for (size_t i = 0; i < nstates; i++)
+		free(states[i]);
+	free(states);
+	return rc;
+}

@@ -1,0 +1,132 @@
+/*
+ * The backend contract: what rftd asks of anything that trains models.
+ * Every backend (the simulator now, the OpenAI-compatible API next)
+ * implements these operations; the scheduler knows nothing else.
+ *
+ * Operations are asynchronous: each takes a completion callback that is
+ * called exactly once, possibly before the operation returns (the
+ * simulator answers at once).  Callbacks run on the loop thread.
+ *
+ * Crash safety rests on the intent key: the job row carrying it is
+ * committed before submit() is called, the backend tags the remote job
+ * with it, and find() looks a job up by it after a crash, so that a job
+ * whose submission outcome is unknown is adopted, never submitted twice.
+ */
+#ifndef RFTD_BACKEND_H
+#define RFTD_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "job.h"
+
+struct daemon;
+struct backend;
+struct config_backend;
+
+enum backend_caps {
+	BACKEND_CAN_PAUSE = 1 << 0, /* pause() and resume() work */
+	BACKEND_SIMULATED = 1 << 1, /* nothing real is trained or paid */
+};
+
+enum backend_action {
+	BACKEND_CANCEL,
+	BACKEND_PAUSE,
+	BACKEND_RESUME,
+};
+
+/* What a trial asks the backend to run.  Borrowed for the call only. */
+struct backend_job {
+	const char *intent_key;
+	const char *model;
+	const char *training_file;   /* path or file id, from the spec */
+	const char *validation_file; /* or NULL */
+	const char *grader_name;
+	const cJSON *grader;
+	const cJSON *hyperparameters;
+	bool has_seed;
+	int64_t seed;
+	int64_t sweep_id;
+	int64_t trial_id;
+	const char *sweep_name;
+};
+
+struct backend_metric {
+	int64_t step;
+	const char *name;
+	double value;
+};
+
+/* One poll's answer.  Borrowed for the callback only. */
+struct backend_poll {
+	enum job_state state;
+	const char *provider_status;  /* the provider's word, kept raw */
+	const char *error;	      /* why it failed, or NULL */
+	const char *fine_tuned_model; /* or NULL */
+	double billed_seconds;	      /* training time so far; < 0 unknown */
+	const struct backend_metric *metrics; /* new since the cursor */
+	size_t nmetrics;
+	const char *cursor; /* to pass to the next poll */
+};
+
+typedef void (*backend_submit_cb)(void *arg, int rc, const char *remote_id,
+				  const char *error);
+typedef void (*backend_poll_cb)(void *arg, int rc,
+				const struct backend_poll *poll,
+				const char *error);
+typedef void (*backend_done_cb)(void *arg, int rc, const char *error);
+typedef void (*backend_owned_cb)(void *arg, const char *remote_id,
+				 const char *intent_key);
+
+struct backend_ops {
+	const char *type;
+	/* Creates the remote job tagged with job->intent_key. */
+	void (*submit)(struct backend *be, const struct backend_job *job,
+		       backend_submit_cb cb, void *arg);
+	/* Finds the job tagged with `intent_key`: rc 0, or -ENOENT. */
+	void (*find)(struct backend *be, const char *intent_key,
+		     backend_submit_cb cb, void *arg);
+	/* Status, and metrics after `cursor` (NULL: from the start). */
+	void (*poll)(struct backend *be, const char *remote_id,
+		     const char *cursor, backend_poll_cb cb, void *arg);
+	void (*control)(struct backend *be, const char *remote_id,
+			enum backend_action action, backend_done_cb cb,
+			void *arg);
+	/* Every job of ours the provider holds, then done(). */
+	void (*list_owned)(struct backend *be, backend_owned_cb each,
+			   backend_done_cb done, void *arg);
+	/* Expected training hours of a job (the worst case is the sweep's
+	 * max_job_hours). */
+	double (*estimate_hours)(struct backend *be,
+				 const struct backend_job *job);
+	/* Applies a reloaded configuration of the same type. */
+	void (*reconfigure)(struct backend *be,
+			    const struct config_backend *cfg);
+	void (*destroy)(struct backend *be);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	char *name;		     /* the [backend "NAME"] */
+	unsigned int caps;	     /* enum backend_caps */
+	unsigned int max_concurrent; /* jobs running at once */
+	struct daemon *d;
+	void *priv; /* the implementation's state */
+};
+
+/* Creates the backends of the configuration; fatal on failure. */
+void backends_init(struct daemon *d);
+/* Applies a reloaded configuration to the backends (same names/types). */
+void backends_reconfigure(struct daemon *d);
+void backends_free(struct daemon *d);
+/* The backend called `name`, or NULL. */
+struct backend *backend_find(struct daemon *d, const char *name);
+
+/* The implementations' constructors. */
+struct backend *sim_backend_new(struct daemon *d,
+				const struct config_backend *cfg);
+
+#endif

@@ -1,0 +1,710 @@
+/* The scheduler tick (see scheduler.h). */
+#include "scheduler.h"
+
+#include "config.h"
+#include "daemon.h"
+#include "job.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define ADMIT_SCAN   512 /* pending trials looked at per tick */
+#define RETRY_BASE_S 1.0 /* first retry delay; doubles per attempt */
+#define RETRY_MAX_S  300.0
+
+struct scheduler {
+	struct daemon *d;
+	uv_timer_t tick_timer; /* the periodic tick */
+	int64_t *inflight;     /* jobs with a backend call under way */
+	size_t ninflight, inflight_cap;
+	bool closing;
+};
+
+/* A job row copied out of the store, for calls that outlive a query. */
+struct job_ref {
+	struct scheduler *s;
+	int64_t id, trial_id, sweep_id;
+	int attempt, retries;
+	double max_job_hours, billed_seconds;
+	enum job_state state;
+	char *backend, *intent_key, *remote_id, *sweep_state, *cursor;
+	char *objective_metric;
+	bool objective_max;
+	/* For (re)submission. */
+	char *model, *spec_json, *grader_name, *grader_json, *hps_json;
+	char *sweep_name;
+	bool has_seed;
+	int64_t seed;
+	enum backend_action action; /* for control calls */
+};
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static struct job_ref *
+ref_new(struct scheduler *s, const struct store_job_row *r)
+{
+	struct job_ref *j = xcalloc(1, sizeof(*j));
+
+	j->s = s;
+	j->id = r->id;
+	j->trial_id = r->trial_id;
+	j->sweep_id = r->sweep_id;
+	j->attempt = r->attempt;
+	j->retries = r->retries;
+	j->max_job_hours = r->max_job_hours;
+	j->billed_seconds = r->billed_seconds;
+	if (r->state == NULL || job_state_parse(r->state, &j->state) != 0)
+		j->state = JOB_PENDING;
+	j->backend = dup_or_null(r->backend);
+	j->intent_key = dup_or_null(r->intent_key);
+	j->remote_id = dup_or_null(r->remote_id);
+	j->sweep_state = dup_or_null(r->sweep_state);
+	j->cursor = dup_or_null(r->cursor);
+	j->objective_metric = dup_or_null(r->objective_metric);
+	j->objective_max = r->objective_max;
+	j->model = dup_or_null(r->model);
+	j->spec_json = dup_or_null(r->spec_json);
+	j->grader_name = dup_or_null(r->grader_name);
+	j->grader_json = dup_or_null(r->grader_json);
+	j->hps_json = dup_or_null(r->hyperparameters_json);
+	j->sweep_name = dup_or_null(r->sweep_name);
+	j->has_seed = r->has_seed;
+	j->seed = r->seed;
+	return j;
+}
+
+static void
+ref_free(struct job_ref *j)
+{
+	if (j == NULL)
+		return;
+	free(j->backend);
+	free(j->intent_key);
+	free(j->remote_id);
+	free(j->sweep_state);
+	free(j->cursor);
+	free(j->objective_metric);
+	free(j->model);
+	free(j->spec_json);
+	free(j->grader_name);
+	free(j->grader_json);
+	free(j->hps_json);
+	free(j->sweep_name);
+	free(j);
+}
+
+/* --- jobs with a call under way ------------------------------------------ */
+
+static bool
+inflight_has(const struct scheduler *s, int64_t id)
+{
+	for (size_t i = 0; i < s->ninflight; i++)
+		if (s->inflight[i] == id)
+			return true;
+	return false;
+}
+
+static void
+inflight_add(struct scheduler *s, int64_t id)
+{
+	if (s->ninflight == s->inflight_cap) {
+		s->inflight_cap = s->inflight_cap ? 2 * s->inflight_cap : 16;
+		s->inflight = xrealloc(s->inflight,
+				       s->inflight_cap * sizeof(*s->inflight));
+	}
+	s->inflight[s->ninflight++] = id;
+}
+
+static void
+inflight_del(struct scheduler *s, int64_t id)
+{
+	for (size_t i = 0; i < s->ninflight; i++) {
+		if (s->inflight[i] == id) {
+			s->inflight[i] = s->inflight[--s->ninflight];
+			return;
+		}
+	}
+}
+
+/* --- what a job's end means for its trial --------------------------------- */
+
+static void
+trial_follow_job(struct scheduler *s, const struct job_ref *j,
+		 enum job_state to, const char *error, double now)
+{
+	struct store *st = s->d->store;
+	char reason[256];
+	double delay;
+
+	switch (to) {
+	case JOB_SUCCEEDED:
+		store_trial_set_state(st, j->trial_id, "succeeded", 0, NULL,
+				      now);
+		break;
+	case JOB_FAILED:
+	case JOB_LOST:
+		if (j->attempt <= j->retries &&
+		    strcmp(j->sweep_state, "cancelled") != 0) {
+			delay = fmin(RETRY_MAX_S,
+				     RETRY_BASE_S * pow(2, j->attempt - 1));
+			snprintf(reason, sizeof(reason),
+				 "retry %d of %d in %.0f s after: %.180s",
+				 j->attempt, j->retries, delay,
+				 error ? error : job_state_name(to));
+			store_trial_set_state(st, j->trial_id, "pending",
+					      now + delay, reason, now);
+			log_info("trial %lld: %s", (long long)j->trial_id,
+				 reason);
+		} else {
+			store_trial_set_state(st, j->trial_id, "failed", 0,
+					      NULL, now);
+		}
+		break;
+	case JOB_CANCELLED:
+		store_trial_set_state(st, j->trial_id, "cancelled", 0, NULL,
+				      now);
+		break;
+	case JOB_PAUSED:
+		store_trial_set_state(st, j->trial_id, "paused", 0, NULL, now);
+		break;
+	default:
+		if (j->state == JOB_PAUSED || j->state == JOB_PAUSING)
+			store_trial_set_state(st, j->trial_id, "running", 0,
+					      NULL, now);
+		break;
+	}
+}
+
+/* Moves a job and its trial; an illegal move is logged and skipped. */
+static int
+move(struct scheduler *s, struct job_ref *j, enum job_state to,
+     const struct store_job_change *c, const char *why)
+{
+	double now = now_wall();
+	int rc;
+
+	if (to == j->state) {
+		if (c != NULL)
+			return store_job_change(s->d->store, j->id, c, now);
+		return 0;
+	}
+	rc = job_transition(s->d->store, j->id, j->state, to, c, why, now);
+	if (rc == -EINVAL && c != NULL) {
+		struct store_job_change rest = *c;
+
+		rest.state = NULL;
+		rest.event = NULL;
+		return store_job_change(s->d->store, j->id, &rest, now);
+	}
+	if (rc != 0)
+		return rc;
+	trial_follow_job(s, j, to, why, now);
+	j->state = to;
+	return 0;
+}
+
+/* --- polling ------------------------------------------------------------- */
+
+static void
+on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
+{
+	struct job_ref *j = arg;
+	struct scheduler *s = j->s;
+	struct store *st = s->d->store;
+	struct store_job_change c = {.billed_seconds = -1};
+
+	inflight_del(s, j->id);
+	if (rc != 0) {
+		log_warnx("job %lld: poll: %s", (long long)j->id,
+			  error ? error : strerror(-rc));
+		if (rc == -ENOENT)
+			move(s, j, JOB_LOST, NULL,
+			     "the backend has no such job");
+		ref_free(j);
+		return;
+	}
+	for (size_t i = 0; i < p->nmetrics; i++) {
+		const struct backend_metric *m = &p->metrics[i];
+
+		store_metric_add(st, j->id, m->step, m->name, m->value);
+		if (j->objective_metric != NULL &&
+		    strcmp(m->name, j->objective_metric) == 0)
+			store_trial_objective(st, j->trial_id, m->value,
+					      m->step, j->objective_max);
+	}
+	c.provider_status = p->provider_status;
+	c.error = p->error;
+	c.fine_tuned_model = p->fine_tuned_model;
+	c.billed_seconds = p->billed_seconds;
+	c.cursor = p->cursor;
+	move(s, j, p->state, &c, p->error);
+	ref_free(j);
+}
+
+/* --- control actions ------------------------------------------------------ */
+
+static void
+on_controlled(void *arg, int rc, const char *error)
+{
+	struct job_ref *j = arg;
+	struct scheduler *s = j->s;
+	static const char *const verbs[] = {"cancel", "pause", "resume"};
+
+	inflight_del(s, j->id);
+	if (rc != 0) {
+		log_warnx("job %lld: %s: %s", (long long)j->id,
+			  verbs[j->action], error ? error : strerror(-rc));
+	} else if (j->action == BACKEND_CANCEL) {
+		move(s, j, JOB_CANCELLED, NULL, "cancelled");
+	} else if (j->action == BACKEND_PAUSE) {
+		move(s, j, JOB_PAUSED, NULL, "paused");
+	} else {
+		move(s, j, JOB_QUEUED, NULL, "resumed");
+	}
+	ref_free(j);
+}
+
+/* Starts a control call on a job we hold a reference to (taken over). */
+static void
+control(struct scheduler *s, struct job_ref *j, struct backend *be,
+	enum backend_action action, const char *why)
+{
+	enum job_state via = action == BACKEND_CANCEL  ? JOB_CANCELLING
+			     : action == BACKEND_PAUSE ? JOB_PAUSING
+						       : j->state;
+
+	if (via != j->state && move(s, j, via, NULL, why) != 0) {
+		ref_free(j);
+		return;
+	}
+	j->action = action;
+	inflight_add(s, j->id);
+	be->ops->control(be, j->remote_id, action, on_controlled, j);
+}
+
+/* --- submission ----------------------------------------------------------- */
+
+static void
+on_submitted(void *arg, int rc, const char *remote_id, const char *error)
+{
+	struct job_ref *j = arg;
+	struct scheduler *s = j->s;
+	struct store_job_change c = {.billed_seconds = -1};
+
+	inflight_del(s, j->id);
+	if (rc == 0) {
+		c.remote_id = remote_id;
+		c.event = "submitted";
+		if (store_job_change(s->d->store, j->id, &c, now_wall()) == 0)
+			log_info("job %lld: submitted as %s", (long long)j->id,
+				 remote_id);
+	} else if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EAGAIN) {
+		/* Sent, outcome unknown: find() settles it before any retry. */
+		move(s, j, JOB_UNKNOWN, NULL, error);
+	} else {
+		c.error = error;
+		move(s, j, JOB_FAILED, &c, error ? error : strerror(-rc));
+	}
+	ref_free(j);
+}
+
+static const char *
+spec_string(const cJSON *spec, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Hands a job whose intent is committed to its backend (ref taken over). */
+static void
+submit(struct scheduler *s, struct job_ref *j, struct backend *be)
+{
+	cJSON *spec = cJSON_Parse(j->spec_json);
+	cJSON *grader = cJSON_Parse(j->grader_json);
+	cJSON *hps = cJSON_Parse(j->hps_json);
+	struct backend_job bj = {
+	    .intent_key = j->intent_key,
+	    .model = j->model,
+	    .training_file = spec_string(spec, "training_file"),
+	    .validation_file = spec_string(spec, "validation_file"),
+	    .grader_name = j->grader_name,
+	    .grader = grader,
+	    .hyperparameters = hps,
+	    .has_seed = j->has_seed,
+	    .seed = j->seed,
+	    .sweep_id = j->sweep_id,
+	    .trial_id = j->trial_id,
+	    .sweep_name = j->sweep_name,
+	};
+
+	inflight_add(s, j->id);
+	be->ops->submit(be, &bj, on_submitted, j);
+	cJSON_Delete(spec);
+	cJSON_Delete(grader);
+	cJSON_Delete(hps);
+}
+
+/* After a crash: was the intent ever submitted?  Adopt, or submit now. */
+static void
+on_found(void *arg, int rc, const char *remote_id, const char *error)
+{
+	struct job_ref *j = arg;
+	struct scheduler *s = j->s;
+	struct backend *be = backend_find(s->d, j->backend);
+	struct store_job_change c = {.billed_seconds = -1};
+
+	inflight_del(s, j->id);
+	if (rc == 0) {
+		c.remote_id = remote_id;
+		c.event = "found by its intent key after a restart; adopted";
+		store_job_change(s->d->store, j->id, &c, now_wall());
+		log_info("job %lld: found %s by intent key %s",
+			 (long long)j->id, remote_id, j->intent_key);
+		ref_free(j);
+		return;
+	}
+	if (rc != -ENOENT || be == NULL) {
+		log_warnx("job %lld: find: %s", (long long)j->id,
+			  error ? error : strerror(-rc));
+		ref_free(j);
+		return;
+	}
+	log_info("job %lld: intent %s was never submitted; submitting it",
+		 (long long)j->id, j->intent_key);
+	if (j->state == JOB_UNKNOWN &&
+	    move(s, j, JOB_SUBMITTING, NULL, "not found; resubmitting") != 0) {
+		ref_free(j);
+		return;
+	}
+	submit(s, j, be);
+}
+
+/* --- the tick --------------------------------------------------------------
+ */
+
+struct job_list {
+	struct job_ref **items;
+	size_t n, cap;
+	struct scheduler *s;
+};
+
+static void
+collect(const struct store_job_row *row, void *arg)
+{
+	struct job_list *l = arg;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->items = xrealloc(l->items, l->cap * sizeof(*l->items));
+	}
+	l->items[l->n++] = ref_new(l->s, row);
+}
+
+/* One live job: reconcile, enforce, poll.  Takes the ref over. */
+static void
+handle_job(struct scheduler *s, struct job_ref *j)
+{
+	struct backend *be = backend_find(s->d, j->backend);
+
+	if (be == NULL || inflight_has(s, j->id)) {
+		ref_free(j);
+		return;
+	}
+	if (j->remote_id == NULL) {
+		inflight_add(s, j->id);
+		be->ops->find(be, j->intent_key, on_found, j);
+		return;
+	}
+	if (j->state != JOB_CANCELLING &&
+	    strcmp(j->sweep_state, "cancelled") == 0) {
+		control(s, j, be, BACKEND_CANCEL, "the sweep was cancelled");
+		return;
+	}
+	if (j->state == JOB_CANCELLING) {
+		control(s, j, be, BACKEND_CANCEL, NULL);
+		return;
+	}
+	if (j->max_job_hours > 0 &&
+	    j->billed_seconds > j->max_job_hours * 3600) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "ran past max_job_hours (%g h)",
+			 j->max_job_hours);
+		control(s, j, be, BACKEND_CANCEL, why);
+		return;
+	}
+	if (j->state == JOB_RUNNING && (be->caps & BACKEND_CAN_PAUSE) &&
+	    strcmp(j->sweep_state, "paused") == 0) {
+		control(s, j, be, BACKEND_PAUSE, "the sweep was paused");
+		return;
+	}
+	inflight_add(s, j->id);
+	be->ops->poll(be, j->remote_id, j->cursor, on_polled, j);
+}
+
+/* Jobs counted against the limits, per sweep and per backend. */
+struct counts {
+	struct {
+		int64_t sweep_id;
+		int n;
+	} * sweeps;
+	size_t nsweeps;
+	struct daemon *d;
+	int *backends; /* parallel to d->backends */
+	struct job_list admit;
+	struct scheduler *s;
+};
+
+static int *
+sweep_count(struct counts *c, int64_t sweep_id)
+{
+	for (size_t i = 0; i < c->nsweeps; i++)
+		if (c->sweeps[i].sweep_id == sweep_id)
+			return &c->sweeps[i].n;
+	c->sweeps = xrealloc(c->sweeps, (c->nsweeps + 1) * sizeof(*c->sweeps));
+	c->sweeps[c->nsweeps].sweep_id = sweep_id;
+	c->sweeps[c->nsweeps].n = 0;
+	return &c->sweeps[c->nsweeps++].n;
+}
+
+static int *
+backend_count(struct counts *c, const char *name)
+{
+	for (size_t i = 0; i < c->d->nbackends; i++)
+		if (strcmp(c->d->backends[i]->name, name) == 0)
+			return &c->backends[i];
+	return NULL;
+}
+
+static void
+count_active(int64_t sweep_id, const char *backend, int n, void *arg)
+{
+	struct counts *c = arg;
+	int *b = backend_count(c, backend);
+
+	*sweep_count(c, sweep_id) += n;
+	if (b != NULL)
+		*b += n;
+}
+
+static bool
+consider(const struct store_job_row *t, void *arg)
+{
+	struct counts *c = arg;
+	struct backend *be = backend_find(c->d, t->backend);
+	int *bn = backend_count(c, t->backend);
+	int *sn = sweep_count(c, t->sweep_id);
+
+	if (be == NULL || bn == NULL || *bn >= (int)be->max_concurrent)
+		return true;
+	if (t->max_concurrent > 0 && *sn >= t->max_concurrent)
+		return true;
+	(*bn)++;
+	(*sn)++;
+	c->admit.s = c->s;
+	collect(t, &c->admit);
+	return true;
+}
+
+static void
+new_intent_key(char out[48])
+{
+	unsigned char r[16];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		fatal("getrandom");
+	memcpy(out, "rftd-", 5);
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(out + 5 + 2 * i, 3, "%02x", r[i]);
+}
+
+static void
+admit(struct scheduler *s, double now)
+{
+	struct daemon *d = s->d;
+	struct counts c = {.d = d, .s = s};
+
+	c.backends = xcalloc(d->nbackends ? d->nbackends : 1, sizeof(int));
+	if (store_active_counts(d->store, count_active, &c) == 0)
+		store_trials_admissible(d->store, now, ADMIT_SCAN, consider,
+					&c);
+	for (size_t i = 0; i < c.admit.n; i++) {
+		struct job_ref *j = c.admit.items[i];
+		struct backend *be = backend_find(d, j->backend);
+		char key[48];
+		int rc;
+
+		new_intent_key(key);
+		rc = store_job_create(d->store, j->trial_id, j->backend, key,
+				      (be->caps & BACKEND_SIMULATED) != 0, now,
+				      &j->id, &j->attempt);
+		if (rc != 0) {
+			ref_free(j);
+			continue;
+		}
+		j->intent_key = xstrdup(key);
+		j->state = JOB_SUBMITTING;
+		log_info("job %lld: trial %lld attempt %d on %s (intent %s)",
+			 (long long)j->id, (long long)j->trial_id, j->attempt,
+			 j->backend, key);
+		submit(s, j, be);
+	}
+	free(c.admit.items);
+	free(c.sweeps);
+	free(c.backends);
+}
+
+static void
+tick(uv_timer_t *t)
+{
+	struct scheduler *s = t->data;
+	struct daemon *d = s->d;
+	struct job_list live = {.s = s};
+	double now = now_wall();
+
+	if (store_jobs_active(d->store, collect, &live) == 0) {
+		/* Polls of in-process backends answer at once: one commit. */
+		bool tx = store_begin(d->store) == 0;
+
+		for (size_t i = 0; i < live.n; i++)
+			handle_job(s, live.items[i]);
+		if (tx)
+			store_commit(d->store);
+	} else {
+		for (size_t i = 0; i < live.n; i++)
+			ref_free(live.items[i]);
+	}
+	free(live.items);
+	if (!d->stopping)
+		admit(s, now);
+	store_sweeps_refresh(d->store, now_wall());
+}
+
+struct scheduler *
+scheduler_new(struct daemon *d)
+{
+	struct scheduler *s = xcalloc(1, sizeof(*s));
+
+	s->d = d;
+	uv_timer_init(&d->loop, &s->tick_timer);
+	s->tick_timer.data = s;
+	return s;
+}
+
+void
+scheduler_configure(struct scheduler *s, unsigned int tick_ms)
+{
+	uv_timer_start(&s->tick_timer, tick, 0, tick_ms);
+}
+
+void
+scheduler_kick(struct scheduler *s)
+{
+	tick(&s->tick_timer);
+}
+
+static void
+on_closed(uv_handle_t *h)
+{
+	struct scheduler *s = h->data;
+
+	free(s->inflight);
+	free(s);
+}
+
+void
+scheduler_close(struct scheduler *s)
+{
+	if (s == NULL || s->closing)
+		return;
+	s->closing = true;
+	uv_timer_stop(&s->tick_timer);
+	uv_close((uv_handle_t *)&s->tick_timer, on_closed);
+}
+
+/* --- control actions from rftctl ------------------------------------------ */
+
+struct lookup {
+	struct scheduler *s;
+	struct job_ref *ref;
+};
+
+static void
+take_ref(const struct store_job_row *row, void *arg)
+{
+	struct lookup *l = arg;
+
+	l->ref = ref_new(l->s, row);
+}
+
+int
+scheduler_job_action(struct scheduler *s, int64_t job_id,
+		     enum backend_action action, char *err, size_t errlen)
+{
+	struct lookup l = {.s = s};
+	struct backend *be;
+	struct job_ref *j;
+	int rc = store_job_get(s->d->store, job_id, take_ref, &l);
+
+	if (rc != 0) {
+		snprintf(err, errlen,
+			 rc == -ENOENT ? "no job %lld" : "cannot read job %lld",
+			 (long long)job_id);
+		return rc;
+	}
+	j = l.ref;
+	be = backend_find(s->d, j->backend);
+	if (job_state_terminal(j->state)) {
+		snprintf(err, errlen, "job %lld has ended (%s)",
+			 (long long)job_id, job_state_name(j->state));
+		rc = -EALREADY;
+	} else if (be == NULL) {
+		snprintf(err, errlen, "job %lld: backend %s is not configured",
+			 (long long)job_id, j->backend);
+		rc = -ENOENT;
+	} else if (j->remote_id == NULL || inflight_has(s, j->id)) {
+		snprintf(err, errlen,
+			 "job %lld is being submitted or changed; try again",
+			 (long long)job_id);
+		rc = -EAGAIN;
+	} else if (action != BACKEND_CANCEL &&
+		   !(be->caps & BACKEND_CAN_PAUSE)) {
+		snprintf(err, errlen, "backend %s cannot pause jobs",
+			 j->backend);
+		rc = -EOPNOTSUPP;
+	} else if (action == BACKEND_PAUSE && j->state != JOB_RUNNING) {
+		snprintf(err, errlen,
+			 "job %lld is %s; only a running job can be paused",
+			 (long long)job_id, job_state_name(j->state));
+		rc = -EALREADY;
+	} else if (action == BACKEND_RESUME && j->state != JOB_PAUSED) {
+		snprintf(err, errlen, "job %lld is %s, not paused",
+			 (long long)job_id, job_state_name(j->state));
+		rc = -EALREADY;
+	} else if (action == BACKEND_CANCEL && j->state == JOB_CANCELLING) {
+		snprintf(err, errlen, "job %lld is already being cancelled",
+			 (long long)job_id);
+		rc = -EALREADY;
+	}
+	if (rc != 0) {
+		ref_free(j);
+		return rc;
+	}
+	control(s, j, be, action,
+		action == BACKEND_CANCEL  ? "cancelled by the user"
+		: action == BACKEND_PAUSE ? "paused by the user"
+					  : "resumed by the user");
+	return 0;
+}

@@ -1,0 +1,576 @@
+/*
+ * The simulated backend: jobs that behave like RFT jobs in simulated
+ * time, for rehearsals, the demo and tests.  Nothing is trained and
+ * nothing is paid; everything it makes is marked simulated.
+ *
+ * A job's whole life is a pure function of what was submitted and of its
+ * elapsed simulated time, so its state and metrics are reproducible from
+ * the trial's seed.  The jobs themselves are kept in the store (sim_jobs)
+ * so that, like a provider's, they outlive an rftd restart.
+ *
+ * Life of a job, in simulated seconds E:
+ *   [0, V)        validating_files
+ *   [V, V+Q)      queued
+ *   [V+Q, ...)    running: step k ends at V+Q+k*step_secs, total S steps
+ *   then          succeeded, or failed at fail_step (failure_rate)
+ * Each step reports train_reward_mean; every eval_interval steps (and the
+ * last) valid_reward_mean; with per-grader scores and the provider's raw
+ * names next to the canonical ones.  Rewards follow a saturating curve
+ * whose plateau depends on the grader and hyperparameters (an optimum
+ * near learning_rate_multiplier 1.2, gains from epochs, a little
+ * overfitting beyond 6) plus seeded noise.
+ */
+#include "backend.h"
+
+#include "config.h"
+#include "daemon.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define SIM_EXAMPLES	   300 /* training examples assumed per epoch */
+#define SIM_MAX_STEPS	   2000
+#define SIM_VALIDATING	   300.0 /* simulated seconds */
+#define SIM_MAX_POLL_STEPS 500	 /* steps reported by one poll */
+#define SIM_MAX_GRADERS	   8	 /* per-grader scores reported */
+
+struct sim {
+	double speed;
+	double failure_rate;
+};
+
+/* What a submitted job will do, derived from its request. */
+struct sim_model {
+	int64_t steps;
+	double step_secs;
+	double queued_secs;
+	int64_t eval_interval;
+	int64_t fail_step; /* 0: it does not fail */
+	double plateau;
+	double tau;
+	uint64_t noise_seed;
+	int ngraders;
+	char grader_names[SIM_MAX_GRADERS][64];
+	double grader_bias[SIM_MAX_GRADERS];
+};
+
+static uint64_t
+mix(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return mix(h);
+}
+
+/* A uniform number in [0, 1) from a key. */
+static double
+uniform(uint64_t key)
+{
+	return (double)(mix(key) >> 11) / 9007199254740992.0;
+}
+
+/* A standard normal number from a key (Box-Muller). */
+static double
+normal(uint64_t key)
+{
+	double u1 = uniform(key) + 1e-12, u2 = uniform(key ^ 0x5bd1e995ull);
+
+	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+static double
+hp_number(const cJSON *hps, const char *name, double def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(hps, name);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+static const char *
+hp_string(const cJSON *hps, const char *name, const char *def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(hps, name);
+
+	return cJSON_IsString(v) && strcmp(v->valuestring, "auto") != 0
+		   ? v->valuestring
+		   : def;
+}
+
+static double
+grader_level(const char *type)
+{
+	static const struct {
+		const char *type;
+		double level;
+	} levels[] = {{"string_check", 0.62},
+		      {"text_similarity", 0.70},
+		      {"python", 0.74},
+		      {"score_model", 0.78},
+		      {"multi", 0.80}};
+
+	for (size_t i = 0; i < ARRAY_LEN(levels); i++)
+		if (type != NULL && strcmp(type, levels[i].type) == 0)
+			return levels[i].level;
+	return 0.65;
+}
+
+static void
+model_graders(struct sim_model *m, const cJSON *grader, const char *name)
+{
+	const cJSON *subs = cJSON_GetObjectItemCaseSensitive(grader, "graders");
+	const cJSON *g;
+
+	if (!cJSON_IsObject(subs)) {
+		snprintf(m->grader_names[0], sizeof(m->grader_names[0]), "%s",
+			 name);
+		m->grader_bias[0] = 0;
+		m->ngraders = 1;
+		return;
+	}
+	cJSON_ArrayForEach(g, subs)
+	{
+		if (m->ngraders == SIM_MAX_GRADERS)
+			break;
+		snprintf(m->grader_names[m->ngraders],
+			 sizeof(m->grader_names[0]), "%s", g->string);
+		m->grader_bias[m->ngraders] =
+		    0.15 * (uniform(hash_str(g->string)) - 0.5);
+		m->ngraders++;
+	}
+}
+
+static void
+model_init(struct sim_model *m, const cJSON *req, double failure_rate)
+{
+	const cJSON *hps =
+	    cJSON_GetObjectItemCaseSensitive(req, "hyperparameters");
+	const cJSON *grader = cJSON_GetObjectItemCaseSensitive(req, "grader");
+	const cJSON *gtype = cJSON_GetObjectItemCaseSensitive(grader, "type");
+	const cJSON *gname =
+	    cJSON_GetObjectItemCaseSensitive(req, "grader_name");
+	const cJSON *intent =
+	    cJSON_GetObjectItemCaseSensitive(req, "intent_key");
+	double epochs = hp_number(hps, "n_epochs", 2);
+	double batch = hp_number(hps, "batch_size", 16);
+	double lr = hp_number(hps, "learning_rate_multiplier", 1.0);
+	double compute = hp_number(hps, "compute_multiplier", 1.0);
+	const char *effort = hp_string(hps, "reasoning_effort", "medium");
+	double effort_time = 1.0, effort_gain = 1.0;
+	char *canon = json_canonical(req);
+	uint64_t trial_key;
+	double lr_fit;
+
+	memset(m, 0, sizeof(*m));
+	if (strcmp(effort, "low") == 0) {
+		effort_time = 0.7;
+		effort_gain = 0.96;
+	} else if (strcmp(effort, "high") == 0) {
+		effort_time = 1.4;
+		effort_gain = 1.02;
+	}
+	m->steps = (int64_t)epochs * (int64_t)ceil(SIM_EXAMPLES / batch);
+	if (m->steps > SIM_MAX_STEPS)
+		m->steps = SIM_MAX_STEPS;
+	if (m->steps < 1)
+		m->steps = 1;
+	m->step_secs = 45.0 * compute * effort_time * sqrt(batch / 16.0);
+	m->eval_interval = (int64_t)hp_number(hps, "eval_interval",
+					      fmax(1, (double)m->steps / 10));
+	if (m->eval_interval < 1)
+		m->eval_interval = 1;
+
+	/* The trial (not the attempt) decides the curve: seed + settings. */
+	{
+		cJSON *trial = cJSON_Duplicate(req, 1);
+		char *t;
+
+		cJSON_DeleteItemFromObjectCaseSensitive(trial, "intent_key");
+		t = json_canonical(trial);
+		trial_key = hash_str(t);
+		free(t);
+		cJSON_Delete(trial);
+	}
+	m->noise_seed = trial_key;
+	lr_fit = exp(-pow(log(lr / 1.2), 2) / (2 * 0.7 * 0.7));
+	m->plateau =
+	    grader_level(cJSON_IsString(gtype) ? gtype->valuestring : NULL) +
+	    0.06 * (uniform(trial_key ^ 17) - 0.5);
+	m->plateau *= (0.55 + 0.45 * lr_fit) * effort_gain;
+	m->plateau *= 1.0 - 0.25 * exp(-epochs / 1.5);
+	if (epochs > 6)
+		m->plateau -= 0.01 * (epochs - 6);
+	m->plateau = fmin(0.98, fmax(0.05, m->plateau));
+	m->tau = fmax(1.0, (double)m->steps * 0.25 / sqrt(fmax(lr, 0.01)));
+
+	/* The attempt decides queueing and failures, so a retry can work. */
+	{
+		uint64_t attempt_key = hash_str(
+		    cJSON_IsString(intent) ? intent->valuestring : canon);
+
+		m->queued_secs = 120.0 + 600.0 * uniform(attempt_key ^ 3);
+		if (uniform(attempt_key ^ 7) < failure_rate)
+			m->fail_step =
+			    1 +
+			    (int64_t)((double)m->steps *
+				      (0.1 + 0.8 * uniform(attempt_key ^ 11)));
+	}
+	model_graders(m, grader,
+		      cJSON_IsString(gname) ? gname->valuestring : "grader");
+	free(canon);
+}
+
+static double
+reward(const struct sim_model *m, int64_t step, uint64_t stream, double sd)
+{
+	double base = m->plateau * (1.0 - exp(-(double)step / m->tau));
+	double r =
+	    base + sd * normal(m->noise_seed ^ mix((uint64_t)step) ^ stream);
+
+	return fmin(1.0, fmax(0.0, r));
+}
+
+/* --- metrics of a poll ---------------------------------------------------- */
+
+struct metric_buf {
+	struct backend_metric *items;
+	size_t n, cap;
+	char *names; /* storage for per-grader names */
+	size_t names_used, names_cap;
+};
+
+/* Stores "grader.NAME.SPLIT_reward_mean" in the buffer's name storage. */
+static const char *
+intern(struct metric_buf *b, const char *grader, const char *split)
+{
+	char name[160];
+	size_t len;
+
+	snprintf(name, sizeof(name), "grader.%.64s.%s_reward_mean", grader,
+		 split);
+	len = strlen(name) + 1;
+	if (b->names_used + len > b->names_cap)
+		return NULL; /* sized up front; cannot happen */
+	memcpy(b->names + b->names_used, name, len);
+	b->names_used += len;
+	return b->names + b->names_used - len;
+}
+
+static void
+add_metric(struct metric_buf *b, int64_t step, const char *name, double v)
+{
+	if (name == NULL)
+		return;
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 256;
+		b->items = xrealloc(b->items, b->cap * sizeof(*b->items));
+	}
+	b->items[b->n++] = (struct backend_metric){step, name, v};
+}
+
+static void
+step_metrics(const struct sim_model *m, struct metric_buf *b, int64_t step,
+	     const char *const *train_names, const char *const *valid_names)
+{
+	double train = reward(m, step, 1, 0.03);
+	bool eval = step % m->eval_interval == 0 || step == m->steps;
+
+	add_metric(b, step, "train_reward_mean", train);
+	add_metric(b, step, "train_mean_reward", train);
+	for (int g = 0; g < m->ngraders; g++)
+		add_metric(b, step, train_names[g],
+			   fmin(1, fmax(0, train + m->grader_bias[g])));
+	if (!eval)
+		return;
+	{
+		double valid = reward(m, step, 2, 0.015) - 0.02;
+
+		valid = fmax(0, valid);
+		add_metric(b, step, "valid_reward_mean", valid);
+		add_metric(b, step, "full_valid_mean_reward", valid);
+		for (int g = 0; g < m->ngraders; g++)
+			add_metric(b, step, valid_names[g],
+				   fmin(1, fmax(0, valid + m->grader_bias[g])));
+	}
+}
+
+/* --- the operations ------------------------------------------------------- */
+
+static void
+random_hex(char *out, size_t bytes)
+{
+	unsigned char buf[32];
+
+	if (bytes > sizeof(buf) || getrandom(buf, bytes, 0) != (ssize_t)bytes)
+		fatal("getrandom");
+	for (size_t i = 0; i < bytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", buf[i]);
+}
+
+static void
+sim_submit(struct backend *be, const struct backend_job *job,
+	   backend_submit_cb cb, void *arg)
+{
+	struct store_sim_job sj = {0};
+	cJSON *req = cJSON_CreateObject();
+	char hex[25];
+	int rc;
+
+	cJSON_AddStringToObject(req, "intent_key", job->intent_key);
+	cJSON_AddStringToObject(req, "model", job->model);
+	cJSON_AddStringToObject(req, "grader_name", job->grader_name);
+	cJSON_AddItemToObject(req, "grader", cJSON_Duplicate(job->grader, 1));
+	cJSON_AddItemToObject(req, "hyperparameters",
+			      cJSON_Duplicate(job->hyperparameters, 1));
+	if (job->has_seed)
+		cJSON_AddNumberToObject(req, "seed", (double)job->seed);
+	random_hex(hex, 12);
+	snprintf(sj.remote_id, sizeof(sj.remote_id), "simjob-%s", hex);
+	snprintf(sj.intent_key, sizeof(sj.intent_key), "%s", job->intent_key);
+	sj.request = cJSON_PrintUnformatted(req);
+	sj.created_at = now_wall();
+	sj.active_since = sj.created_at;
+	snprintf(sj.control, sizeof(sj.control), "active");
+	rc = store_sim_insert(be->d->store, &sj);
+	cb(arg, rc, rc == 0 ? sj.remote_id : NULL,
+	   rc == 0 ? NULL : "simulator: cannot record the job");
+	free(sj.request);
+	cJSON_Delete(req);
+}
+
+static void
+sim_find(struct backend *be, const char *intent_key, backend_submit_cb cb,
+	 void *arg)
+{
+	struct store_sim_job sj;
+	int rc = store_sim_get(be->d->store, NULL, intent_key, &sj);
+
+	cb(arg, rc, rc == 0 ? sj.remote_id : NULL, NULL);
+	if (rc == 0)
+		free(sj.request);
+}
+
+static double
+sim_elapsed(const struct sim *sim, const struct store_sim_job *sj, double now)
+{
+	double e = sj->elapsed;
+
+	if (sj->active_since > 0 && now > sj->active_since)
+		e += (now - sj->active_since) * sim->speed;
+	return e;
+}
+
+static void
+sim_poll(struct backend *be, const char *remote_id, const char *cursor,
+	 backend_poll_cb cb, void *arg)
+{
+	struct sim *sim = be->priv;
+	struct store_sim_job sj;
+	struct sim_model m;
+	struct backend_poll p = {.billed_seconds = 0};
+	struct metric_buf b = {0};
+	const char *train_names[SIM_MAX_GRADERS], *valid_names[SIM_MAX_GRADERS];
+	char next_cursor[32], model_name[320];
+	int64_t done, from = 0, last_step;
+	double e, run;
+	cJSON *req;
+	int rc;
+
+	rc = store_sim_get(be->d->store, remote_id, NULL, &sj);
+	if (rc != 0) {
+		cb(arg, rc, NULL, "simulator: no such job");
+		return;
+	}
+	req = cJSON_Parse(sj.request);
+	model_init(&m, req, sim->failure_rate);
+	e = sim_elapsed(sim, &sj, now_wall());
+	run = e - SIM_VALIDATING - m.queued_secs;
+	last_step = m.fail_step ? m.fail_step : m.steps;
+	done = run <= 0 ? 0 : (int64_t)(run / m.step_secs);
+	if (done > last_step)
+		done = last_step;
+	p.billed_seconds = fmin(fmax(run, 0), (double)last_step * m.step_secs);
+
+	if (strcmp(sj.control, "cancelled") == 0) {
+		p.state = JOB_CANCELLED;
+		p.provider_status = "cancelled";
+	} else if (m.fail_step && done >= m.fail_step) {
+		p.state = JOB_FAILED;
+		p.provider_status = "failed";
+		p.error = "simulated failure: the grader timed out";
+	} else if (done >= m.steps) {
+		p.state = JOB_SUCCEEDED;
+		p.provider_status = "succeeded";
+		cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
+
+		snprintf(model_name, sizeof(model_name), "ft:%.200s:sim::%.40s",
+			 cJSON_IsString(model) ? model->valuestring : "model",
+			 sj.remote_id + 7);
+		p.fine_tuned_model = model_name;
+	} else if (strcmp(sj.control, "paused") == 0) {
+		p.state = JOB_PAUSED;
+		p.provider_status = "paused";
+	} else if (e < SIM_VALIDATING) {
+		p.state = JOB_VALIDATING;
+		p.provider_status = "validating_files";
+	} else if (run < 0) {
+		p.state = JOB_QUEUED;
+		p.provider_status = "queued";
+	} else {
+		p.state = JOB_RUNNING;
+		p.provider_status = "running";
+	}
+
+	if (cursor != NULL && parse_i64(cursor, 0, INT64_MAX, &from) != 0)
+		from = 0;
+	if (done > from + SIM_MAX_POLL_STEPS)
+		done = from + SIM_MAX_POLL_STEPS;
+	b.names_cap = (size_t)m.ngraders * 2 * 160;
+	b.names = xmalloc(b.names_cap ? b.names_cap : 1);
+	for (int g = 0; g < m.ngraders; g++) {
+		train_names[g] = intern(&b, m.grader_names[g], "train");
+		valid_names[g] = intern(&b, m.grader_names[g], "valid");
+	}
+	for (int64_t step = from + 1; step <= done; step++)
+		step_metrics(&m, &b, step, train_names, valid_names);
+	snprintf(next_cursor, sizeof(next_cursor), "%lld",
+		 (long long)(done > from ? done : from));
+	p.metrics = b.items;
+	p.nmetrics = b.n;
+	p.cursor = next_cursor;
+	cb(arg, 0, &p, NULL);
+	free(b.items);
+	free(b.names);
+	cJSON_Delete(req);
+	free(sj.request);
+}
+
+static void
+sim_control(struct backend *be, const char *remote_id,
+	    enum backend_action action, backend_done_cb cb, void *arg)
+{
+	struct sim *sim = be->priv;
+	struct store_sim_job sj;
+	double now = now_wall();
+	const char *error = NULL;
+	int rc;
+
+	rc = store_sim_get(be->d->store, remote_id, NULL, &sj);
+	if (rc != 0) {
+		cb(arg, rc, "simulator: no such job");
+		return;
+	}
+	if (strcmp(sj.control, "cancelled") == 0) {
+		rc = -EALREADY;
+		error = "the job is cancelled";
+	} else if (action == BACKEND_CANCEL || action == BACKEND_PAUSE) {
+		if (action == BACKEND_PAUSE &&
+		    strcmp(sj.control, "paused") == 0) {
+			rc = -EALREADY;
+			error = "the job is already paused";
+		} else {
+			sj.elapsed = sim_elapsed(sim, &sj, now);
+			sj.active_since = 0;
+			snprintf(sj.control, sizeof(sj.control), "%s",
+				 action == BACKEND_CANCEL ? "cancelled"
+							  : "paused");
+		}
+	} else if (strcmp(sj.control, "paused") != 0) {
+		rc = -EALREADY;
+		error = "the job is not paused";
+	} else {
+		sj.active_since = now;
+		snprintf(sj.control, sizeof(sj.control), "active");
+	}
+	if (rc == 0)
+		rc = store_sim_update(be->d->store, &sj);
+	free(sj.request);
+	cb(arg, rc, error);
+}
+
+static void
+sim_list_owned(struct backend *be, backend_owned_cb each, backend_done_cb done,
+	       void *arg)
+{
+	/* Every simulated job is recorded with its job row; none to adopt. */
+	(void)be;
+	(void)each;
+	done(arg, 0, NULL);
+}
+
+static double
+sim_estimate_hours(struct backend *be, const struct backend_job *job)
+{
+	struct sim *sim = be->priv;
+	struct sim_model m;
+	cJSON *req = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(req, "hyperparameters",
+			      cJSON_Duplicate(job->hyperparameters, 1));
+	cJSON_AddItemToObject(req, "grader", cJSON_Duplicate(job->grader, 1));
+	model_init(&m, req, sim->failure_rate);
+	cJSON_Delete(req);
+	return (double)m.steps * m.step_secs / 3600.0;
+}
+
+static void
+sim_reconfigure(struct backend *be, const struct config_backend *cfg)
+{
+	struct sim *sim = be->priv;
+
+	sim->speed = cfg->speed;
+	sim->failure_rate = cfg->failure_rate;
+	be->max_concurrent = cfg->max_concurrent;
+}
+
+static void
+sim_destroy(struct backend *be)
+{
+	free(be->priv);
+	free(be->name);
+	free(be);
+}
+
+static const struct backend_ops sim_ops = {
+    .type = "sim",
+    .submit = sim_submit,
+    .find = sim_find,
+    .poll = sim_poll,
+    .control = sim_control,
+    .list_owned = sim_list_owned,
+    .estimate_hours = sim_estimate_hours,
+    .reconfigure = sim_reconfigure,
+    .destroy = sim_destroy,
+};
+
+struct backend *
+sim_backend_new(struct daemon *d, const struct config_backend *cfg)
+{
+	struct backend *be = xcalloc(1, sizeof(*be));
+
+	be->ops = &sim_ops;
+	be->name = xstrdup(cfg->name);
+	be->caps = BACKEND_CAN_PAUSE | BACKEND_SIMULATED;
+	be->d = d;
+	be->priv = xcalloc(1, sizeof(struct sim));
+	sim_reconfigure(be, cfg);
+	return be;
+}

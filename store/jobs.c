@@ -1,0 +1,330 @@
+/* Jobs: the scheduler's queries and the changes it records. */
+#include "store_int.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Columns shared by the job and trial queries, in this order. */
+#define JOB_COLUMNS                                                            \
+	" j.id, t.id, t.sweep_id, j.attempt, j.backend, j.intent_key,"         \
+	" j.remote_id, j.state, s.state, s.max_job_hours, s.retries,"          \
+	" s.objective_metric, s.objective_mode, j.billed_seconds, s.model,"    \
+	" s.spec, t.grader_name, t.grader, t.hyperparameters, t.seed, s.name," \
+	" s.max_concurrent, j.events_cursor"
+
+static void
+read_row(sqlite3_stmt *s, struct store_job_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(s, 0);
+	r->trial_id = sqlite3_column_int64(s, 1);
+	r->sweep_id = sqlite3_column_int64(s, 2);
+	r->attempt = sqlite3_column_int(s, 3);
+	r->backend = col_text(s, 4);
+	r->intent_key = col_text(s, 5);
+	r->remote_id = col_text(s, 6);
+	r->state = col_text(s, 7);
+	r->sweep_state = col_text(s, 8);
+	r->max_job_hours = sqlite3_column_double(s, 9);
+	r->retries = sqlite3_column_int(s, 10);
+	r->objective_metric = col_text(s, 11);
+	r->objective_max =
+	    col_text(s, 12) == NULL || strcmp(col_text(s, 12), "max") == 0;
+	r->billed_seconds = sqlite3_column_double(s, 13);
+	r->model = col_text(s, 14);
+	r->spec_json = col_text(s, 15);
+	r->grader_name = col_text(s, 16);
+	r->grader_json = col_text(s, 17);
+	r->hyperparameters_json = col_text(s, 18);
+	r->has_seed = sqlite3_column_type(s, 19) != SQLITE_NULL;
+	r->seed = sqlite3_column_int64(s, 19);
+	r->sweep_name = col_text(s, 20);
+	r->max_concurrent = sqlite3_column_int(s, 21);
+	r->cursor = col_text(s, 22);
+}
+
+static const char sql_jobs_active[] =
+    "SELECT" JOB_COLUMNS " FROM jobs j JOIN trials t ON t.id = j.trial_id"
+    " JOIN sweeps s ON s.id = t.sweep_id"
+    " WHERE j.state NOT IN ('pending', 'succeeded', 'failed', 'cancelled',"
+    " 'lost') ORDER BY j.id;";
+static const char sql_job_get[] =
+    "SELECT" JOB_COLUMNS " FROM jobs j JOIN trials t ON t.id = j.trial_id"
+    " JOIN sweeps s ON s.id = t.sweep_id WHERE j.id = ?1;";
+
+static int
+for_each_job(struct store *st, sqlite3_stmt *s,
+	     void (*fn)(const struct store_job_row *job, void *arg), void *arg,
+	     int *rows)
+{
+	struct store_job_row row;
+	int rc;
+
+	*rows = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		read_row(s, &row);
+		fn(&row, arg);
+		(*rows)++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, "jobs");
+}
+
+int
+store_jobs_active(struct store *st,
+		  void (*fn)(const struct store_job_row *job, void *arg),
+		  void *arg)
+{
+	sqlite3_stmt *s = stmt(st, sql_jobs_active);
+	int rows;
+
+	return s == NULL ? -EIO : for_each_job(st, s, fn, arg, &rows);
+}
+
+int
+store_job_get(struct store *st, int64_t job_id,
+	      void (*fn)(const struct store_job_row *job, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(st, sql_job_get);
+	int rows, rc;
+
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, job_id);
+	rc = for_each_job(st, s, fn, arg, &rows);
+	return rc != 0 ? rc : rows == 0 ? -ENOENT : 0;
+}
+
+static const char sql_trials_admissible[] =
+    "SELECT 0, t.id, t.sweep_id, t.attempts, s.backend, NULL, NULL, NULL,"
+    " s.state, s.max_job_hours, s.retries, s.objective_metric,"
+    " s.objective_mode, 0, s.model, s.spec, t.grader_name, t.grader,"
+    " t.hyperparameters, t.seed, s.name, s.max_concurrent, NULL"
+    " FROM trials t JOIN sweeps s ON s.id = t.sweep_id"
+    " JOIN sweep_trials l ON l.sweep_id = s.id AND l.trial_id = t.id"
+    " WHERE t.state = 'pending' AND s.state = 'running'"
+    " AND (t.not_before IS NULL OR t.not_before <= ?1)"
+    " ORDER BY s.priority DESC, s.created_at, s.id, l.ordinal LIMIT ?2;";
+
+int
+store_trials_admissible(struct store *st, double now, int limit,
+			bool (*fn)(const struct store_job_row *trial,
+				   void *arg),
+			void *arg)
+{
+	sqlite3_stmt *s = stmt(st, sql_trials_admissible);
+	struct store_job_row row;
+	int rc;
+
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_double(s, 1, now);
+	sqlite3_bind_int(s, 2, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		read_row(s, &row);
+		if (!fn(&row, arg)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, "admissible trials");
+}
+
+static const char sql_trial_attempts[] =
+    "UPDATE trials SET attempts = attempts + 1, state = 'running',"
+    " pending_reason = NULL, not_before = NULL, updated_at = ?2"
+    " WHERE id = ?1 AND state = 'pending' RETURNING attempts;";
+static const char sql_job_insert[] =
+    "INSERT INTO jobs (trial_id, attempt, backend, intent_key, state,"
+    " simulated, created_at, updated_at)"
+    " VALUES (?1, ?2, ?3, ?4, 'submitting', ?5, ?6, ?6);";
+
+int
+store_job_create(struct store *st, int64_t trial_id, const char *backend,
+		 const char *intent_key, bool simulated, double now,
+		 int64_t *job_id, int *attempt)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_begin(st) != 0)
+		return -EIO;
+	s = stmt(st, sql_trial_attempts);
+	if (s == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, trial_id);
+	sqlite3_bind_double(s, 2, now);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		if (rc == SQLITE_DONE) {
+			store_rollback(st);
+			return -ESTALE; /* no longer pending */
+		}
+		store_fail(st, "trial attempts");
+		goto fail;
+	}
+	*attempt = sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+	s = stmt(st, sql_job_insert);
+	if (s == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, trial_id);
+	sqlite3_bind_int(s, 2, *attempt);
+	bind_text(s, 3, backend);
+	bind_text(s, 4, intent_key);
+	sqlite3_bind_int(s, 5, simulated);
+	sqlite3_bind_double(s, 6, now);
+	if (stmt_done(st, s) != 0)
+		goto fail;
+	*job_id = sqlite3_last_insert_rowid(st->db);
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	return -EIO;
+}
+
+static const char sql_job_change[] =
+    "UPDATE jobs SET state = coalesce(?2, state),"
+    " remote_id = coalesce(?4, remote_id),"
+    " provider_status = coalesce(?5, provider_status),"
+    " error = coalesce(?6, error),"
+    " fine_tuned_model = coalesce(?7, fine_tuned_model),"
+    " events_cursor = coalesce(?10, events_cursor),"
+    " billed_seconds = CASE WHEN ?8 >= 0 THEN ?8 ELSE billed_seconds END,"
+    " submitted_at = CASE WHEN ?4 IS NOT NULL AND submitted_at IS NULL"
+    "   THEN ?9 ELSE submitted_at END,"
+    " started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL"
+    "   THEN ?9 ELSE started_at END,"
+    " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled',"
+    "   'lost') THEN ?9 ELSE finished_at END,"
+    " updated_at = ?9"
+    " WHERE id = ?1 AND (?3 IS NULL OR state = ?3);";
+static const char sql_event_insert[] =
+    "INSERT INTO job_events (job_id, created_at, level, type, message)"
+    " VALUES (?1, ?2, ?3, 'state', ?4);";
+
+int
+store_job_change(struct store *st, int64_t job_id,
+		 const struct store_job_change *c, double now)
+{
+	sqlite3_stmt *s = stmt(st, sql_job_change);
+
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, job_id);
+	bind_text(s, 2, c->state);
+	bind_text(s, 3, c->from);
+	bind_text(s, 4, c->remote_id);
+	bind_text(s, 5, c->provider_status);
+	bind_text(s, 6, c->error);
+	bind_text(s, 7, c->fine_tuned_model);
+	sqlite3_bind_double(s, 8, c->billed_seconds);
+	sqlite3_bind_double(s, 9, now);
+	bind_text(s, 10, c->cursor);
+	if (stmt_done(st, s) != 0)
+		return -EIO;
+	if (sqlite3_changes(st->db) == 0)
+		return -ESTALE;
+	if (c->event == NULL)
+		return 0;
+	s = stmt(st, sql_event_insert);
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, job_id);
+	sqlite3_bind_double(s, 2, now);
+	bind_text(s, 3,
+		  c->state && strcmp(c->state, "failed") == 0 ? "error"
+							      : "info");
+	bind_text(s, 4, c->event);
+	return stmt_done(st, s);
+}
+
+static const char sql_trial_state[] =
+    "UPDATE trials SET state = ?2, not_before = ?3, pending_reason = ?4,"
+    " updated_at = ?5 WHERE id = ?1;";
+
+int
+store_trial_set_state(struct store *st, int64_t trial_id, const char *state,
+		      double not_before, const char *reason, double now)
+{
+	sqlite3_stmt *s = stmt(st, sql_trial_state);
+
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, trial_id);
+	bind_text(s, 2, state);
+	if (not_before > 0)
+		sqlite3_bind_double(s, 3, not_before);
+	bind_text(s, 4, reason);
+	sqlite3_bind_double(s, 5, now);
+	return stmt_done(st, s);
+}
+
+static const char sql_metric_add[] =
+    "INSERT OR REPLACE INTO metrics (job_id, name, step, value)"
+    " VALUES (?1, ?2, ?3, ?4);";
+
+int
+store_metric_add(struct store *st, int64_t job_id, int64_t step,
+		 const char *name, double value)
+{
+	sqlite3_stmt *s = stmt(st, sql_metric_add);
+
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, job_id);
+	bind_text(s, 2, name);
+	sqlite3_bind_int64(s, 3, step);
+	sqlite3_bind_double(s, 4, value);
+	return stmt_done(st, s);
+}
+
+static const char sql_objective_max[] =
+    "UPDATE trials SET objective = ?2, best_step = ?3"
+    " WHERE id = ?1 AND (objective IS NULL OR objective < ?2);";
+static const char sql_objective_min[] =
+    "UPDATE trials SET objective = ?2, best_step = ?3"
+    " WHERE id = ?1 AND (objective IS NULL OR objective > ?2);";
+
+int
+store_trial_objective(struct store *st, int64_t trial_id, double value,
+		      int64_t step, bool maximize)
+{
+	sqlite3_stmt *s =
+	    stmt(st, maximize ? sql_objective_max : sql_objective_min);
+
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, trial_id);
+	sqlite3_bind_double(s, 2, value);
+	sqlite3_bind_int64(s, 3, step);
+	return stmt_done(st, s);
+}
+
+static const char sql_active_counts[] =
+    "SELECT t.sweep_id, j.backend, count(*) FROM jobs j"
+    " JOIN trials t ON t.id = j.trial_id"
+    " WHERE j.state NOT IN ('pending', 'succeeded', 'failed', 'cancelled',"
+    " 'lost') GROUP BY t.sweep_id, j.backend;";
+
+int
+store_active_counts(struct store *st,
+		    void (*fn)(int64_t sweep_id, const char *backend, int count,
+			       void *arg),
+		    void *arg)
+{
+	sqlite3_stmt *s = stmt(st, sql_active_counts);
+	int rc;
+
+	if (s == NULL)
+		return -EIO;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(sqlite3_column_int64(s, 0), col_text(s, 1),
+		   sqlite3_column_int(s, 2), arg);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, "active counts");
+}

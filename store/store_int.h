@@ -1,0 +1,45 @@
+/*
+ * Internals shared by the files of store/: the store itself and a cache
+ * of prepared statements.  Not for use outside store/.
+ */
+#ifndef RFTD_STORE_INT_H
+#define RFTD_STORE_INT_H
+
+#include "store.h"
+
+#include <sqlite3.h>
+
+#define STMT_CACHE_SIZE 64
+
+struct store {
+	sqlite3 *db;		  /* the daemon's one writer connection */
+	char *path;		  /* as given to store_open() */
+	int version;		  /* user_version after migrations */
+	sqlite3_stmt *count_rows; /* one row (table, count) per table */
+	struct {
+		const char *sql; /* a string literal: its address is the key */
+		sqlite3_stmt *stmt;
+	} cache[STMT_CACHE_SIZE];
+};
+
+/*
+ * Returns the prepared statement for `sql` (a string literal), reset and
+ * with its bindings cleared; NULL after logging when it cannot be
+ * prepared.  The statement stays owned by the store.
+ */
+sqlite3_stmt *stmt(struct store *st, const char *sql);
+
+/* Steps a statement that returns no rows: 0, or -EIO after logging. */
+int stmt_done(struct store *st, sqlite3_stmt *s);
+
+/* Logs SQLite's message for `what` and returns -EIO. */
+int store_fail(struct store *st, const char *what);
+
+/* Column text or NULL; a bound text that may be NULL. */
+const char *col_text(sqlite3_stmt *s, int i);
+void bind_text(sqlite3_stmt *s, int i, const char *text);
+
+/* Runs a query that returns one JSON text and parses it; NULL on error. */
+cJSON *query_json(struct store *st, sqlite3_stmt *s);
+
+#endif
