@@ -4,6 +4,9 @@
 #include "log.h"
 #include "util.h"
 
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,4 +82,23 @@ void
 json_pointer_index(char *buf, size_t len, const char *base, int index)
 {
 	snprintf(buf, len, "%s/%d", base, index);
+}
+
+size_t
+json_print_number(char *buf, size_t len, double d)
+{
+	double back;
+	int n;
+
+	if (isnan(d) || isinf(d))
+		n = snprintf(buf, len, "null");
+	else if (d == floor(d) && d >= INT_MIN && d <= INT_MAX)
+		n = snprintf(buf, len, "%d", (int)d);
+	else {
+		n = snprintf(buf, len, "%1.15g", d);
+		back = strtod(buf, NULL);
+		if (fabs(back - d) > fmax(fabs(back), fabs(d)) * DBL_EPSILON)
+			n = snprintf(buf, len, "%1.17g", d);
+	}
+	return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }

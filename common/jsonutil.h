@@ -15,6 +15,14 @@
 char *json_canonical(const cJSON *item);
 
 /*
+ * Prints a number exactly as cJSON does (so that canonical text built by
+ * hand equals cJSON's): integers in int range as %d, others as the
+ * shorter of %1.15g and %1.17g that reads back; non-finite as null.
+ * Returns the length written (truncated to len - 1).
+ */
+size_t json_print_number(char *buf, size_t len, double d);
+
+/*
  * Appends `key` to the JSON pointer `base` ("/a" + "b/c" -> "/a/b~1c"),
  * escaping '~' and '/'.  Writes into buf (truncating if needed).
  */

@@ -632,7 +632,7 @@ watch(struct ctx *ctx, int64_t id, double interval)
 		cJSON_ArrayForEach(t, get(rep.result, "trials"))
 		{
 			const char *s = str(t, "state", "?");
-			char hps[256], extra[96] = "", seed[16];
+			char hps[256], extra[320] = "", seed[16];
 
 			if (i >= nstates)
 				break;
@@ -648,7 +648,12 @@ watch(struct ctx *ctx, int64_t id, double interval)
 			if (cJSON_IsNumber(get(t, "objective")))
 				snprintf(extra, sizeof(extra), " best %.4f",
 					 num(t, "objective", 0));
-			if (cJSON_IsNumber(get(get(t, "job"), "id")))
+			if (strcmp(s, "pending") == 0 &&
+			    cJSON_IsString(get(t, "pending_reason")))
+				snprintf(extra + strlen(extra),
+					 sizeof(extra) - strlen(extra), " (%s)",
+					 str(t, "pending_reason", ""));
+			else if (cJSON_IsNumber(get(get(t, "job"), "id")))
 				snprintf(extra + strlen(extra),
 					 sizeof(extra) - strlen(extra),
 					 " (job %.0f)",

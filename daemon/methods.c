@@ -181,10 +181,10 @@ parse_spec(struct daemon *d, const cJSON *params, struct spec **spec,
 	return err->code;
 }
 
-/* The store's view of the spec's trials (strings borrowed or owned). */
+/* The store's view of the spec's graders and trials (borrowed). */
 struct trial_rows {
+	struct store_grader_new *graders;
 	struct store_trial_new *rows;
-	char **texts; /* grader and hyperparameter JSON we allocated */
 	size_t n;
 };
 
@@ -192,19 +192,22 @@ static void
 trial_rows_build(const struct spec *spec, struct trial_rows *tr)
 {
 	tr->n = spec->ntrials;
+	tr->graders = xcalloc(spec->ngraders, sizeof(*tr->graders));
+	for (size_t i = 0; i < spec->ngraders; i++)
+		tr->graders[i] = (struct store_grader_new){
+		    .sha256 = spec->graders[i].sha256,
+		    .type = spec->graders[i].type,
+		    .json = spec->graders[i].canonical,
+		};
 	tr->rows = xcalloc(tr->n, sizeof(*tr->rows));
-	tr->texts = xcalloc(2 * tr->n, sizeof(*tr->texts));
 	for (size_t i = 0; i < tr->n; i++) {
 		const struct spec_trial *t = &spec->trials[i];
 
-		tr->texts[2 * i] = cJSON_PrintUnformatted(t->grader);
-		tr->texts[2 * i + 1] =
-		    cJSON_PrintUnformatted(t->hyperparameters);
 		tr->rows[i] = (struct store_trial_new){
 		    .sha256 = t->sha256,
 		    .grader_name = t->grader_name,
-		    .grader_json = tr->texts[2 * i],
-		    .hyperparameters_json = tr->texts[2 * i + 1],
+		    .grader_sha256 = t->graderv->sha256,
+		    .hyperparameters_json = t->hyperparameters_json,
 		    .has_seed = t->has_seed,
 		    .seed = t->seed,
 		};
@@ -214,10 +217,8 @@ trial_rows_build(const struct spec *spec, struct trial_rows *tr)
 static void
 trial_rows_free(struct trial_rows *tr)
 {
-	for (size_t i = 0; i < 2 * tr->n; i++)
-		free(tr->texts[i]);
-	free(tr->texts);
 	free(tr->rows);
+	free(tr->graders);
 }
 
 static void
@@ -374,9 +375,9 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 	    .simulated = (be->caps & BACKEND_SIMULATED) != 0,
 	};
 	trial_rows_build(spec, &tr);
-	rc = store_sweep_create(d->store, &sw, tr.rows, tr.n,
-				cJSON_IsTrue(reuse), now_wall(), &sweep_id,
-				&reused, &existing);
+	rc = store_sweep_create(d->store, &sw, tr.graders, spec->ngraders,
+				tr.rows, tr.n, cJSON_IsTrue(reuse), now_wall(),
+				&sweep_id, &reused, &existing);
 	trial_rows_free(&tr);
 	free(spec_text);
 	if (rc == -EEXIST) {

@@ -775,6 +775,7 @@ struct expander {
 	int naxes;
 	const cJSON *seeds; /* array, or NULL for "no seed" */
 	size_t cap;	    /* allocated trials */
+	struct identity *id;
 };
 
 static const cJSON *
@@ -787,42 +788,146 @@ nth(const cJSON *container, int i)
 	return c;
 }
 
+/* A JSON string literal for `s`, as cJSON prints it.  Newly allocated. */
+static char *
+json_string(const char *s)
+{
+	cJSON *item = cJSON_CreateString(s);
+	char *text = cJSON_PrintUnformatted(item);
+
+	cJSON_Delete(item);
+	if (text == NULL)
+		fatalx("out of memory (json_string)");
+	return text;
+}
+
+static void
+digest_hex(EVP_MD_CTX *ctx, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	EVP_DigestFinal_ex(ctx, md, &len);
+	for (unsigned int i = 0; i < len && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 /*
- * The identity of a trial: SHA-256 of the canonical JSON of everything
- * that makes two runs the same run.
+ * Hashing trial identities.  The identity is the SHA-256 of
+ *   json_canonical({backend, grader, hyperparameters (no "auto"), model,
+ *                   seed, training_file, validation_file})
+ * and is computed by hashing that text's pieces in key order, with the
+ * parts shared by every trial of the spec printed once.
+ */
+struct identity {
+	EVP_MD *md;
+	EVP_MD_CTX *ctx;
+	char *head;  /* {"backend":B,"grader": */
+	char *model; /* ,"model":M,"seed": */
+	char *tail;  /* ,"training_file":T,"validation_file":V} */
+};
+
+static void
+identity_init(struct identity *id, const struct spec *spec)
+{
+	char *b = json_string(spec->backend), *m = json_string(spec->model);
+	char *t = json_string(spec->training_ref);
+	char *v = spec->validation_ref[0] ? json_string(spec->validation_ref)
+					  : xstrdup("null");
+
+	id->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	id->ctx = EVP_MD_CTX_new();
+	if (id->md == NULL || id->ctx == NULL)
+		fatalx("libcrypto: SHA-256 is not available");
+	id->head = xasprintf("{\"backend\":%s,\"grader\":", b);
+	id->model = xasprintf(",\"model\":%s,\"seed\":", m);
+	id->tail =
+	    xasprintf(",\"training_file\":%s,\"validation_file\":%s}", t, v);
+	free(b);
+	free(m);
+	free(t);
+	free(v);
+}
+
+static void
+identity_free(struct identity *id)
+{
+	EVP_MD_CTX_free(id->ctx);
+	EVP_MD_free(id->md);
+	free(id->head);
+	free(id->model);
+	free(id->tail);
+}
+
+static void
+update(EVP_MD_CTX *ctx, const char *text)
+{
+	EVP_DigestUpdate(ctx, text, strlen(text));
+}
+
+/*
+ * Prints a checked hyperparameter object (members in name order, scalar
+ * values, names and strings that need no escaping) as canonical JSON,
+ * without cJSON's allocations: this runs for every trial.  With
+ * `skip_auto`, "auto" members are left out.
  */
 static void
-trial_identity(const struct spec *spec, const cJSON *grader, const cJSON *hps,
-	       bool has_seed, int64_t seed, char out[65])
+print_hps(const cJSON *hps, bool skip_auto, char *buf, size_t len)
 {
-	cJSON *id = cJSON_CreateObject(), *h;
 	const cJSON *m;
-	char *text;
+	size_t used = 0;
 
-	cJSON_AddStringToObject(id, "backend", spec->backend);
-	cJSON_AddStringToObject(id, "model", spec->model);
-	cJSON_AddStringToObject(id, "training_file", spec->training_ref);
-	if (spec->validation_ref[0])
-		cJSON_AddStringToObject(id, "validation_file",
-					spec->validation_ref);
-	else
-		cJSON_AddNullToObject(id, "validation_file");
-	cJSON_AddItemToObject(id, "grader", cJSON_Duplicate(grader, 1));
-	h = cJSON_AddObjectToObject(id, "hyperparameters");
+	buf[used++] = '{';
 	cJSON_ArrayForEach(m, hps)
 	{
-		if (!is_auto(m))
-			cJSON_AddItemToObject(h, m->string,
-					      cJSON_Duplicate(m, 1));
+		if (skip_auto && is_auto(m))
+			continue;
+		if (used + 64 + strlen(m->string) >= len)
+			break; /* cannot happen: names and values are short */
+		used += (size_t)snprintf(buf + used, len - used,
+					 "%s\"%s\":", used > 1 ? "," : "",
+					 m->string);
+		if (cJSON_IsString(m))
+			used += (size_t)snprintf(buf + used, len - used,
+						 "\"%s\"", m->valuestring);
+		else
+			used += json_print_number(buf + used, len - used,
+						  m->valuedouble);
 	}
+	snprintf(buf + used, len - used, "}");
+}
+
+static void
+trial_identity(struct identity *id, const struct spec_grader *g,
+	       const cJSON *hps, bool has_seed, int64_t seed, char out[65])
+{
+	char text[1024], seed_text[32];
+
+	/* "auto" means unset: it is not part of the identity. */
+	print_hps(hps, true, text, sizeof(text));
 	if (has_seed)
-		cJSON_AddNumberToObject(id, "seed", (double)seed);
+		snprintf(seed_text, sizeof(seed_text), "%lld", (long long)seed);
 	else
-		cJSON_AddNullToObject(id, "seed");
-	text = json_canonical(id);
-	sha256_hex(text, out);
-	free(text);
-	cJSON_Delete(id);
+		snprintf(seed_text, sizeof(seed_text), "null");
+	if (EVP_DigestInit_ex(id->ctx, id->md, NULL) != 1)
+		fatalx("libcrypto: cannot start SHA-256");
+	update(id->ctx, id->head);
+	update(id->ctx, g->canonical);
+	update(id->ctx, ",\"hyperparameters\":");
+	update(id->ctx, text);
+	update(id->ctx, id->model);
+	update(id->ctx, seed_text);
+	update(id->ctx, id->tail);
+	digest_hex(id->ctx, out);
+}
+
+static const struct spec_grader *
+grader_of(const struct spec *spec, const cJSON *grader)
+{
+	for (size_t i = 0; i < spec->ngraders; i++)
+		if (spec->graders[i].obj == grader)
+			return &spec->graders[i];
+	fatalx("spec: grader not in the table"); /* cannot happen */
 }
 
 static void
@@ -841,10 +946,17 @@ add_trial(struct expander *x, const char *grader_name, const cJSON *grader,
 	memset(t, 0, sizeof(*t));
 	t->grader_name = grader_name;
 	t->grader = grader;
+	t->graderv = grader_of(spec, grader);
+	{
+		char text[1024];
+
+		print_hps(hps, false, text, sizeof(text));
+		t->hyperparameters_json = xstrdup(text);
+	}
 	t->hyperparameters = cJSON_Duplicate(hps, 1);
 	t->has_seed = has_seed;
 	t->seed = seed;
-	trial_identity(spec, grader, hps, has_seed, seed, t->sha256);
+	trial_identity(x->id, t->graderv, hps, has_seed, seed, t->sha256);
 }
 
 /* Adds one trial per seed (or one without a seed) for a point. */
@@ -945,7 +1057,8 @@ expand_random(struct expander *x, int64_t samples, uint64_t seed)
 				       (uint64_t)x->axes[a].count);
 		grader = nth(x->axes[0].values, idx[0]);
 		hps = point_hps(x, idx);
-		trial_identity(x->spec, grader, hps, false, 0, id);
+		trial_identity(x->id, grader_of(x->spec, grader), hps, false, 0,
+			       id);
 		for (i = 0; i < drawn && strcmp(seen[i], id) != 0; i++)
 			;
 		if (i == drawn) {
@@ -1221,6 +1334,26 @@ find_duplicates(struct vctx *v, const struct spec *spec)
 	free(sorted);
 }
 
+/* The grader variants, each with its canonical JSON and its hash. */
+static void
+build_graders(struct spec *spec)
+{
+	const cJSON *g, *graders = member(spec->root, "graders");
+
+	spec->graders = xcalloc((size_t)cJSON_GetArraySize(graders),
+				sizeof(*spec->graders));
+	cJSON_ArrayForEach(g, graders)
+	{
+		struct spec_grader *sg = &spec->graders[spec->ngraders++];
+
+		sg->name = g->string;
+		sg->obj = g;
+		sg->type = member(g, "type")->valuestring;
+		sg->canonical = json_canonical(g);
+		sha256_hex(sg->canonical, sg->sha256);
+	}
+}
+
 int
 spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 	   cJSON **errors)
@@ -1228,6 +1361,7 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 	struct vctx v = {.errors = cJSON_CreateArray(), .env = env};
 	struct spec *spec = xcalloc(1, sizeof(*spec));
 	struct expander x = {.spec = spec};
+	struct identity id = {0};
 	const cJSON *search, *hps, *strategy_item, *m;
 	const char *strategy = "grid";
 	int64_t samples = 0, search_seed = 0;
@@ -1374,6 +1508,9 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 		}
 	}
 	x.seeds = member(json, "seeds");
+	build_graders(spec);
+	identity_init(&id, spec);
+	x.id = &id;
 	{
 		uint64_t points = space_size(&x);
 		uint64_t per_point =
@@ -1426,6 +1563,7 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 
 	cJSON_Delete((cJSON *)x.hps);
 	free(x.axes);
+	identity_free(&id);
 	cJSON_Delete(v.errors);
 	*out = spec;
 	return 0;
@@ -1442,6 +1580,8 @@ fail:
 	}
 	cJSON_Delete((cJSON *)x.hps);
 	free(x.axes);
+	if (x.id != NULL)
+		identity_free(&id);
 	spec_free(spec);
 	*errors = v.errors;
 	return -EINVAL;
@@ -1452,8 +1592,13 @@ spec_free(struct spec *spec)
 {
 	if (spec == NULL)
 		return;
-	for (size_t i = 0; i < spec->ntrials; i++)
+	for (size_t i = 0; i < spec->ngraders; i++)
+		free(spec->graders[i].canonical);
+	free(spec->graders);
+	for (size_t i = 0; i < spec->ntrials; i++) {
 		cJSON_Delete(spec->trials[i].hyperparameters);
+		free(spec->trials[i].hyperparameters_json);
+	}
 	free(spec->trials);
 	cJSON_Delete(spec->root);
 	free(spec);

@@ -36,11 +36,22 @@ struct spec_env {
 	unsigned int max_trials; /* cap on trials per sweep */
 };
 
+/* A grader variant of the spec. */
+struct spec_grader {
+	const char *name; /* key in the spec's graders (borrowed) */
+	const cJSON *obj; /* the grader object (borrowed from the spec) */
+	const char *type; /* its "type" (borrowed) */
+	char *canonical;  /* canonical JSON (owned) */
+	char sha256[65];  /* of the canonical JSON */
+};
+
 struct spec_trial {
 	char sha256[65];	 /* identity, hex */
 	const char *grader_name; /* key in the spec's graders (borrowed) */
 	const cJSON *grader;	 /* grader object (borrowed from the spec) */
-	cJSON *hyperparameters;	 /* resolved object (owned) */
+	const struct spec_grader *graderv; /* its entry in spec->graders */
+	cJSON *hyperparameters;		   /* resolved object (owned) */
+	char *hyperparameters_json; /* the same, printed (owned) */
 	bool has_seed;
 	int64_t seed;
 };
@@ -62,7 +73,9 @@ struct spec {
 	double budget_usd;
 	int priority;
 	const char *objective_metric;
-	bool objective_max; /* mode "max" (default) or "min" */
+	bool objective_max;	     /* mode "max" (default) or "min" */
+	struct spec_grader *graders; /* in spec order */
+	size_t ngraders;
 	struct spec_trial *trials;
 	size_t ntrials;
 };

@@ -35,6 +35,14 @@ CREATE TABLE sweeps (
 );
 CREATE INDEX sweeps_by_state ON sweeps (state, priority DESC, created_at);
 
+-- Grader variants, stored once however many trials use them (a python
+-- grader's source may be 256 KiB).
+CREATE TABLE graders (
+	sha256 TEXT PRIMARY KEY,               -- of the canonical grader JSON
+	type   TEXT NOT NULL,                  -- string_check, python, multi, ...
+	spec   TEXT NOT NULL                   -- the grader object (JSON)
+) WITHOUT ROWID;
+
 -- A trial: one point of a sweep's search space.  Its identity is the
 -- SHA-256 of the canonical JSON of backend, model, dataset hashes, grader,
 -- hyperparameters and seed, so the same trial is never stored twice.
@@ -42,8 +50,8 @@ CREATE TABLE trials (
 	id              INTEGER PRIMARY KEY,
 	trial_sha256    TEXT NOT NULL UNIQUE,
 	sweep_id        INTEGER NOT NULL REFERENCES sweeps (id),  -- first owner
-	grader_name     TEXT NOT NULL,
-	grader          TEXT NOT NULL,         -- grader object (JSON)
+	grader_name     TEXT NOT NULL,         -- its key in the spec's graders
+	grader_sha256   TEXT NOT NULL REFERENCES graders (sha256),
 	hyperparameters TEXT NOT NULL,         -- resolved values (JSON object)
 	seed            INTEGER,
 	state           TEXT NOT NULL DEFAULT 'pending'
@@ -57,19 +65,15 @@ CREATE TABLE trials (
 	created_at      REAL NOT NULL,
 	updated_at      REAL NOT NULL
 );
-CREATE INDEX trials_by_sweep ON trials (sweep_id, state);
-CREATE INDEX trials_pending ON trials (state, not_before)
-	WHERE state = 'pending';
 
 -- Membership of trials in sweeps, in expansion order.  A trial reused by a
 -- later sweep appears once per sweep here.
 CREATE TABLE sweep_trials (
 	sweep_id  INTEGER NOT NULL REFERENCES sweeps (id),
-	trial_id  INTEGER NOT NULL REFERENCES trials (id),
 	ordinal   INTEGER NOT NULL,            -- 0-based expansion order
+	trial_id  INTEGER NOT NULL REFERENCES trials (id),
 	reused    INTEGER NOT NULL DEFAULT 0 CHECK (reused IN (0, 1)),
-	PRIMARY KEY (sweep_id, trial_id),
-	UNIQUE (sweep_id, ordinal)
+	PRIMARY KEY (sweep_id, ordinal)
 ) WITHOUT ROWID;
 CREATE INDEX sweep_trials_by_trial ON sweep_trials (trial_id);
 

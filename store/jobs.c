@@ -11,7 +11,7 @@
 	" j.id, t.id, t.sweep_id, j.attempt, j.backend, j.intent_key,"         \
 	" j.remote_id, j.state, s.state, s.max_job_hours, s.retries,"          \
 	" s.objective_metric, s.objective_mode, j.billed_seconds, s.model,"    \
-	" s.spec, t.grader_name, t.grader, t.hyperparameters, t.seed, s.name," \
+	" s.spec, t.grader_name, g.spec, t.hyperparameters, t.seed, s.name,"   \
 	" s.max_concurrent, j.events_cursor"
 
 static void
@@ -48,11 +48,13 @@ read_row(sqlite3_stmt *s, struct store_job_row *r)
 static const char sql_jobs_active[] =
     "SELECT" JOB_COLUMNS " FROM jobs j JOIN trials t ON t.id = j.trial_id"
     " JOIN sweeps s ON s.id = t.sweep_id"
+    " JOIN graders g ON g.sha256 = t.grader_sha256"
     " WHERE j.state NOT IN ('pending', 'succeeded', 'failed', 'cancelled',"
     " 'lost') ORDER BY j.id;";
 static const char sql_job_get[] =
     "SELECT" JOB_COLUMNS " FROM jobs j JOIN trials t ON t.id = j.trial_id"
-    " JOIN sweeps s ON s.id = t.sweep_id WHERE j.id = ?1;";
+    " JOIN sweeps s ON s.id = t.sweep_id"
+    " JOIN graders g ON g.sha256 = t.grader_sha256 WHERE j.id = ?1;";
 
 static int
 for_each_job(struct store *st, sqlite3_stmt *s,
@@ -100,10 +102,11 @@ store_job_get(struct store *st, int64_t job_id,
 static const char sql_trials_admissible[] =
     "SELECT 0, t.id, t.sweep_id, t.attempts, s.backend, NULL, NULL, NULL,"
     " s.state, s.max_job_hours, s.retries, s.objective_metric,"
-    " s.objective_mode, 0, s.model, s.spec, t.grader_name, t.grader,"
+    " s.objective_mode, 0, s.model, s.spec, t.grader_name, g.spec,"
     " t.hyperparameters, t.seed, s.name, s.max_concurrent, NULL"
-    " FROM trials t JOIN sweeps s ON s.id = t.sweep_id"
-    " JOIN sweep_trials l ON l.sweep_id = s.id AND l.trial_id = t.id"
+    " FROM sweeps s JOIN sweep_trials l ON l.sweep_id = s.id"
+    " JOIN trials t ON t.id = l.trial_id AND t.sweep_id = s.id"
+    " JOIN graders g ON g.sha256 = t.grader_sha256"
     " WHERE t.state = 'pending' AND s.state = 'running'"
     " AND (t.not_before IS NULL OR t.not_before <= ?1)"
     " ORDER BY s.priority DESC, s.created_at, s.id, l.ordinal LIMIT ?2;";

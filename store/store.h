@@ -70,10 +70,16 @@ struct store_sweep_new {
 	bool simulated;
 };
 
+struct store_grader_new {
+	const char *sha256;
+	const char *type;
+	const char *json;
+};
+
 struct store_trial_new {
 	const char *sha256;
 	const char *grader_name;
-	const char *grader_json;
+	const char *grader_sha256;
 	const char *hyperparameters_json;
 	bool has_seed;
 	int64_t seed;
@@ -87,6 +93,7 @@ struct store_trial_new {
  * frees).  Returns 0 with *sweep_id and *reused set, or -EIO.
  */
 int store_sweep_create(struct store *st, const struct store_sweep_new *sw,
+		       const struct store_grader_new *graders, size_t ngraders,
 		       const struct store_trial_new *trials, size_t n,
 		       bool reuse, double now, int64_t *sweep_id,
 		       size_t *reused, cJSON **existing);

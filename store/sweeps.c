@@ -62,9 +62,11 @@ static const char sql_sweep_insert[] =
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
     " ?14);";
 static const char sql_trial_insert[] =
-    "INSERT INTO trials (trial_sha256, sweep_id, grader_name, grader,"
+    "INSERT INTO trials (trial_sha256, sweep_id, grader_name, grader_sha256,"
     " hyperparameters, seed, created_at, updated_at)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7);";
+static const char sql_grader_insert[] =
+    "INSERT OR IGNORE INTO graders (sha256, type, spec) VALUES (?1, ?2, ?3);";
 static const char sql_link_insert[] =
     "INSERT INTO sweep_trials (sweep_id, trial_id, ordinal, reused)"
     " VALUES (?1, ?2, ?3, ?4);";
@@ -126,7 +128,7 @@ insert_trial(struct store *st, int64_t sweep_id,
 	bind_text(s, 1, t->sha256);
 	sqlite3_bind_int64(s, 2, sweep_id);
 	bind_text(s, 3, t->grader_name);
-	bind_text(s, 4, t->grader_json);
+	bind_text(s, 4, t->grader_sha256);
 	bind_text(s, 5, t->hyperparameters_json);
 	if (t->has_seed)
 		sqlite3_bind_int64(s, 6, t->seed);
@@ -137,8 +139,26 @@ insert_trial(struct store *st, int64_t sweep_id,
 	return 0;
 }
 
+static int
+insert_graders(struct store *st, const struct store_grader_new *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *s = stmt(st, sql_grader_insert);
+
+		if (s == NULL)
+			return -EIO;
+		bind_text(s, 1, g[i].sha256);
+		bind_text(s, 2, g[i].type);
+		bind_text(s, 3, g[i].json);
+		if (stmt_done(st, s) != 0)
+			return -EIO;
+	}
+	return 0;
+}
+
 int
 store_sweep_create(struct store *st, const struct store_sweep_new *sw,
+		   const struct store_grader_new *graders, size_t ngraders,
 		   const struct store_trial_new *trials, size_t n, bool reuse,
 		   double now, int64_t *sweep_id, size_t *reused,
 		   cJSON **existing)
@@ -163,6 +183,8 @@ store_sweep_create(struct store *st, const struct store_sweep_new *sw,
 		return -EEXIST;
 	}
 	rc = insert_sweep(st, sw, now, sweep_id);
+	if (rc == 0)
+		rc = insert_graders(st, graders, ngraders);
 	e = found->child;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int64_t trial_id;
