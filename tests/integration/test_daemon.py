@@ -15,8 +15,8 @@ import unittest
 
 from harness import DaemonTest, RFTCTL, RFTD, wait_until
 
-TABLES = ["budgets", "checkpoints", "files", "job_events", "jobs", "ledger",
-          "metrics", "sim_jobs", "sweep_trials", "sweeps", "trials"]
+TABLES = ["budgets", "checkpoints", "files", "graders", "job_events", "jobs",
+          "ledger", "metrics", "sim_jobs", "sweep_trials", "sweeps", "trials"]
 
 
 def sha256(path):

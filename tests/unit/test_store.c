@@ -29,8 +29,9 @@
 
 /* The tables of migrations/0001_init.sql, in name order. */
 static const char *const initial_tables[] = {
-    "budgets", "checkpoints", "files",	      "job_events", "jobs",
-    "ledger",  "metrics",     "sweep_trials", "sweeps",	    "trials",
+    "budgets",	  "checkpoints",  "files",  "graders",
+    "job_events", "jobs",	  "ledger", "metrics",
+    "sim_jobs",	  "sweep_trials", "sweeps", "trials",
 };
 
 /* --- fixture and helpers ------------------------------------------------- */
