@@ -53,7 +53,9 @@ enum proto_access {
 	  "a job with its events and metrics")                                 \
 	X(JOB_CANCEL, "job.cancel", PROTO_MUTATING, "cancel a job")            \
 	X(JOB_PAUSE, "job.pause", PROTO_MUTATING, "pause a running job")       \
-	X(JOB_RESUME, "job.resume", PROTO_MUTATING, "resume a paused job")
+	X(JOB_RESUME, "job.resume", PROTO_MUTATING, "resume a paused job")    \
+	X(SQL_QUERY, "sql.query", PROTO_READONLY,                              \
+	  "run one read-only SQL statement on the store")
 
 enum proto_method {
 #define PROTO_X(id, name, access, summary) PROTO_M_##id,
@@ -86,7 +88,9 @@ int proto_method_lookup(const char *name, enum proto_method *out);
 	X(STORE, -32003, "store error")                                        \
 	X(PERMISSION, -32004, "permission denied")                             \
 	X(SHUTTING_DOWN, -32005, "shutting down")                              \
-	X(BUSY, -32006, "busy")
+	X(BUSY, -32006, "busy")                                                \
+	X(REFUSED, -32007, "refused")                                          \
+	X(TIMEOUT, -32008, "timed out")
 
 enum proto_error_code {
 #define PROTO_X(id, code, text) PROTO_E_##id = code,

@@ -10,6 +10,7 @@
 #include "paths.h"
 #include "proto.h"
 #include "render.h"
+#include "sqlout.h"
 #include "util.h"
 
 #include <errno.h>
@@ -30,6 +31,9 @@ enum opt_flag {
 	OPT_STATE = 1 << 2,
 	OPT_LIMIT = 1 << 3,
 	OPT_INTERVAL = 1 << 4,
+	OPT_FORMAT = 1 << 5,
+	OPT_MAX_ROWS = 1 << 6,
+	OPT_METRIC = 1 << 7,
 };
 
 struct opts {
@@ -39,6 +43,9 @@ struct opts {
 	const char *state;
 	int64_t limit;
 	double interval;
+	const char *format;
+	int64_t max_rows;
+	const char *metric;
 };
 
 struct verb {
@@ -386,6 +393,148 @@ run_watch(struct ctx *ctx, const struct opts *o, char **args)
 	return watch(ctx, id, (o->given & OPT_INTERVAL) ? o->interval : 0.5);
 }
 
+/* Runs a query and returns its result (caller frees), or NULL after
+ * printing why; *rc is the exit status. */
+static cJSON *
+query(struct ctx *ctx, const char *sql, int64_t max_rows, int *rc)
+{
+	struct proto_reply rep;
+	cJSON *p = cJSON_CreateObject(), *result;
+
+	cJSON_AddStringToObject(p, "query", sql);
+	if (max_rows > 0)
+		cJSON_AddNumberToObject(p, "max_rows", (double)max_rows);
+	*rc = ctl_call(ctx, "sql.query", p, &rep);
+	if (*rc != EXIT_OK)
+		return NULL;
+	result = cJSON_Duplicate(rep.result, 1);
+	proto_reply_free(&rep);
+	return result;
+}
+
+static int
+format_of(const struct opts *o, enum sql_format def, enum sql_format *f)
+{
+	*f = def;
+	if (!(o->given & OPT_FORMAT))
+		return EXIT_OK;
+	if (sql_format_parse(o->format, f) != 0) {
+		fprintf(stderr,
+			"rftctl: --format: '%s' is not table, csv, json or "
+			"ndjson\n",
+			o->format);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int
+run_sql(struct ctx *ctx, const struct opts *o, char **args)
+{
+	enum sql_format f;
+	cJSON *result;
+	int rc;
+
+	if (format_of(o, ctx->json ? SQL_JSON : SQL_TABLE, &f) != EXIT_OK)
+		return EXIT_USAGE;
+	result = query(ctx, args[0],
+		       (o->given & OPT_MAX_ROWS) ? o->max_rows : 0, &rc);
+	if (result == NULL)
+		return rc;
+	sql_print(result, f, ctx->tty ? render_width(ctx) : 0, stdout);
+	cJSON_Delete(result);
+	return EXIT_OK;
+}
+
+/* Fails with "no sweep N" when the sweep does not exist. */
+static int
+sweep_exists(struct ctx *ctx, int64_t id)
+{
+	struct proto_reply rep;
+	int rc = ctl_call(ctx, "sweep.show", id_params(id), &rep);
+
+	if (rc == EXIT_OK)
+		proto_reply_free(&rep);
+	return rc;
+}
+
+static int
+run_export(struct ctx *ctx, const struct opts *o, char **args)
+{
+	enum sql_format f;
+	char sql[512];
+	cJSON *result;
+	int64_t id;
+	int rc;
+
+	if (parse_id(args[0], "sweep", &id) != EXIT_OK ||
+	    format_of(o, SQL_CSV, &f) != EXIT_OK)
+		return EXIT_USAGE;
+	if (f != SQL_CSV && f != SQL_NDJSON) {
+		fprintf(stderr, "rftctl: export: --format is csv or jsonl\n");
+		return EXIT_USAGE;
+	}
+	rc = sweep_exists(ctx, id);
+	if (rc != EXIT_OK)
+		return rc;
+	snprintf(sql, sizeof(sql),
+		 "SELECT trial_id, grader, seed, learning_rate_multiplier, "
+		 "n_epochs, batch_size, reasoning_effort, compute_multiplier, "
+		 "eval_interval, eval_samples, state, metric, objective, "
+		 "best_step, jobs, training_hours, cost_usd FROM leaderboard "
+		 "WHERE sweep_id = %lld ORDER BY trial_id",
+		 (long long)id);
+	result = query(ctx, sql, 100000, &rc);
+	if (result == NULL)
+		return rc;
+	sql_print(result, f, 0, stdout);
+	cJSON_Delete(result);
+	return EXIT_OK;
+}
+
+static int
+run_curves(struct ctx *ctx, const struct opts *o, char **args)
+{
+	const char *metric =
+	    (o->given & OPT_METRIC) ? o->metric : "valid_reward_mean";
+	bool job = args[1] != NULL && strcmp(args[0], "job") == 0;
+	const char *id_arg = args[1] != NULL ? args[1] : args[0];
+	char *sql, *quoted;
+	cJSON *result;
+	int64_t id;
+	int rc;
+
+	if (args[1] != NULL && !job && strcmp(args[0], "sweep") != 0) {
+		fprintf(stderr, "rftctl: curves: expected 'sweep ID' or 'job "
+				"ID'\n");
+		return EXIT_USAGE;
+	}
+	if (parse_id(id_arg, job ? "job" : "sweep", &id) != EXIT_OK)
+		return EXIT_USAGE;
+	/* The metric name goes into SQL as a literal: double its quotes. */
+	quoted = xcalloc(2 * strlen(metric) + 1, 1);
+	for (size_t i = 0, k = 0; metric[i] != '\0'; i++) {
+		if (metric[i] == '\'')
+			quoted[k++] = '\'';
+		quoted[k++] = metric[i];
+	}
+	sql = xasprintf("SELECT job_id, trial_id, step, value FROM "
+			"reward_curves WHERE %s = %lld AND metric = '%s' "
+			"ORDER BY job_id, step",
+			job ? "job_id" : "sweep_id", (long long)id, quoted);
+	free(quoted);
+	result = query(ctx, sql, 100000, &rc);
+	free(sql);
+	if (result == NULL)
+		return rc;
+	if (ctx->json)
+		sql_print(result, SQL_JSON, 0, stdout);
+	else
+		render_curves(ctx, result, metric);
+	cJSON_Delete(result);
+	return EXIT_OK;
+}
+
 static const struct verb verbs[] = {
     {"status", "", 0, 0, 0, run_status,
      "the daemon's version, uptime, backends and row counts"},
@@ -411,6 +560,13 @@ static const struct verb verbs[] = {
      "resume a paused sweep or job"},
     {"watch", "[SWEEP] [--interval SECS]", 0, 1, OPT_INTERVAL, run_watch,
      "follow a sweep (default: the newest running) until it ends"},
+    {"sql", "QUERY [--format table|csv|json|ndjson] [--max-rows N]", 1, 1,
+     OPT_FORMAT | OPT_MAX_ROWS, run_sql,
+     "run one read-only SQL query on the history (docs/schema.md)"},
+    {"export", "SWEEP [--format csv|jsonl]", 1, 1, OPT_FORMAT, run_export,
+     "one row per trial: hyperparameters, state, objective, cost"},
+    {"curves", "[sweep|job] ID [--metric M]", 1, 2, OPT_METRIC, run_curves,
+     "reward curves per job (sparklines on a terminal)"},
 };
 
 static void
@@ -510,8 +666,14 @@ flag_name(unsigned int flag)
 		return "--state";
 	case OPT_LIMIT:
 		return "--limit";
-	default:
+	case OPT_INTERVAL:
 		return "--interval";
+	case OPT_FORMAT:
+		return "--format";
+	case OPT_MAX_ROWS:
+		return "--max-rows";
+	default:
+		return "--metric";
 	}
 }
 
@@ -529,6 +691,9 @@ main(int argc, char **argv)
 	    {"state", required_argument, NULL, 'T'},
 	    {"limit", required_argument, NULL, 'n'},
 	    {"interval", required_argument, NULL, 'i'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"max-rows", required_argument, NULL, 'm'},
+	    {"metric", required_argument, NULL, 'M'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ctx ctx = {.timeout_ms = 30000};
@@ -599,6 +764,24 @@ main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'f':
+			o.given |= OPT_FORMAT;
+			o.format = optarg;
+			break;
+		case 'm':
+			o.given |= OPT_MAX_ROWS;
+			if (parse_i64(optarg, 1, 100000, &o.max_rows) != 0) {
+				fprintf(stderr,
+					"rftctl: --max-rows: '%s' is not a "
+					"number in 1..100000\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'M':
+			o.given |= OPT_METRIC;
+			o.metric = optarg;
 			break;
 		default:
 			usage(stderr);

@@ -1,6 +1,7 @@
 /* Text rendering of rftd's replies, and `rftctl watch` (see render.h). */
 #include "render.h"
 
+#include "jsonutil.h"
 #include "table.h"
 #include "util.h"
 
@@ -40,8 +41,8 @@ get(const cJSON *obj, const char *key)
 	return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
-static int
-term_width(const struct ctx *ctx)
+int
+render_width(const struct ctx *ctx)
 {
 	struct winsize ws;
 
@@ -243,7 +244,7 @@ render_plan(const struct ctx *ctx, const cJSON *r)
 		table_add(tab, cells);
 	}
 	printf("\nfirst trials:\n");
-	table_print(tab, stdout, term_width(ctx));
+	table_print(tab, stdout, render_width(ctx));
 	table_free(tab);
 	if (num(r, "trials", 0) > cJSON_GetArraySize(get(r, "preview")))
 		printf("... and %.0f more\n",
@@ -306,7 +307,7 @@ render_sweeps(const struct ctx *ctx, const cJSON *r)
 			 str(s, "backend", "?"), sim_tag(s));
 		table_add(tab, cells);
 	}
-	table_print(tab, stdout, term_width(ctx));
+	table_print(tab, stdout, render_width(ctx));
 	table_free(tab);
 }
 
@@ -366,7 +367,7 @@ render_sweep(const struct ctx *ctx, const cJSON *r)
 			fmt_hps(hps, sizeof(hps), get(t, "hyperparameters"));
 		table_add(tab, cells);
 	}
-	table_print(tab, stdout, term_width(ctx));
+	table_print(tab, stdout, render_width(ctx));
 	table_free(tab);
 }
 
@@ -402,7 +403,7 @@ render_leaderboard(const struct ctx *ctx, const cJSON *r)
 		fmt_hps(hps, sizeof(hps), get(row, "hyperparameters"));
 		table_add(tab, cells);
 	}
-	table_print(tab, stdout, term_width(ctx));
+	table_print(tab, stdout, render_width(ctx));
 	table_free(tab);
 }
 
@@ -438,7 +439,7 @@ render_jobs(const struct ctx *ctx, const cJSON *r)
 			 str(j, "backend", "?"), sim_tag(j));
 		table_add(tab, cells);
 	}
-	table_print(tab, stdout, term_width(ctx));
+	table_print(tab, stdout, render_width(ctx));
 	table_free(tab);
 }
 
@@ -500,7 +501,7 @@ render_job(const struct ctx *ctx, const cJSON *r)
 		table_add(tab, cells);
 	}
 	printf("\nmetrics:\n");
-	table_print(tab, stdout, term_width(ctx));
+	table_print(tab, stdout, render_width(ctx));
 	table_free(tab);
 }
 
@@ -691,4 +692,107 @@ watch(struct ctx *ctx, int64_t id, double interval)
 		free(states[i]);
 	free(states);
 	return rc;
+}
+
+/* --- curves ----------------------------------------------------------------
+ */
+
+static void
+sparkline(const double *v, size_t n, size_t width, char *out, size_t len)
+{
+	static const char *const bars[] = {"\u2581", "\u2582", "\u2583",
+					   "\u2584", "\u2585", "\u2586",
+					   "\u2587", "\u2588"};
+	double lo = INFINITY, hi = -INFINITY;
+	size_t used = 0, cols = n < width ? n : width;
+
+	for (size_t i = 0; i < n; i++) {
+		lo = fmin(lo, v[i]);
+		hi = fmax(hi, v[i]);
+	}
+	out[0] = '\0';
+	for (size_t c = 0; c < cols && used + 4 < len; c++) {
+		/* Each column shows the mean of its share of the points. */
+		size_t a = c * n / cols, b = (c + 1) * n / cols;
+		double sum = 0;
+		int level;
+
+		for (size_t i = a; i < b; i++)
+			sum += v[i];
+		level =
+		    hi > lo
+			? (int)((sum / (double)(b - a) - lo) / (hi - lo) * 7.0 +
+				0.5)
+			: 3;
+		used += (size_t)snprintf(out + used, len - used, "%s",
+					 bars[level < 0	  ? 0
+					      : level > 7 ? 7
+							  : level]);
+	}
+}
+
+static void
+print_curve(const double *v, size_t n, double job, double trial,
+	    const struct ctx *ctx)
+{
+	char line[4096];
+	int width = render_width(ctx);
+	double hi = v[0];
+
+	for (size_t i = 1; i < n; i++)
+		hi = fmax(hi, v[i]);
+	sparkline(v, n, width > 60 ? (size_t)width - 50 : 40, line,
+		  sizeof(line));
+	printf("job %-5.0f trial %-5.0f %s  %.4f -> %.4f (max %.4f, %zu "
+	       "points)\n",
+	       job, trial, line, v[0], v[n - 1], hi, n);
+}
+
+void
+render_curves(const struct ctx *ctx, const cJSON *result, const char *metric)
+{
+	const cJSON *row;
+	double *v = NULL, job = -1, trial = -1;
+	size_t n = 0, cap = 0;
+
+	if (cJSON_GetArraySize(get(result, "rows")) == 0) {
+		fprintf(stderr, "rftctl: curves: no %s points\n", metric);
+		return;
+	}
+	if (!ctx->tty) {
+		printf("job_id\ttrial_id\tstep\t%s\n", metric);
+		cJSON_ArrayForEach(row, get(result, "rows"))
+		{
+			char value[64];
+
+			json_print_number(
+			    value, sizeof(value),
+			    cJSON_GetArrayItem(row, 3)->valuedouble);
+			printf("%.0f\t%.0f\t%.0f\t%s\n",
+			       cJSON_GetArrayItem(row, 0)->valuedouble,
+			       cJSON_GetArrayItem(row, 1)->valuedouble,
+			       cJSON_GetArrayItem(row, 2)->valuedouble, value);
+		}
+		return;
+	}
+	printf("%s per job:\n", metric);
+	cJSON_ArrayForEach(row, get(result, "rows"))
+	{
+		double j = cJSON_GetArrayItem(row, 0)->valuedouble;
+
+		if (j != job && n > 0) {
+			print_curve(v, n, job, trial, ctx);
+			n = 0;
+		}
+		job = j;
+		trial = cJSON_GetArrayItem(row, 1)->valuedouble;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[n++] = cJSON_GetArrayItem(row, 3)->valuedouble;
+	}
+	if (n > 0)
+		print_curve(v, n, job, trial, ctx);
+	free(v);
 }

@@ -55,6 +55,12 @@ void render_job(const struct ctx *ctx, const cJSON *r);
 void render_job_action(const struct ctx *ctx, const cJSON *r);
 void render_sweep_action(const struct ctx *ctx, const cJSON *r);
 
+/* Sparklines per job on a terminal, else "job step value" lines. */
+void render_curves(const struct ctx *ctx, const cJSON *result,
+		   const char *metric);
+/* The terminal's width when stdout is one, else 0. */
+int render_width(const struct ctx *ctx);
+
 /*
  * Follows sweep `id` (0: the newest running one) until it ends: a line per
  * trial state change, and on a terminal a live progress line.

@@ -53,6 +53,13 @@ struct control {
 	unsigned int next_id;
 	uint64_t idle_ms;
 	unsigned int max_clients;
+	unsigned int deferred; /* replies promised but not yet sent */
+};
+
+struct control_reply_to {
+	struct control *ctl;
+	unsigned int client_id;
+	cJSON *id; /* the request's id (copied) */
 };
 
 struct write_req {
@@ -68,7 +75,8 @@ static void client_process(struct client *c);
 static void
 control_maybe_free(struct control *ctl)
 {
-	if (!ctl->closing || ctl->listener_open || ctl->clients != NULL)
+	if (!ctl->closing || ctl->listener_open || ctl->clients != NULL ||
+	    ctl->deferred > 0)
 		return;
 	free(ctl->path);
 	free(ctl);
@@ -217,6 +225,10 @@ client_handle_frame(struct client *c, const char *frame, size_t len)
 	rc = proto_request_parse(frame, len, &req, &err);
 	if (rc == 0)
 		rc = methods_dispatch(c->ctl->d, &c->peer, &req, &result, &err);
+	if (rc == METHODS_DEFERRED) {
+		proto_request_free(&req);
+		return;
+	}
 	if (req.id == NULL && req.root != NULL && cJSON_IsObject(req.root) &&
 	    rc != PROTO_E_PARSE_ERROR && rc != PROTO_E_INVALID_REQUEST) {
 		/* A notification: JSON-RPC sends no reply, even on error. */
@@ -376,6 +388,7 @@ on_connection(uv_stream_t *server, int status)
 					       : "too many clients; try again");
 		return;
 	}
+	c->peer.client_id = c->id;
 	log_debug("control: client %u connected (uid %u pid %d)", c->id,
 		  c->peer.uid, c->peer.pid);
 	uv_timer_start(&c->idle_timer, on_idle, ctl->idle_ms, 0);
@@ -484,6 +497,44 @@ fail:
 	free(ctl->path);
 	free(ctl);
 	return NULL;
+}
+
+struct control_reply_to *
+control_defer(struct control *ctl, unsigned int client_id, const cJSON *id)
+{
+	struct control_reply_to *to = xcalloc(1, sizeof(*to));
+
+	to->ctl = ctl;
+	to->client_id = client_id;
+	to->id = id != NULL ? cJSON_Duplicate(id, 1) : NULL;
+	ctl->deferred++;
+	return to;
+}
+
+void
+control_answer(struct control_reply_to *to, int code, const char *message,
+	       cJSON *result)
+{
+	struct control *ctl = to->ctl;
+	struct client *c;
+	char *frame;
+	size_t len;
+
+	for (c = ctl->clients; c != NULL; c = c->next)
+		if (c->id == to->client_id && !c->closing)
+			break;
+	if (c == NULL || to->id == NULL) {
+		cJSON_Delete(result); /* gone, or a notification */
+	} else {
+		frame = code == 0 ? proto_result_frame(to->id, result, &len)
+				  : proto_error_frame(to->id, code, message,
+						      result, &len);
+		client_send(c, frame, len);
+	}
+	cJSON_Delete(to->id);
+	free(to);
+	ctl->deferred--;
+	control_maybe_free(ctl);
 }
 
 void

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <cjson/cJSON.h>
+
 struct daemon;
 struct control;
 
@@ -31,6 +33,18 @@ void control_set_limits(struct control *c, unsigned int idle_timeout_s,
 
 /* Connected clients right now. */
 unsigned int control_clients(const struct control *c);
+
+/*
+ * A reply that will be sent later.  control_defer() records where to
+ * (connection and request id); control_answer() sends it, if the client
+ * is still connected, and frees the handle.  The control outlives every
+ * handle.  `result` (success) or `data` (error) is taken over.
+ */
+struct control_reply_to;
+struct control_reply_to *control_defer(struct control *c,
+				       unsigned int client_id, const cJSON *id);
+void control_answer(struct control_reply_to *to, int code, const char *message,
+		    cJSON *result);
 
 /*
  * Stops listening, removes the socket file and closes every client.  The

@@ -654,6 +654,122 @@ sweep_resume(struct daemon *d, const cJSON *params, cJSON **result,
 	return sweep_action(d, params, result, err, "running", BACKEND_RESUME);
 }
 
+/* --- sql.query: runs off the loop thread, answers later ----------------- */
+
+#define SQL_MAX_INFLIGHT 4
+#define SQL_MAX_TEXT	 100000
+
+struct sql_work {
+	uv_work_t req;
+	struct daemon *d;
+	struct control_reply_to *to;
+	char *path;
+	char *sql;
+	struct store_sql_limits lim;
+	cJSON *result;
+	int code;
+	char err[512];
+};
+
+static unsigned int sql_inflight;
+
+static void
+sql_work_run(uv_work_t *req)
+{
+	struct sql_work *w = req->data;
+
+	w->result = store_sql_run(w->path, w->sql, &w->lim, &w->code, w->err,
+				  sizeof(w->err));
+}
+
+static void
+sql_work_done(uv_work_t *req, int status)
+{
+	struct sql_work *w = req->data;
+	int code = 0;
+
+	sql_inflight--;
+	if (status == UV_ECANCELED)
+		code = PROTO_E_SHUTTING_DOWN;
+	else if (w->code == STORE_SQL_REFUSED)
+		code = PROTO_E_REFUSED;
+	else if (w->code == STORE_SQL_TIMEOUT)
+		code = PROTO_E_TIMEOUT;
+	else if (w->code != 0)
+		code = PROTO_E_INVALID_PARAMS;
+	if (code != 0) {
+		cJSON_Delete(w->result);
+		w->result = NULL;
+		log_debug("sql: %s", w->err);
+	}
+	control_answer(w->to, code,
+		       status == UV_ECANCELED ? "rftd is shutting down"
+					      : w->err,
+		       w->result);
+	free(w->path);
+	free(w->sql);
+	free(w);
+}
+
+static int
+sql_query(struct daemon *d, const struct peer *peer,
+	  const struct proto_request *req, struct proto_error *err)
+{
+	static const char *const allowed[] = {"query", "max_rows", "timeout_ms",
+					      NULL};
+	const cJSON *params = req->params, *q;
+	struct sql_work *w;
+	int64_t max_rows, timeout;
+
+	if (params == NULL)
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/query: is required");
+	q = cJSON_GetObjectItemCaseSensitive(params, "query");
+	if (check_params(params, allowed, err) != 0 ||
+	    param_id(params, "max_rows", false, &max_rows, err) != 0 ||
+	    param_id(params, "timeout_ms", false, &timeout, err) != 0)
+		return err->code;
+	if (!cJSON_IsString(q) || q->valuestring[0] == '\0')
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/query: must be a non-empty "
+				       "string of SQL");
+	if (strlen(q->valuestring) > SQL_MAX_TEXT)
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/query: longer than %d bytes",
+				       SQL_MAX_TEXT);
+	if (max_rows > 100000 || timeout > 10000)
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params: max_rows is at most 100000 "
+				       "and timeout_ms at most 10000");
+	if (d->control == NULL || d->stopping)
+		return proto_error_set(err, PROTO_E_SHUTTING_DOWN,
+				       "rftd is shutting down");
+	if (sql_inflight >= SQL_MAX_INFLIGHT)
+		return proto_error_set(err, PROTO_E_BUSY,
+				       "%d queries are running; try again",
+				       SQL_MAX_INFLIGHT);
+	w = xcalloc(1, sizeof(*w));
+	w->req.data = w;
+	w->d = d;
+	w->path = xstrdup(store_path(d->store));
+	w->sql = xstrdup(q->valuestring);
+	w->lim.max_rows = max_rows ? (int)max_rows : 1000;
+	w->lim.max_bytes = 32u << 20;
+	w->lim.timeout_ms = timeout ? (int)timeout : 2000;
+	if (uv_queue_work(&d->loop, &w->req, sql_work_run, sql_work_done) !=
+	    0) {
+		free(w->path);
+		free(w->sql);
+		free(w);
+		return proto_error_set(err, PROTO_E_INTERNAL,
+				       "cannot queue the query");
+	}
+	w->to = control_defer(d->control, peer->client_id, req->id);
+	sql_inflight++;
+	log_debug("sql: query by uid %u: %.200s", peer->uid, w->sql);
+	return METHODS_DEFERRED;
+}
+
 static const method_fn handlers[PROTO_M__COUNT] = {
     [PROTO_M_DAEMON_PING] = daemon_ping,
     [PROTO_M_DAEMON_STATUS] = daemon_status,
@@ -682,6 +798,8 @@ methods_dispatch(struct daemon *d, const struct peer *peer,
 	int rc;
 
 	*result = NULL;
+	if (req->method == PROTO_M_SQL_QUERY) /* needs the connection */
+		return sql_query(d, peer, req, err);
 	if (handlers[req->method] == NULL)
 		return proto_error_set(err, PROTO_E_INTERNAL,
 				       "%s is not implemented", info->name);

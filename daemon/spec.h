@@ -51,7 +51,7 @@ struct spec_trial {
 	const cJSON *grader;	 /* grader object (borrowed from the spec) */
 	const struct spec_grader *graderv; /* its entry in spec->graders */
 	cJSON *hyperparameters;		   /* resolved object (owned) */
-	char *hyperparameters_json; /* the same, printed (owned) */
+	char *hyperparameters_json;	   /* the same, printed (owned) */
 	bool has_seed;
 	int64_t seed;
 };

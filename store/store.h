@@ -232,6 +232,31 @@ cJSON *store_leaderboard_json(struct store *st, int64_t sweep_id, int limit,
 /* Jobs (id, state) of a sweep, for control actions over a sweep. */
 cJSON *store_sweep_job_ids(struct store *st, int64_t sweep_id);
 
+/* --- read-only SQL for users (sql.c) ----------------------------------- */
+
+struct store_sql_limits {
+	int max_rows;	  /* rows returned at most */
+	size_t max_bytes; /* about this much data at most */
+	int timeout_ms;	  /* the query is interrupted after this */
+};
+
+enum store_sql_code {
+	STORE_SQL_ERROR = -1,	/* a bad query or a database error */
+	STORE_SQL_REFUSED = -2, /* not allowed: it would write or escape */
+	STORE_SQL_TIMEOUT = -3, /* interrupted at the deadline */
+};
+
+/*
+ * Runs one read-only statement on its own hardened connection to the
+ * database at `path`.  Returns {columns, rows, row_count, elapsed_ms,
+ * truncated?} with *code 0, or NULL with *code an enum store_sql_code
+ * and `err` saying why.  Shares no state with any store: callable from
+ * any thread.
+ */
+cJSON *store_sql_run(const char *path, const char *sql,
+		     const struct store_sql_limits *lim, int *code, char *err,
+		     size_t errlen);
+
 /* --- the simulated backend's jobs (sim.c) ------------------------------- */
 
 struct store_sim_job {
