@@ -37,7 +37,8 @@ grid_spec(const char *dataset, int64_t count, int64_t run)
 	cJSON_AddStringToObject(spec, "model", "o4-mini-2025-04-16");
 	cJSON_AddStringToObject(spec, "training_file", dataset);
 	hps = cJSON_AddObjectToObject(spec, "hyperparameters");
-	cJSON_AddItemToObject(hps, "learning_rate_multiplier", list(10, 0.1, 0.2));
+	cJSON_AddItemToObject(hps, "learning_rate_multiplier",
+			      list(10, 0.1, 0.2));
 	cJSON_AddItemToObject(hps, "n_epochs", list(10, 1, 1));
 	cJSON_AddItemToObject(hps, "batch_size", list(5, 8, 8));
 	cJSON_AddItemToObject(spec, "seeds",

@@ -65,6 +65,8 @@ CREATE TABLE trials (
 	created_at      REAL NOT NULL,
 	updated_at      REAL NOT NULL
 );
+-- The leaderboard reads a sweep's best trials through this index.
+CREATE INDEX trials_by_objective ON trials (sweep_id, objective);
 
 -- Membership of trials in sweeps, in expansion order.  A trial reused by a
 -- later sweep appears once per sweep here.
@@ -76,6 +78,7 @@ CREATE TABLE sweep_trials (
 	PRIMARY KEY (sweep_id, ordinal)
 ) WITHOUT ROWID;
 CREATE INDEX sweep_trials_by_trial ON sweep_trials (trial_id);
+CREATE INDEX sweep_trials_reused ON sweep_trials (sweep_id) WHERE reused = 1;
 
 -- A job: one attempt of a trial on a backend.  The row (with its intent
 -- key) is committed before the backend is asked to create anything.
@@ -134,7 +137,6 @@ CREATE TABLE metrics (
 	value  REAL,
 	PRIMARY KEY (job_id, name, step)
 ) WITHOUT ROWID;
-CREATE INDEX metrics_by_name ON metrics (name, job_id);
 
 CREATE TABLE checkpoints (
 	id         INTEGER PRIMARY KEY,

@@ -5,6 +5,8 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <string.h>
 
 static const char sql_sweeps[] =
     "SELECT json_group_array(json_object("
@@ -151,28 +153,50 @@ store_job_json(struct store *st, int64_t job_id, int *rc)
 	return out;
 }
 
-static const char sql_leaderboard[] =
-    "SELECT json_object('sweep_id', s.id, 'name', s.name,"
-    " 'objective_metric', s.objective_metric, 'objective_mode',"
-    " s.objective_mode, 'simulated', json(iif(s.simulated, 'true',"
-    " 'false')), 'rows', (SELECT json_group_array(json_object('rank',"
-    "   r.rank, 'trial_id', r.id, 'grader', r.grader_name,"
-    "   'hyperparameters', json(r.hyperparameters), 'seed', r.seed,"
-    "   'state', r.state, 'objective', r.objective, 'best_step',"
-    "   r.best_step)) FROM (SELECT t.*, rank() OVER (ORDER BY"
-    "   CASE WHEN s.objective_mode = 'min' THEN t.objective"
-    "   ELSE -t.objective END) AS rank"
-    "   FROM sweep_trials l JOIN trials t ON t.id = l.trial_id"
-    "   WHERE l.sweep_id = s.id AND t.objective IS NOT NULL"
-    "   ORDER BY rank, t.id LIMIT ?2) r))"
-    " FROM sweeps s WHERE s.id = ?1;";
+/*
+ * The best `limit` trials: the sweep's own through trials_by_objective,
+ * plus those it reused from other sweeps, ranked together.  One text per
+ * direction so that each walks the index the right way.
+ */
+#define LEADERBOARD(DIR)                                                       \
+	"SELECT json_object('sweep_id', s.id, 'name', s.name,"                 \
+	" 'objective_metric', s.objective_metric, 'objective_mode',"           \
+	" s.objective_mode, 'simulated', json(iif(s.simulated, 'true',"        \
+	" 'false')), 'rows', (SELECT json_group_array(json_object('rank',"     \
+	"   r.rank, 'trial_id', r.id, 'grader', r.grader_name,"                \
+	"   'hyperparameters', json(r.hyperparameters), 'seed', r.seed,"       \
+	"   'state', r.state, 'objective', r.objective, 'best_step',"          \
+	"   r.best_step)) FROM (SELECT c.*, rank() OVER (ORDER BY"             \
+	"   c.objective " DIR ") AS rank FROM ("                               \
+	"   SELECT * FROM (SELECT t.* FROM trials t WHERE t.sweep_id = s.id"   \
+	"   AND t.objective IS NOT NULL ORDER BY t.objective " DIR             \
+	"   LIMIT ?2) UNION SELECT t.* FROM sweep_trials l"                    \
+	"   JOIN trials t ON t.id = l.trial_id WHERE l.sweep_id = s.id"        \
+	"   AND l.reused = 1 AND t.objective IS NOT NULL) c"                   \
+	"   ORDER BY rank, c.id LIMIT ?2) r))"                                 \
+	" FROM sweeps s WHERE s.id = ?1;"
+
+static const char sql_leaderboard_max[] = LEADERBOARD("DESC");
+static const char sql_leaderboard_min[] = LEADERBOARD("ASC");
+static const char sql_sweep_mode[] =
+    "SELECT objective_mode FROM sweeps WHERE id = ?1;";
 
 cJSON *
 store_leaderboard_json(struct store *st, int64_t sweep_id, int limit, int *rc)
 {
-	sqlite3_stmt *s = stmt(st, sql_leaderboard);
+	sqlite3_stmt *s = stmt(st, sql_sweep_mode);
+	bool min = false;
 	cJSON *out;
 
+	if (s == NULL) {
+		*rc = -EIO;
+		return NULL;
+	}
+	sqlite3_bind_int64(s, 1, sweep_id);
+	if (sqlite3_step(s) == SQLITE_ROW && col_text(s, 0) != NULL)
+		min = strcmp(col_text(s, 0), "min") == 0;
+	sqlite3_reset(s);
+	s = stmt(st, min ? sql_leaderboard_min : sql_leaderboard_max);
 	if (s == NULL) {
 		*rc = -EIO;
 		return NULL;
