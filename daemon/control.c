@@ -537,6 +537,34 @@ control_answer(struct control_reply_to *to, int code, const char *message,
 	control_maybe_free(ctl);
 }
 
+struct control *
+control_open_fd(struct daemon *d, int fd, gid_t gid, char *err, size_t errlen)
+{
+	struct control *ctl = xcalloc(1, sizeof(*ctl));
+	int rc;
+
+	ctl->d = d;
+	ctl->gid = gid;
+	ctl->idle_ms = 300 * 1000;
+	ctl->max_clients = 64;
+	uv_pipe_init(&d->loop, &ctl->listener, 0);
+	ctl->listener.data = ctl;
+	ctl->listener_open = true;
+	rc = uv_pipe_open(&ctl->listener, fd);
+	if (rc == 0)
+		rc =
+		    uv_listen((uv_stream_t *)&ctl->listener, 64, on_connection);
+	if (rc != 0) {
+		snprintf(err, errlen, "passed socket %d: %s", fd,
+			 uv_strerror(rc));
+		ctl->closing = true;
+		uv_close((uv_handle_t *)&ctl->listener, on_listener_closed);
+		return NULL;
+	}
+	log_info("control: serving on the passed socket (fd %d)", fd);
+	return ctl;
+}
+
 void
 control_set_limits(struct control *ctl, unsigned int idle_timeout_s,
 		   unsigned int max_clients)
@@ -559,7 +587,7 @@ control_close(struct control *ctl)
 	if (ctl == NULL || ctl->closing)
 		return;
 	ctl->closing = true;
-	if (unlink(ctl->path) != 0 && errno != ENOENT)
+	if (ctl->path != NULL && unlink(ctl->path) != 0 && errno != ENOENT)
 		log_warn("control: unlink %s", ctl->path);
 	for (c = ctl->clients; c != NULL; c = next) {
 		next = c->next;

@@ -27,6 +27,14 @@ struct control;
 struct control *control_open(struct daemon *d, const char *path, gid_t gid,
 			     char *err, size_t errlen);
 
+/*
+ * Serves on `fd`, a listening socket handed over by the service manager
+ * (socket activation).  The manager owns its path and mode; rftd does not
+ * remove it.  Returns NULL with `err` filled on failure.
+ */
+struct control *control_open_fd(struct daemon *d, int fd, gid_t gid, char *err,
+				size_t errlen);
+
 /* Applies the reloadable limits of the current configuration. */
 void control_set_limits(struct control *c, unsigned int idle_timeout_s,
 			unsigned int max_clients);

@@ -454,68 +454,69 @@ handle_job(struct scheduler *s, struct job_ref *j)
 	be->ops->poll(be, j->remote_id, j->cursor, on_polled, j);
 }
 
-/* Jobs counted against the limits, per sweep and per backend. */
-struct counts {
-	struct {
-		int64_t sweep_id;
-		int n;
-	} * sweeps;
-	size_t nsweeps;
-	struct daemon *d;
-	int *backends; /* parallel to d->backends */
-	struct job_list admit;
+/* Live jobs per backend (parallel to d->backends) and the trials chosen. */
+struct admission {
 	struct scheduler *s;
+	int *backends;
+	struct job_list chosen;
+	double now;
 };
 
 static int *
-sweep_count(struct counts *c, int64_t sweep_id)
+backend_count(struct admission *a, const char *name)
 {
-	for (size_t i = 0; i < c->nsweeps; i++)
-		if (c->sweeps[i].sweep_id == sweep_id)
-			return &c->sweeps[i].n;
-	c->sweeps = xrealloc(c->sweeps, (c->nsweeps + 1) * sizeof(*c->sweeps));
-	c->sweeps[c->nsweeps].sweep_id = sweep_id;
-	c->sweeps[c->nsweeps].n = 0;
-	return &c->sweeps[c->nsweeps++].n;
-}
-
-static int *
-backend_count(struct counts *c, const char *name)
-{
-	for (size_t i = 0; i < c->d->nbackends; i++)
-		if (strcmp(c->d->backends[i]->name, name) == 0)
-			return &c->backends[i];
+	for (size_t i = 0; i < a->s->d->nbackends; i++)
+		if (strcmp(a->s->d->backends[i]->name, name) == 0)
+			return &a->backends[i];
 	return NULL;
 }
 
 static void
-count_active(int64_t sweep_id, const char *backend, int n, void *arg)
+count_live(int64_t sweep_id, const char *backend, int n, void *arg)
 {
-	struct counts *c = arg;
-	int *b = backend_count(c, backend);
+	int *b = backend_count(arg, backend);
 
-	*sweep_count(c, sweep_id) += n;
+	(void)sweep_id;
 	if (b != NULL)
 		*b += n;
 }
 
-static bool
-consider(const struct store_job_row *t, void *arg)
+static void
+choose(const struct store_job_row *t, void *arg)
 {
-	struct counts *c = arg;
-	struct backend *be = backend_find(c->d, t->backend);
-	int *bn = backend_count(c, t->backend);
-	int *sn = sweep_count(c, t->sweep_id);
+	struct admission *a = arg;
 
-	if (be == NULL || bn == NULL || *bn >= (int)be->max_concurrent)
-		return true;
-	if (t->max_concurrent > 0 && *sn >= t->max_concurrent)
-		return true;
-	(*bn)++;
-	(*sn)++;
-	c->admit.s = c->s;
-	collect(t, &c->admit);
-	return true;
+	collect(t, &a->chosen);
+}
+
+/*
+ * A runnable sweep, in admission order: it may start as many trials as
+ * both its own limit and its backend's leave room for.
+ */
+static void
+consider_sweep(int64_t sweep_id, const char *backend, int max_concurrent,
+	       int live, void *arg)
+{
+	struct admission *a = arg;
+	struct backend *be = backend_find(a->s->d, backend);
+	int *bn = backend_count(a, backend);
+	int room;
+
+	if (be == NULL || bn == NULL)
+		return;
+	room = (int)be->max_concurrent - *bn;
+	if (max_concurrent > 0 && max_concurrent - live < room)
+		room = max_concurrent - live;
+	if (room <= 0)
+		return;
+	a->chosen.s = a->s;
+	{
+		size_t before = a->chosen.n;
+
+		store_trials_admissible(a->s->d->store, sweep_id, a->now, room,
+					choose, a);
+		*bn += (int)(a->chosen.n - before);
+	}
 }
 
 static void
@@ -531,25 +532,24 @@ new_intent_key(char out[48])
 }
 
 static void
-admit(struct scheduler *s, double now)
+admit(struct scheduler *s)
 {
 	struct daemon *d = s->d;
-	struct counts c = {.d = d, .s = s};
+	struct admission a = {.s = s, .now = now_wall()};
 
-	c.backends = xcalloc(d->nbackends ? d->nbackends : 1, sizeof(int));
-	if (store_active_counts(d->store, count_active, &c) == 0)
-		store_trials_admissible(d->store, now, ADMIT_SCAN, consider,
-					&c);
-	for (size_t i = 0; i < c.admit.n; i++) {
-		struct job_ref *j = c.admit.items[i];
+	a.backends = xcalloc(d->nbackends ? d->nbackends : 1, sizeof(int));
+	if (store_active_counts(d->store, count_live, &a) == 0)
+		store_sweeps_runnable(d->store, consider_sweep, &a);
+	for (size_t i = 0; i < a.chosen.n; i++) {
+		struct job_ref *j = a.chosen.items[i];
 		struct backend *be = backend_find(d, j->backend);
 		char key[48];
 		int rc;
 
 		new_intent_key(key);
 		rc = store_job_create(d->store, j->trial_id, j->backend, key,
-				      (be->caps & BACKEND_SIMULATED) != 0, now,
-				      &j->id, &j->attempt);
+				      (be->caps & BACKEND_SIMULATED) != 0,
+				      now_wall(), &j->id, &j->attempt);
 		if (rc != 0) {
 			ref_free(j);
 			continue;
@@ -561,9 +561,8 @@ admit(struct scheduler *s, double now)
 			 j->backend, key);
 		submit(s, j, be);
 	}
-	free(c.admit.items);
-	free(c.sweeps);
-	free(c.backends);
+	free(a.chosen.items);
+	free(a.backends);
 }
 
 static void
@@ -572,7 +571,6 @@ tick(uv_timer_t *t)
 	struct scheduler *s = t->data;
 	struct daemon *d = s->d;
 	struct job_list live = {.s = s};
-	double now = now_wall();
 
 	if (store_jobs_active(d->store, collect, &live) == 0) {
 		/* Polls of in-process backends answer at once: one commit. */
@@ -588,7 +586,7 @@ tick(uv_timer_t *t)
 	}
 	free(live.items);
 	if (!d->stopping)
-		admit(s, now);
+		admit(s);
 	store_sweeps_refresh(d->store, now_wall());
 }
 

@@ -67,6 +67,8 @@ CREATE TABLE trials (
 );
 -- The leaderboard reads a sweep's best trials through this index.
 CREATE INDEX trials_by_objective ON trials (sweep_id, objective);
+-- The scheduler finds what still waits through this one.
+CREATE INDEX trials_pending ON trials (sweep_id) WHERE state = 'pending';
 
 -- Membership of trials in sweeps, in expansion order.  A trial reused by a
 -- later sweep appears once per sweep here.

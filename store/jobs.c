@@ -99,6 +99,37 @@ store_job_get(struct store *st, int64_t job_id,
 	return rc != 0 ? rc : rows == 0 ? -ENOENT : 0;
 }
 
+/* Live jobs: what counts against the limits. */
+#define LIVE_STATES                                                            \
+	"('submitting', 'validating', 'queued', 'running', 'pausing',"         \
+	" 'paused', 'cancelling', 'unknown')"
+
+static const char sql_sweeps_runnable[] =
+    "SELECT s.id, s.backend, coalesce(s.max_concurrent, 0),"
+    " (SELECT count(*) FROM trials t JOIN jobs j ON j.trial_id = t.id"
+    "  WHERE t.sweep_id = s.id AND j.state IN " LIVE_STATES ")"
+    " FROM sweeps s WHERE s.state = 'running' AND EXISTS (SELECT 1"
+    "  FROM trials t WHERE t.sweep_id = s.id AND t.state = 'pending')"
+    " ORDER BY s.priority DESC, s.created_at, s.id;";
+
+int
+store_sweeps_runnable(struct store *st,
+		      void (*fn)(int64_t sweep_id, const char *backend,
+				 int max_concurrent, int live, void *arg),
+		      void *arg)
+{
+	sqlite3_stmt *s = stmt(st, sql_sweeps_runnable);
+	int rc;
+
+	if (s == NULL)
+		return -EIO;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(sqlite3_column_int64(s, 0), col_text(s, 1),
+		   sqlite3_column_int(s, 2), sqlite3_column_int(s, 3), arg);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, "runnable sweeps");
+}
+
 static const char sql_trials_admissible[] =
     "SELECT 0, t.id, t.sweep_id, t.attempts, s.backend, NULL, NULL, NULL,"
     " s.state, s.max_job_hours, s.retries, s.objective_metric,"
@@ -107,15 +138,14 @@ static const char sql_trials_admissible[] =
     " FROM sweeps s JOIN sweep_trials l ON l.sweep_id = s.id"
     " JOIN trials t ON t.id = l.trial_id AND t.sweep_id = s.id"
     " JOIN graders g ON g.sha256 = t.grader_sha256"
-    " WHERE t.state = 'pending' AND s.state = 'running'"
-    " AND (t.not_before IS NULL OR t.not_before <= ?1)"
-    " ORDER BY s.priority DESC, s.created_at, s.id, l.ordinal LIMIT ?2;";
+    " WHERE s.id = ?1 AND t.state = 'pending'"
+    " AND (t.not_before IS NULL OR t.not_before <= ?2)"
+    " ORDER BY l.ordinal LIMIT ?3;";
 
 int
-store_trials_admissible(struct store *st, double now, int limit,
-			bool (*fn)(const struct store_job_row *trial,
-				   void *arg),
-			void *arg)
+store_trials_admissible(
+    struct store *st, int64_t sweep_id, double now, int limit,
+    void (*fn)(const struct store_job_row *trial, void *arg), void *arg)
 {
 	sqlite3_stmt *s = stmt(st, sql_trials_admissible);
 	struct store_job_row row;
@@ -123,14 +153,12 @@ store_trials_admissible(struct store *st, double now, int limit,
 
 	if (s == NULL)
 		return -EIO;
-	sqlite3_bind_double(s, 1, now);
-	sqlite3_bind_int(s, 2, limit);
+	sqlite3_bind_int64(s, 1, sweep_id);
+	sqlite3_bind_double(s, 2, now);
+	sqlite3_bind_int(s, 3, limit);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		read_row(s, &row);
-		if (!fn(&row, arg)) {
-			rc = SQLITE_DONE;
-			break;
-		}
+		fn(&row, arg);
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : store_fail(st, "admissible trials");
@@ -311,8 +339,7 @@ store_trial_objective(struct store *st, int64_t trial_id, double value,
 static const char sql_active_counts[] =
     "SELECT t.sweep_id, j.backend, count(*) FROM jobs j"
     " JOIN trials t ON t.id = j.trial_id"
-    " WHERE j.state NOT IN ('pending', 'succeeded', 'failed', 'cancelled',"
-    " 'lost') GROUP BY t.sweep_id, j.backend;";
+    " WHERE j.state IN " LIVE_STATES " GROUP BY t.sweep_id, j.backend;";
 
 int
 store_active_counts(struct store *st,

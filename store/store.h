@@ -158,15 +158,23 @@ int store_job_get(struct store *st, int64_t job_id,
 		  void *arg);
 
 /*
- * Calls `fn` for pending trials of running sweeps that may start now,
- * in admission order (sweep priority, then submission time, then the
- * trial's position), at most `limit`.  `fn` returns false to stop.  The
- * row's id, attempt, intent_key, remote_id and state are unset.
+ * Calls `fn` for each running sweep that has pending trials, in
+ * admission order (priority, then submission time), with its count of
+ * live jobs.
  */
-int store_trials_admissible(struct store *st, double now, int limit,
-			    bool (*fn)(const struct store_job_row *trial,
-				       void *arg),
-			    void *arg);
+int store_sweeps_runnable(struct store *st,
+			  void (*fn)(int64_t sweep_id, const char *backend,
+				     int max_concurrent, int live, void *arg),
+			  void *arg);
+
+/*
+ * Calls `fn` for up to `limit` pending trials of sweep `sweep_id` that may
+ * start now (a retry waits for its time), in expansion order.  The row's
+ * id, attempt, intent_key, remote_id and state are unset.
+ */
+int store_trials_admissible(
+    struct store *st, int64_t sweep_id, double now, int limit,
+    void (*fn)(const struct store_job_row *trial, void *arg), void *arg);
 
 /*
  * Records the intent to submit: a new job row ('submitting', attempt =

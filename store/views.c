@@ -80,19 +80,19 @@ store_sweep_json(struct store *st, int64_t sweep_id, int *rc)
 }
 
 static const char sql_jobs[] =
-    "SELECT json_group_array(json_object('id', j.id, 'trial_id', t.id,"
-    " 'sweep_id', t.sweep_id, 'attempt', j.attempt, 'backend', j.backend,"
+    "SELECT json_group_array(json_object('id', j.id, 'trial_id', j.trial_id,"
+    " 'sweep_id', j.sweep_id, 'attempt', j.attempt, 'backend', j.backend,"
     " 'simulated', json(iif(j.simulated, 'true', 'false')),"
     " 'remote_id', j.remote_id, 'state', j.state, 'grader',"
-    " t.grader_name, 'hyperparameters', json(t.hyperparameters),"
-    " 'seed', t.seed, 'billed_seconds', j.billed_seconds,"
+    " j.grader_name, 'hyperparameters', json(j.hyperparameters),"
+    " 'seed', j.seed, 'billed_seconds', j.billed_seconds,"
     " 'created_at', j.created_at, 'started_at', j.started_at,"
     " 'finished_at', j.finished_at, 'error', j.error))"
-    " FROM (SELECT * FROM jobs ORDER BY id DESC) j"
-    " JOIN trials t ON t.id = j.trial_id"
-    " WHERE (?1 = 0 OR EXISTS (SELECT 1 FROM sweep_trials l"
+    " FROM (SELECT j.*, t.sweep_id, t.grader_name, t.hyperparameters,"
+    "  t.seed FROM jobs j JOIN trials t ON t.id = j.trial_id"
+    "  WHERE (?1 = 0 OR EXISTS (SELECT 1 FROM sweep_trials l"
     "  WHERE l.trial_id = t.id AND l.sweep_id = ?1))"
-    " AND (?2 IS NULL OR j.state = ?2) LIMIT ?3;";
+    "  AND (?2 IS NULL OR j.state = ?2) ORDER BY j.id DESC LIMIT ?3) j;";
 
 cJSON *
 store_jobs_json(struct store *st, int64_t sweep_id, const char *state,
