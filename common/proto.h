@@ -34,6 +34,8 @@ enum proto_access {
 	  "check that the daemon answers")                                     \
 	X(DAEMON_STATUS, "daemon.status", PROTO_READONLY,                      \
 	  "version, pid, uptime, database and row counts")                     \
+	X(DAEMON_RELOAD, "daemon.reload", PROTO_MUTATING,                      \
+	  "re-read the configuration; keep the old one if the new is bad")     \
 	X(SWEEP_PLAN, "sweep.plan", PROTO_READONLY,                            \
 	  "validate and expand a spec; nothing is stored")                     \
 	X(SWEEP_SUBMIT, "sweep.submit", PROTO_MUTATING,                        \
@@ -53,7 +55,7 @@ enum proto_access {
 	  "a job with its events and metrics")                                 \
 	X(JOB_CANCEL, "job.cancel", PROTO_MUTATING, "cancel a job")            \
 	X(JOB_PAUSE, "job.pause", PROTO_MUTATING, "pause a running job")       \
-	X(JOB_RESUME, "job.resume", PROTO_MUTATING, "resume a paused job")    \
+	X(JOB_RESUME, "job.resume", PROTO_MUTATING, "resume a paused job")     \
 	X(SQL_QUERY, "sql.query", PROTO_READONLY,                              \
 	  "run one read-only SQL statement on the store")
 

@@ -250,6 +250,14 @@ run_ping(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
+run_reload(struct ctx *ctx, const struct opts *o, char **args)
+{
+	(void)o;
+	(void)args;
+	return call_render(ctx, "daemon.reload", NULL, render_reload);
+}
+
+static int
 run_plan(struct ctx *ctx, const struct opts *o, char **args)
 {
 	cJSON *p = spec_params(args[0]);
@@ -527,18 +535,21 @@ run_curves(struct ctx *ctx, const struct opts *o, char **args)
 	free(sql);
 	if (result == NULL)
 		return rc;
+	rc = EXIT_OK;
 	if (ctx->json)
 		sql_print(result, SQL_JSON, 0, stdout);
 	else
-		render_curves(ctx, result, metric);
+		rc = render_curves(ctx, result, metric);
 	cJSON_Delete(result);
-	return EXIT_OK;
+	return rc;
 }
 
 static const struct verb verbs[] = {
     {"status", "", 0, 0, 0, run_status,
      "the daemon's version, uptime, backends and row counts"},
     {"ping", "", 0, 0, 0, run_ping, "check that rftd answers"},
+    {"reload", "", 0, 0, 0, run_reload,
+     "re-read rftd's configuration; a bad one is refused, the old kept"},
     {"plan", "SPEC", 1, 1, 0, run_plan,
      "validate and expand a sweep spec; nothing is stored or run"},
     {"submit", "SPEC [--reuse]", 1, 1, OPT_REUSE, run_submit,

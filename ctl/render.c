@@ -139,6 +139,8 @@ render_error(const struct ctx *ctx, const struct proto_reply *rep)
 	if (!cJSON_IsArray(errors)) {
 		fprintf(stderr, "rftctl: %s (%s)\n", rep->message,
 			proto_error_text(rep->code));
+		if (cJSON_IsString(get(rep->data, "config_errors")))
+			fputs(str(rep->data, "config_errors", ""), stderr);
 		return;
 	}
 	/* A rejected spec: every problem with its JSON path. */
@@ -198,6 +200,16 @@ render_ping(const struct ctx *ctx, const cJSON *r)
 	(void)r;
 	printf("rftd at %s answered in %.3f ms\n", ctx->socket,
 	       (double)(now_mono_ns() - ctx->sent_ns) / 1e6);
+}
+
+void
+render_reload(const struct ctx *ctx, const cJSON *r)
+{
+	(void)ctx;
+	printf("rftd reloaded %s\n", str(r, "config", "its configuration"));
+	if (str(r, "needs_restart", "")[0] != '\0')
+		printf("changed options that take a restart to apply: %s\n",
+		       str(r, "needs_restart", ""));
 }
 
 void
@@ -748,7 +760,7 @@ print_curve(const double *v, size_t n, double job, double trial,
 	       job, trial, line, v[0], v[n - 1], hi, n);
 }
 
-void
+int
 render_curves(const struct ctx *ctx, const cJSON *result, const char *metric)
 {
 	const cJSON *row;
@@ -757,7 +769,7 @@ render_curves(const struct ctx *ctx, const cJSON *result, const char *metric)
 
 	if (cJSON_GetArraySize(get(result, "rows")) == 0) {
 		fprintf(stderr, "rftctl: curves: no %s points\n", metric);
-		return;
+		return EXIT_DAEMON_ERROR;
 	}
 	if (!ctx->tty) {
 		printf("job_id\ttrial_id\tstep\t%s\n", metric);
@@ -773,7 +785,7 @@ render_curves(const struct ctx *ctx, const cJSON *result, const char *metric)
 			       cJSON_GetArrayItem(row, 1)->valuedouble,
 			       cJSON_GetArrayItem(row, 2)->valuedouble, value);
 		}
-		return;
+		return EXIT_OK;
 	}
 	printf("%s per job:\n", metric);
 	cJSON_ArrayForEach(row, get(result, "rows"))
@@ -795,4 +807,5 @@ render_curves(const struct ctx *ctx, const cJSON *result, const char *metric)
 	if (n > 0)
 		print_curve(v, n, job, trial, ctx);
 	free(v);
+	return EXIT_OK;
 }

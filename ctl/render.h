@@ -45,6 +45,7 @@ void render_json(const cJSON *result);
 void render_error(const struct ctx *ctx, const struct proto_reply *rep);
 void render_status(const struct ctx *ctx, const cJSON *r);
 void render_ping(const struct ctx *ctx, const cJSON *r);
+void render_reload(const struct ctx *ctx, const cJSON *r);
 void render_plan(const struct ctx *ctx, const cJSON *r);
 void render_submit(const struct ctx *ctx, const cJSON *r);
 void render_sweeps(const struct ctx *ctx, const cJSON *r);
@@ -55,9 +56,10 @@ void render_job(const struct ctx *ctx, const cJSON *r);
 void render_job_action(const struct ctx *ctx, const cJSON *r);
 void render_sweep_action(const struct ctx *ctx, const cJSON *r);
 
-/* Sparklines per job on a terminal, else "job step value" lines. */
-void render_curves(const struct ctx *ctx, const cJSON *result,
-		   const char *metric);
+/* Sparklines per job on a terminal, else "job step value" lines; exit
+ * status (1 when there is nothing to show). */
+int render_curves(const struct ctx *ctx, const cJSON *result,
+		  const char *metric);
 /* The terminal's width when stdout is one, else 0. */
 int render_width(const struct ctx *ctx);
 

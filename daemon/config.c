@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "jsonutil.h"
 #include "paths.h"
 #include "util.h"
 
@@ -550,10 +551,14 @@ print_section(FILE *out, enum opt_section sec, const void *base)
 			fprintf(out, "%s = %u\n", o->key,
 				*(const unsigned int *)field);
 			break;
-		case OPT_DOUBLE:
-			fprintf(out, "%s = %.17g\n", o->key,
-				*(const double *)field);
+		case OPT_DOUBLE: {
+			char num[64];
+
+			json_print_number(num, sizeof(num),
+					  *(const double *)field);
+			fprintf(out, "%s = %s\n", o->key, num);
 			break;
+		}
 		}
 	}
 }

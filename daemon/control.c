@@ -32,6 +32,7 @@ struct client {
 	struct peer peer;
 	unsigned int id;	/* for log lines */
 	size_t queued;		/* reply bytes handed to libuv, unwritten */
+	unsigned int deferred;	/* replies that will come later */
 	bool reading;		/* uv_read_start() in effect */
 	bool close_after_write; /* close once the queue drains */
 	bool closing;
@@ -163,7 +164,7 @@ on_written(uv_write_t *req, int status)
 		client_close(c);
 		return;
 	}
-	if (c->close_after_write && c->queued == 0) {
+	if (c->close_after_write && c->queued == 0 && c->deferred == 0) {
 		client_close(c);
 		return;
 	}
@@ -291,7 +292,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			  uv_strerror((int)nread));
 	/* The client is done sending: finish the replies, then close. */
 	client_reading(c, false);
-	if (nread == UV_EOF && c->queued > 0)
+	if (nread == UV_EOF && (c->queued > 0 || c->deferred > 0))
 		c->close_after_write = true;
 	else
 		client_close(c);
@@ -508,6 +509,9 @@ control_defer(struct control *ctl, unsigned int client_id, const cJSON *id)
 	to->client_id = client_id;
 	to->id = id != NULL ? cJSON_Duplicate(id, 1) : NULL;
 	ctl->deferred++;
+	for (struct client *c = ctl->clients; c != NULL; c = c->next)
+		if (c->id == client_id)
+			c->deferred++;
 	return to;
 }
 
@@ -523,6 +527,8 @@ control_answer(struct control_reply_to *to, int code, const char *message,
 	for (c = ctl->clients; c != NULL; c = c->next)
 		if (c->id == to->client_id && !c->closing)
 			break;
+	if (c != NULL)
+		c->deferred--;
 	if (c == NULL || to->id == NULL) {
 		cJSON_Delete(result); /* gone, or a notification */
 	} else {
@@ -531,6 +537,10 @@ control_answer(struct control_reply_to *to, int code, const char *message,
 						      result, &len);
 		client_send(c, frame, len);
 	}
+	/* A client that half-closed leaves once it has everything. */
+	if (c != NULL && c->close_after_write && c->queued == 0 &&
+	    c->deferred == 0)
+		client_close(c);
 	cJSON_Delete(to->id);
 	free(to);
 	ctl->deferred--;

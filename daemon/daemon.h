@@ -6,6 +6,7 @@
 #define RFTD_DAEMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -29,18 +30,21 @@ struct daemon {
 	uv_signal_t sig_int;
 	uv_signal_t sig_term;
 	uv_signal_t sig_hup;
-	double started_at;     /* wall clock, Unix seconds */
-	uint64_t started_mono; /* monotonic ns */
-	bool stopping;	       /* orderly shutdown has begun */
+	uv_timer_t service_timer; /* STATUS= and WATCHDOG=1 to the manager */
+	uint64_t watchdog_usec;	  /* 0: no watchdog */
+	double started_at;	  /* wall clock, Unix seconds */
+	uint64_t started_mono;	  /* monotonic ns */
+	bool stopping;		  /* orderly shutdown has begun */
 };
 
 /* Starts the orderly shutdown; safe to call more than once. */
 void daemon_stop(struct daemon *d);
 
 /*
- * Re-reads the configuration and applies it when valid.  Returns 0, or
+ * Re-reads the configuration and applies it when valid.  Returns 0 with
+ * `changed` naming the options that need a restart ("" when none), or
  * -EINVAL with *errors (caller frees) saying why the old one stays.
  */
-int daemon_reload(struct daemon *d, char **errors);
+int daemon_reload(struct daemon *d, char **errors, char *changed, size_t len);
 
 #endif

@@ -7,6 +7,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "paths.h"
 #include "scheduler.h"
 #include "store.h"
@@ -37,19 +38,21 @@ usage(void)
 }
 
 int
-daemon_reload(struct daemon *d, char **errors)
+daemon_reload(struct daemon *d, char **errors, char *changed, size_t len)
 {
 	struct config next;
-	char changed[256];
 	int rc;
 
+	notify_send("RELOADING=1");
 	rc = config_load(&next, d->config_path, d->config_must_exist, errors);
 	if (rc != 0) {
+		notify_send("READY=1\nSTATUS=reload failed; running on the "
+			    "previous configuration");
 		log_warnx("reload: keeping the current configuration:\n%s",
 			  *errors);
 		return rc;
 	}
-	if (config_needs_restart(&d->cfg, &next, changed, sizeof(changed)))
+	if (config_needs_restart(&d->cfg, &next, changed, len))
 		log_warnx("reload: %s changed; that takes a restart", changed);
 	d->cfg.log_level = next.log_level;
 	d->cfg.idle_timeout = next.idle_timeout;
@@ -69,6 +72,7 @@ daemon_reload(struct daemon *d, char **errors)
 	control_set_limits(d->control, d->cfg.idle_timeout, d->cfg.max_clients);
 	scheduler_configure(d->sched, d->cfg.tick_ms);
 	log_info("reload: configuration applied");
+	notify_send("READY=1");
 	return 0;
 }
 
@@ -79,6 +83,8 @@ daemon_stop(struct daemon *d)
 		return;
 	d->stopping = true;
 	log_info("shutting down");
+	notify_send("STOPPING=1");
+	uv_close((uv_handle_t *)&d->service_timer, NULL);
 	control_close(d->control);
 	d->control = NULL;
 	scheduler_close(d->sched);
@@ -92,11 +98,11 @@ static void
 on_signal(uv_signal_t *h, int signum)
 {
 	struct daemon *d = h->data;
-	char *errors = NULL;
+	char *errors = NULL, changed[256];
 
 	if (signum == SIGHUP) {
 		log_info("SIGHUP: reloading %s", d->config_path);
-		daemon_reload(d, &errors);
+		daemon_reload(d, &errors, changed, sizeof(changed));
 		free(errors);
 		return;
 	}
@@ -159,6 +165,48 @@ detached(int ready_fd)
 	}
 }
 
+/*
+ * The service manager's view: STATUS= with job counts, and WATCHDOG=1
+ * while the loop is healthy (the scheduler ticked recently).  One timer
+ * does both, at half the watchdog interval or every five seconds.
+ */
+static void
+on_service_timer(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	struct store_summary sum;
+	char msg[256];
+	uint64_t since = now_mono_ns() - scheduler_last_tick_ns(d->sched);
+
+	if (store_summary(d->store, &sum) == 0) {
+		snprintf(msg, sizeof(msg),
+			 "STATUS=%d jobs live, %d trials waiting, %d sweeps "
+			 "running",
+			 sum.live_jobs, sum.pending_trials, sum.running_sweeps);
+		notify_send(msg);
+	}
+	if (d->watchdog_usec > 0 &&
+	    since <
+		d->watchdog_usec * 1000 + (uint64_t)d->cfg.tick_ms * 1000000)
+		notify_send("WATCHDOG=1");
+}
+
+static void
+service_start(struct daemon *d)
+{
+	uint64_t every_ms = 5000;
+
+	d->watchdog_usec = notify_watchdog_usec();
+	if (d->watchdog_usec > 0 && d->watchdog_usec / 2000 < every_ms)
+		every_ms =
+		    d->watchdog_usec / 2000 ? d->watchdog_usec / 2000 : 1;
+	uv_timer_init(&d->loop, &d->service_timer);
+	d->service_timer.data = d;
+	notify_send("READY=1\nSTATUS=ready");
+	on_service_timer(&d->service_timer);
+	uv_timer_start(&d->service_timer, on_service_timer, every_ms, every_ms);
+}
+
 static void
 print_handle(uv_handle_t *h, void *arg)
 {
@@ -173,7 +221,7 @@ main(int argc, char **argv)
 	bool check = false, foreground = false, verbose = false;
 	char *default_config = NULL, *config_real = NULL, *errors = NULL;
 	char err[1024];
-	int ready_fd = -1, ch, rc;
+	int ready_fd = -1, passed_fd, ch, rc;
 
 	while ((ch = getopt(argc, argv, "c:fnvV")) != -1) {
 		switch (ch) {
@@ -230,10 +278,19 @@ main(int argc, char **argv)
 	rc = uv_loop_init(&d.loop);
 	if (rc != 0)
 		fatalx("uv_loop_init: %s", uv_strerror(rc));
-	d.control =
-	    control_open(&d, d.cfg.socket_path,
-			 d.cfg.socket_group ? d.cfg.socket_gid : (gid_t)-1, err,
-			 sizeof(err));
+	passed_fd = notify_listen_fd(err, sizeof(err));
+	if (passed_fd == -EINVAL)
+		fatalx("%s", err);
+	if (passed_fd >= 0)
+		d.control = control_open_fd(
+		    &d, passed_fd,
+		    d.cfg.socket_group ? d.cfg.socket_gid : (gid_t)-1, err,
+		    sizeof(err));
+	else
+		d.control = control_open(&d, d.cfg.socket_path,
+					 d.cfg.socket_group ? d.cfg.socket_gid
+							    : (gid_t)-1,
+					 err, sizeof(err));
 	if (d.control == NULL) {
 		log_err("%s", err);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
@@ -263,6 +320,7 @@ main(int argc, char **argv)
 		 store_schema_version(d.store), d.cfg.socket_path);
 	if (ready_fd >= 0)
 		detached(ready_fd);
+	service_start(&d);
 
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 

@@ -141,6 +141,33 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 	return 0;
 }
 
+static int
+daemon_reload_method(struct daemon *d, const cJSON *params, cJSON **result,
+		     struct proto_error *err)
+{
+	static const char *const none[] = {NULL};
+	char *errors = NULL, changed[256];
+
+	if (check_params(params, none, err) != 0)
+		return err->code;
+	if (daemon_reload(d, &errors, changed, sizeof(changed)) != 0) {
+		proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				"%s: the configuration has errors; rftd keeps "
+				"running on the previous one",
+				d->config_path);
+		*result = cJSON_CreateObject();
+		cJSON_AddStringToObject(*result, "config_errors",
+					errors ? errors : "");
+		free(errors);
+		return err->code;
+	}
+	*result = cJSON_CreateObject();
+	cJSON_AddStringToObject(*result, "config", d->config_path);
+	cJSON_AddBoolToObject(*result, "applied", true);
+	cJSON_AddStringToObject(*result, "needs_restart", changed);
+	return 0;
+}
+
 /* --- sweep.plan and sweep.submit ------------------------------------------ */
 
 static bool
@@ -269,7 +296,7 @@ sweep_plan(struct daemon *d, const cJSON *params, cJSON **result,
 	if (check_params(params, allowed, err) != 0)
 		return err->code;
 	if (parse_spec(d, params, &spec, err, &data) != 0) {
-		cJSON_Delete(data); /* plan reports the text only */
+		*result = data; /* every problem, as the error's data */
 		return err->code;
 	}
 	be = backend_find(d, spec->backend);
@@ -773,6 +800,7 @@ sql_query(struct daemon *d, const struct peer *peer,
 static const method_fn handlers[PROTO_M__COUNT] = {
     [PROTO_M_DAEMON_PING] = daemon_ping,
     [PROTO_M_DAEMON_STATUS] = daemon_status,
+    [PROTO_M_DAEMON_RELOAD] = daemon_reload_method,
     [PROTO_M_SWEEP_PLAN] = sweep_plan,
     [PROTO_M_SWEEP_SUBMIT] = sweep_submit,
     [PROTO_M_SWEEP_LIST] = sweep_list,

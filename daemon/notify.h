@@ -6,6 +6,7 @@
 #ifndef RFTD_NOTIFY_H
 #define RFTD_NOTIFY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*

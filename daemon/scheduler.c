@@ -25,6 +25,7 @@ struct scheduler {
 	int64_t *inflight;     /* jobs with a backend call under way */
 	size_t ninflight, inflight_cap;
 	bool closing;
+	uint64_t last_tick_ns; /* when the last tick finished */
 };
 
 /* A job row copied out of the store, for calls that outlive a query. */
@@ -266,7 +267,10 @@ on_controlled(void *arg, int rc, const char *error)
 		log_warnx("job %lld: %s: %s", (long long)j->id,
 			  verbs[j->action], error ? error : strerror(-rc));
 	} else if (j->action == BACKEND_CANCEL) {
-		move(s, j, JOB_CANCELLED, NULL, "cancelled");
+		struct store_job_change c = {.billed_seconds = -1,
+					     .provider_status = "cancelled"};
+
+		move(s, j, JOB_CANCELLED, &c, "cancelled");
 	} else if (j->action == BACKEND_PAUSE) {
 		move(s, j, JOB_PAUSED, NULL, "paused");
 	} else {
@@ -588,6 +592,13 @@ tick(uv_timer_t *t)
 	if (!d->stopping)
 		admit(s);
 	store_sweeps_refresh(d->store, now_wall());
+	s->last_tick_ns = now_mono_ns();
+}
+
+uint64_t
+scheduler_last_tick_ns(const struct scheduler *s)
+{
+	return s->last_tick_ns;
 }
 
 struct scheduler *

@@ -22,6 +22,8 @@ struct scheduler *scheduler_new(struct daemon *d);
 void scheduler_configure(struct scheduler *s, unsigned int tick_ms);
 /* Runs one tick now (tests and control actions want prompt effects). */
 void scheduler_kick(struct scheduler *s);
+/* When the last tick finished (monotonic ns); 0 before the first. */
+uint64_t scheduler_last_tick_ns(const struct scheduler *s);
 /* Stops the timer; the memory goes in the close callback. */
 void scheduler_close(struct scheduler *s);
 

@@ -203,7 +203,9 @@ model_init(struct sim_model *m, const cJSON *req, double failure_rate)
 		cJSON *trial = cJSON_Duplicate(req, 1);
 		char *t;
 
+		/* Identity's view: the grader's key is only a label. */
 		cJSON_DeleteItemFromObjectCaseSensitive(trial, "intent_key");
+		cJSON_DeleteItemFromObjectCaseSensitive(trial, "grader_name");
 		t = json_canonical(trial);
 		trial_key = hash_str(t);
 		free(t);

@@ -499,7 +499,15 @@ check_formula(struct vctx *v, const char *path, const char *formula,
 	      const cJSON *graders)
 {
 	const char *s = formula;
+	int depth = 0;
 
+	for (const char *c = formula; *c != '\0'; c++) {
+		depth += *c == '(' ? 1 : *c == ')' ? -1 : 0;
+		if (depth < 0)
+			break;
+	}
+	if (depth != 0)
+		verr(v, path, "unbalanced parentheses");
 	while (*s != '\0') {
 		if (strchr(" \t+-*/^(),.", *s) != NULL ||
 		    (*s >= '0' && *s <= '9')) {

@@ -2,7 +2,7 @@
  * Sweep specs: validation and expansion into trials.
  *
  * Glossary:
- *   spec     the JSON document a user submits (rftd-sweep(5), README).
+ *   spec     the JSON document a user submits (docs/sweep-spec.md).
  *   axis     a hyperparameter given as a list of values, the graders, or
  *            the seeds; the grid is the product of the axes.
  *   trial    one point: a grader variant, resolved hyperparameters and

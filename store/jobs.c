@@ -358,3 +358,26 @@ store_active_counts(struct store *st,
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : store_fail(st, "active counts");
 }
+
+static const char sql_summary[] =
+    "SELECT (SELECT count(*) FROM jobs WHERE state IN " LIVE_STATES "),"
+    " (SELECT count(*) FROM trials WHERE state = 'pending'),"
+    " (SELECT count(*) FROM sweeps WHERE state = 'running');";
+
+int
+store_summary(struct store *st, struct store_summary *sum)
+{
+	sqlite3_stmt *s = stmt(st, sql_summary);
+	int rc;
+
+	if (s == NULL)
+		return -EIO;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		sum->live_jobs = sqlite3_column_int(s, 0);
+		sum->pending_trials = sqlite3_column_int(s, 1);
+		sum->running_sweeps = sqlite3_column_int(s, 2);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : store_fail(st, "summary");
+}

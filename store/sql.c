@@ -1,7 +1,7 @@
 /*
  * The read-only SQL runner behind `rftctl sql`.  Each query gets its own
- * connection, opened read-only and hardened (reliability.md section 5):
- * an authorizer that allows reads and functions only, the defensive and
+ * connection, opened read-only and hardened as SQLite advises for untrusted
+ * SQL: an authorizer that allows reads and functions only, the defensive and
  * untrusted-schema settings, no ATTACH, tight limits, a progress-handler
  * deadline, one statement, and caps on rows and bytes.  Because it
  * shares nothing with the store, it may run on any thread.

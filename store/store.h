@@ -88,9 +88,11 @@ struct store_trial_new {
 /*
  * Stores a sweep and its trials in one transaction.  Trials whose
  * identity is already stored are linked to the new sweep when `reuse` is
- * true; otherwise nothing is stored, -EEXIST is returned and *existing is
- * set to a JSON array of {ordinal, trial_id, sweep_id, state} (caller
- * frees).  Returns 0 with *sweep_id and *reused set, or -EIO.
+ * true (a failed or cancelled one is handed to the new sweep to run
+ * again; *reused counts the others); otherwise nothing is stored, -EEXIST is
+ * returned and *existing is set to a JSON array of {ordinal, trial_id,
+ * sweep_id, state} (caller frees).  Returns 0 with *sweep_id and *reused set,
+ * or -EIO.
  */
 int store_sweep_create(struct store *st, const struct store_sweep_new *sw,
 		       const struct store_grader_new *graders, size_t ngraders,
@@ -226,6 +228,15 @@ int store_active_counts(struct store *st,
 			void (*fn)(int64_t sweep_id, const char *backend,
 				   int count, void *arg),
 			void *arg);
+
+struct store_summary {
+	int live_jobs;
+	int pending_trials;
+	int running_sweeps;
+};
+
+/* Counts for the service manager's status line. */
+int store_summary(struct store *st, struct store_summary *sum);
 
 /* --- what rftctl shows (views.c); each returns a new cJSON or NULL ---- */
 

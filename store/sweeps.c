@@ -139,6 +139,25 @@ insert_trial(struct store *st, int64_t sweep_id,
 	return 0;
 }
 
+static const char sql_trial_reopen[] =
+    "UPDATE trials SET sweep_id = ?2, state = 'pending', not_before = NULL,"
+    " pending_reason = NULL, objective = NULL, best_step = NULL,"
+    " updated_at = ?3 WHERE id = ?1;";
+
+/* A failed or cancelled trial submitted again with reuse runs again. */
+static int
+reopen_trial(struct store *st, int64_t trial_id, int64_t sweep_id, double now)
+{
+	sqlite3_stmt *s = stmt(st, sql_trial_reopen);
+
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, trial_id);
+	sqlite3_bind_int64(s, 2, sweep_id);
+	sqlite3_bind_double(s, 3, now);
+	return stmt_done(st, s);
+}
+
 static int
 insert_graders(struct store *st, const struct store_grader_new *g, size_t n)
 {
@@ -193,10 +212,20 @@ store_sweep_create(struct store *st, const struct store_sweep_new *sw,
 		    cJSON_GetObjectItem(e, "ordinal")->valueint == (int)i;
 
 		if (is_reused) {
+			const char *state =
+			    cJSON_GetObjectItem(e, "state")->valuestring;
+
 			trial_id = (int64_t)cJSON_GetObjectItem(e, "trial_id")
 				       ->valuedouble;
 			e = e->next;
-			next_found++;
+			if (strcmp(state, "failed") == 0 ||
+			    strcmp(state, "cancelled") == 0) {
+				/* It never finished: this sweep runs it. */
+				rc = reopen_trial(st, trial_id, *sweep_id, now);
+				is_reused = false;
+			} else {
+				next_found++;
+			}
 		} else {
 			rc = insert_trial(st, *sweep_id, &trials[i], now,
 					  &trial_id);
