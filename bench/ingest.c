@@ -60,7 +60,7 @@ make_sweep(struct store *st, int64_t n)
 		char key[32];
 
 		snprintf(key, sizeof(key), "k%lld", (long long)i);
-		if (store_job_create(st, i, "sim", key, true, 0, &job,
+		if (store_job_create(st, i, "sim", key, true, NULL, 0, &job,
 				     &attempt) != 0)
 			fatalx("cannot create job %lld", (long long)i);
 	}

@@ -57,7 +57,11 @@ enum proto_access {
 	X(JOB_PAUSE, "job.pause", PROTO_MUTATING, "pause a running job")       \
 	X(JOB_RESUME, "job.resume", PROTO_MUTATING, "resume a paused job")     \
 	X(SQL_QUERY, "sql.query", PROTO_READONLY,                              \
-	  "run one read-only SQL statement on the store")
+	  "run one read-only SQL statement on the store")                      \
+	X(BUDGET_SHOW, "budget.show", PROTO_READONLY,                          \
+	  "every budget scope: limit, reserved, spent, remaining")             \
+	X(BUDGET_SET, "budget.set", PROTO_MUTATING,                            \
+	  "change a budget limit at run time")
 
 enum proto_method {
 #define PROTO_X(id, name, access, summary) PROTO_M_##id,
@@ -92,7 +96,8 @@ int proto_method_lookup(const char *name, enum proto_method *out);
 	X(SHUTTING_DOWN, -32005, "shutting down")                              \
 	X(BUSY, -32006, "busy")                                                \
 	X(REFUSED, -32007, "refused")                                          \
-	X(TIMEOUT, -32008, "timed out")
+	X(TIMEOUT, -32008, "timed out")                                        \
+	X(OVER_BUDGET, -32009, "over budget")
 
 enum proto_error_code {
 #define PROTO_X(id, code, text) PROTO_E_##id = code,

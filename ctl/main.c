@@ -34,6 +34,7 @@ enum opt_flag {
 	OPT_FORMAT = 1 << 5,
 	OPT_MAX_ROWS = 1 << 6,
 	OPT_METRIC = 1 << 7,
+	OPT_ACTION = 1 << 8,
 };
 
 struct opts {
@@ -46,6 +47,7 @@ struct opts {
 	const char *format;
 	int64_t max_rows;
 	const char *metric;
+	const char *action;
 };
 
 struct verb {
@@ -255,6 +257,39 @@ run_reload(struct ctx *ctx, const struct opts *o, char **args)
 	(void)o;
 	(void)args;
 	return call_render(ctx, "daemon.reload", NULL, render_reload);
+}
+
+static int
+run_budget(struct ctx *ctx, const struct opts *o, char **args)
+{
+	(void)o;
+	(void)args;
+	return call_render(ctx, "budget.show", NULL, render_budget);
+}
+
+static int
+run_budget_set(struct ctx *ctx, const struct opts *o, char **args)
+{
+	cJSON *p = cJSON_CreateObject();
+	double usd;
+
+	cJSON_AddStringToObject(p, "scope", args[0]);
+	if (strcmp(args[1], "none") == 0) {
+		cJSON_AddNullToObject(p, "limit_usd");
+	} else if (parse_double(args[1][0] == '$' ? args[1] + 1 : args[1], 0,
+				1e9, &usd) == 0) {
+		cJSON_AddNumberToObject(p, "limit_usd", usd);
+	} else {
+		cJSON_Delete(p);
+		fprintf(stderr,
+			"rftctl: budget set: '%s' is not an amount of USD "
+			"(0..1e9) or none\n",
+			args[1]);
+		return EXIT_USAGE;
+	}
+	if (o->given & OPT_ACTION)
+		cJSON_AddStringToObject(p, "action", o->action);
+	return call_render(ctx, "budget.set", p, render_budget);
 }
 
 static int
@@ -548,6 +583,10 @@ static const struct verb verbs[] = {
     {"status", "", 0, 0, 0, run_status,
      "the daemon's version, uptime, backends and row counts"},
     {"ping", "", 0, 0, 0, run_ping, "check that rftd answers"},
+    {"budget set", "SCOPE USD|none [--action pause|cancel]", 2, 2, OPT_ACTION,
+     run_budget_set, "change a limit now: global, day, month or sweep:ID"},
+    {"budget", "", 0, 0, 0, run_budget,
+     "every budget: limit, reserved, spent, remaining"},
     {"reload", "", 0, 0, 0, run_reload,
      "re-read rftd's configuration; a bad one is refused, the old kept"},
     {"plan", "SPEC", 1, 1, 0, run_plan,
@@ -683,8 +722,10 @@ flag_name(unsigned int flag)
 		return "--format";
 	case OPT_MAX_ROWS:
 		return "--max-rows";
-	default:
+	case OPT_METRIC:
 		return "--metric";
+	default:
+		return "--action";
 	}
 }
 
@@ -705,6 +746,7 @@ main(int argc, char **argv)
 	    {"format", required_argument, NULL, 'f'},
 	    {"max-rows", required_argument, NULL, 'm'},
 	    {"metric", required_argument, NULL, 'M'},
+	    {"action", required_argument, NULL, 'a'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ctx ctx = {.timeout_ms = 30000};
@@ -793,6 +835,10 @@ main(int argc, char **argv)
 		case 'M':
 			o.given |= OPT_METRIC;
 			o.metric = optarg;
+			break;
+		case 'a':
+			o.given |= OPT_ACTION;
+			o.action = optarg;
 			break;
 		default:
 			usage(stderr);

@@ -212,6 +212,43 @@ render_reload(const struct ctx *ctx, const cJSON *r)
 		       str(r, "needs_restart", ""));
 }
 
+static void
+fmt_usd(char *buf, size_t len, const cJSON *v)
+{
+	if (cJSON_IsNumber(v))
+		snprintf(buf, len, "$%.2f", v->valuedouble);
+	else
+		snprintf(buf, len, "none");
+}
+
+void
+render_budget(const struct ctx *ctx, const cJSON *r)
+{
+	static const char *const headers[] = {"SCOPE",	  "LIMIT", "ACTION",
+					      "RESERVED", "SPENT", "REMAINING"};
+	struct table *tab = table_new(6, headers);
+	const cJSON *s;
+
+	cJSON_ArrayForEach(s, get(r, "scopes"))
+	{
+		char limit[32], reserved[32], spent[32], remaining[32];
+		const char *cells[6] = {str(s, "scope", "?"),
+					limit,
+					str(s, "action", "?"),
+					reserved,
+					spent,
+					remaining};
+
+		fmt_usd(limit, sizeof(limit), get(s, "limit_usd"));
+		fmt_usd(reserved, sizeof(reserved), get(s, "reserved_usd"));
+		fmt_usd(spent, sizeof(spent), get(s, "spent_usd"));
+		fmt_usd(remaining, sizeof(remaining), get(s, "remaining_usd"));
+		table_add(tab, cells);
+	}
+	table_print(tab, stdout, render_width(ctx));
+	table_free(tab);
+}
+
 void
 render_plan(const struct ctx *ctx, const cJSON *r)
 {
@@ -234,9 +271,26 @@ render_plan(const struct ctx *ctx, const cJSON *r)
 	       "%.2f), %.1f for the whole sweep\n",
 	       num(e, "min", 0), num(e, "max", 0), num(e, "mean", 0),
 	       num(e, "total", 0));
-	if (num(e, "max_job_hours", 0) > 0)
-		printf("each job is stopped at max_job_hours = %g\n",
-		       num(e, "max_job_hours", 0));
+	{
+		const cJSON *b = get(r, "bill");
+		char room[32];
+
+		fmt_usd(room, sizeof(room), get(b, "room_usd"));
+		printf(
+		    "bill%s: worst case $%.2f ($%.2f/h x %g h max per job, "
+		    "$%.2f per job), expected $%.2f\n",
+		    flag(r, "simulated") ? " (simulated dollars)" : "",
+		    num(b, "worst_case_usd", 0), num(b, "rate_usd_per_hour", 0),
+		    num(b, "max_job_hours", 0), num(b, "worst_per_job_usd", 0),
+		    num(b, "expected_usd", 0));
+		if (cJSON_IsNumber(get(b, "room_usd")))
+			printf("budgets: %s of room (tightest: %s); %.0f jobs "
+			       "fit at once\n",
+			       room, str(b, "tightest", "?"),
+			       num(b, "jobs_fit_at_once", 0));
+		else
+			printf("budgets: no limit applies\n");
+	}
 	if (num(r, "already_stored", 0) > 0)
 		printf("%.0f of these trials are already stored: submit "
 		       "--reuse links them instead of running them again\n",

@@ -46,6 +46,7 @@ void render_error(const struct ctx *ctx, const struct proto_reply *rep);
 void render_status(const struct ctx *ctx, const cJSON *r);
 void render_ping(const struct ctx *ctx, const cJSON *r);
 void render_reload(const struct ctx *ctx, const cJSON *r);
+void render_budget(const struct ctx *ctx, const cJSON *r);
 void render_plan(const struct ctx *ctx, const cJSON *r);
 void render_submit(const struct ctx *ctx, const cJSON *r);
 void render_sweeps(const struct ctx *ctx, const cJSON *r);

@@ -67,6 +67,7 @@ struct backend_poll {
 	const char *error;	      /* why it failed, or NULL */
 	const char *fine_tuned_model; /* or NULL */
 	double billed_seconds;	      /* training time so far; < 0 unknown */
+	double cost_usd;	      /* the provider's own figure; < 0 none */
 	const struct backend_metric *metrics; /* new since the cursor */
 	size_t nmetrics;
 	const char *cursor; /* to pass to the next poll */

@@ -137,8 +137,7 @@ budget_scope_name(const struct budget_scope *s, char *buf, size_t len)
 }
 
 int
-budget_scope_parse(const char *name, enum budget_kind *kind,
-		   int64_t *sweep_id)
+budget_scope_parse(const char *name, enum budget_kind *kind, int64_t *sweep_id)
 {
 	*sweep_id = 0;
 	if (strcmp(name, "global") == 0)
@@ -210,7 +209,8 @@ budget_enforce(struct budget *b, const struct budget_job *jobs, size_t n,
 	int acted = 0;
 
 	for (size_t k = 0; k < 3 + b->nsweeps; k++) {
-		const struct budget_scope *s = k < 3 ? all[k] : &b->sweeps[k - 3];
+		const struct budget_scope *s =
+		    k < 3 ? all[k] : &b->sweeps[k - 3];
 		double rate = 0, spent;
 
 		if (!s->limited)

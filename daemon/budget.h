@@ -27,7 +27,7 @@
 #define BUDGET_MINUTES (30 * 24 * 60) /* the month window, in minutes */
 
 enum budget_action {
-	BUDGET_PAUSE,  /* pause where the backend can, else cancel */
+	BUDGET_PAUSE, /* pause where the backend can, else cancel */
 	BUDGET_CANCEL,
 };
 
@@ -35,21 +35,21 @@ enum budget_kind { BUDGET_GLOBAL, BUDGET_DAY, BUDGET_MONTH, BUDGET_SWEEP };
 
 struct budget_scope {
 	enum budget_kind kind;
-	int64_t sweep_id;       /* BUDGET_SWEEP only */
-	bool limited;           /* false: no limit, never stops anything */
-	double limit;           /* USD */
+	int64_t sweep_id; /* BUDGET_SWEEP only */
+	bool limited;	  /* false: no limit, never stops anything */
+	double limit;	  /* USD */
 	enum budget_action action;
-	double spent;           /* USD: all time (global, sweep) */
+	double spent; /* USD: all time (global, sweep) */
 };
 
 /* A live job as the core sees it. */
 struct budget_job {
 	int64_t id;
 	int64_t sweep_id;
-	double rate;            /* USD per training hour (graders included) */
-	double worst;           /* its reservation, USD */
-	double spent;           /* USD so far */
-	bool running;           /* billed now (not queued, paused...) */
+	double rate;  /* USD per training hour (graders included) */
+	double worst; /* its reservation, USD */
+	double spent; /* USD so far */
+	bool running; /* billed now (not queued, paused...) */
 	bool can_pause;
 };
 
@@ -59,9 +59,9 @@ struct budget {
 	size_t nsweeps;
 	/* Spend per minute over the last 30 days: the rolling windows. */
 	double minutes[BUDGET_MINUTES];
-	int64_t minute_now;     /* the minute that minutes[...] ends at */
-	double day_sum;         /* the last 1440 minutes' spend */
-	double month_sum;       /* all of minutes[] */
+	int64_t minute_now; /* the minute that minutes[...] ends at */
+	double day_sum;	    /* the last 1440 minutes' spend */
+	double month_sum;   /* all of minutes[] */
 };
 
 void budget_init(struct budget *b);
@@ -74,8 +74,7 @@ struct budget_scope *budget_sweep(struct budget *b, int64_t id);
 void budget_spend(struct budget *b, int64_t sweep_id, double usd, double t);
 
 /* Spend of a scope as of `now`: all time, or within its window. */
-double budget_spent(struct budget *b, const struct budget_scope *s,
-		    double now);
+double budget_spent(struct budget *b, const struct budget_scope *s, double now);
 
 /* What the live jobs of a scope may still spend of their reservations. */
 double budget_outstanding(const struct budget_scope *s,

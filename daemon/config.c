@@ -33,11 +33,15 @@ enum opt_type {
 	OPT_DOUBLE,	  /* a number in [min, max] */
 	OPT_GROUP,	  /* a group name or number */
 	OPT_BACKEND_TYPE, /* a backend type this rftd implements */
+	OPT_MONEY,	  /* USD >= 0; unset is -1 */
+	OPT_ACTION,	  /* pause | cancel */
 };
 
 enum opt_section {
 	SEC_DAEMON,  /* [daemon]; fields of struct config */
 	SEC_BACKEND, /* [backend "NAME"]; fields of struct config_backend */
+	SEC_PRICE,   /* [price "BACKEND/MODEL"]; struct config_price */
+	SEC_BUDGET,  /* [budget]; fields of struct config */
 };
 
 struct option {
@@ -52,6 +56,7 @@ struct option {
 
 #define CFG(field) offsetof(struct config, field)
 #define BE(field)  offsetof(struct config_backend, field)
+#define PR(field)  offsetof(struct config_price, field)
 
 static const struct option options[] = {
     {SEC_DAEMON, "socket", OPT_SOCKET, CFG(socket_path), 0, 0, false,
@@ -79,6 +84,35 @@ static const struct option options[] = {
      "sim: simulated seconds per real second (3600: an hour a second)"},
     {SEC_BACKEND, "failure_rate", OPT_DOUBLE, BE(failure_rate), 0, 1, true,
      "sim: probability that a job fails part way"},
+    {SEC_PRICE, "per_training_hour", OPT_DOUBLE, PR(per_training_hour), 0, 1e6,
+     true, "USD per hour of training (the billed wall-clock time)"},
+    {SEC_PRICE, "grader_per_mtok_in", OPT_DOUBLE, PR(grader_per_mtok_in), 0,
+     1e6, true, "USD per million input tokens of model graders"},
+    {SEC_PRICE, "grader_per_mtok_out", OPT_DOUBLE, PR(grader_per_mtok_out), 0,
+     1e6, true, "USD per million output tokens of model graders"},
+    {SEC_BUDGET, "global", OPT_MONEY, CFG(budget_global), 0, 1e9, true,
+     "USD for all jobs, all time; unset: no limit"},
+    {SEC_BUDGET, "global_action", OPT_ACTION, CFG(global_action), 0, 0, true,
+     "pause (where the backend can) or cancel at the limit"},
+    {SEC_BUDGET, "day", OPT_MONEY, CFG(budget_day), 0, 1e9, true,
+     "USD for all jobs in any 24 hours; unset: no limit"},
+    {SEC_BUDGET, "day_action", OPT_ACTION, CFG(day_action), 0, 0, true,
+     "pause or cancel"},
+    {SEC_BUDGET, "month", OPT_MONEY, CFG(budget_month), 0, 1e9, true,
+     "USD for all jobs in any 30 days; unset: no limit"},
+    {SEC_BUDGET, "month_action", OPT_ACTION, CFG(month_action), 0, 0, true,
+     "pause or cancel"},
+    {SEC_BUDGET, "default_max_job_hours", OPT_DOUBLE,
+     CFG(default_max_job_hours), 0.01, 720, true,
+     "a sweep without max_job_hours gets this"},
+    {SEC_BUDGET, "grader_mtok_in_per_hour", OPT_DOUBLE,
+     CFG(grader_mtok_in_per_hour), 0, 1e6, true,
+     "model-grader input tokens per training hour (millions), estimated"},
+    {SEC_BUDGET, "grader_mtok_out_per_hour", OPT_DOUBLE,
+     CFG(grader_mtok_out_per_hour), 0, 1e6, true,
+     "model-grader output tokens per training hour (millions), estimated"},
+    {SEC_BUDGET, "cancel_latency", OPT_DOUBLE, CFG(cancel_latency), 0, 3600,
+     true, "seconds a pause or cancel takes to stop the billing"},
 };
 
 static const char *const backend_types[] = {"sim", NULL};
@@ -92,7 +126,9 @@ struct parse {
 	bool after_key;		/* the previous non-blank line was a key */
 	uint32_t daemon_seen;	/* bit per option: set in [daemon] */
 	uint32_t *backend_seen; /* the same per backend */
-	char *errors;		/* accumulated "FILE:LINE: msg\n" */
+	uint32_t *price_seen;	/* the same per price */
+	uint32_t budget_seen;
+	char *errors; /* accumulated "FILE:LINE: msg\n" */
 	size_t errors_len;
 	int nerrors;
 };
@@ -163,6 +199,72 @@ backend_add(struct parse *p, const char *name)
 	return be;
 }
 
+static struct config_price *
+price_find(struct config *cfg, const char *backend, const char *model)
+{
+	for (size_t i = 0; i < cfg->nprices; i++)
+		if (strcmp(cfg->prices[i].backend, backend) == 0 &&
+		    strcmp(cfg->prices[i].model, model) == 0)
+			return &cfg->prices[i];
+	return NULL;
+}
+
+const struct config_price *
+config_price(const struct config *cfg, const char *backend, const char *model)
+{
+	const struct config_price *p =
+	    price_find((struct config *)cfg, backend, model);
+
+	return p != NULL ? p : price_find((struct config *)cfg, backend, "*");
+}
+
+static struct config_price *
+price_add(struct parse *p, const char *backend, const char *model)
+{
+	struct config *cfg = p->cfg;
+	struct config_price *pr;
+
+	cfg->prices =
+	    xrealloc(cfg->prices, (cfg->nprices + 1) * sizeof(*cfg->prices));
+	p->price_seen = xrealloc(p->price_seen,
+				 (cfg->nprices + 1) * sizeof(*p->price_seen));
+	p->price_seen[cfg->nprices] = 0;
+	pr = &cfg->prices[cfg->nprices++];
+	memset(pr, 0, sizeof(*pr));
+	pr->backend = xstrdup(backend);
+	pr->model = xstrdup(model);
+	pr->line = p->line;
+	return pr;
+}
+
+static bool valid_backend_name(const char *name, size_t len);
+
+/* [price "BACKEND/MODEL"]: `spec` is the quoted part, `len` bytes. */
+static bool
+add_price(struct parse *p, const char *spec, size_t len)
+{
+	char *text = strndup(spec, len), *slash = strchr(text, '/');
+	bool ok = false;
+
+	if (slash == NULL || slash[1] == '\0' ||
+	    !valid_backend_name(text, (size_t)(slash - text))) {
+		parse_error(p, p->line,
+			    "price \"%s\" must be \"BACKEND/MODEL\" (MODEL "
+			    "may be *)",
+			    text);
+	} else {
+		*slash = '\0';
+		if (price_find(p->cfg, text, slash + 1) != NULL)
+			parse_error(p, p->line,
+				    "price \"%s/%s\" is defined twice", text,
+				    slash + 1);
+		else
+			ok = price_add(p, text, slash + 1) != NULL;
+	}
+	free(text);
+	return ok;
+}
+
 static bool
 valid_backend_name(const char *name, size_t len)
 {
@@ -209,16 +311,14 @@ check_section(struct parse *p, const char *name)
 		free(be);
 		return ok;
 	}
-	if (strncmp(name, "price ", 6) == 0 || strcmp(name, "budget") == 0) {
-		parse_error(p, p->line,
-			    "section [%s] is not supported by this version "
-			    "of rftd",
-			    name);
-		return false;
-	}
+	if (strcmp(name, "budget") == 0)
+		return true;
+	if (strncmp(name, "price \"", 7) == 0 && len > 8 &&
+	    name[len - 1] == '"')
+		return add_price(p, name + 7, len - 8);
 	parse_error(p, p->line,
-		    "unknown section [%s]; expected [daemon] or "
-		    "[backend \"NAME\"]",
+		    "unknown section [%s]; expected [daemon], [backend "
+		    "\"NAME\"], [price \"BACKEND/MODEL\"] or [budget]",
 		    name);
 	return false;
 }
@@ -293,6 +393,26 @@ set_value(struct parse *p, void *base, const struct option *o,
 			    "implements (sim)",
 			    value);
 		return -EINVAL;
+	case OPT_MONEY:
+		if (parse_double(value, o->min, o->max, &d) != 0) {
+			parse_error(p, p->line,
+				    "%s: '%s' is not an amount of USD in "
+				    "0..%g",
+				    o->key, value, o->max);
+			return -EINVAL;
+		}
+		*(double *)field = d;
+		return 0;
+	case OPT_ACTION:
+		if (strcmp(value, "pause") == 0 ||
+		    strcmp(value, "cancel") == 0) {
+			*(enum config_action *)field =
+			    value[0] == 'p' ? CONFIG_PAUSE : CONFIG_CANCEL;
+			return 0;
+		}
+		parse_error(p, p->line, "%s: '%s' is not pause or cancel",
+			    o->key, value);
+		return -EINVAL;
 	case OPT_GROUP: {
 		struct group *gr = getgrnam(value);
 
@@ -327,7 +447,15 @@ on_key(void *user, const char *section, const char *key, const char *value)
 		parse_error(p, p->line, "'%s' is outside a section", key);
 		return 1;
 	}
-	if (strcmp(section, "daemon") != 0) {
+	if (strcmp(section, "budget") == 0) {
+		sec = SEC_BUDGET;
+		seen = &p->budget_seen;
+	} else if (strncmp(section, "price ", 6) == 0) {
+		/* The section just added (check_section vetted it). */
+		sec = SEC_PRICE;
+		base = &p->cfg->prices[p->cfg->nprices - 1];
+		seen = &p->price_seen[p->cfg->nprices - 1];
+	} else if (strcmp(section, "daemon") != 0) {
 		size_t len = strlen(section);
 		char *name = strndup(section + 9, len - 10);
 		struct config_backend *be = backend_find(p->cfg, name);
@@ -449,6 +577,11 @@ set_defaults(struct config *cfg)
 	cfg->max_clients = 64;
 	cfg->tick_ms = 200;
 	cfg->max_trials = 10000;
+	cfg->budget_global = cfg->budget_day = cfg->budget_month = -1;
+	cfg->default_max_job_hours = 4;
+	cfg->grader_mtok_in_per_hour = 2;
+	cfg->grader_mtok_out_per_hour = 0.5;
+	cfg->cancel_latency = 5;
 }
 
 /* Every backend has a type; "sim" exists even when not configured. */
@@ -467,6 +600,31 @@ finish_backends(struct parse *p)
 
 		be->type = xstrdup("sim");
 		be->line = 0;
+	}
+	for (size_t i = 0; i < cfg->nprices; i++)
+		if (backend_find(cfg, cfg->prices[i].backend) == NULL)
+			parse_error(p, cfg->prices[i].line,
+				    "price \"%s/%s\": no backend \"%s\"",
+				    cfg->prices[i].backend,
+				    cfg->prices[i].model,
+				    cfg->prices[i].backend);
+	/* Simulated jobs cost simulated dollars: $100 an hour, like o4-mini,
+	 * unless the configuration prices them. */
+	for (size_t i = 0; i < cfg->nbackends; i++) {
+		const char *name = cfg->backends[i].name;
+		bool priced = false;
+
+		if (cfg->backends[i].type == NULL ||
+		    strcmp(cfg->backends[i].type, "sim") != 0)
+			continue;
+		for (size_t k = 0; k < cfg->nprices; k++)
+			priced |= strcmp(cfg->prices[k].backend, name) == 0;
+		if (!priced) {
+			struct config_price *pr = price_add(p, name, "*");
+
+			pr->per_training_hour = 100;
+			pr->line = 0;
+		}
 	}
 }
 
@@ -496,6 +654,7 @@ config_load(struct config *cfg, const char *path, bool must_exist,
 	}
 	finish_backends(&p);
 	free(p.backend_seen);
+	free(p.price_seen);
 	if (p.nerrors == 0)
 		return 0;
 	rc = -EINVAL;
@@ -517,6 +676,11 @@ config_free(struct config *cfg)
 		free(cfg->backends[i].type);
 	}
 	free(cfg->backends);
+	for (size_t i = 0; i < cfg->nprices; i++) {
+		free(cfg->prices[i].backend);
+		free(cfg->prices[i].model);
+	}
+	free(cfg->prices);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -543,6 +707,13 @@ print_section(FILE *out, enum opt_section sec, const void *base)
 				fprintf(out, ";%s =\n", o->key);
 			break;
 		}
+		case OPT_ACTION:
+			fprintf(out, "%s = %s\n", o->key,
+				*(const enum config_action *)field ==
+					CONFIG_PAUSE
+				    ? "pause"
+				    : "cancel");
+			break;
 		case OPT_LOGLEVEL:
 			fprintf(out, "%s = %s\n", o->key,
 				log_level_name(*(const enum log_level *)field));
@@ -551,6 +722,12 @@ print_section(FILE *out, enum opt_section sec, const void *base)
 			fprintf(out, "%s = %u\n", o->key,
 				*(const unsigned int *)field);
 			break;
+		case OPT_MONEY:
+			if (*(const double *)field < 0) {
+				fprintf(out, ";%s =\n", o->key);
+				break;
+			}
+			/* FALLTHROUGH */
 		case OPT_DOUBLE: {
 			char num[64];
 
@@ -575,6 +752,13 @@ config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "\n[backend \"%s\"]\n", cfg->backends[i].name);
 		print_section(out, SEC_BACKEND, &cfg->backends[i]);
 	}
+	for (size_t i = 0; i < cfg->nprices; i++) {
+		fprintf(out, "\n[price \"%s/%s\"]\n", cfg->prices[i].backend,
+			cfg->prices[i].model);
+		print_section(out, SEC_PRICE, &cfg->prices[i]);
+	}
+	fprintf(out, "\n[budget]\n");
+	print_section(out, SEC_BUDGET, cfg);
 }
 
 static bool

@@ -22,6 +22,18 @@ struct config_backend {
 	int line; /* where the section starts (0: built in) */
 };
 
+/* A [price "BACKEND/MODEL"] section; MODEL may be "*". */
+struct config_price {
+	char *backend;
+	char *model;
+	double per_training_hour;  /* USD */
+	double grader_per_mtok_in; /* USD per million model-grader tokens */
+	double grader_per_mtok_out;
+	int line; /* where the section starts (0: built in) */
+};
+
+enum config_action { CONFIG_PAUSE, CONFIG_CANCEL };
+
 struct config {
 	char *path;			 /* file read, or NULL for defaults */
 	char *socket_path;		 /* [daemon] socket */
@@ -35,7 +47,20 @@ struct config {
 	unsigned int max_trials;	 /* [daemon] max_trials_per_sweep */
 	struct config_backend *backends; /* in file order; "sim" built in */
 	size_t nbackends;
+	struct config_price *prices; /* in file order; a "sim" price built in */
+	size_t nprices;
+	/* [budget]: limits in USD, < 0 when unset. */
+	double budget_global, budget_day, budget_month;
+	enum config_action global_action, day_action, month_action;
+	double default_max_job_hours;
+	double grader_mtok_in_per_hour; /* model-grader tokens estimate */
+	double grader_mtok_out_per_hour;
+	double cancel_latency; /* seconds a stop takes to bite */
 };
+
+/* The price of `model` on `backend` (exact model first, then "*"). */
+const struct config_price *config_price(const struct config *cfg,
+					const char *backend, const char *model);
 
 /* The backend called `name`, or NULL. */
 const struct config_backend *config_backend(const struct config *cfg,

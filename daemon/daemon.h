@@ -16,6 +16,7 @@ struct store;
 struct control;
 struct backend;
 struct scheduler;
+struct budget;
 
 struct daemon {
 	uv_loop_t loop;
@@ -27,6 +28,7 @@ struct daemon {
 	struct backend **backends; /* one per configured backend */
 	size_t nbackends;
 	struct scheduler *sched;
+	struct budget *budget; /* the money core, fed by the meter */
 	uv_signal_t sig_int;
 	uv_signal_t sig_term;
 	uv_signal_t sig_hup;

@@ -7,6 +7,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "meter.h"
 #include "notify.h"
 #include "paths.h"
 #include "scheduler.h"
@@ -67,7 +68,28 @@ daemon_reload(struct daemon *d, char **errors, char *changed, size_t len)
 		next.backends = tmp;
 		backends_reconfigure(d);
 	}
+	{
+		/* Prices and budgets apply at once. */
+		struct config_price *prices = d->cfg.prices;
+		size_t nprices = d->cfg.nprices;
+
+		d->cfg.prices = next.prices;
+		d->cfg.nprices = next.nprices;
+		next.prices = prices;
+		next.nprices = nprices;
+	}
+	d->cfg.budget_global = next.budget_global;
+	d->cfg.budget_day = next.budget_day;
+	d->cfg.budget_month = next.budget_month;
+	d->cfg.global_action = next.global_action;
+	d->cfg.day_action = next.day_action;
+	d->cfg.month_action = next.month_action;
+	d->cfg.default_max_job_hours = next.default_max_job_hours;
+	d->cfg.grader_mtok_in_per_hour = next.grader_mtok_in_per_hour;
+	d->cfg.grader_mtok_out_per_hour = next.grader_mtok_out_per_hour;
+	d->cfg.cancel_latency = next.cancel_latency;
 	config_free(&next);
+	meter_limits(d);
 	log_set_level(d->cfg.log_level);
 	control_set_limits(d->control, d->cfg.idle_timeout, d->cfg.max_clients);
 	scheduler_configure(d->sched, d->cfg.tick_ms);
@@ -308,6 +330,7 @@ main(int argc, char **argv)
 	}
 	control_set_limits(d.control, d.cfg.idle_timeout, d.cfg.max_clients);
 	backends_init(&d);
+	meter_init(&d);
 	d.sched = scheduler_new(&d);
 	scheduler_configure(d.sched, d.cfg.tick_ms);
 	watch_signal(&d, &d.sig_int, SIGINT);
@@ -330,6 +353,7 @@ main(int argc, char **argv)
 		log_err("event loop not empty at exit: %s", uv_strerror(rc));
 	}
 	backends_free(&d);
+	meter_free(&d);
 	store_close(d.store);
 	config_free(&d.cfg);
 	free(default_config);

@@ -9,6 +9,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "meter.h"
 #include "scheduler.h"
 #include "spec.h"
 #include "store.h"
@@ -281,6 +282,92 @@ trial_json(const struct spec_trial *t, size_t ordinal)
 	return o;
 }
 
+/*
+ * The bill before the spend: prices every trial, sums the worst case and
+ * the expected cost, and counts how many jobs fit the budgets' room at
+ * once.  Adds "bill" to `out`.  Fails (unpriced, or not one job fits)
+ * with `err` filled.
+ */
+static int
+bill(struct daemon *d, const struct spec *spec, struct backend *be, cJSON *out,
+     struct proto_error *err)
+{
+	double mjh = meter_max_hours(d, spec->max_job_hours);
+	double worst_total = 0, expected_total = 0, worst_max = 0, rate = 0;
+	double room = INFINITY, now = now_wall();
+	const char *tight = NULL;
+	struct budget_job *live;
+	size_t nlive = meter_live(d, &live);
+	struct budget_scope *scopes[3] = {&d->budget->global, &d->budget->day,
+					  &d->budget->month};
+	char why[256], tight_name[32] = "";
+	cJSON *b;
+	long fits;
+
+	for (size_t i = 0; i < spec->ntrials; i++) {
+		struct backend_job bj;
+		double worst;
+
+		if (meter_price(d, spec->backend, spec->model,
+				spec->trials[i].grader, mjh,
+				spec->allow_unpriced, &rate, &worst, why,
+				sizeof(why)) != 0) {
+			free(live);
+			return proto_error_set(err, PROTO_E_OVER_BUDGET,
+					       "/model: %s", why);
+		}
+		backend_job_of(spec, &spec->trials[i], &bj);
+		worst_total += worst;
+		worst_max = fmax(worst_max, worst);
+		expected_total +=
+		    rate * fmin(mjh, be->ops->estimate_hours(be, &bj));
+	}
+	for (size_t k = 0; k < 3; k++) {
+		double r;
+
+		if (!scopes[k]->limited)
+			continue;
+		r = scopes[k]->limit - budget_spent(d->budget, scopes[k], now) -
+		    budget_outstanding(scopes[k], live, nlive);
+		if (r < room) {
+			room = r;
+			budget_scope_name(scopes[k], tight_name,
+					  sizeof(tight_name));
+			tight = tight_name;
+		}
+	}
+	free(live);
+	if (spec->has_budget && spec->budget_usd < room) {
+		room = spec->budget_usd;
+		tight = "the sweep's budget_usd";
+	}
+	fits = worst_max <= 0 || isinf(room)
+		   ? (long)spec->ntrials
+		   : (long)fmin((double)spec->ntrials,
+				floor(fmax(0, room) / worst_max + 1e-9));
+	b = cJSON_AddObjectToObject(out, "bill");
+	cJSON_AddNumberToObject(b, "rate_usd_per_hour", rate);
+	cJSON_AddNumberToObject(b, "max_job_hours", mjh);
+	cJSON_AddNumberToObject(b, "worst_case_usd", worst_total);
+	cJSON_AddNumberToObject(b, "expected_usd", expected_total);
+	cJSON_AddNumberToObject(b, "worst_per_job_usd", worst_max);
+	if (isinf(room))
+		cJSON_AddNullToObject(b, "room_usd");
+	else
+		cJSON_AddNumberToObject(b, "room_usd", room);
+	if (tight != NULL)
+		cJSON_AddStringToObject(b, "tightest", tight);
+	cJSON_AddNumberToObject(b, "jobs_fit_at_once", (double)fits);
+	if (fits == 0)
+		return proto_error_set(err, PROTO_E_OVER_BUDGET,
+				       "not even one job fits: a job's worst "
+				       "case is $%.2f ($%.2f/h x %g h) and %s "
+				       "has $%.2f of room",
+				       worst_max, rate, mjh, tight,
+				       fmax(0, room));
+	return 0;
+}
+
 static int
 sweep_plan(struct daemon *d, const cJSON *params, cJSON **result,
 	   struct proto_error *err)
@@ -353,6 +440,11 @@ sweep_plan(struct daemon *d, const cJSON *params, cJSON **result,
 	cJSON_AddNumberToObject(r, "already_stored",
 				known ? cJSON_GetArraySize(known) : 0);
 	cJSON_Delete(known);
+	if (bill(d, spec, be, r, err) != 0) {
+		spec_free(spec);
+		*result = r; /* the figures go with the refusal */
+		return err->code;
+	}
 	spec_free(spec);
 	*result = r;
 	return 0;
@@ -384,6 +476,16 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 		return err->code;
 	}
 	be = backend_find(d, spec->backend);
+	{
+		cJSON *figures = cJSON_CreateObject();
+
+		if (bill(d, spec, be, figures, err) != 0) {
+			spec_free(spec);
+			*result = figures;
+			return err->code;
+		}
+		cJSON_Delete(figures);
+	}
 	spec_text = cJSON_PrintUnformatted(spec->root);
 	sw = (struct store_sweep_new){
 	    .name = spec->name,
@@ -400,6 +502,7 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 	    .objective_metric = spec->objective_metric,
 	    .objective_max = spec->objective_max,
 	    .simulated = (be->caps & BACKEND_SIMULATED) != 0,
+	    .allow_unpriced = spec->allow_unpriced,
 	};
 	trial_rows_build(spec, &tr);
 	rc = store_sweep_create(d->store, &sw, tr.graders, spec->ngraders,
@@ -441,6 +544,7 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 	cJSON_AddNumberToObject(*result, "reused", (double)reused);
 	cJSON_AddBoolToObject(*result, "simulated", sw.simulated);
 	spec_free(spec);
+	meter_limits(d); /* the sweep's own budget, if it has one */
 	scheduler_kick(d->sched);
 	return 0;
 }
@@ -681,6 +785,62 @@ sweep_resume(struct daemon *d, const cJSON *params, cJSON **result,
 	return sweep_action(d, params, result, err, "running", BACKEND_RESUME);
 }
 
+/* --- budgets ------------------------------------------------------------ */
+
+static int
+budget_show(struct daemon *d, const cJSON *params, cJSON **result,
+	    struct proto_error *err)
+{
+	static const char *const none[] = {NULL};
+
+	if (check_params(params, none, err) != 0)
+		return err->code;
+	*result = cJSON_CreateObject();
+	cJSON_AddItemToObject(*result, "scopes", meter_scopes(d));
+	return 0;
+}
+
+static int
+budget_set(struct daemon *d, const cJSON *params, cJSON **result,
+	   struct proto_error *err)
+{
+	static const char *const allowed[] = {"scope", "limit_usd", "action",
+					      NULL};
+	const cJSON *scope = cJSON_GetObjectItemCaseSensitive(params, "scope");
+	const cJSON *limit =
+	    cJSON_GetObjectItemCaseSensitive(params, "limit_usd");
+	const cJSON *action =
+	    cJSON_GetObjectItemCaseSensitive(params, "action");
+	char msg[256];
+
+	if (check_params(params, allowed, err) != 0)
+		return err->code;
+	if (!cJSON_IsString(scope))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/scope: must be global, day, "
+				       "month or sweep:ID");
+	if (!cJSON_IsNull(limit) &&
+	    (!cJSON_IsNumber(limit) || limit->valuedouble < 0 ||
+	     limit->valuedouble > 1e9))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/limit_usd: must be a number of "
+				       "dollars 0..1e9, or null to clear");
+	if (action != NULL && (!cJSON_IsString(action) ||
+			       (strcmp(action->valuestring, "pause") != 0 &&
+				strcmp(action->valuestring, "cancel") != 0)))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/action: must be pause or "
+				       "cancel");
+	if (meter_set_limit(d, scope->valuestring,
+			    cJSON_IsNumber(limit) ? limit->valuedouble : -1,
+			    action ? action->valuestring : "pause", msg,
+			    sizeof(msg)) != 0)
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/scope: %s", msg);
+	scheduler_kick(d->sched);
+	return budget_show(d, NULL, result, err);
+}
+
 /* --- sql.query: runs off the loop thread, answers later ----------------- */
 
 #define SQL_MAX_INFLIGHT 4
@@ -814,6 +974,8 @@ static const method_fn handlers[PROTO_M__COUNT] = {
     [PROTO_M_JOB_CANCEL] = job_cancel,
     [PROTO_M_JOB_PAUSE] = job_pause,
     [PROTO_M_JOB_RESUME] = job_resume,
+    [PROTO_M_BUDGET_SHOW] = budget_show,
+    [PROTO_M_BUDGET_SET] = budget_set,
 };
 
 int

@@ -5,6 +5,7 @@
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
+#include "meter.h"
 #include "store.h"
 #include "util.h"
 
@@ -34,6 +35,7 @@ struct job_ref {
 	int64_t id, trial_id, sweep_id;
 	int attempt, retries;
 	double max_job_hours, billed_seconds;
+	double rate, reserved, cost, ledgered; /* money, see meter.h */
 	enum job_state state;
 	char *backend, *intent_key, *remote_id, *sweep_state, *cursor;
 	char *objective_metric;
@@ -65,6 +67,10 @@ ref_new(struct scheduler *s, const struct store_job_row *r)
 	j->retries = r->retries;
 	j->max_job_hours = r->max_job_hours;
 	j->billed_seconds = r->billed_seconds;
+	j->rate = r->rate;
+	j->reserved = r->reserved;
+	j->cost = r->cost;
+	j->ledgered = r->ledgered;
 	if (r->state == NULL || job_state_parse(r->state, &j->state) != 0)
 		j->state = JOB_PENDING;
 	j->backend = dup_or_null(r->backend);
@@ -141,13 +147,20 @@ inflight_del(struct scheduler *s, int64_t id)
 /* --- what a job's end means for its trial --------------------------------- */
 
 static void
-trial_follow_job(struct scheduler *s, const struct job_ref *j,
-		 enum job_state to, const char *error, double now)
+trial_follow_job(struct scheduler *s, struct job_ref *j, enum job_state to,
+		 const char *error, double now)
 {
 	struct store *st = s->d->store;
 	char reason[256];
 	double delay;
 
+	if (job_state_terminal(to)) {
+		/* The bill is final: ledger the rest, free the reservation. */
+		j->ledgered =
+		    meter_cost(s->d, j->id, j->sweep_id, j->cost, j->cost,
+			       j->ledgered, j->reserved, "estimated", true);
+		meter_release(s->d, j->id, j->sweep_id, j->reserved);
+	}
 	switch (to) {
 	case JOB_SUCCEEDED:
 		store_trial_set_state(st, j->trial_id, "succeeded", 0, NULL,
@@ -249,6 +262,18 @@ on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
 	c.fine_tuned_model = p->fine_tuned_model;
 	c.billed_seconds = p->billed_seconds;
 	c.cursor = p->cursor;
+	if (p->cost_usd >= 0 || p->billed_seconds >= 0) {
+		/* The provider's figure when it gives one, else time x rate. */
+		double cost = p->cost_usd >= 0
+				  ? p->cost_usd
+				  : p->billed_seconds / 3600.0 * j->rate;
+
+		j->ledgered = meter_cost(
+		    s->d, j->id, j->sweep_id, j->cost, cost, j->ledgered,
+		    j->reserved, p->cost_usd >= 0 ? "provider" : "estimated",
+		    false);
+		j->cost = cost;
+	}
 	move(s, j, p->state, &c, p->error);
 	ref_free(j);
 }
@@ -440,12 +465,12 @@ handle_job(struct scheduler *s, struct job_ref *j)
 		control(s, j, be, BACKEND_CANCEL, NULL);
 		return;
 	}
-	if (j->max_job_hours > 0 &&
-	    j->billed_seconds > j->max_job_hours * 3600) {
+	if (j->billed_seconds >
+	    meter_max_hours(s->d, j->max_job_hours) * 3600) {
 		char why[96];
 
 		snprintf(why, sizeof(why), "ran past max_job_hours (%g h)",
-			 j->max_job_hours);
+			 meter_max_hours(s->d, j->max_job_hours));
 		control(s, j, be, BACKEND_CANCEL, why);
 		return;
 	}
@@ -464,6 +489,10 @@ struct admission {
 	int *backends;
 	struct job_list chosen;
 	double now;
+	struct budget_job *live; /* live jobs, and those chosen this tick */
+	size_t nlive, cap;
+	bool blocked; /* the sweep being looked at waits */
+	int64_t sweep_id;
 };
 
 static int *
@@ -485,12 +514,46 @@ count_live(int64_t sweep_id, const char *backend, int n, void *arg)
 		*b += n;
 }
 
+/*
+ * A pending trial of the sweep being looked at, in order: it starts when
+ * it is priced and its worst case fits every budget; otherwise it and
+ * the rest of the sweep wait, with the reason on the trial.
+ */
 static void
 choose(const struct store_job_row *t, void *arg)
 {
 	struct admission *a = arg;
+	struct daemon *d = a->s->d;
+	cJSON *grader;
+	double rate, worst;
+	char why[256];
+	int rc;
 
+	if (a->blocked)
+		return;
+	grader = cJSON_Parse(t->grader_json);
+	rc = meter_price(d, t->backend, t->model, grader,
+			 meter_max_hours(d, t->max_job_hours),
+			 t->allow_unpriced, &rate, &worst, why, sizeof(why));
+	cJSON_Delete(grader);
+	if (rc == 0 && !budget_admit(d->budget, t->sweep_id, worst, a->live,
+				     a->nlive, a->now, why, sizeof(why)))
+		rc = -ENOSPC;
+	if (rc != 0) {
+		a->blocked = true;
+		store_trial_set_state(d->store, t->trial_id, "pending", 0, why,
+				      a->now);
+		return;
+	}
 	collect(t, &a->chosen);
+	a->chosen.items[a->chosen.n - 1]->rate = rate;
+	a->chosen.items[a->chosen.n - 1]->reserved = worst;
+	if (a->nlive == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 64;
+		a->live = xrealloc(a->live, a->cap * sizeof(*a->live));
+	}
+	a->live[a->nlive++] = (struct budget_job){
+	    .sweep_id = t->sweep_id, .rate = rate, .worst = worst};
 }
 
 /*
@@ -517,6 +580,7 @@ consider_sweep(int64_t sweep_id, const char *backend, int max_concurrent,
 	{
 		size_t before = a->chosen.n;
 
+		a->blocked = false;
 		store_trials_admissible(a->s->d->store, sweep_id, a->now, room,
 					choose, a);
 		*bn += (int)(a->chosen.n - before);
@@ -536,10 +600,14 @@ new_intent_key(char out[48])
 }
 
 static void
-admit(struct scheduler *s)
+admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 {
 	struct daemon *d = s->d;
-	struct admission a = {.s = s, .now = now_wall()};
+	struct admission a = {.s = s,
+			      .now = now_wall(),
+			      .live = live,
+			      .nlive = nlive,
+			      .cap = nlive};
 
 	a.backends = xcalloc(d->nbackends ? d->nbackends : 1, sizeof(int));
 	if (store_active_counts(d->store, count_live, &a) == 0)
@@ -551,9 +619,18 @@ admit(struct scheduler *s)
 		int rc;
 
 		new_intent_key(key);
+		char basis[160];
+		struct store_price price = {.sweep_id = j->sweep_id,
+					    .rate = j->rate,
+					    .reserved = j->reserved,
+					    .basis = basis};
+
+		snprintf(basis, sizeof(basis),
+			 "worst case: $%.2f/h x %g h max_job_hours", j->rate,
+			 meter_max_hours(d, j->max_job_hours));
 		rc = store_job_create(d->store, j->trial_id, j->backend, key,
 				      (be->caps & BACKEND_SIMULATED) != 0,
-				      now_wall(), &j->id, &j->attempt);
+				      &price, now_wall(), &j->id, &j->attempt);
 		if (rc != 0) {
 			ref_free(j);
 			continue;
@@ -567,6 +644,7 @@ admit(struct scheduler *s)
 	}
 	free(a.chosen.items);
 	free(a.backends);
+	free(a.live);
 }
 
 static void
@@ -589,8 +667,17 @@ tick(uv_timer_t *t)
 			ref_free(live.items[i]);
 	}
 	free(live.items);
-	if (!d->stopping)
-		admit(s);
+	{
+		/* The meter, then admission, on the jobs as they are now. */
+		struct budget_job *jobs;
+		size_t n = meter_live(d, &jobs);
+
+		meter_enforce(d, jobs, n);
+		if (!d->stopping)
+			admit(s, jobs, n); /* takes `jobs` over */
+		else
+			free(jobs);
+	}
 	store_sweeps_refresh(d->store, now_wall());
 	s->last_tick_ns = now_mono_ns();
 }

@@ -387,7 +387,7 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	struct sim *sim = be->priv;
 	struct store_sim_job sj;
 	struct sim_model m;
-	struct backend_poll p = {.billed_seconds = 0};
+	struct backend_poll p = {.billed_seconds = 0, .cost_usd = -1};
 	struct metric_buf b = {0};
 	const char *train_names[SIM_MAX_GRADERS], *valid_names[SIM_MAX_GRADERS];
 	char next_cursor[32], model_name[320];

@@ -1234,6 +1234,7 @@ static const char *const spec_keys[] = {"name",
 					"budget_usd",
 					"objective",
 					"priority",
+					"allow_unpriced",
 					NULL};
 static const char *const search_keys[] = {"strategy", "samples", "seed",
 					  "trials", NULL};
@@ -1429,6 +1430,12 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 			     "must be a number of dollars 0..1e9");
 		spec->has_budget = true;
 		spec->budget_usd = cJSON_IsNumber(b) ? b->valuedouble : 0;
+	}
+	if (member(json, "allow_unpriced") != NULL) {
+		if (!cJSON_IsBool(member(json, "allow_unpriced")))
+			verr(&v, "/allow_unpriced", "must be true or false");
+		spec->allow_unpriced =
+		    cJSON_IsTrue(member(json, "allow_unpriced"));
 	}
 	check_objective(&v, spec, member(json, "objective"));
 	check_graders(&v, member(json, "graders"));

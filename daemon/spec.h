@@ -69,6 +69,7 @@ struct spec {
 	int max_concurrent;	     /* 0: only the backend's limit */
 	double max_job_hours;	     /* 0: none given */
 	int retries;
+	bool allow_unpriced; /* jobs without a price may run */
 	bool has_budget;
 	double budget_usd;
 	int priority;

@@ -12,7 +12,9 @@
 	" j.remote_id, j.state, s.state, s.max_job_hours, s.retries,"          \
 	" s.objective_metric, s.objective_mode, j.billed_seconds, s.model,"    \
 	" s.spec, t.grader_name, g.spec, t.hyperparameters, t.seed, s.name,"   \
-	" s.max_concurrent, j.events_cursor"
+	" s.max_concurrent, j.events_cursor, j.rate_usd_per_hour,"             \
+	" j.reserved_usd, j.cost_usd, j.ledgered_usd, j.budget_paused,"        \
+	" s.allow_unpriced"
 
 static void
 read_row(sqlite3_stmt *s, struct store_job_row *r)
@@ -43,6 +45,12 @@ read_row(sqlite3_stmt *s, struct store_job_row *r)
 	r->sweep_name = col_text(s, 20);
 	r->max_concurrent = sqlite3_column_int(s, 21);
 	r->cursor = col_text(s, 22);
+	r->rate = sqlite3_column_double(s, 23);
+	r->reserved = sqlite3_column_double(s, 24);
+	r->cost = sqlite3_column_double(s, 25);
+	r->ledgered = sqlite3_column_double(s, 26);
+	r->budget_paused = sqlite3_column_int(s, 27);
+	r->allow_unpriced = sqlite3_column_int(s, 28);
 }
 
 static const char sql_jobs_active[] =
@@ -134,7 +142,8 @@ static const char sql_trials_admissible[] =
     "SELECT 0, t.id, t.sweep_id, t.attempts, s.backend, NULL, NULL, NULL,"
     " s.state, s.max_job_hours, s.retries, s.objective_metric,"
     " s.objective_mode, 0, s.model, s.spec, t.grader_name, g.spec,"
-    " t.hyperparameters, t.seed, s.name, s.max_concurrent, NULL"
+    " t.hyperparameters, t.seed, s.name, s.max_concurrent, NULL, 0, 0, 0,"
+    " 0, 0, s.allow_unpriced"
     " FROM sweeps s JOIN sweep_trials l ON l.sweep_id = s.id"
     " JOIN trials t ON t.id = l.trial_id AND t.sweep_id = s.id"
     " JOIN graders g ON g.sha256 = t.grader_sha256"
@@ -175,8 +184,9 @@ static const char sql_job_insert[] =
 
 int
 store_job_create(struct store *st, int64_t trial_id, const char *backend,
-		 const char *intent_key, bool simulated, double now,
-		 int64_t *job_id, int *attempt)
+		 const char *intent_key, bool simulated,
+		 const struct store_price *price, double now, int64_t *job_id,
+		 int *attempt)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -212,6 +222,14 @@ store_job_create(struct store *st, int64_t trial_id, const char *backend,
 	if (stmt_done(st, s) != 0)
 		goto fail;
 	*job_id = sqlite3_last_insert_rowid(st->db);
+	/* The reservation goes in with the intent: one commit. */
+	if (price != NULL &&
+	    (store_job_price(st, *job_id, price->rate, price->reserved) != 0 ||
+	     (price->reserved > 0 &&
+	      store_ledger_job(st, *job_id, price->sweep_id, "reserve",
+			       price->reserved, price->basis, "estimated",
+			       now) != 0)))
+		goto fail;
 	return store_commit(st);
 fail:
 	store_rollback(st);

@@ -68,6 +68,7 @@ struct store_sweep_new {
 	const char *objective_metric;
 	bool objective_max;
 	bool simulated;
+	bool allow_unpriced;
 };
 
 struct store_grader_new {
@@ -135,6 +136,12 @@ struct store_job_row {
 	int max_concurrent;   /* of the sweep; 0: none */
 	int retries;	      /* of the sweep */
 	const char *cursor;   /* the backend's poll cursor, or NULL */
+	double rate;	      /* USD per training hour, fixed at admission */
+	double reserved;      /* its worst case, USD */
+	double cost;	      /* USD so far */
+	double ledgered;      /* of which in the ledger */
+	bool budget_paused;   /* a budget holds it paused */
+	bool allow_unpriced;  /* of the sweep */
 	const char *objective_metric;
 	bool objective_max;
 	double billed_seconds;
@@ -178,13 +185,24 @@ int store_trials_admissible(
     struct store *st, int64_t sweep_id, double now, int limit,
     void (*fn)(const struct store_job_row *trial, void *arg), void *arg);
 
+/* A job's price, reserved with its intent. */
+struct store_price {
+	int64_t sweep_id;  /* the trial's sweep, for the ledger's scope */
+	double rate;       /* USD per training hour */
+	double reserved;   /* the worst case, USD */
+	const char *basis; /* how it was computed, for the ledger */
+};
+
 /*
  * Records the intent to submit: a new job row ('submitting', attempt =
- * the trial's attempts + 1) and the trial running, committed before the
- * backend hears of it.  Returns 0 with *job_id and *attempt set.
+ * the trial's attempts + 1), the trial running, and (with `price`) the
+ * job's reservation in the ledger, all committed before the backend
+ * hears of it.  Returns 0 with *job_id and *attempt set, or -ESTALE when
+ * the trial is no longer pending.
  */
 int store_job_create(struct store *st, int64_t trial_id, const char *backend,
-		     const char *intent_key, bool simulated, double now,
+		     const char *intent_key, bool simulated,
+		     const struct store_price *price, double now,
 		     int64_t *job_id, int *attempt);
 
 /* What changed about a job; NULL/negative fields are left as they are. */
@@ -237,6 +255,47 @@ struct store_summary {
 
 /* Counts for the service manager's status line. */
 int store_summary(struct store *st, struct store_summary *sum);
+
+/* --- money (money.c) ----------------------------------------------------- */
+
+/* Ledger rows for a job's movement: one for 'global', one for its sweep. */
+int store_ledger_job(struct store *st, int64_t job_id, int64_t sweep_id,
+		     const char *kind, double amount, const char *basis,
+		     const char *quality, double now);
+/* A job's price and reservation, fixed when it is admitted. */
+int store_job_price(struct store *st, int64_t job_id, double rate,
+		    double reserved);
+/*
+ * Records a job's cost so far; with `to_ledger`, writes what is not yet
+ * in the ledger (cost - ledgered) as accrue rows and marks it ledgered.
+ */
+int store_job_cost(struct store *st, int64_t job_id, int64_t sweep_id,
+		   double cost, const char *quality, double ledgered,
+		   bool to_ledger, double now);
+int store_job_budget_paused(struct store *st, int64_t job_id, bool paused);
+/* Ids of the jobs a budget holds paused: a JSON array. */
+cJSON *store_budget_paused_jobs(struct store *st);
+/* Limits set at run time (rows of budgets). */
+int store_budget_limits(struct store *st,
+			void (*fn)(const char *scope, double limit,
+				   const char *action, void *arg),
+			void *arg);
+/* Sets (limit >= 0) or clears (limit < 0) a run-time limit, in the ledger
+ * too. */
+int store_budget_set(struct store *st, const char *scope, double limit,
+		     const char *action, const char *basis, double now);
+int store_halt_add(struct store *st, const char *scope, double limit,
+		   double spent, const char *action, const char *jobs_json,
+		   double now);
+/* Spend of all jobs (sweep_id 0) or of one sweep's jobs, all time. */
+int store_spent(struct store *st, int64_t sweep_id, double *usd);
+/* Spend by minute since `since`, for the rolling windows. */
+int store_spend_minutes(struct store *st, double since, double now,
+			void (*fn)(double t, double usd, void *arg), void *arg);
+/* Sweeps whose spec set budget_usd. */
+int store_sweep_budgets(struct store *st,
+			void (*fn)(int64_t sweep_id, double limit, void *arg),
+			void *arg);
 
 /* --- what rftctl shows (views.c); each returns a new cJSON or NULL ---- */
 

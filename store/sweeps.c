@@ -58,9 +58,10 @@ store_trials_known(struct store *st, const struct store_trial_new *trials,
 static const char sql_sweep_insert[] =
     "INSERT INTO sweeps (name, backend, model, spec, spec_sha256, priority,"
     " max_concurrent, max_job_hours, retries, budget_usd,"
-    " objective_metric, objective_mode, simulated, created_at, updated_at)"
+    " objective_metric, objective_mode, simulated, created_at, updated_at,"
+    " allow_unpriced)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-    " ?14);";
+    " ?14, ?15);";
 static const char sql_trial_insert[] =
     "INSERT INTO trials (trial_sha256, sweep_id, grader_name, grader_sha256,"
     " hyperparameters, seed, created_at, updated_at)"
@@ -96,6 +97,7 @@ insert_sweep(struct store *st, const struct store_sweep_new *sw, double now,
 	bind_text(s, 12, sw->objective_max ? "max" : "min");
 	sqlite3_bind_int(s, 13, sw->simulated);
 	sqlite3_bind_double(s, 14, now);
+	sqlite3_bind_int(s, 15, sw->allow_unpriced);
 	if (stmt_done(st, s) != 0)
 		return -EIO;
 	*sweep_id = sqlite3_last_insert_rowid(st->db);

@@ -18,8 +18,9 @@ from harness import DaemonTest, RFTCTL, RFTD, SOURCE_DIR, wait_until
 # The schema version is the number of migration files.
 SCHEMA = len([f for f in os.listdir(os.path.join(SOURCE_DIR, "migrations"))
               if f.endswith(".sql")])
-TABLES = ["budgets", "checkpoints", "files", "graders", "job_events", "jobs",
-          "ledger", "metrics", "sim_jobs", "sweep_trials", "sweeps", "trials"]
+TABLES = ["budgets", "checkpoints", "files", "graders", "halts",
+          "job_events", "jobs", "ledger", "metrics", "sim_jobs",
+          "sweep_trials", "sweeps", "trials"]
 
 
 def sha256(path):

@@ -394,17 +394,16 @@ static void
 unknown_section_is_reported(void **state)
 {
 	assert_one_error(*state, "[deamon]\nsocket = /run/x.sock\n", 1,
-			 "unknown section [deamon]; expected [daemon] or "
-			 "[backend \"NAME\"]");
+			 "unknown section [deamon]; expected [daemon], "
+			 "[backend \"NAME\"], [price \"BACKEND/MODEL\"] or "
+			 "[budget]");
 }
 
 static void
-reserved_section_is_reported_as_unsupported(void **state)
+price_for_an_unknown_backend_is_reported(void **state)
 {
-	assert_one_error(
-	    *state, "[daemon]\n\n[price \"sim/o4-mini\"]\nper_hour = 1\n", 3,
-	    "section [price \"sim/o4-mini\"] is not supported by this version "
-	    "of rftd");
+	assert_one_error(*state, "[daemon]\n\n[price \"nowhere/o4-mini\"]\n", 3,
+			 "price \"nowhere/o4-mini\": no backend \"nowhere\"");
 }
 
 static void
@@ -561,8 +560,9 @@ every_bad_line_is_reported(void **state)
 			 "%s:5: idle_timeout: '0' is not an integer in "
 			 "1..86400\n"
 			 "%s:6: unknown key 'colour' in [daemon]\n"
-			 "%s:8: unknown section [nowhere]; expected [daemon] "
-			 "or [backend \"NAME\"]\n",
+			 "%s:8: unknown section [nowhere]; expected [daemon], "
+			 "[backend \"NAME\"], [price \"BACKEND/MODEL\"] or "
+			 "[budget]\n",
 			 path, path, path, path, path);
 	assert_string_equal(errors, want);
 	assert_null(cfg.socket_path);
@@ -802,7 +802,7 @@ main(void)
 	    TEST(directory_as_config_file_is_refused),
 	    TEST(unknown_key_is_reported_with_its_line),
 	    TEST(unknown_section_is_reported),
-	    TEST(reserved_section_is_reported_as_unsupported),
+	    TEST(price_for_an_unknown_backend_is_reported),
 	    TEST(key_outside_a_section_is_reported),
 	    TEST(syntax_error_is_reported_with_its_line),
 	    TEST(relative_path_is_reported),

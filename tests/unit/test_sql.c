@@ -65,7 +65,8 @@ seed(const char *path)
 		" WHERE n < 200) INSERT INTO metrics SELECT 1 + n % 2,"
 		" 'valid_reward_mean', n, n / 200.0 FROM s;"
 		"INSERT INTO ledger (at, job_id, scope, kind, amount_usd)"
-		" VALUES (0, 1, 'global', 'accrue', 1.5);",
+		" VALUES (0, 1, 'global', 'accrue', 1.5),"
+		" (0, 1, 'sweep:1', 'accrue', 1.5);",
 		NULL, NULL, &err),
 	    SQLITE_OK);
 	sqlite3_free(err);

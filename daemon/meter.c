@@ -1,0 +1,410 @@
+/* The spend meter (see meter.h). */
+#include "meter.h"
+
+#include "backend.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "scheduler.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Ledger rows for a live job at most this often (USD unledgered). */
+#define LEDGER_STEP_MIN	  1.0
+#define LEDGER_STEP_SHARE 0.02 /* of its reservation */
+
+/* True when the grader (or a sub-grader) calls a model: tokens cost. */
+static bool
+uses_model(const cJSON *grader)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(grader, "type");
+	const cJSON *subs = cJSON_GetObjectItemCaseSensitive(grader, "graders");
+	const cJSON *g;
+
+	if (cJSON_IsString(type) &&
+	    (strcmp(type->valuestring, "score_model") == 0 ||
+	     strcmp(type->valuestring, "label_model") == 0))
+		return true;
+	cJSON_ArrayForEach(g, subs) if (uses_model(g)) return true;
+	return false;
+}
+
+double
+meter_max_hours(const struct daemon *d, double sweep_max_hours)
+{
+	return sweep_max_hours > 0 ? sweep_max_hours
+				   : d->cfg.default_max_job_hours;
+}
+
+int
+meter_price(struct daemon *d, const char *backend, const char *model,
+	    const cJSON *grader, double max_job_hours, bool allow_unpriced,
+	    double *rate, double *worst, char *err, size_t errlen)
+{
+	const struct config_price *p = config_price(&d->cfg, backend, model);
+
+	*rate = *worst = 0;
+	if (p == NULL) {
+		if (allow_unpriced)
+			return 0;
+		snprintf(err, errlen,
+			 "no price for %s/%s: add [price \"%s/%s\"] to the "
+			 "configuration, or allow_unpriced to the spec",
+			 backend, model, backend, model);
+		return -ENOENT;
+	}
+	*rate = p->per_training_hour;
+	if (uses_model(grader))
+		*rate +=
+		    d->cfg.grader_mtok_in_per_hour * p->grader_per_mtok_in +
+		    d->cfg.grader_mtok_out_per_hour * p->grader_per_mtok_out;
+	*worst = *rate * max_job_hours;
+	return 0;
+}
+
+/* --- limits --------------------------------------------------------------- */
+
+static void
+set_scope(struct budget_scope *s, double limit, enum config_action action)
+{
+	s->limited = limit >= 0;
+	s->limit = limit >= 0 ? limit : 0;
+	s->action = action == CONFIG_PAUSE ? BUDGET_PAUSE : BUDGET_CANCEL;
+}
+
+static void
+sweep_limit(int64_t sweep_id, double limit, void *arg)
+{
+	struct daemon *d = arg;
+	struct budget_scope *s = budget_sweep(d->budget, sweep_id);
+	double spent = 0;
+
+	if (!s->limited && s->spent == 0 &&
+	    store_spent(d->store, sweep_id, &spent) == 0)
+		s->spent = spent;
+	set_scope(s, limit, CONFIG_PAUSE);
+}
+
+/* Limits set with `budget set` override the configuration and specs. */
+static void
+runtime_limit(const char *scope, double limit, const char *action, void *arg)
+{
+	struct daemon *d = arg;
+	enum config_action a =
+	    strcmp(action, "cancel") == 0 ? CONFIG_CANCEL : CONFIG_PAUSE;
+	enum budget_kind kind;
+	int64_t sweep_id;
+
+	if (budget_scope_parse(scope, &kind, &sweep_id) != 0)
+		return;
+	switch (kind) {
+	case BUDGET_GLOBAL:
+		set_scope(&d->budget->global, limit, a);
+		break;
+	case BUDGET_DAY:
+		set_scope(&d->budget->day, limit, a);
+		break;
+	case BUDGET_MONTH:
+		set_scope(&d->budget->month, limit, a);
+		break;
+	case BUDGET_SWEEP:
+		sweep_limit(sweep_id, limit, d);
+		set_scope(budget_sweep(d->budget, sweep_id), limit, a);
+		break;
+	}
+}
+
+void
+meter_limits(struct daemon *d)
+{
+	set_scope(&d->budget->global, d->cfg.budget_global,
+		  d->cfg.global_action);
+	set_scope(&d->budget->day, d->cfg.budget_day, d->cfg.day_action);
+	set_scope(&d->budget->month, d->cfg.budget_month, d->cfg.month_action);
+	store_sweep_budgets(d->store, sweep_limit, d);
+	store_budget_limits(d->store, runtime_limit, d);
+}
+
+static void
+add_minute(double t, double usd, void *arg)
+{
+	struct daemon *d = arg;
+	double global = d->budget->global.spent;
+
+	/* Only the windows: the all-time totals come from the jobs. */
+	budget_spend(d->budget, 0, usd, t);
+	d->budget->global.spent = global;
+}
+
+void
+meter_init(struct daemon *d)
+{
+	double now = now_wall();
+
+	d->budget = xcalloc(1, sizeof(*d->budget));
+	budget_init(d->budget);
+	store_spend_minutes(d->store, now - 30 * 86400.0, now, add_minute, d);
+	store_spent(d->store, 0, &d->budget->global.spent);
+	meter_limits(d);
+}
+
+void
+meter_free(struct daemon *d)
+{
+	if (d->budget == NULL)
+		return;
+	budget_free(d->budget);
+	free(d->budget);
+	d->budget = NULL;
+}
+
+/* --- live jobs -------------------------------------------------------------
+ */
+
+struct live {
+	struct daemon *d;
+	struct budget_job *jobs;
+	size_t n, cap;
+};
+
+static void
+add_live(const struct store_job_row *r, void *arg)
+{
+	struct live *l = arg;
+	struct backend *be = backend_find(l->d, r->backend);
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->jobs = xrealloc(l->jobs, l->cap * sizeof(*l->jobs));
+	}
+	l->jobs[l->n++] = (struct budget_job){
+	    .id = r->id,
+	    .sweep_id = r->sweep_id,
+	    .rate = r->rate,
+	    .worst = r->reserved,
+	    .spent = r->cost,
+	    .running = strcmp(r->state, "running") == 0,
+	    .can_pause = be != NULL && (be->caps & BACKEND_CAN_PAUSE),
+	};
+}
+
+size_t
+meter_live(struct daemon *d, struct budget_job **jobs)
+{
+	struct live l = {.d = d};
+
+	store_jobs_active(d->store, add_live, &l);
+	*jobs = l.jobs;
+	return l.n;
+}
+
+/* --- the meter ---------------------------------------------------------------
+ */
+
+double
+meter_cost(struct daemon *d, int64_t job_id, int64_t sweep_id, double before,
+	   double cost, double ledgered, double reserved, const char *quality,
+	   bool ended)
+{
+	double now = now_wall();
+	double step = fmax(LEDGER_STEP_MIN, LEDGER_STEP_SHARE * reserved);
+	bool to_ledger = ended || cost - ledgered >= step;
+
+	if (cost > before)
+		budget_spend(d->budget, sweep_id, cost - before, now);
+	if ((cost != before || (to_ledger && cost != ledgered)) &&
+	    store_job_cost(d->store, job_id, sweep_id, cost, quality, ledgered,
+			   to_ledger, now) == 0 &&
+	    to_ledger)
+		return cost;
+	return ledgered;
+}
+
+void
+meter_release(struct daemon *d, int64_t job_id, int64_t sweep_id,
+	      double reserved)
+{
+	if (reserved > 0)
+		store_ledger_job(d->store, job_id, sweep_id, "release",
+				 -reserved, "the job ended", "estimated",
+				 now_wall());
+}
+
+/* --- enforcement
+ * -------------------------------------------------------------- */
+
+struct halt {
+	struct daemon *d;
+	const struct budget_scope *scope;
+	cJSON *jobs;
+	bool pause;
+};
+
+static void
+flush_halt(struct halt *h)
+{
+	char name[32], *ids;
+	double now = now_wall();
+
+	if (h->scope == NULL)
+		return;
+	budget_scope_name(h->scope, name, sizeof(name));
+	ids = cJSON_PrintUnformatted(h->jobs);
+	log_warnx("budget %s: $%.2f spent of $%.2f; %s %d jobs", name,
+		  budget_spent(h->d->budget, h->scope, now), h->scope->limit,
+		  h->pause ? "pausing" : "cancelling",
+		  cJSON_GetArraySize(h->jobs));
+	store_halt_add(h->d->store, name, h->scope->limit,
+		       budget_spent(h->d->budget, h->scope, now),
+		       h->pause ? "pause" : "cancel", ids, now);
+	free(ids);
+	cJSON_Delete(h->jobs);
+	h->scope = NULL;
+	h->jobs = NULL;
+}
+
+static void
+stop_job(const struct budget_scope *s, const struct budget_job *j, bool pause,
+	 void *arg)
+{
+	struct halt *h = arg;
+	char err[256];
+
+	if (h->scope != s) {
+		flush_halt(h);
+		h->scope = s;
+		h->jobs = cJSON_CreateArray();
+	}
+	h->pause = pause;
+	if (scheduler_job_action(h->d->sched, j->id,
+				 pause ? BACKEND_PAUSE : BACKEND_CANCEL, err,
+				 sizeof(err)) != 0) {
+		log_debug("budget: job %lld: %s", (long long)j->id, err);
+		return;
+	}
+	if (pause)
+		store_job_budget_paused(h->d->store, j->id, true);
+	cJSON_AddItemToArray(h->jobs, cJSON_CreateNumber((double)j->id));
+}
+
+void
+meter_enforce(struct daemon *d, struct budget_job *jobs, size_t n)
+{
+	struct halt h = {.d = d};
+	double horizon = d->cfg.tick_ms / 1000.0 + d->cfg.cancel_latency;
+
+	budget_enforce(d->budget, jobs, n, now_wall(), horizon, stop_job, &h);
+	flush_halt(&h);
+}
+
+/* --- budget.show and budget.set ----------------------------------------------
+ */
+
+static cJSON *
+scope_json(struct daemon *d, const struct budget_scope *s,
+	   const struct budget_job *jobs, size_t n, double now)
+{
+	cJSON *o = cJSON_CreateObject();
+	double spent = budget_spent(d->budget, s, now);
+	double held = budget_outstanding(s, jobs, n);
+	char name[32];
+
+	budget_scope_name(s, name, sizeof(name));
+	cJSON_AddStringToObject(o, "scope", name);
+	if (s->limited) {
+		cJSON_AddNumberToObject(o, "limit_usd", s->limit);
+		cJSON_AddNumberToObject(o, "remaining_usd",
+					s->limit - spent - held);
+	} else {
+		cJSON_AddNullToObject(o, "limit_usd");
+		cJSON_AddNullToObject(o, "remaining_usd");
+	}
+	cJSON_AddStringToObject(o, "action",
+				s->action == BUDGET_PAUSE ? "pause" : "cancel");
+	cJSON_AddNumberToObject(o, "spent_usd", spent);
+	cJSON_AddNumberToObject(o, "reserved_usd", held);
+	return o;
+}
+
+cJSON *
+meter_scopes(struct daemon *d)
+{
+	struct budget_job *jobs;
+	size_t n = meter_live(d, &jobs);
+	double now = now_wall();
+	cJSON *a = cJSON_CreateArray();
+
+	cJSON_AddItemToArray(a,
+			     scope_json(d, &d->budget->global, jobs, n, now));
+	cJSON_AddItemToArray(a, scope_json(d, &d->budget->day, jobs, n, now));
+	cJSON_AddItemToArray(a, scope_json(d, &d->budget->month, jobs, n, now));
+	for (size_t i = 0; i < d->budget->nsweeps; i++)
+		cJSON_AddItemToArray(
+		    a, scope_json(d, &d->budget->sweeps[i], jobs, n, now));
+	free(jobs);
+	return a;
+}
+
+int
+meter_set_limit(struct daemon *d, const char *scope, double usd,
+		const char *action, char *err, size_t errlen)
+{
+	enum budget_kind kind;
+	int64_t sweep_id;
+	const struct budget_scope *s;
+	char basis[128];
+	double old;
+	cJSON *paused;
+	const cJSON *id;
+
+	if (budget_scope_parse(scope, &kind, &sweep_id) != 0) {
+		snprintf(err, errlen,
+			 "'%s' is not a scope: global, day, month or "
+			 "sweep:ID",
+			 scope);
+		return -EINVAL;
+	}
+	s = kind == BUDGET_GLOBAL  ? &d->budget->global
+	    : kind == BUDGET_DAY   ? &d->budget->day
+	    : kind == BUDGET_MONTH ? &d->budget->month
+				   : budget_sweep(d->budget, sweep_id);
+	old = s->limited ? s->limit : -1;
+	if (usd >= 0 && old >= 0)
+		snprintf(basis, sizeof(basis), "limit $%.2f -> $%.2f", old,
+			 usd);
+	else if (usd >= 0)
+		snprintf(basis, sizeof(basis), "limit none -> $%.2f", usd);
+	else
+		snprintf(basis, sizeof(basis),
+			 "run-time limit cleared; the configured one applies");
+	if (store_budget_set(d->store, scope, usd, action, basis, now_wall()) !=
+	    0) {
+		snprintf(err, errlen, "the limit could not be stored");
+		return -EIO;
+	}
+	log_info("budget %s: %s", scope, basis);
+	if (kind == BUDGET_SWEEP && usd < 0)
+		budget_sweep(d->budget, sweep_id)->limited = false;
+	meter_limits(d);
+	if (usd >= 0 && old >= 0 && usd <= old)
+		return 0; /* lowered: the next tick stops what must stop */
+	/* Raised or lifted: let what a budget paused run again; the next
+	 * tick pauses it anew if some scope still has no room. */
+	paused = store_budget_paused_jobs(d->store);
+	cJSON_ArrayForEach(id, paused)
+	{
+		if (scheduler_job_action(d->sched, (int64_t)id->valuedouble,
+					 BACKEND_RESUME, err, errlen) == 0)
+			store_job_budget_paused(
+			    d->store, (int64_t)id->valuedouble, false);
+	}
+	cJSON_Delete(paused);
+	err[0] = '\0';
+	return 0;
+}
