@@ -84,6 +84,10 @@ static const struct option options[] = {
      "sim: simulated seconds per real second (3600: an hour a second)"},
     {SEC_BACKEND, "failure_rate", OPT_DOUBLE, BE(failure_rate), 0, 1, true,
      "sim: probability that a job fails part way"},
+    {SEC_BACKEND, "pause_after_hours", OPT_DOUBLE, BE(pause_after_hours), 0,
+     1e6, true,
+     "sim: the provider pauses a job after this much training, as Azure "
+     "does at its cost cap (0: never)"},
     {SEC_PRICE, "per_training_hour", OPT_DOUBLE, PR(per_training_hour), 0, 1e6,
      true, "USD per hour of training (the billed wall-clock time)"},
     {SEC_PRICE, "grader_per_mtok_in", OPT_DOUBLE, PR(grader_per_mtok_in), 0,

@@ -14,10 +14,11 @@
 
 /* A [backend "NAME"] section. */
 struct config_backend {
-	char *name;		     /* the quoted name */
-	char *type;		     /* "sim" */
-	double speed;		     /* sim: simulated seconds per second */
-	double failure_rate;	     /* sim: probability that a job fails */
+	char *name;		  /* the quoted name */
+	char *type;		  /* "sim" */
+	double speed;		  /* sim: simulated seconds per second */
+	double failure_rate;	  /* sim: probability that a job fails */
+	double pause_after_hours; /* sim: the provider pauses jobs (0: never) */
 	unsigned int max_concurrent; /* jobs running at once on it */
 	int line; /* where the section starts (0: built in) */
 };

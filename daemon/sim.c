@@ -45,6 +45,7 @@
 struct sim {
 	double speed;
 	double failure_rate;
+	double pause_after_hours; /* the provider's own pause; 0: none */
 };
 
 /* What a submitted job will do, derived from its request. */
@@ -405,6 +406,19 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	model_init(&m, req, sim->failure_rate);
 	e = sim_elapsed(sim, &sj, now_wall());
 	run = e - SIM_VALIDATING - m.queued_secs;
+	if (sim->pause_after_hours > 0 && strcmp(sj.control, "active") == 0 &&
+	    run >= sim->pause_after_hours * 3600 &&
+	    run < (double)m.steps * m.step_secs) {
+		/* The provider pauses the job on its own (once, at the cap). */
+		double over = (run - sim->pause_after_hours * 3600);
+
+		sj.elapsed = e - over;
+		sj.active_since = 0;
+		snprintf(sj.control, sizeof(sj.control), "provider-paused");
+		store_sim_update(be->d->store, &sj);
+		e = sj.elapsed;
+		run = e - SIM_VALIDATING - m.queued_secs;
+	}
 	last_step = m.fail_step ? m.fail_step : m.steps;
 	done = run <= 0 ? 0 : (int64_t)(run / m.step_secs);
 	if (done > last_step)
@@ -427,7 +441,8 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 			 cJSON_IsString(model) ? model->valuestring : "model",
 			 sj.remote_id + 7);
 		p.fine_tuned_model = model_name;
-	} else if (strcmp(sj.control, "paused") == 0) {
+	} else if (strcmp(sj.control, "paused") == 0 ||
+		   strcmp(sj.control, "provider-paused") == 0) {
 		p.state = JOB_PAUSED;
 		p.provider_status = "paused";
 	} else if (e < SIM_VALIDATING) {
@@ -495,12 +510,17 @@ sim_control(struct backend *be, const char *remote_id,
 				 action == BACKEND_CANCEL ? "cancelled"
 							  : "paused");
 		}
-	} else if (strcmp(sj.control, "paused") != 0) {
+	} else if (strcmp(sj.control, "paused") != 0 &&
+		   strcmp(sj.control, "provider-paused") != 0) {
 		rc = -EALREADY;
 		error = "the job is not paused";
 	} else {
+		/* After the provider's own pause, no further cap applies. */
+		bool capped = strcmp(sj.control, "provider-paused") == 0;
+
 		sj.active_since = now;
-		snprintf(sj.control, sizeof(sj.control), "active");
+		snprintf(sj.control, sizeof(sj.control), "%s",
+			 capped ? "resumed" : "active");
 	}
 	if (rc == 0)
 		rc = store_sim_update(be->d->store, &sj);
@@ -540,6 +560,7 @@ sim_reconfigure(struct backend *be, const struct config_backend *cfg)
 
 	sim->speed = cfg->speed;
 	sim->failure_rate = cfg->failure_rate;
+	sim->pause_after_hours = cfg->pause_after_hours;
 	be->max_concurrent = cfg->max_concurrent;
 }
 

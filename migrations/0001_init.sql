@@ -211,5 +211,6 @@ CREATE TABLE sim_jobs (
 	elapsed      REAL NOT NULL DEFAULT 0, -- simulated seconds banked
 	active_since REAL,                   -- NULL while paused or cancelled
 	control      TEXT NOT NULL DEFAULT 'active'
-	             CHECK (control IN ('active', 'paused', 'cancelled'))
+	             CHECK (control IN ('active', 'paused', 'cancelled',
+	                                'provider-paused', 'resumed'))
 );
