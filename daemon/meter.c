@@ -244,6 +244,7 @@ struct halt {
 	const struct budget_scope *scope;
 	cJSON *jobs;
 	bool pause;
+	uint64_t started_ns; /* when this tick's enforcement began */
 };
 
 static void
@@ -256,10 +257,12 @@ flush_halt(struct halt *h)
 		return;
 	budget_scope_name(h->scope, name, sizeof(name));
 	ids = cJSON_PrintUnformatted(h->jobs);
-	log_warnx("budget %s: $%.2f spent of $%.2f; %s %d jobs", name,
-		  budget_spent(h->d->budget, h->scope, now), h->scope->limit,
-		  h->pause ? "pausing" : "cancelling",
-		  cJSON_GetArraySize(h->jobs));
+	log_warnx("budget %s: $%.2f spent of $%.2f; %s %d jobs (stop "
+		  "requests issued in %.3f ms)",
+		  name, budget_spent(h->d->budget, h->scope, now),
+		  h->scope->limit, h->pause ? "pausing" : "cancelling",
+		  cJSON_GetArraySize(h->jobs),
+		  (double)(now_mono_ns() - h->started_ns) / 1e6);
 	store_halt_add(h->d->store, name, h->scope->limit,
 		       budget_spent(h->d->budget, h->scope, now),
 		       h->pause ? "pause" : "cancel", ids, now);
@@ -296,11 +299,17 @@ stop_job(const struct budget_scope *s, const struct budget_job *j, bool pause,
 void
 meter_enforce(struct daemon *d, struct budget_job *jobs, size_t n)
 {
-	struct halt h = {.d = d};
+	struct halt h = {.d = d, .started_ns = now_mono_ns()};
 	double horizon = d->cfg.tick_ms / 1000.0 + d->cfg.cancel_latency;
 
+	bool tx;
+
+	/* Stopping a thousand jobs is a thousand changes: one commit. */
+	tx = store_begin(d->store) == 0;
 	budget_enforce(d->budget, jobs, n, now_wall(), horizon, stop_job, &h);
 	flush_halt(&h);
+	if (tx)
+		store_commit(d->store);
 }
 
 /* --- budget.show and budget.set ----------------------------------------------

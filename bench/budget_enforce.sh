@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Budget enforcement at scale: 1,000 simulated jobs running at once, then
+# the sweep's limit is lowered below what they will spend by the next
+# tick; prints how long rftd took from the crossing (the tick that saw
+# it) to all stop requests issued, from the daemon's own measurement.
+#   bench/budget_enforce.sh [JOBS]      (default 1000; BUILD_DIR=build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-$PWD/build}
+jobs=${1:-1000}
+cmake --build "$build" --target rftd rftctl >/dev/null
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/rftd-bench.XXXXXX")
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+echo '{"messages":[{"role":"user","content":"2+2?"}],"answer":"4"}' >"$dir/train.jsonl"
+# Slow simulated time: jobs stay running while the limit is lowered.
+cat >"$dir/rftd.conf" <<CONF
+[daemon]
+socket = $dir/control.sock
+database = $dir/rftd.db
+log_level = warning
+tick = 200
+
+[backend "sim"]
+type = sim
+max_concurrent = $jobs
+speed = 20
+CONF
+ctl() { "$build/ctl/rftctl" -s "$dir/control.sock" "$@"; }
+"$build/daemon/rftd" -f -c "$dir/rftd.conf" 2>"$dir/rftd.log" &
+pid=$!
+for _ in $(seq 100); do ctl ping >/dev/null 2>&1 && break; sleep 0.05; done
+python3 - "$dir" "$jobs" <<'PY'
+import json, sys
+d, n = sys.argv[1], int(sys.argv[2])
+json.dump({"name": "enforce", "backend": "sim", "model": "m",
+           "training_file": d + "/train.jsonl", "max_concurrent": n,
+           "max_job_hours": 10, "budget_usd": 1e7,
+           "seeds": list(range(n)),
+           "graders": {"g": {"type": "string_check", "name": "g",
+                             "input": "{{sample.output_text}}",
+                             "reference": "{{item.answer}}",
+                             "operation": "eq"}}},
+          open(d + "/spec.json", "w"))
+PY
+ctl submit "$dir/spec.json" >/dev/null
+count() { ctl sql "SELECT count(*) FROM jobs WHERE state = 'running'" --format csv | tail -n 1 | tr -d '\r'; }
+for _ in $(seq 600); do [ "$(count)" -ge "$jobs" ] && break; sleep 0.1; done
+echo "running jobs: $(count)"
+spent=$(ctl --json budget | python3 -c 'import json,sys; print([s for s in json.load(sys.stdin)["scopes"] if s["scope"]=="sweep:1"][0]["spent_usd"])')
+ctl budget set sweep:1 "$spent" >/dev/null
+for _ in $(seq 300); do grep -q "stop requests issued" "$dir/rftd.log" && break; sleep 0.05; done
+grep "stop requests issued" "$dir/rftd.log" | sed 's/^warning: //'
+for _ in $(seq 300); do [ "$(count)" -eq 0 ] && break; sleep 0.1; done
+echo "running jobs after the halt: $(count)"
