@@ -6,35 +6,18 @@
 #   bench/budget_enforce.sh [JOBS]      (default 1000; BUILD_DIR=build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${BUILD_DIR:-$PWD/build}
+. bench/lib.sh
 jobs=${1:-1000}
 cmake --build "$build" --target rftd rftctl >/dev/null
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rftd-bench.XXXXXX")
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" || true
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-echo '{"messages":[{"role":"user","content":"2+2?"}],"answer":"4"}' >"$dir/train.jsonl"
+bench_dataset
 # Slow simulated time: jobs stay running while the limit is lowered.
-cat >"$dir/rftd.conf" <<CONF
-[daemon]
-socket = $dir/control.sock
-database = $dir/rftd.db
-log_level = warning
-tick = 200
-
-[backend "sim"]
+bench_start_rftd "tick = 200
+[backend \"sim\"]
 type = sim
 max_concurrent = $jobs
-speed = 20
-CONF
+speed = 20"
 ctl() { "$build/ctl/rftctl" -s "$dir/control.sock" "$@"; }
-"$build/daemon/rftd" -f -c "$dir/rftd.conf" 2>"$dir/rftd.log" &
-pid=$!
-for _ in $(seq 100); do ctl ping >/dev/null 2>&1 && break; sleep 0.05; done
 python3 - "$dir" "$jobs" <<'PY'
 import json, sys
 d, n = sys.argv[1], int(sys.argv[2])

@@ -75,6 +75,30 @@ param_id(const cJSON *params, const char *key, bool required, int64_t *out,
 	return 0;
 }
 
+/* Params of the form {"id": N}: the only ones allowed. */
+static int
+id_only(const cJSON *params, int64_t *id, struct proto_error *err)
+{
+	static const char *const allowed[] = {"id", NULL};
+
+	if (check_params(params, allowed, err) != 0 ||
+	    param_id(params, "id", true, id, err) != 0)
+		return err->code;
+	return 0;
+}
+
+/* Wraps a list from the store as {key: list}. */
+static int
+listed(cJSON *list, const char *key, cJSON **result, struct proto_error *err)
+{
+	if (list == NULL)
+		return proto_error_set(err, PROTO_E_STORE, "cannot read the %s",
+				       key);
+	*result = cJSON_CreateObject();
+	cJSON_AddItemToObject(*result, key, list);
+	return 0;
+}
+
 /* --- daemon.* ------------------------------------------------------------- */
 
 static int
@@ -571,24 +595,17 @@ sweep_list(struct daemon *d, const cJSON *params, cJSON **result,
 	if (check_params(params, none, err) != 0)
 		return err->code;
 	list = store_sweeps_json(d->store);
-	if (list == NULL)
-		return proto_error_set(err, PROTO_E_STORE,
-				       "cannot read the sweeps");
-	*result = cJSON_CreateObject();
-	cJSON_AddItemToObject(*result, "sweeps", list);
-	return 0;
+	return listed(list, "sweeps", result, err);
 }
 
 static int
 sweep_show(struct daemon *d, const cJSON *params, cJSON **result,
 	   struct proto_error *err)
 {
-	static const char *const allowed[] = {"id", NULL};
 	int64_t id;
 	int rc;
 
-	if (check_params(params, allowed, err) != 0 ||
-	    param_id(params, "id", true, &id, err) != 0)
+	if (id_only(params, &id, err) != 0)
 		return err->code;
 	*result = store_sweep_json(d->store, id, &rc);
 	return rc == 0 ? 0 : not_found(rc, err, "sweep", id);
@@ -638,24 +655,17 @@ job_list(struct daemon *d, const cJSON *params, cJSON **result,
 	list = store_jobs_json(
 	    d->store, sweep, state ? state->valuestring : NULL,
 	    limit ? (int)fmin((double)limit, LIST_LIMIT_MAX) : 1000);
-	if (list == NULL)
-		return proto_error_set(err, PROTO_E_STORE,
-				       "cannot read the jobs");
-	*result = cJSON_CreateObject();
-	cJSON_AddItemToObject(*result, "jobs", list);
-	return 0;
+	return listed(list, "jobs", result, err);
 }
 
 static int
 job_show(struct daemon *d, const cJSON *params, cJSON **result,
 	 struct proto_error *err)
 {
-	static const char *const allowed[] = {"id", NULL};
 	int64_t id;
 	int rc;
 
-	if (check_params(params, allowed, err) != 0 ||
-	    param_id(params, "id", true, &id, err) != 0)
+	if (id_only(params, &id, err) != 0)
 		return err->code;
 	*result = store_job_json(d->store, id, &rc);
 	return rc == 0 ? 0 : not_found(rc, err, "job", id);
@@ -678,13 +688,11 @@ static int
 job_action(struct daemon *d, const cJSON *params, cJSON **result,
 	   struct proto_error *err, enum backend_action action)
 {
-	static const char *const allowed[] = {"id", NULL};
 	char msg[256];
 	int64_t id;
 	int rc;
 
-	if (check_params(params, allowed, err) != 0 ||
-	    param_id(params, "id", true, &id, err) != 0)
+	if (id_only(params, &id, err) != 0)
 		return err->code;
 	rc = scheduler_job_action(d->sched, id, action, msg, sizeof(msg));
 	if (rc != 0)
@@ -724,14 +732,12 @@ sweep_action(struct daemon *d, const cJSON *params, cJSON **result,
 	     struct proto_error *err, const char *state,
 	     enum backend_action action)
 {
-	static const char *const allowed[] = {"id", NULL};
 	const cJSON *job;
 	cJSON *jobs;
 	int64_t id;
 	int rc, affected = 0;
 
-	if (check_params(params, allowed, err) != 0 ||
-	    param_id(params, "id", true, &id, err) != 0)
+	if (id_only(params, &id, err) != 0)
 		return err->code;
 	rc = store_sweep_set_state(d->store, id, state, now_wall());
 	if (rc == -EALREADY)

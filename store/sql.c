@@ -6,7 +6,7 @@
  * deadline, one statement, and caps on rows and bytes.  Because it
  * shares nothing with the store, it may run on any thread.
  */
-#include "store.h"
+#include "store_int.h"
 
 #include "util.h"
 
@@ -128,19 +128,6 @@ progress(void *arg)
 	return 1;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static sqlite3 *
 open_guarded(const char *path, struct guard *g, char *err, size_t errlen)
 {
@@ -149,8 +136,8 @@ open_guarded(const char *path, struct guard *g, char *err, size_t errlen)
 	if (sqlite3_open_v2(path, &db,
 			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
-		set_err(err, errlen, "cannot open %s: %s", path,
-			db ? sqlite3_errmsg(db) : "out of memory");
+		store_errf(err, errlen, "cannot open %s: %s", path,
+			   db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -254,27 +241,27 @@ store_sql_run(const char *path, const char *sql,
 	if (rc != SQLITE_OK || s == NULL) {
 		if (g.denied[0] != '\0') {
 			*code = STORE_SQL_REFUSED;
-			set_err(err, errlen,
-				"refused: %s is not allowed; queries are "
-				"read-only",
-				g.denied);
+			store_errf(err, errlen,
+				   "refused: %s is not allowed; queries are "
+				   "read-only",
+				   g.denied);
 		} else if (s == NULL && rc == SQLITE_OK) {
-			set_err(err, errlen, "no statement to run");
+			store_errf(err, errlen, "no statement to run");
 		} else {
-			set_err(err, errlen, "%s", sqlite3_errmsg(db));
+			store_errf(err, errlen, "%s", sqlite3_errmsg(db));
 		}
 		goto done;
 	}
 	if (tail != NULL && !only_comments(tail)) {
 		*code = STORE_SQL_REFUSED;
-		set_err(err, errlen,
-			"refused: one statement at a time (found more after "
-			"the first)");
+		store_errf(err, errlen,
+			   "refused: one statement at a time (found more after "
+			   "the first)");
 		goto done;
 	}
 	if (!sqlite3_stmt_readonly(s)) {
 		*code = STORE_SQL_REFUSED;
-		set_err(err, errlen, "refused: the statement would write");
+		store_errf(err, errlen, "refused: the statement would write");
 		goto done;
 	}
 	out = cJSON_CreateObject();
@@ -308,11 +295,12 @@ store_sql_run(const char *path, const char *sql,
 		out = NULL;
 		if (g.timed_out) {
 			*code = STORE_SQL_TIMEOUT;
-			set_err(err, errlen,
-				"interrupted: the query ran longer than %d ms",
-				lim->timeout_ms);
+			store_errf(
+			    err, errlen,
+			    "interrupted: the query ran longer than %d ms",
+			    lim->timeout_ms);
 		} else {
-			set_err(err, errlen, "%s", sqlite3_errmsg(db));
+			store_errf(err, errlen, "%s", sqlite3_errmsg(db));
 		}
 		goto done;
 	}

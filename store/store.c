@@ -17,11 +17,8 @@
 #define STORE_APPLICATION_ID  0x52465444 /* "RFTD" */
 #define STORE_BUSY_TIMEOUT_MS 5000
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
+void
+store_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -60,39 +57,40 @@ check_identity(struct store *st, char *err, size_t errlen)
 
 	rc = query_int(st->db, "PRAGMA user_version;", &version);
 	if (rc == SQLITE_NOTADB) {
-		set_err(err, errlen, "%s: not an SQLite database", st->path);
+		store_errf(err, errlen, "%s: not an SQLite database", st->path);
 		return -EINVAL;
 	}
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "%s: %s", st->path,
-			sqlite3_errmsg(st->db));
+		store_errf(err, errlen, "%s: %s", st->path,
+			   sqlite3_errmsg(st->db));
 		return -EIO;
 	}
 	if (query_int(st->db, "PRAGMA application_id;", &app_id) != SQLITE_OK ||
 	    query_int(st->db, "SELECT count(*) FROM sqlite_schema;",
 		      &objects) != SQLITE_OK) {
-		set_err(err, errlen, "%s: %s", st->path,
-			sqlite3_errmsg(st->db));
+		store_errf(err, errlen, "%s: %s", st->path,
+			   sqlite3_errmsg(st->db));
 		return -EIO;
 	}
 	if (version == 0 && objects > 0) {
-		set_err(err, errlen,
-			"%s: an SQLite database that rftd did not create "
-			"(it has tables but no rftd schema version)",
-			st->path);
+		store_errf(err, errlen,
+			   "%s: an SQLite database that rftd did not create "
+			   "(it has tables but no rftd schema version)",
+			   st->path);
 		return -EINVAL;
 	}
 	if (version > 0 && app_id != STORE_APPLICATION_ID) {
-		set_err(err, errlen,
-			"%s: not an rftd database (application_id %lld)",
-			st->path, (long long)app_id);
+		store_errf(err, errlen,
+			   "%s: not an rftd database (application_id %lld)",
+			   st->path, (long long)app_id);
 		return -EINVAL;
 	}
 	if (version > store_latest_version()) {
-		set_err(err, errlen,
-			"%s: schema version %lld is newer than this rftd "
-			"knows (%d); run a newer rftd",
-			st->path, (long long)version, store_latest_version());
+		store_errf(err, errlen,
+			   "%s: schema version %lld is newer than this rftd "
+			   "knows (%d); run a newer rftd",
+			   st->path, (long long)version,
+			   store_latest_version());
 		return -EPROTO;
 	}
 	st->version = (int)version;
@@ -119,12 +117,13 @@ set_pragmas(struct store *st, char *err, size_t errlen)
 	      strcmp(mode, "wal") == 0;
 	sqlite3_finalize(stmt);
 	if (!wal) {
-		set_err(err, errlen, "%s: cannot switch to WAL mode", st->path);
+		store_errf(err, errlen, "%s: cannot switch to WAL mode",
+			   st->path);
 		return -EIO;
 	}
 	return 0;
 fail:
-	set_err(err, errlen, "%s: %s", st->path, sqlite3_errmsg(st->db));
+	store_errf(err, errlen, "%s: %s", st->path, sqlite3_errmsg(st->db));
 	return -EIO;
 }
 
@@ -161,8 +160,8 @@ prepare_counts(struct store *st, char *err, size_t errlen)
 					&st->count_rows, NULL);
 	sqlite3_free(sql);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "%s: %s", st->path,
-			sqlite3_errmsg(st->db));
+		store_errf(err, errlen, "%s: %s", st->path,
+			   sqlite3_errmsg(st->db));
 		return -EIO;
 	}
 	return 0;
@@ -179,26 +178,26 @@ store_open(const char *path, char *err, size_t errlen)
 	st->path = xstrdup(path);
 	if (stat(path, &sb) == 0) {
 		if (!S_ISREG(sb.st_mode)) {
-			set_err(err, errlen, "%s: not a regular file", path);
+			store_errf(err, errlen, "%s: not a regular file", path);
 			goto fail;
 		}
 	} else if (errno == ENOENT) {
 		rc = mkdir_parent(path, 0700);
 		if (rc != 0) {
-			set_err(err, errlen,
-				"%s: cannot create its directory: %s", path,
-				strerror(-rc));
+			store_errf(err, errlen,
+				   "%s: cannot create its directory: %s", path,
+				   strerror(-rc));
 			goto fail;
 		}
 		flags |= SQLITE_OPEN_CREATE;
 	} else {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		store_errf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
-		set_err(err, errlen, "%s: %s", path,
-			st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		store_errf(err, errlen, "%s: %s", path,
+			   st->db ? sqlite3_errmsg(st->db) : "cannot open");
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);

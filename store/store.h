@@ -188,7 +188,7 @@ int store_trials_admissible(
 /* A job's price, reserved with its intent. */
 struct store_price {
 	int64_t sweep_id;  /* the trial's sweep, for the ledger's scope */
-	double rate;       /* USD per training hour */
+	double rate;	   /* USD per training hour */
 	double reserved;   /* the worst case, USD */
 	const char *basis; /* how it was computed, for the ledger */
 };

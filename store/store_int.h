@@ -35,6 +35,10 @@ int stmt_done(struct store *st, sqlite3_stmt *s);
 /* Logs SQLite's message for `what` and returns -EIO. */
 int store_fail(struct store *st, const char *what);
 
+/* printf into an error buffer. */
+void store_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Column text or NULL; a bound text that may be NULL. */
 const char *col_text(sqlite3_stmt *s, int i);
 void bind_text(sqlite3_stmt *s, int i, const char *text);

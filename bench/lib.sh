@@ -1,0 +1,36 @@
+# Sourced by the benchmark scripts: a build, a temporary directory, and an
+# rftd started in it, stopped and removed when the script exits.
+build=${BUILD_DIR:-$PWD/build}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/rftd-bench.XXXXXX")
+pid=
+
+bench_cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		wait "$pid" || true
+	fi
+	rm -rf "$dir"
+}
+trap bench_cleanup EXIT
+
+# bench_start_rftd [MORE CONFIG]: writes $dir/rftd.conf (socket, database,
+# warnings only, then MORE, which may continue [daemon]) and starts rftd.
+bench_start_rftd() {
+	printf '[daemon]\nsocket = %s/control.sock\ndatabase = %s/rftd.db\nlog_level = warning\n%s\n' \
+		"$dir" "$dir" "${1:-}" >"$dir/rftd.conf"
+	"$build/daemon/rftd" -f -c "$dir/rftd.conf" 2>"$dir/rftd.log" &
+	pid=$!
+	for _ in $(seq 200); do
+		"$build/ctl/rftctl" -s "$dir/control.sock" ping >/dev/null 2>&1 &&
+			return 0
+		sleep 0.05
+	done
+	echo "rftd did not start:" >&2
+	cat "$dir/rftd.log" >&2
+	return 1
+}
+
+bench_dataset() {
+	echo '{"messages":[{"role":"user","content":"2+2?"}],"answer":"4"}' \
+		>"$dir/train.jsonl"
+}
