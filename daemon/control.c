@@ -48,7 +48,8 @@ struct control {
 	bool listener_open;
 	bool closing;
 	char *path;
-	gid_t gid; /* socket group, or (gid_t)-1 */
+	char *display_path; /* the socket's path, for status */
+	gid_t gid;	    /* socket group, or (gid_t)-1 */
 	struct client *clients;
 	unsigned int nclients;
 	unsigned int next_id;
@@ -80,6 +81,7 @@ control_maybe_free(struct control *ctl)
 	    ctl->deferred > 0)
 		return;
 	free(ctl->path);
+	free(ctl->display_path);
 	free(ctl);
 }
 
@@ -553,10 +555,26 @@ control_open_fd(struct daemon *d, int fd, gid_t gid, char *err, size_t errlen)
 	struct control *ctl = xcalloc(1, sizeof(*ctl));
 	int rc;
 
+	struct sockaddr_un sa;
+	socklen_t salen = sizeof(sa);
+	struct stat sb;
+
 	ctl->d = d;
 	ctl->gid = gid;
 	ctl->idle_ms = 300 * 1000;
 	ctl->max_clients = 64;
+	/*
+	 * The manager made the socket: its path is only for display, and a
+	 * group-writable socket file lets its group in, as the file mode
+	 * promises, unless the configuration names a group of its own.
+	 */
+	if (getsockname(fd, (struct sockaddr *)&sa, &salen) == 0 &&
+	    sa.sun_path[0] == '/') {
+		ctl->display_path = xstrdup(sa.sun_path);
+		if (gid == (gid_t)-1 && stat(sa.sun_path, &sb) == 0 &&
+		    (sb.st_mode & 0060) == 0060)
+			ctl->gid = sb.st_gid;
+	}
 	uv_pipe_init(&d->loop, &ctl->listener, 0);
 	ctl->listener.data = ctl;
 	ctl->listener_open = true;
@@ -581,6 +599,12 @@ control_set_limits(struct control *ctl, unsigned int idle_timeout_s,
 {
 	ctl->idle_ms = (uint64_t)idle_timeout_s * 1000;
 	ctl->max_clients = max_clients;
+}
+
+const char *
+control_path(const struct control *ctl)
+{
+	return ctl->path ? ctl->path : ctl->display_path;
 }
 
 unsigned int

@@ -39,6 +39,9 @@ struct control *control_open_fd(struct daemon *d, int fd, gid_t gid, char *err,
 void control_set_limits(struct control *c, unsigned int idle_timeout_s,
 			unsigned int max_clients);
 
+/* The socket's path (NULL when a passed socket has none). */
+const char *control_path(const struct control *c);
+
 /* Connected clients right now. */
 unsigned int control_clients(const struct control *c);
 

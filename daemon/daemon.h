@@ -23,6 +23,7 @@ struct daemon {
 	struct config cfg;	 /* the configuration in effect */
 	const char *config_path; /* -c argument, or the default path */
 	bool config_must_exist;	 /* true when -c was given */
+	bool verbose;		 /* -v: debug logging, kept across reloads */
 	struct store *store;
 	struct control *control;
 	struct backend **backends; /* one per configured backend */

@@ -90,6 +90,8 @@ daemon_reload(struct daemon *d, char **errors, char *changed, size_t len)
 	d->cfg.cancel_latency = next.cancel_latency;
 	config_free(&next);
 	meter_limits(d);
+	if (d->verbose)
+		d->cfg.log_level = LOG_LVL_DEBUG; /* -v outlives reloads */
 	log_set_level(d->cfg.log_level);
 	control_set_limits(d->control, d->cfg.idle_timeout, d->cfg.max_clients);
 	scheduler_configure(d->sched, d->cfg.tick_ms);
@@ -283,6 +285,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "rftd: the configuration has errors\n");
 		return 1;
 	}
+	d.verbose = verbose;
 	if (verbose)
 		d.cfg.log_level = LOG_LVL_DEBUG;
 	if (check) {
@@ -300,9 +303,12 @@ main(int argc, char **argv)
 	rc = uv_loop_init(&d.loop);
 	if (rc != 0)
 		fatalx("uv_loop_init: %s", uv_strerror(rc));
+	err[0] = '\0';
 	passed_fd = notify_listen_fd(err, sizeof(err));
 	if (passed_fd == -EINVAL)
 		fatalx("%s", err);
+	if (passed_fd >= 0 && err[0] != '\0')
+		log_warnx("socket activation: %s", err);
 	if (passed_fd >= 0)
 		d.control = control_open_fd(
 		    &d, passed_fd,
@@ -340,7 +346,9 @@ main(int argc, char **argv)
 	d.started_mono = now_mono_ns();
 	log_info("rftd %s ready: pid %d, database %s (schema %d), socket %s",
 		 RFTD_VERSION, (int)getpid(), store_path(d.store),
-		 store_schema_version(d.store), d.cfg.socket_path);
+		 store_schema_version(d.store),
+		 control_path(d.control) ? control_path(d.control)
+					 : "(passed by the service manager)");
 	if (ready_fd >= 0)
 		detached(ready_fd);
 	service_start(&d);

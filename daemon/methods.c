@@ -137,7 +137,10 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 	cJSON_AddNumberToObject(r, "started_at", d->started_at);
 	cJSON_AddNumberToObject(
 	    r, "uptime_s", (double)(now_mono_ns() - d->started_mono) / 1e9);
-	cJSON_AddStringToObject(r, "socket", d->cfg.socket_path);
+	cJSON_AddStringToObject(r, "socket",
+				control_path(d->control)
+				    ? control_path(d->control)
+				    : d->cfg.socket_path);
 	cJSON_AddStringToObject(r, "database", store_path(d->store));
 	cJSON_AddNumberToObject(r, "schema_version",
 				store_schema_version(d->store));

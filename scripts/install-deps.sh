@@ -8,6 +8,8 @@ packages=(
 	libuv1-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev
 	libinih-dev libssl-dev libcmocka-dev
 	python3 sqlite3
+	# tests of the manual pages, systemd units and bash completion
+	mandoc man-db systemd bash-completion
 )
 
 missing=()
