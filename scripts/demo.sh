@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A first look at rftd: builds it, starts the daemon with its own config in
 # a temporary directory, plans and runs a simulated sweep from examples/
-# (2 graders x 3 learning rates x 2 epoch counts x 2 seeds = 24 trials),
-# follows it with `rftctl watch`, prints the leaderboard and a summary
-# computed in SQL, and stops the daemon.
+# (2 graders x 3 learning rates x 2 epoch counts x 2 seeds = 24 trials,
+# with a $1,500 budget in simulated dollars), follows it with `rftctl
+# watch`, prints the leaderboard, the spend and a summary computed in SQL,
+# and stops the daemon.
 #
 # Environment: BUILD_DIR (default build-demo); RFTD and RFTCTL to use
 # binaries built elsewhere (nothing is installed or built then);
@@ -76,6 +77,9 @@ ctl watch "$sweep"
 
 say "rftctl leaderboard $sweep --limit 8"
 ctl leaderboard "$sweep" --limit 8
+
+say "rftctl budget   # simulated dollars: \$100 per training hour"
+ctl budget
 
 say "sqlite3 -readonly rftd.db   # mean best reward per grader and learning rate"
 sqlite3 -readonly -column -header "$demo/state/rftd.db" <<SQL
