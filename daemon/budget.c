@@ -51,18 +51,21 @@ budget_sweep(struct budget *b, int64_t id)
 static void
 advance(struct budget *b, int64_t minute)
 {
-	if (minute <= b->minute_now)
+	if (b->clock_started && minute <= b->minute_now)
 		return;
-	if (b->minute_now == 0 || minute - b->minute_now >= BUDGET_MINUTES) {
+	if (!b->clock_started || minute - b->minute_now >= BUDGET_MINUTES) {
 		memset(b->minutes, 0, sizeof(b->minutes));
 		b->day_sum = b->month_sum = 0;
 		b->minute_now = minute;
+		b->clock_started = true;
 		return;
 	}
 	for (int64_t m = b->minute_now + 1; m <= minute; m++) {
 		double *slot = &b->minutes[m % BUDGET_MINUTES];
+		int64_t gone = m - DAY_MINUTES; /* leaves the day window */
 
-		b->day_sum -= b->minutes[(m - DAY_MINUTES) % BUDGET_MINUTES];
+		if (gone >= 0)
+			b->day_sum -= b->minutes[gone % BUDGET_MINUTES];
 		b->month_sum -= *slot;
 		*slot = 0;
 	}

@@ -60,6 +60,7 @@ struct budget {
 	/* Spend per minute over the last 30 days: the rolling windows. */
 	double minutes[BUDGET_MINUTES];
 	int64_t minute_now; /* the minute that minutes[...] ends at */
+	bool clock_started; /* minute_now has been set */
 	double day_sum;	    /* the last 1440 minutes' spend */
 	double month_sum;   /* all of minutes[] */
 };

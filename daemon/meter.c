@@ -360,6 +360,26 @@ meter_scopes(struct daemon *d)
 	return a;
 }
 
+/* True when no limited scope of `j` would stop it within `horizon_s`. */
+static bool
+has_room(struct daemon *d, const struct budget_job *j, double horizon_s)
+{
+	struct budget *b = d->budget;
+	const struct budget_scope *all[3] = {&b->global, &b->day, &b->month};
+	double now = now_wall();
+
+	for (size_t k = 0; k < 3 + b->nsweeps; k++) {
+		const struct budget_scope *s =
+		    k < 3 ? all[k] : &b->sweeps[k - 3];
+
+		if (s->limited && budget_in_scope(s, j) &&
+		    budget_spent(b, s, now) + j->rate * horizon_s / 3600.0 >=
+			s->limit)
+			return false;
+	}
+	return true;
+}
+
 int
 meter_set_limit(struct daemon *d, const char *scope, double usd,
 		const char *action, char *err, size_t errlen)
@@ -368,7 +388,9 @@ meter_set_limit(struct daemon *d, const char *scope, double usd,
 	int64_t sweep_id;
 	const struct budget_scope *s;
 	char basis[128];
-	double old;
+	double old, horizon = d->cfg.tick_ms / 1000.0 + d->cfg.cancel_latency;
+	struct budget_job *live;
+	size_t n;
 	cJSON *paused;
 	const cJSON *id;
 
@@ -377,6 +399,10 @@ meter_set_limit(struct daemon *d, const char *scope, double usd,
 			 "'%s' is not a scope: global, day, month or "
 			 "sweep:ID",
 			 scope);
+		return -EINVAL;
+	}
+	if (kind == BUDGET_SWEEP && !store_sweep_exists(d->store, sweep_id)) {
+		snprintf(err, errlen, "no sweep %lld", (long long)sweep_id);
 		return -EINVAL;
 	}
 	s = kind == BUDGET_GLOBAL  ? &d->budget->global
@@ -401,18 +427,26 @@ meter_set_limit(struct daemon *d, const char *scope, double usd,
 	if (kind == BUDGET_SWEEP && usd < 0)
 		budget_sweep(d->budget, sweep_id)->limited = false;
 	meter_limits(d);
-	if (usd >= 0 && old >= 0 && usd <= old)
-		return 0; /* lowered: the next tick stops what must stop */
-	/* Raised or lifted: let what a budget paused run again; the next
-	 * tick pauses it anew if some scope still has no room. */
+	if (usd >= 0 && (old < 0 || usd <= old))
+		return 0; /* tightened: the next tick stops what must stop */
+	/*
+	 * Raised or cleared: a job a budget paused runs again if no scope
+	 * it belongs to would stop it at once (the enforcement rule).
+	 */
 	paused = store_budget_paused_jobs(d->store);
+	n = meter_live(d, &live);
 	cJSON_ArrayForEach(id, paused)
 	{
-		if (scheduler_job_action(d->sched, (int64_t)id->valuedouble,
-					 BACKEND_RESUME, err, errlen) == 0)
-			store_job_budget_paused(
-			    d->store, (int64_t)id->valuedouble, false);
+		int64_t job = (int64_t)id->valuedouble;
+
+		for (size_t i = 0; i < n; i++)
+			if (live[i].id == job &&
+			    has_room(d, &live[i], horizon) &&
+			    scheduler_job_action(d->sched, job, BACKEND_RESUME,
+						 err, errlen) == 0)
+				store_job_budget_paused(d->store, job, false);
 	}
+	free(live);
 	cJSON_Delete(paused);
 	err[0] = '\0';
 	return 0;

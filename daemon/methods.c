@@ -700,6 +700,8 @@ job_action(struct daemon *d, const cJSON *params, cJSON **result,
 	rc = scheduler_job_action(d->sched, id, action, msg, sizeof(msg));
 	if (rc != 0)
 		return action_error(rc, msg, err);
+	if (action == BACKEND_RESUME) /* the user decides now, not a budget */
+		store_job_budget_paused(d->store, id, false);
 	*result = store_job_json(d->store, id, &rc);
 	return 0;
 }

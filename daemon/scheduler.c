@@ -291,13 +291,21 @@ on_controlled(void *arg, int rc, const char *error)
 	if (rc != 0) {
 		log_warnx("job %lld: %s: %s", (long long)j->id,
 			  verbs[j->action], error ? error : strerror(-rc));
-	} else if (j->action == BACKEND_CANCEL) {
-		struct store_job_change c = {.billed_seconds = -1,
-					     .provider_status = "cancelled"};
+	} else if (j->action != BACKEND_RESUME &&
+		   backend_find(s->d, j->backend) != NULL) {
+		/*
+		 * Stopped: poll once more, so that the bill up to the stop
+		 * (and the final state) comes from the backend.
+		 */
+		struct backend *be = backend_find(s->d, j->backend);
 
-		move(s, j, JOB_CANCELLED, &c, "cancelled");
-	} else if (j->action == BACKEND_PAUSE) {
-		move(s, j, JOB_PAUSED, NULL, "paused");
+		inflight_add(s, j->id);
+		be->ops->poll(be, j->remote_id, j->cursor, on_polled, j);
+		return;
+	} else if (j->action != BACKEND_RESUME) {
+		move(s, j,
+		     j->action == BACKEND_CANCEL ? JOB_CANCELLED : JOB_PAUSED,
+		     NULL, NULL);
 	} else {
 		move(s, j, JOB_QUEUED, NULL, "resumed");
 	}

@@ -406,7 +406,11 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	model_init(&m, req, sim->failure_rate);
 	e = sim_elapsed(sim, &sj, now_wall());
 	run = e - SIM_VALIDATING - m.queued_secs;
-	if (sim->pause_after_hours > 0 && strcmp(sj.control, "active") == 0 &&
+	/* The cap bites once: when training crosses it while active. */
+	if (sim->pause_after_hours > 0 && sj.active_since > 0 &&
+	    strcmp(sj.control, "resumed") != 0 &&
+	    sj.elapsed - SIM_VALIDATING - m.queued_secs <
+		sim->pause_after_hours * 3600 &&
 	    run >= sim->pause_after_hours * 3600 &&
 	    run < (double)m.steps * m.step_secs) {
 		/* The provider pauses the job on its own (once, at the cap). */

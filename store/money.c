@@ -262,3 +262,19 @@ store_sweep_budgets(struct store *st,
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : store_fail(st, "sweep budgets");
 }
+
+static const char sql_sweep_exists[] = "SELECT 1 FROM sweeps WHERE id = ?1;";
+
+bool
+store_sweep_exists(struct store *st, int64_t sweep_id)
+{
+	sqlite3_stmt *s = stmt(st, sql_sweep_exists);
+	bool found;
+
+	if (s == NULL)
+		return false;
+	sqlite3_bind_int64(s, 1, sweep_id);
+	found = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	return found;
+}

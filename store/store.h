@@ -292,6 +292,7 @@ int store_spent(struct store *st, int64_t sweep_id, double *usd);
 /* Spend by minute since `since`, for the rolling windows. */
 int store_spend_minutes(struct store *st, double since, double now,
 			void (*fn)(double t, double usd, void *arg), void *arg);
+bool store_sweep_exists(struct store *st, int64_t sweep_id);
 /* Sweeps whose spec set budget_usd. */
 int store_sweep_budgets(struct store *st,
 			void (*fn)(int64_t sweep_id, double limit, void *arg),

@@ -26,7 +26,6 @@ TICK_S = 0.05                 # [daemon] tick = 50
 CANCEL_LATENCY_S = 0.2        # [budget] cancel_latency
 JOB_SECONDS = 19 * 45.0       # one epoch, batch 16: 19 steps of 45 s
 JOB_USD = RATE * JOB_SECONDS / 3600  # $23.75
-CENT = 0.005
 
 JOB_COLUMNS = ("id", "trial_id", "state", "billed_seconds", "cost_usd",
                "rate_usd_per_hour", "reserved_usd", "budget_paused")
@@ -55,6 +54,26 @@ EXAMPLES = [
     {"messages": [{"role": "user", "content": "What is 2+2?"}],
      "answer": "4"},
 ]
+
+# For the final bill of a stopped job: the simulator's own queue time.
+U64 = (1 << 64) - 1
+
+
+def _mix(z):
+    z = (z + 0x9e3779b97f4a7c15) & U64
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & U64
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & U64
+    return z ^ (z >> 31)
+
+
+def sim_queued_seconds(intent_key):
+    """How long the simulator queues an attempt, derived from its intent
+    key as daemon/sim.c does (FNV-1a, then splitmix64)."""
+    h = 1469598103934665603
+    for byte in intent_key.encode():
+        h = ((h ^ byte) * 1099511628211) & U64
+    key = _mix(h) ^ 3
+    return 120.0 + 600.0 * (_mix(key) >> 11) / 9007199254740992.0
 
 
 def overrun(speed, jobs=1):
@@ -166,6 +185,16 @@ class BudgetTest(DaemonTest):
                 for scope, limit, spent, action, jobs in self.rows(
                     d, "SELECT scope, limit_usd, spent_usd, action, jobs"
                        " FROM halts ORDER BY id")]
+
+    def sim_billed_seconds(self, d, job_id):
+        """What the simulator bills a stopped job: its banked simulated
+        time less validation (300 s) and its queue time."""
+        (elapsed, intent_key), = self.rows(
+            d, "SELECT s.elapsed, s.intent_key FROM sim_jobs s"
+               " JOIN jobs j ON j.remote_id = s.remote_id WHERE j.id = ?",
+            job_id)
+        return min(JOB_SECONDS, max(
+            0.0, elapsed - 300 - sim_queued_seconds(intent_key)))
 
     def assert_nothing_stored(self, d):
         for table in ("sweeps", "trials", "jobs", "ledger", "halts"):
@@ -428,7 +457,8 @@ class RuntimeLimit(BudgetTest):
         return sweep_id
 
     def lower_limit(self, d, sweep_id, *flags):
-        """Sets sweep:N to a few dollars above its spend; returns it."""
+        """Sets sweep:N to $5 above its spend (all of the global spend:
+        it is the only sweep); returns the limit."""
         limit = round(self.scope(d, "global")["spent_usd"] + 5, 2)
         d.ctl("budget", "set", "sweep:%d" % sweep_id, "%.2f" % limit,
               *flags, check=True)
@@ -479,6 +509,25 @@ class RuntimeLimit(BudgetTest):
                          {"succeeded"})
         self.assertLessEqual(
             self.scope(d, "sweep:%d" % sweep_id)["spent_usd"], 1000)
+
+    def test_setting_another_limit_leaves_jobs_of_a_full_scope_paused(self):
+        d = self.start(speed=self.SPEED)
+        sweep_id = self.two_running_jobs(d)
+        self.lower_limit(d, sweep_id)
+        wait_until(lambda: {j.state for j in self.jobs_of(d, sweep_id)}
+                   == {"paused"}, what="the jobs to be paused")
+        spent = self.scope(d, "sweep:%d" % sweep_id)["spent_usd"]
+        # sweep:N still has no room: nothing may run, nothing is spent.
+        d.ctl("budget", "set", "global", "100000", check=True)
+        jobs = self.jobs_of(d, sweep_id)
+        self.assertEqual([(j.state, j.budget_paused) for j in jobs],
+                         [("paused", 1), ("paused", 1)])
+        time.sleep(10 * TICK_S)   # ticks in which nothing may resume them
+        self.assertEqual(len(self.halts(d)), 1,
+                         "jobs that sweep:N paused were resumed: %r"
+                         % self.halts(d))
+        self.assertAlmostEqual(
+            self.scope(d, "sweep:%d" % sweep_id)["spent_usd"], spent)
 
     def test_lowering_a_limit_with_action_cancel_cancels_running_jobs(self):
         d = self.start(speed=self.SPEED)
@@ -533,6 +582,24 @@ class ProviderPause(BudgetTest):
         self.assertEqual(job.state, "succeeded")
         self.assertAlmostEqual(job.billed_seconds, JOB_SECONDS)
         self.assertAlmostEqual(job.cost_usd, JOB_USD)
+
+
+    def test_the_provider_pauses_a_job_once_even_after_a_user_pause(self):
+        d = self.start(pause_after_hours=0.05)
+        sweep_id, job = self.paused_job(d)
+        d.ctl("resume", "job", str(job.id), check=True)
+        wait_until(lambda: self.jobs_of(d, sweep_id)[0].state == "running",
+                   what="the job to train again")
+        d.ctl("pause", "job", str(job.id), check=True)
+        d.ctl("resume", "job", str(job.id), check=True)
+        wait_until(lambda: self.jobs_of(d, sweep_id)[0].state
+                   in ("paused", "succeeded"),
+                   what="the job to end or be paused")
+        job, = self.jobs_of(d, sweep_id)
+        self.assertEqual(job.state, "succeeded",
+                         "paused again by the provider at %g s billed"
+                         % job.billed_seconds)
+        self.assertAlmostEqual(job.billed_seconds, JOB_SECONDS)
 
 
 class Restart(BudgetTest):
@@ -599,6 +666,15 @@ class BudgetSet(BudgetTest):
         self.assertEqual(self.rows(d, "SELECT count(*) FROM budgets"),
                          [(0,)])
 
+    def test_a_limit_for_an_unknown_sweep_exits_1(self):
+        d = self.start()
+        r = d.ctl("budget", "set", "sweep:999", "10")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("no sweep 999", r.stderr)
+        self.assertIsNone(self.scope(d, "sweep:999"))
+        self.assertEqual(self.rows(d, "SELECT count(*) FROM budgets"),
+                         [(0,)])
+
     def test_an_amount_that_is_not_a_number_exits_2(self):
         d = self.start()
         r = d.ctl("budget", "set", "global", "abc")
@@ -630,7 +706,8 @@ class BudgetSet(BudgetTest):
 
     def test_none_on_a_sweep_falls_back_to_its_budget_usd(self):
         d = self.start(speed=1)
-        sweep_id = self.submit(d, self.write_spec(budget_usd=200))
+        sweep_id = self.submit(d, self.write_spec(budget_usd=200,
+                                                  max_job_hours=0.3))
         scope = "sweep:%d" % sweep_id
         d.ctl("budget", "set", scope, "300", check=True)
         self.assertEqual(self.scope(d, scope)["limit_usd"], 300)
@@ -673,6 +750,44 @@ class MaxJobHours(BudgetTest):
                              RATE * 0.1 + overrun(self.speed))
         self.assertEqual(self.sweep(d, sweep_id)["trials"][0]["state"],
                          "cancelled")
+
+    def test_a_cancelled_job_is_billed_up_to_its_cancel(self):
+        d = self.start()
+        sweep_id = self.submit(d, self.write_spec(
+            seeds=[1], max_job_hours=0.1,
+            hyperparameters={"n_epochs": [1],
+                             "learning_rate_multiplier": [1.0]}))
+        wait_until(lambda: [j.state for j in self.jobs_of(d, sweep_id)]
+                   == ["cancelled"], what="the job to be cancelled")
+        job, = self.jobs_of(d, sweep_id)
+        billed = self.sim_billed_seconds(d, job.id)
+        self.assertAlmostEqual(job.billed_seconds, billed, delta=1)
+        self.assertAlmostEqual(job.cost_usd, RATE * billed / 3600,
+                               delta=RATE / 3600)
+        self.assertAlmostEqual(
+            self.ledger_sum(d, "sweep:%d" % sweep_id, "accrue"), job.cost_usd)
+
+
+class Show(BudgetTest):
+    def test_budget_prints_every_scope_with_its_figures(self):
+        d = self.start(budget="global = 500\nmonth = 2000\n"
+                              "month_action = cancel\n")
+        lines = [l.split() for l in
+                 d.ctl("budget", check=True).stdout.splitlines()]
+        self.assertEqual(lines, [
+            ["SCOPE", "LIMIT", "ACTION", "RESERVED", "SPENT", "REMAINING"],
+            ["global", "$500.00", "pause", "$0.00", "$0.00", "$500.00"],
+            ["day", "none", "pause", "$0.00", "$0.00", "none"],
+            ["month", "$2000.00", "cancel", "$0.00", "$0.00", "$2000.00"]])
+
+    def test_remaining_is_the_limit_less_spent_and_reserved(self):
+        d = self.start(speed=300, budget="global = 500\n")
+        self.submit(d, self.write_spec(max_job_hours=0.3))
+        wait_until(lambda: self.scope(d, "global")["spent_usd"] > 0,
+                   what="some spend")
+        g = self.scope(d, "global")
+        self.assertAlmostEqual(g["remaining_usd"],
+                               500 - g["spent_usd"] - g["reserved_usd"])
 
 
 if __name__ == "__main__":
