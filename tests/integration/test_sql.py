@@ -1,0 +1,126 @@
+"""rftctl sql, export and curves against a real rftd: formats, refusals,
+and queries that keep answering while a sweep writes."""
+import csv
+import io
+import json
+import os
+import subprocess
+import unittest
+
+from harness import RFTCTL, DaemonTest, wait_until
+
+SIM = '[backend "sim"]\ntype = sim\nspeed = %d\nmax_concurrent = 4\n'
+
+
+class Sql(DaemonTest):
+    def spec(self, **over):
+        data = os.path.join(self.tmp, "train.jsonl")
+        with open(data, "w") as f:
+            f.write('{"messages":[{"role":"user","content":"1+1?"}],'
+                    '"answer":"2"}\n')
+        spec = {"name": "sql", "backend": "sim", "model": "m",
+                "training_file": data, "seeds": [1, 2],
+                "hyperparameters": {"n_epochs": [1, 2]},
+                "graders": {"g": {"type": "string_check", "name": "g",
+                                  "input": "{{sample.output_text}}",
+                                  "reference": "{{item.answer}}",
+                                  "operation": "eq"}}}
+        spec.update(over)
+        path = os.path.join(self.tmp, "spec.json")
+        with open(path, "w") as f:
+            json.dump(spec, f)
+        return path
+
+    def finished_sweep(self):
+        d = self.daemon(daemon_section="tick = 50\n",
+                        extra_config=SIM % 100000)
+        d.ctl("submit", self.spec(), check=True)
+        wait_until(lambda: d.ctl_json("sweep", "show", "1")["state"]
+                   == "completed", timeout=30, what="the sweep to finish")
+        return d
+
+    def test_csv_follows_rfc_4180(self):
+        d = self.daemon()
+        # Bytes, not text: the line ends are part of the format.
+        r = subprocess.run([RFTCTL, "-s", d.socket, "sql",
+                            "SELECT 'a,\"b\"' AS x, 1 AS n, NULL AS z",
+                            "--format", "csv"], capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b'x,n,z\r\n"a,""b""",1,\r\n')
+
+    def test_json_and_ndjson_name_the_columns(self):
+        d = self.daemon()
+        r = d.ctl("sql", "SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y'",
+                  "--format", "json", check=True)
+        self.assertEqual(json.loads(r.stdout),
+                         [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}])
+        r = d.ctl("sql", "SELECT 1 AS a UNION ALL SELECT 2",
+                  "--format", "ndjson", check=True)
+        self.assertEqual([json.loads(l) for l in r.stdout.splitlines()],
+                         [{"a": 1}, {"a": 2}])
+
+    def test_table_aligns_columns(self):
+        d = self.daemon()
+        r = d.ctl("sql", "SELECT 'long value' AS first, 2 AS second",
+                  check=True)
+        self.assertEqual(r.stdout.splitlines(),
+                         ["first       second", "long value  2"])
+
+    def test_max_rows_cuts_the_output_and_says_so(self):
+        d = self.daemon()
+        r = d.ctl("sql", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+                  "SELECT x + 1 FROM c WHERE x < 50) SELECT x FROM c",
+                  "--format", "csv", "--max-rows", "5", check=True)
+        self.assertEqual(len(r.stdout.splitlines()), 6)
+        self.assertIn("row cap", r.stderr)
+
+    def test_a_write_is_refused_with_what_was_refused(self):
+        d = self.daemon()
+        r = d.ctl("sql", "DELETE FROM ledger")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("refused: DELETE ledger is not allowed", r.stderr)
+
+    def test_a_bad_format_is_a_usage_error(self):
+        d = self.daemon()
+        r = d.ctl("sql", "SELECT 1", "--format", "xml")
+        self.assertEqual(r.returncode, 2)
+
+    def test_queries_keep_answering_while_a_sweep_writes(self):
+        d = self.daemon(daemon_section="tick = 20\n",
+                        extra_config=SIM % 2000)
+        d.ctl("submit", self.spec(seeds=list(range(1, 9))), check=True)
+        answered = 0
+        while d.ctl_json("sweep", "show", "1")["state"] != "completed":
+            r = d.ctl("sql", "SELECT count(*) FROM metrics",
+                      "--format", "csv")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("locked", r.stderr)
+            answered += 1
+            self.assertLess(answered, 2000, "the sweep never finished")
+        self.assertGreater(answered, 5)
+
+    def test_export_writes_one_row_per_trial(self):
+        d = self.finished_sweep()
+        r = d.ctl("export", "1", check=True)
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        self.assertEqual(len(rows), 4)
+        self.assertEqual({row["n_epochs"] for row in rows}, {"1", "2"})
+        self.assertTrue(all(row["state"] == "succeeded" for row in rows))
+        self.assertTrue(all(float(row["objective"]) > 0 for row in rows))
+        r = d.ctl("export", "1", "--format", "jsonl", check=True)
+        self.assertEqual(len(r.stdout.splitlines()), 4)
+        self.assertEqual(d.ctl("export", "9").returncode, 1)
+
+    def test_curves_print_the_points_when_not_a_terminal(self):
+        d = self.finished_sweep()
+        r = d.ctl("curves", "1", "--metric", "train_reward_mean",
+                  check=True)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0], "job_id\ttrial_id\tstep\ttrain_reward_mean")
+        self.assertGreater(len(lines), 10)
+        r = d.ctl("curves", "1", "--metric", "no_such_metric")
+        self.assertEqual(r.returncode, 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
