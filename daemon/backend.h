@@ -60,6 +60,14 @@ struct backend_metric {
 	double value;
 };
 
+/* A checkpoint the backend kept: a model at a step, with its metrics. */
+struct backend_checkpoint {
+	int64_t step;
+	const char *remote_id;
+	const char *model;   /* the fine-tuned model at this step */
+	const char *metrics; /* JSON object */
+};
+
 /* One poll's answer.  Borrowed for the callback only. */
 struct backend_poll {
 	enum job_state state;
@@ -70,6 +78,8 @@ struct backend_poll {
 	double cost_usd;	      /* the provider's own figure; < 0 none */
 	const struct backend_metric *metrics; /* new since the cursor */
 	size_t nmetrics;
+	const struct backend_checkpoint *checkpoints; /* new since the cursor */
+	size_t ncheckpoints;
 	const char *cursor; /* to pass to the next poll */
 };
 

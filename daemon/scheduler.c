@@ -257,6 +257,12 @@ on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
 			store_trial_objective(st, j->trial_id, m->value,
 					      m->step, j->objective_max);
 	}
+	for (size_t i = 0; i < p->ncheckpoints; i++) {
+		const struct backend_checkpoint *k = &p->checkpoints[i];
+
+		store_checkpoint_add(st, j->id, k->step, k->remote_id, k->model,
+				     k->metrics, now_wall());
+	}
 	c.provider_status = p->provider_status;
 	c.error = p->error;
 	c.fine_tuned_model = p->fine_tuned_model;

@@ -315,6 +315,55 @@ step_metrics(const struct sim_model *m, struct metric_buf *b, int64_t step,
 	}
 }
 
+/* --- checkpoints: one at each evaluation, as RFT keeps them -------------- */
+
+struct checkpoint_buf {
+	struct backend_checkpoint *items;
+	size_t n;
+};
+
+static const char *
+model_of(const cJSON *req)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(req, "model");
+
+	return cJSON_IsString(m) ? m->valuestring : "model";
+}
+
+static void
+add_checkpoint(struct checkpoint_buf *c, const struct sim_model *m,
+	       const char *remote_id, const char *model, int64_t step)
+{
+	struct backend_checkpoint *k;
+	cJSON *metrics = cJSON_CreateObject();
+
+	c->items = xrealloc(c->items, (c->n + 1) * sizeof(*c->items));
+	k = &c->items[c->n++];
+	k->step = step;
+	k->remote_id =
+	    xasprintf("ftckpt_sim_%s_%lld", remote_id + 7, (long long)step);
+	k->model = xasprintf("ft:%.200s:sim::%.40s:ckpt-step-%lld", model,
+			     remote_id + 7, (long long)step);
+	cJSON_AddNumberToObject(metrics, "step", (double)step);
+	cJSON_AddNumberToObject(metrics, "train_reward_mean",
+				reward(m, step, 1, 0.03));
+	cJSON_AddNumberToObject(metrics, "valid_reward_mean",
+				fmax(0, reward(m, step, 2, 0.015) - 0.02));
+	k->metrics = cJSON_PrintUnformatted(metrics);
+	cJSON_Delete(metrics);
+}
+
+static void
+checkpoints_free(struct checkpoint_buf *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free((char *)c->items[i].remote_id);
+		free((char *)c->items[i].model);
+		free((char *)c->items[i].metrics);
+	}
+	free(c->items);
+}
+
 /* --- the operations ------------------------------------------------------- */
 
 static void
@@ -390,6 +439,7 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	struct sim_model m;
 	struct backend_poll p = {.billed_seconds = 0, .cost_usd = -1};
 	struct metric_buf b = {0};
+	struct checkpoint_buf ck = {0};
 	const char *train_names[SIM_MAX_GRADERS], *valid_names[SIM_MAX_GRADERS];
 	char next_cursor[32], model_name[320];
 	int64_t done, from = 0, last_step;
@@ -470,16 +520,23 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 		train_names[g] = intern(&b, m.grader_names[g], "train");
 		valid_names[g] = intern(&b, m.grader_names[g], "valid");
 	}
-	for (int64_t step = from + 1; step <= done; step++)
+	for (int64_t step = from + 1; step <= done; step++) {
 		step_metrics(&m, &b, step, train_names, valid_names);
+		if (step % m.eval_interval == 0 || step == m.steps)
+			add_checkpoint(&ck, &m, sj.remote_id, model_of(req),
+				       step);
+	}
 	snprintf(next_cursor, sizeof(next_cursor), "%lld",
 		 (long long)(done > from ? done : from));
 	p.metrics = b.items;
 	p.nmetrics = b.n;
+	p.checkpoints = ck.items;
+	p.ncheckpoints = ck.n;
 	p.cursor = next_cursor;
 	cb(arg, 0, &p, NULL);
 	free(b.items);
 	free(b.names);
+	checkpoints_free(&ck);
 	cJSON_Delete(req);
 	free(sj.request);
 }

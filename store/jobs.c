@@ -332,6 +332,28 @@ store_metric_add(struct store *st, int64_t job_id, int64_t step,
 	return stmt_done(st, s);
 }
 
+static const char sql_checkpoint_add[] =
+    "INSERT OR IGNORE INTO checkpoints (job_id, step, remote_id, model,"
+    " metrics, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6);";
+
+int
+store_checkpoint_add(struct store *st, int64_t job_id, int64_t step,
+		     const char *remote_id, const char *model,
+		     const char *metrics_json, double now)
+{
+	sqlite3_stmt *s = stmt(st, sql_checkpoint_add);
+
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, job_id);
+	sqlite3_bind_int64(s, 2, step);
+	bind_text(s, 3, remote_id);
+	bind_text(s, 4, model);
+	bind_text(s, 5, metrics_json);
+	sqlite3_bind_double(s, 6, now);
+	return stmt_done(st, s);
+}
+
 static const char sql_objective_max[] =
     "UPDATE trials SET objective = ?2, best_step = ?3"
     " WHERE id = ?1 AND (objective IS NULL OR objective < ?2);";

@@ -237,6 +237,11 @@ int store_trial_set_state(struct store *st, int64_t trial_id, const char *state,
 int store_metric_add(struct store *st, int64_t job_id, int64_t step,
 		     const char *name, double value);
 
+/* Adds a checkpoint (a second report of the same step is ignored). */
+int store_checkpoint_add(struct store *st, int64_t job_id, int64_t step,
+			 const char *remote_id, const char *model,
+			 const char *metrics_json, double now);
+
 /* Keeps the trial's best objective value (max or min) and its step. */
 int store_trial_objective(struct store *st, int64_t trial_id, double value,
 			  int64_t step, bool maximize);

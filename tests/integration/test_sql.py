@@ -111,6 +111,19 @@ class Sql(DaemonTest):
         self.assertEqual(len(r.stdout.splitlines()), 4)
         self.assertEqual(d.ctl("export", "9").returncode, 1)
 
+    def test_checkpoints_are_recorded_with_their_step_and_metrics(self):
+        d = self.finished_sweep()
+        r = d.ctl("sql", "SELECT job_id, step, model, metrics FROM "
+                  "checkpoints ORDER BY job_id, step", "--format", "json",
+                  check=True)
+        rows = json.loads(r.stdout)
+        self.assertEqual({row["job_id"] for row in rows}, {1, 2, 3, 4})
+        for row in rows:
+            self.assertTrue(row["model"].endswith(
+                ":ckpt-step-%d" % row["step"]))
+            self.assertEqual(json.loads(row["metrics"])["step"], row["step"])
+            self.assertIn("valid_reward_mean", json.loads(row["metrics"]))
+
     def test_curves_print_the_points_when_not_a_terminal(self):
         d = self.finished_sweep()
         r = d.ctl("curves", "1", "--metric", "train_reward_mean",
