@@ -312,12 +312,13 @@ trial_json(const struct spec_trial *t, size_t ordinal)
 /*
  * The bill before the spend: prices every trial, sums the worst case and
  * the expected cost, and counts how many jobs fit the budgets' room at
- * once.  Adds "bill" to `out`.  Fails (unpriced, or not one job fits)
- * with `err` filled.
+ * once (the expected cost only when `expected`: it asks the backend to
+ * estimate every trial).  Adds "bill" to `out`.  Fails (unpriced, or not
+ * one job fits) with `err` filled.
  */
 static int
-bill(struct daemon *d, const struct spec *spec, struct backend *be, cJSON *out,
-     struct proto_error *err)
+bill(struct daemon *d, const struct spec *spec, struct backend *be,
+     bool expected, cJSON *out, struct proto_error *err)
 {
 	double mjh = meter_max_hours(d, spec->max_job_hours);
 	double worst_total = 0, expected_total = 0, worst_max = 0, rate = 0;
@@ -343,9 +344,11 @@ bill(struct daemon *d, const struct spec *spec, struct backend *be, cJSON *out,
 			return proto_error_set(err, PROTO_E_OVER_BUDGET,
 					       "/model: %s", why);
 		}
-		backend_job_of(spec, &spec->trials[i], &bj);
 		worst_total += worst;
 		worst_max = fmax(worst_max, worst);
+		if (!expected)
+			continue; /* submit needs the worst case only */
+		backend_job_of(spec, &spec->trials[i], &bj);
 		expected_total +=
 		    rate * fmin(mjh, be->ops->estimate_hours(be, &bj));
 	}
@@ -376,7 +379,8 @@ bill(struct daemon *d, const struct spec *spec, struct backend *be, cJSON *out,
 	cJSON_AddNumberToObject(b, "rate_usd_per_hour", rate);
 	cJSON_AddNumberToObject(b, "max_job_hours", mjh);
 	cJSON_AddNumberToObject(b, "worst_case_usd", worst_total);
-	cJSON_AddNumberToObject(b, "expected_usd", expected_total);
+	if (expected)
+		cJSON_AddNumberToObject(b, "expected_usd", expected_total);
 	cJSON_AddNumberToObject(b, "worst_per_job_usd", worst_max);
 	if (isinf(room))
 		cJSON_AddNullToObject(b, "room_usd");
@@ -467,7 +471,7 @@ sweep_plan(struct daemon *d, const cJSON *params, cJSON **result,
 	cJSON_AddNumberToObject(r, "already_stored",
 				known ? cJSON_GetArraySize(known) : 0);
 	cJSON_Delete(known);
-	if (bill(d, spec, be, r, err) != 0) {
+	if (bill(d, spec, be, true, r, err) != 0) {
 		spec_free(spec);
 		*result = r; /* the figures go with the refusal */
 		return err->code;
@@ -506,7 +510,7 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 	{
 		cJSON *figures = cJSON_CreateObject();
 
-		if (bill(d, spec, be, figures, err) != 0) {
+		if (bill(d, spec, be, false, figures, err) != 0) {
 			spec_free(spec);
 			*result = figures;
 			return err->code;
