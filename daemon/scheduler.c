@@ -16,8 +16,9 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define ADMIT_SCAN   512 /* pending trials looked at per tick */
-#define RETRY_BASE_S 1.0 /* first retry delay; doubles per attempt */
+#define ADMIT_SCAN   512   /* pending trials looked at per tick */
+#define RETRY_BASE_S 1.0   /* first retry delay; doubles per attempt */
+#define TICK_ROWS    50000 /* metric rows ingested per tick at most */
 #define RETRY_MAX_S  300.0
 
 struct scheduler {
@@ -27,6 +28,7 @@ struct scheduler {
 	size_t ninflight, inflight_cap;
 	bool closing;
 	uint64_t last_tick_ns; /* when the last tick finished */
+	size_t tick_rows;      /* metric rows ingested in this tick */
 };
 
 /* A job row copied out of the store, for calls that outlive a query. */
@@ -248,6 +250,7 @@ on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
 		ref_free(j);
 		return;
 	}
+	s->tick_rows += p->nmetrics;
 	for (size_t i = 0; i < p->nmetrics; i++) {
 		const struct backend_metric *m = &p->metrics[i];
 
@@ -493,6 +496,11 @@ handle_job(struct scheduler *s, struct job_ref *j)
 		control(s, j, be, BACKEND_PAUSE, "the sweep was paused");
 		return;
 	}
+	if (s->tick_rows >= TICK_ROWS) {
+		/* The tick's batch is full: this job is polled next tick. */
+		ref_free(j);
+		return;
+	}
 	inflight_add(s, j->id);
 	be->ops->poll(be, j->remote_id, j->cursor, on_polled, j);
 }
@@ -668,6 +676,7 @@ tick(uv_timer_t *t)
 	struct daemon *d = s->d;
 	struct job_list live = {.s = s};
 
+	s->tick_rows = 0;
 	if (store_jobs_active(d->store, collect, &live) == 0) {
 		/* Polls of in-process backends answer at once: one commit. */
 		bool tx = store_begin(d->store) == 0;
