@@ -124,6 +124,7 @@ struct backend {
 	char *name;		     /* the [backend "NAME"] */
 	unsigned int caps;	     /* enum backend_caps */
 	unsigned int max_concurrent; /* jobs running at once */
+	double time_scale;	     /* billed seconds per real second */
 	struct daemon *d;
 	void *priv; /* the implementation's state */
 };

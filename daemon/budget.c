@@ -201,6 +201,18 @@ budget_admit(struct budget *b, int64_t sweep_id, double worst,
 	return true;
 }
 
+double
+budget_ahead(const struct budget_job *j, double horizon_s)
+{
+	double ahead = j->rate * horizon_s / 3600.0;
+
+	/* A job stops at its worst case (max_job_hours); what it reserved
+	 * beyond that is not coming. */
+	if (j->worst > 0)
+		ahead = fmin(ahead, fmax(0, j->worst - j->spent));
+	return ahead;
+}
+
 int
 budget_enforce(struct budget *b, const struct budget_job *jobs, size_t n,
 	       double now, double horizon_s,
@@ -214,17 +226,18 @@ budget_enforce(struct budget *b, const struct budget_job *jobs, size_t n,
 	for (size_t k = 0; k < 3 + b->nsweeps; k++) {
 		const struct budget_scope *s =
 		    k < 3 ? all[k] : &b->sweeps[k - 3];
-		double rate = 0, spent;
+		double rate = 0,
+		       spent; /* rate: USD coming within the horizon */
 
 		if (!s->limited)
 			continue;
 		for (size_t i = 0; i < n; i++)
 			if (jobs[i].running && budget_in_scope(s, &jobs[i]))
-				rate += jobs[i].rate;
+				rate += budget_ahead(&jobs[i], horizon_s);
 		if (rate <= 0)
 			continue;
 		spent = budget_spent(b, s, now);
-		if (spent + rate * horizon_s / 3600.0 < s->limit)
+		if (spent + rate < s->limit)
 			continue;
 		acted++;
 		for (size_t i = 0; i < n; i++)

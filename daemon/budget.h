@@ -94,8 +94,15 @@ bool budget_admit(struct budget *b, int64_t sweep_id, double worst,
 		  char *why, size_t whylen);
 
 /*
+ * What a running job will spend within `horizon_s` seconds at its rate,
+ * but no more than what is left of its worst case (it is stopped there).
+ */
+double budget_ahead(const struct budget_job *j, double horizon_s);
+
+/*
  * Enforcement for one tick: for each limited scope whose spend would
- * cross its limit within `horizon_s` seconds at the running jobs' rates,
+ * cross its limit within `horizon_s` seconds (budget_ahead() of each of
+ * its running jobs),
  * calls `stop` once per running job of the scope (with the scope and
  * whether to pause).  Returns how many scopes acted.
  */

@@ -183,10 +183,13 @@ add_live(const struct store_job_row *r, void *arg)
 		l->cap = l->cap ? 2 * l->cap : 64;
 		l->jobs = xrealloc(l->jobs, l->cap * sizeof(*l->jobs));
 	}
+	/* The enforcement looks ahead in real time; a simulator bills its
+	 * hours `speed` times faster. */
 	l->jobs[l->n++] = (struct budget_job){
 	    .id = r->id,
 	    .sweep_id = r->sweep_id,
-	    .rate = r->rate,
+	    .rate = r->rate *
+		    (be != NULL && be->time_scale > 0 ? be->time_scale : 1),
 	    .worst = r->reserved,
 	    .spent = r->cost,
 	    .running = strcmp(r->state, "running") == 0,
@@ -277,7 +280,7 @@ stop_job(const struct budget_scope *s, const struct budget_job *j, bool pause,
 	 void *arg)
 {
 	struct halt *h = arg;
-	char err[256];
+	char err[256], why[64];
 
 	if (h->scope != s) {
 		flush_halt(h);
@@ -285,9 +288,12 @@ stop_job(const struct budget_scope *s, const struct budget_job *j, bool pause,
 		h->jobs = cJSON_CreateArray();
 	}
 	h->pause = pause;
+	budget_scope_name(s, why, sizeof(why));
+	snprintf(why + strlen(why), sizeof(why) - strlen(why),
+		 " budget reached");
 	if (scheduler_job_action(h->d->sched, j->id,
-				 pause ? BACKEND_PAUSE : BACKEND_CANCEL, err,
-				 sizeof(err)) != 0) {
+				 pause ? BACKEND_PAUSE : BACKEND_CANCEL, why,
+				 err, sizeof(err)) != 0) {
 		log_debug("budget: job %lld: %s", (long long)j->id, err);
 		return;
 	}
@@ -360,9 +366,14 @@ meter_scopes(struct daemon *d)
 	return a;
 }
 
-/* True when no limited scope of `j` would stop it within `horizon_s`. */
+/*
+ * True when no limited scope of `j` would stop it within `horizon_s`,
+ * counting the jobs that run already (and those resumed before it):
+ * the enforcement rule, asked before a resume rather than after.
+ */
 static bool
-has_room(struct daemon *d, const struct budget_job *j, double horizon_s)
+has_room(struct daemon *d, const struct budget_job *j,
+	 const struct budget_job *jobs, size_t n, double horizon_s)
 {
 	struct budget *b = d->budget;
 	const struct budget_scope *all[3] = {&b->global, &b->day, &b->month};
@@ -371,10 +382,14 @@ has_room(struct daemon *d, const struct budget_job *j, double horizon_s)
 	for (size_t k = 0; k < 3 + b->nsweeps; k++) {
 		const struct budget_scope *s =
 		    k < 3 ? all[k] : &b->sweeps[k - 3];
+		double ahead = budget_ahead(j, horizon_s);
 
-		if (s->limited && budget_in_scope(s, j) &&
-		    budget_spent(b, s, now) + j->rate * horizon_s / 3600.0 >=
-			s->limit)
+		if (!s->limited || !budget_in_scope(s, j))
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (jobs[i].running && budget_in_scope(s, &jobs[i]))
+				ahead += budget_ahead(&jobs[i], horizon_s);
+		if (budget_spent(b, s, now) + ahead >= s->limit)
 			return false;
 	}
 	return true;
@@ -410,6 +425,8 @@ meter_set_limit(struct daemon *d, const char *scope, double usd,
 	    : kind == BUDGET_MONTH ? &d->budget->month
 				   : budget_sweep(d->budget, sweep_id);
 	old = s->limited ? s->limit : -1;
+	if (action == NULL) /* keep the scope's own action */
+		action = s->action == BUDGET_PAUSE ? "pause" : "cancel";
 	if (usd >= 0 && old >= 0)
 		snprintf(basis, sizeof(basis), "limit $%.2f -> $%.2f", old,
 			 usd);
@@ -439,12 +456,16 @@ meter_set_limit(struct daemon *d, const char *scope, double usd,
 	{
 		int64_t job = (int64_t)id->valuedouble;
 
-		for (size_t i = 0; i < n; i++)
-			if (live[i].id == job &&
-			    has_room(d, &live[i], horizon) &&
+		for (size_t i = 0; i < n; i++) {
+			if (live[i].id != job ||
+			    !has_room(d, &live[i], live, n, horizon) ||
 			    scheduler_job_action(d->sched, job, BACKEND_RESUME,
-						 err, errlen) == 0)
-				store_job_budget_paused(d->store, job, false);
+						 "a budget has room again", err,
+						 errlen) != 0)
+				continue;
+			store_job_budget_paused(d->store, job, false);
+			live[i].running = true; /* counts for the next ones */
+		}
 	}
 	free(live);
 	cJSON_Delete(paused);

@@ -61,8 +61,9 @@ cJSON *meter_scopes(struct daemon *d);
 
 /*
  * Sets a limit at run time (USD, or < 0 to fall back to the configured
- * one), records it, and resumes jobs a budget paused when there may be
- * room now.  Returns 0 or -EINVAL (bad scope, `err` filled).
+ * one; `action` NULL keeps the scope's), records it, and resumes jobs a budget
+ * paused when there may be room now.  Returns 0 or -EINVAL (bad scope, `err`
+ * filled).
  */
 int meter_set_limit(struct daemon *d, const char *scope, double usd,
 		    const char *action, char *err, size_t errlen);

@@ -322,6 +322,7 @@ bill(struct daemon *d, const struct spec *spec, struct backend *be,
 {
 	double mjh = meter_max_hours(d, spec->max_job_hours);
 	double worst_total = 0, expected_total = 0, worst_max = 0, rate = 0;
+	double rate_max = 0; /* of the priciest job */
 	double room = INFINITY, now = now_wall();
 	const char *tight = NULL;
 	struct budget_job *live;
@@ -345,7 +346,10 @@ bill(struct daemon *d, const struct spec *spec, struct backend *be,
 					       "/model: %s", why);
 		}
 		worst_total += worst;
-		worst_max = fmax(worst_max, worst);
+		if (worst >= worst_max) {
+			worst_max = worst;
+			rate_max = rate;
+		}
 		if (!expected)
 			continue; /* submit needs the worst case only */
 		backend_job_of(spec, &spec->trials[i], &bj);
@@ -376,7 +380,7 @@ bill(struct daemon *d, const struct spec *spec, struct backend *be,
 		   : (long)fmin((double)spec->ntrials,
 				floor(fmax(0, room) / worst_max + 1e-9));
 	b = cJSON_AddObjectToObject(out, "bill");
-	cJSON_AddNumberToObject(b, "rate_usd_per_hour", rate);
+	cJSON_AddNumberToObject(b, "rate_usd_per_hour", rate_max);
 	cJSON_AddNumberToObject(b, "max_job_hours", mjh);
 	cJSON_AddNumberToObject(b, "worst_case_usd", worst_total);
 	if (expected)
@@ -394,7 +398,7 @@ bill(struct daemon *d, const struct spec *spec, struct backend *be,
 				       "not even one job fits: a job's worst "
 				       "case is $%.2f ($%.2f/h x %g h) and %s "
 				       "has $%.2f of room",
-				       worst_max, rate, mjh, tight,
+				       worst_max, rate_max, mjh, tight,
 				       fmax(0, room));
 	return 0;
 }
@@ -701,7 +705,7 @@ job_action(struct daemon *d, const cJSON *params, cJSON **result,
 
 	if (id_only(params, &id, err) != 0)
 		return err->code;
-	rc = scheduler_job_action(d->sched, id, action, msg, sizeof(msg));
+	rc = scheduler_job_action(d->sched, id, action, NULL, msg, sizeof(msg));
 	if (rc != 0)
 		return action_error(rc, msg, err);
 	if (action == BACKEND_RESUME) /* the user decides now, not a budget */
@@ -766,7 +770,11 @@ sweep_action(struct daemon *d, const cJSON *params, cJSON **result,
 			continue;
 		if (scheduler_job_action(
 			d->sched, cJSON_GetObjectItem(job, "id")->valueint,
-			action, msg, sizeof(msg)) == 0)
+			action,
+			action == BACKEND_CANCEL  ? "the sweep was cancelled"
+			: action == BACKEND_PAUSE ? "the sweep was paused"
+						  : "the sweep was resumed",
+			msg, sizeof(msg)) == 0)
 			affected++;
 	}
 	cJSON_Delete(jobs);
@@ -848,7 +856,7 @@ budget_set(struct daemon *d, const cJSON *params, cJSON **result,
 				       "cancel");
 	if (meter_set_limit(d, scope->valuestring,
 			    cJSON_IsNumber(limit) ? limit->valuedouble : -1,
-			    action ? action->valuestring : "pause", msg,
+			    action ? action->valuestring : NULL, msg,
 			    sizeof(msg)) != 0)
 		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
 				       "/params/scope: %s", msg);

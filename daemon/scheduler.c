@@ -770,7 +770,8 @@ take_ref(const struct store_job_row *row, void *arg)
 
 int
 scheduler_job_action(struct scheduler *s, int64_t job_id,
-		     enum backend_action action, char *err, size_t errlen)
+		     enum backend_action action, const char *why, char *err,
+		     size_t errlen)
 {
 	struct lookup l = {.s = s};
 	struct backend *be;
@@ -821,9 +822,10 @@ scheduler_job_action(struct scheduler *s, int64_t job_id,
 		ref_free(j);
 		return rc;
 	}
-	control(s, j, be, action,
-		action == BACKEND_CANCEL  ? "cancelled by the user"
-		: action == BACKEND_PAUSE ? "paused by the user"
-					  : "resumed by the user");
+	if (why == NULL)
+		why = action == BACKEND_CANCEL	? "cancelled by the user"
+		      : action == BACKEND_PAUSE ? "paused by the user"
+						: "resumed by the user";
+	control(s, j, be, action, why);
 	return 0;
 }

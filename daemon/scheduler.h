@@ -28,12 +28,14 @@ uint64_t scheduler_last_tick_ns(const struct scheduler *s);
 void scheduler_close(struct scheduler *s);
 
 /*
- * Cancels, pauses or resumes job `job_id`.  Returns 0 once the action is
+ * Cancels, pauses or resumes job `job_id`; `why` goes in its events (NULL:
+ * "by the user").  Returns 0 once the action is
  * under way, or a negative errno with `err` filled: -ENOENT (no such
  * job), -EALREADY (already ended / in that state), -EOPNOTSUPP (the
  * backend cannot pause), -EAGAIN (its submission is still in flight).
  */
 int scheduler_job_action(struct scheduler *s, int64_t job_id,
-			 enum backend_action action, char *err, size_t errlen);
+			 enum backend_action action, const char *why, char *err,
+			 size_t errlen);
 
 #endif

@@ -620,6 +620,7 @@ sim_reconfigure(struct backend *be, const struct config_backend *cfg)
 	struct sim *sim = be->priv;
 
 	sim->speed = cfg->speed;
+	be->time_scale = cfg->speed;
 	sim->failure_rate = cfg->failure_rate;
 	sim->pause_after_hours = cfg->pause_after_hours;
 	be->max_concurrent = cfg->max_concurrent;

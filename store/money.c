@@ -197,9 +197,14 @@ store_halt_add(struct store *st, const char *scope, double limit, double spent,
 
 static const char sql_spent_global[] =
     "SELECT coalesce(sum(cost_usd), 0) FROM jobs;";
+/* A sweep's spend is what its ledger scope holds, plus what its live
+ * jobs have spent but not yet ledgered. */
 static const char sql_spent_sweep[] =
-    "SELECT coalesce(sum(j.cost_usd), 0) FROM jobs j"
-    " JOIN trials t ON t.id = j.trial_id WHERE t.sweep_id = ?1;";
+    "SELECT (SELECT coalesce(sum(amount_usd), 0) FROM ledger"
+    "  WHERE scope = 'sweep:' || ?1 AND kind IN ('accrue', 'settle'))"
+    " + (SELECT coalesce(sum(j.cost_usd - j.ledgered_usd), 0) FROM jobs j"
+    "  JOIN trials t ON t.id = j.trial_id WHERE t.sweep_id = ?1"
+    "  AND j.cost_usd > j.ledgered_usd);";
 /* Spend by minute for the rolling windows: ledgered rows in the last 30
  * days, plus what live jobs have spent but not yet ledgered, now. */
 static const char sql_spend_minutes[] =
