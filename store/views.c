@@ -171,6 +171,7 @@ store_job_json(struct store *st, int64_t job_id, int *rc)
 	"   SELECT * FROM (SELECT t.* FROM trials t WHERE t.sweep_id = s.id"   \
 	"   AND t.objective IS NOT NULL ORDER BY t.objective " DIR             \
 	"   LIMIT ?2) UNION SELECT t.* FROM sweep_trials l"                    \
+	"   INDEXED BY sweep_trials_reused"                                    \
 	"   JOIN trials t ON t.id = l.trial_id WHERE l.sweep_id = s.id"        \
 	"   AND l.reused = 1 AND t.objective IS NOT NULL) c"                   \
 	"   ORDER BY rank, c.id LIMIT ?2) r))"                                 \
