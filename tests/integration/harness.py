@@ -6,9 +6,11 @@ are stopped by the test that started them (by pid).
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -175,3 +177,30 @@ class DaemonTest(unittest.TestCase):
         if start:
             d.start()
         return d
+
+    # Sweeps: submit one, read it, wait for it, read the store.
+
+    def submit(self, d, spec, *flags):
+        """Submits a spec file with rftctl; returns the sweep id."""
+        r = d.ctl("submit", spec, *flags, check=True)
+        m = re.match(r'sweep (\d+) "', r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        return int(m.group(1))
+
+    def sweep(self, d, sweep_id):
+        return d.ctl_json("sweep", "show", str(sweep_id))
+
+    def wait_for_sweep(self, d, sweep_id, state="completed", timeout=20):
+        wait_until(lambda: self.sweep(d, sweep_id)["state"] == state,
+                   timeout=timeout,
+                   what="sweep %d to be %s" % (sweep_id, state))
+        return self.sweep(d, sweep_id)
+
+    def rows(self, d, sql, *args):
+        """Reads the store directly, on a read-only connection."""
+        db = sqlite3.connect("file:%s?mode=ro" % d.database, uri=True,
+                             timeout=10)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()

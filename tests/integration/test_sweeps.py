@@ -112,30 +112,6 @@ class SweepTest(DaemonTest):
             json.dump(spec, f, indent=2)
         return path
 
-    def submit(self, d, spec, *flags):
-        r = d.ctl("submit", spec, *flags, check=True)
-        m = re.match(r'sweep (\d+) "', r.stdout)
-        self.assertIsNotNone(m, r.stdout)
-        return int(m.group(1))
-
-    def sweep(self, d, sweep_id):
-        return d.ctl_json("sweep", "show", str(sweep_id))
-
-    def wait_for_sweep(self, d, sweep_id, state="completed", timeout=20):
-        wait_until(lambda: self.sweep(d, sweep_id)["state"] == state,
-                   timeout=timeout,
-                   what="sweep %d to be %s" % (sweep_id, state))
-        return self.sweep(d, sweep_id)
-
-    def rows(self, d, sql, *args):
-        """Reads the store directly, on a read-only connection."""
-        db = sqlite3.connect("file:%s?mode=ro" % d.database, uri=True,
-                             timeout=10)
-        try:
-            return db.execute(sql, args).fetchall()
-        finally:
-            db.close()
-
     def jobs_of(self, d, sweep_id):
         """The job rows of a sweep's trials, oldest first."""
         return [Job(*row) for row in self.rows(
