@@ -16,6 +16,8 @@
 #include "paths.h"
 #include "util.h"
 
+#include "tmpdir.h"
+
 #include <errno.h>
 #include <ftw.h>
 #include <grp.h>
@@ -39,8 +41,7 @@ setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	strcpy(f->dir, "/tmp/rftd-test-config-XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
+	if (tmpdir_make(f->dir, sizeof(f->dir), "config") != 0) {
 		free(f);
 		return -1;
 	}
@@ -49,19 +50,10 @@ setup(void **state)
 }
 
 static int
-remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	int rc = tmpdir_remove(f->dir);
 
 	free(f);
 	return rc;

@@ -17,6 +17,7 @@
 /* clang-format on */
 
 #include "spec.h"
+#include "tmpdir.h"
 #include "util.h"
 
 #include <errno.h>
@@ -74,8 +75,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/rftd-test-spec-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tmpdir_make(tmpdir, sizeof(tmpdir), "spec") != 0)
 		return -1;
 	if (write_file("train.jsonl", train_text) != 0 ||
 	    write_file("train-copy.jsonl", train_text) != 0 ||
@@ -88,19 +88,10 @@ group_setup(void **state)
 }
 
 static int
-remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 group_teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tmpdir_remove(tmpdir);
 }
 
 /* Parses `text`, written with ' for " and @DIR@ for the directory. */

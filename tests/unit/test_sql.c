@@ -14,6 +14,7 @@
 /* clang-format on */
 
 #include "store.h"
+#include "tmpdir.h"
 #include "util.h"
 
 #include <openssl/evp.h>
@@ -79,8 +80,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	char err[256];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/rftd-test-sql-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (tmpdir_make(f->dir, sizeof(f->dir), "sql") != 0)
 		return -1;
 	f->db = xasprintf("%s/rftd.db", f->dir);
 	f->wal = xasprintf("%s/rftd.db-wal", f->dir);
@@ -96,12 +96,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char *cmd = xasprintf("rm -rf '%s'", f->dir);
 
 	store_close(f->st);
-	if (system(cmd) != 0)
+	if (tmpdir_remove(f->dir) != 0)
 		fprintf(stderr, "could not remove %s\n", f->dir);
-	free(cmd);
 	free(f->db);
 	free(f->wal);
 	free(f);

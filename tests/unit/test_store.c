@@ -15,6 +15,8 @@
 #include "store.h"
 #include "util.h"
 
+#include "tmpdir.h"
+
 #include <errno.h>
 #include <ftw.h>
 #include <sqlite3.h>
@@ -47,8 +49,7 @@ setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	strcpy(f->dir, "/tmp/rftd-test-store-XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
+	if (tmpdir_make(f->dir, sizeof(f->dir), "store") != 0) {
 		free(f);
 		return -1;
 	}
@@ -57,19 +58,10 @@ setup(void **state)
 }
 
 static int
-remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	int rc = tmpdir_remove(f->dir);
 
 	free(f);
 	return rc;
