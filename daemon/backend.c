@@ -17,6 +17,8 @@ backends_init(struct daemon *d)
 
 		if (strcmp(c->type, "sim") == 0)
 			d->backends[i] = sim_backend_new(d, c);
+		else if (strcmp(c->type, "openai") == 0)
+			d->backends[i] = openai_backend_new(d, c);
 		else
 			fatalx("backend %s: type %s is not implemented",
 			       c->name, c->type);
@@ -40,6 +42,14 @@ backends_reconfigure(struct daemon *d)
 		if (c != NULL && d->backends[i]->ops->reconfigure != NULL)
 			d->backends[i]->ops->reconfigure(d->backends[i], c);
 	}
+}
+
+void
+backends_close(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nbackends; i++)
+		if (d->backends[i]->ops->close != NULL)
+			d->backends[i]->ops->close(d->backends[i]);
 }
 
 void

@@ -68,9 +68,19 @@ struct backend_checkpoint {
 	const char *metrics; /* JSON object */
 };
 
+/* An event the provider reported about a job. */
+struct backend_event {
+	const char *remote_id;
+	double created_at; /* Unix seconds */
+	const char *level;
+	const char *type;
+	const char *message;
+	const char *data; /* JSON, as reported, or NULL */
+};
+
 /* One poll's answer.  Borrowed for the callback only. */
 struct backend_poll {
-	enum job_state state;
+	enum job_state state;	      /* JOB__COUNT: a status we do not know */
 	const char *provider_status;  /* the provider's word, kept raw */
 	const char *error;	      /* why it failed, or NULL */
 	const char *fine_tuned_model; /* or NULL */
@@ -80,6 +90,9 @@ struct backend_poll {
 	size_t nmetrics;
 	const struct backend_checkpoint *checkpoints; /* new since the cursor */
 	size_t ncheckpoints;
+	const struct backend_event *events; /* new since the cursor, oldest
+					       first */
+	size_t nevents;
 	const char *cursor; /* to pass to the next poll */
 };
 
@@ -89,8 +102,16 @@ typedef void (*backend_poll_cb)(void *arg, int rc,
 				const struct backend_poll *poll,
 				const char *error);
 typedef void (*backend_done_cb)(void *arg, int rc, const char *error);
-typedef void (*backend_owned_cb)(void *arg, const char *remote_id,
-				 const char *intent_key);
+/* A live job at the provider carrying an rftd's tags. */
+struct backend_owned {
+	const char *remote_id;
+	const char *intent_key;
+	const char *model;
+	int64_t sweep_id; /* from its tags; 0: none */
+	int64_t trial_id;
+};
+
+typedef void (*backend_owned_cb)(void *arg, const struct backend_owned *job);
 
 struct backend_ops {
 	const char *type;
@@ -106,9 +127,14 @@ struct backend_ops {
 	void (*control)(struct backend *be, const char *remote_id,
 			enum backend_action action, backend_done_cb cb,
 			void *arg);
-	/* Every job of ours the provider holds, then done(). */
+	/* Every live job of ours the provider holds, then done(). */
 	void (*list_owned)(struct backend *be, backend_owned_cb each,
 			   backend_done_cb done, void *arg);
+	/* Asks the provider whether it accepts each grader (an object of
+	 * name -> grader); rc -EINVAL with the provider's word when not.
+	 * Optional. */
+	void (*preflight)(struct backend *be, const cJSON *graders,
+			  backend_done_cb cb, void *arg);
 	/* Expected training hours of a job (the worst case is the sweep's
 	 * max_job_hours). */
 	double (*estimate_hours)(struct backend *be,
@@ -116,6 +142,10 @@ struct backend_ops {
 	/* Applies a reloaded configuration of the same type. */
 	void (*reconfigure)(struct backend *be,
 			    const struct config_backend *cfg);
+	/* Ends every call under way (callbacks get -ECANCELED) and closes
+	 * loop handles; optional. */
+	void (*close)(struct backend *be);
+	/* Frees it, once the loop has stopped. */
 	void (*destroy)(struct backend *be);
 };
 
@@ -125,6 +155,10 @@ struct backend {
 	unsigned int caps;	     /* enum backend_caps */
 	unsigned int max_concurrent; /* jobs running at once */
 	double time_scale;	     /* billed seconds per real second */
+	double poll_interval;	     /* seconds between polls; 0: each tick */
+	/* Submissions wait until then (a provider's quota); 0: none. */
+	double hold_until;
+	char hold_reason[256];
 	struct daemon *d;
 	void *priv; /* the implementation's state */
 };
@@ -133,6 +167,8 @@ struct backend {
 void backends_init(struct daemon *d);
 /* Applies a reloaded configuration to the backends (same names/types). */
 void backends_reconfigure(struct daemon *d);
+/* Ends their calls under way, at shutdown. */
+void backends_close(struct daemon *d);
 void backends_free(struct daemon *d);
 /* The backend called `name`, or NULL. */
 struct backend *backend_find(struct daemon *d, const char *name);
@@ -140,5 +176,7 @@ struct backend *backend_find(struct daemon *d, const char *name);
 /* The implementations' constructors. */
 struct backend *sim_backend_new(struct daemon *d,
 				const struct config_backend *cfg);
+struct backend *openai_backend_new(struct daemon *d,
+				   const struct config_backend *cfg);
 
 #endif

@@ -35,6 +35,10 @@ enum opt_type {
 	OPT_BACKEND_TYPE, /* a backend type this rftd implements */
 	OPT_MONEY,	  /* USD >= 0; unset is -1 */
 	OPT_ACTION,	  /* pause | cancel */
+	OPT_STRING,	  /* any text without control characters */
+	OPT_URL,	  /* http:// or https://, no trailing '/' kept */
+	OPT_BOOL,	  /* yes | no | true | false | 1 | 0 */
+	OPT_CHOICE,	  /* one of option.choices */
 };
 
 enum opt_section {
@@ -51,8 +55,12 @@ struct option {
 	size_t offset;	 /* of the field in its struct */
 	double min, max; /* for OPT_UINT and OPT_DOUBLE */
 	bool reloadable;
-	const char *help; /* printed above the option by config_print() */
+	const char *help;  /* printed above the option by config_print() */
+	const char *types; /* backend types it applies to */
+	const char *const *choices; /* for OPT_CHOICE */
 };
+
+static const char *const dialects[] = {"openai", "azure", NULL};
 
 #define CFG(field) offsetof(struct config, field)
 #define BE(field)  offsetof(struct config_backend, field)
@@ -77,17 +85,59 @@ static const struct option options[] = {
     {SEC_DAEMON, "max_trials_per_sweep", OPT_UINT, CFG(max_trials), 1, 1000000,
      true, "a sweep expanding to more trials is refused"},
     {SEC_BACKEND, "type", OPT_BACKEND_TYPE, BE(type), 0, 0, false,
-     "sim: the built-in simulator"},
+     "sim: the built-in simulator; openai: an OpenAI-compatible "
+     "fine-tuning API"},
     {SEC_BACKEND, "max_concurrent", OPT_UINT, BE(max_concurrent), 1, 10000,
      true, "jobs running at once on this backend"},
     {SEC_BACKEND, "speed", OPT_DOUBLE, BE(speed), 1, 1e7, true,
-     "sim: simulated seconds per real second (3600: an hour a second)"},
+     "sim: simulated seconds per real second (3600: an hour a second)", "sim"},
     {SEC_BACKEND, "failure_rate", OPT_DOUBLE, BE(failure_rate), 0, 1, true,
-     "sim: probability that a job fails part way"},
+     "sim: probability that a job fails part way", "sim"},
     {SEC_BACKEND, "pause_after_hours", OPT_DOUBLE, BE(pause_after_hours), 0,
      1e6, true,
      "sim: the provider pauses a job after this much training, as Azure "
-     "does at its cost cap (0: never)"},
+     "does at its cost cap (0: never)",
+     "sim"},
+    {SEC_BACKEND, "dialect", OPT_CHOICE, BE(dialect), 0, 0, true,
+     "openai: Authorization: Bearer; azure: the api-key header", "openai",
+     dialects},
+    {SEC_BACKEND, "base_url", OPT_URL, BE(base_url), 0, 0, true,
+     "the API up to the version: https://api.openai.com/v1, or "
+     "https://NAME.openai.azure.com/openai/v1",
+     "openai"},
+    {SEC_BACKEND, "api_version", OPT_STRING, BE(api_version), 0, 0, true,
+     "azure: the dated API (base_url .../openai, ?api-version=); unset: "
+     "the v1 API",
+     "openai"},
+    {SEC_BACKEND, "api_key_file", OPT_PATH, BE(api_key_file), 0, 0, true,
+     "a file holding the API key (one of api_key_file, api_key_env, "
+     "api_key_credential)",
+     "openai"},
+    {SEC_BACKEND, "api_key_env", OPT_STRING, BE(api_key_env), 0, 0, true,
+     "an environment variable holding the API key", "openai"},
+    {SEC_BACKEND, "api_key_credential", OPT_STRING, BE(api_key_credential), 0,
+     0, true, "a systemd credential (LoadCredential=) holding the API key",
+     "openai"},
+    {SEC_BACKEND, "organization", OPT_STRING, BE(organization), 0, 0, true,
+     "sent as OpenAI-Organization", "openai"},
+    {SEC_BACKEND, "project", OPT_STRING, BE(project), 0, 0, true,
+     "sent as OpenAI-Project", "openai"},
+    {SEC_BACKEND, "training_type", OPT_STRING, BE(training_type), 0, 0, true,
+     "azure: trainingType of new jobs (e.g. globalstandard); unset: the "
+     "provider's default",
+     "openai"},
+    {SEC_BACKEND, "ca_file", OPT_PATH, BE(ca_file), 0, 0, true,
+     "CA certificates to verify the API's TLS with; unset: the system's",
+     "openai"},
+    {SEC_BACKEND, "poll_interval", OPT_DOUBLE, BE(poll_interval), 0.05, 3600,
+     true, "seconds between two polls of a live job", "openai"},
+    {SEC_BACKEND, "request_timeout", OPT_DOUBLE, BE(request_timeout), 1, 600,
+     true, "seconds one request may take", "openai"},
+    {SEC_BACKEND, "connect_timeout", OPT_DOUBLE, BE(connect_timeout), 0.1, 120,
+     true, "seconds to connect to the API", "openai"},
+    {SEC_BACKEND, "preflight", OPT_BOOL, BE(preflight), 0, 0, true,
+     "validate every grader with the provider before a sweep is accepted",
+     "openai"},
     {SEC_PRICE, "per_training_hour", OPT_DOUBLE, PR(per_training_hour), 0, 1e6,
      true, "USD per hour of training (the billed wall-clock time)"},
     {SEC_PRICE, "grader_per_mtok_in", OPT_DOUBLE, PR(grader_per_mtok_in), 0,
@@ -119,7 +169,9 @@ static const struct option options[] = {
      true, "seconds a pause or cancel takes to stop the billing"},
 };
 
-static const char *const backend_types[] = {"sim", NULL};
+static const char *const backend_types[] = {"sim", "openai", NULL};
+
+_Static_assert(ARRAY_LEN(options) <= 64, "seen masks are 64 bits");
 
 struct parse {
 	struct config *cfg;
@@ -128,10 +180,10 @@ struct parse {
 	int line;		/* line the reader returned last */
 	bool section_bad;	/* keys of this section are not checked */
 	bool after_key;		/* the previous non-blank line was a key */
-	uint32_t daemon_seen;	/* bit per option: set in [daemon] */
-	uint32_t *backend_seen; /* the same per backend */
-	uint32_t *price_seen;	/* the same per price */
-	uint32_t budget_seen;
+	uint64_t daemon_seen;	/* bit per option: set in [daemon] */
+	uint64_t *backend_seen; /* the same per backend */
+	uint64_t *price_seen;	/* the same per price */
+	uint64_t budget_seen;
 	char *errors; /* accumulated "FILE:LINE: msg\n" */
 	size_t errors_len;
 	int nerrors;
@@ -169,6 +221,10 @@ backend_defaults(struct config_backend *be, const char *name)
 	be->speed = 3600;
 	be->failure_rate = 0;
 	be->max_concurrent = 8;
+	be->poll_interval = 30;
+	be->request_timeout = 60;
+	be->connect_timeout = 10;
+	be->preflight = true;
 }
 
 static struct config_backend *
@@ -394,8 +450,65 @@ set_value(struct parse *p, void *base, const struct option *o,
 		}
 		parse_error(p, p->line,
 			    "type: '%s' is not a backend type this rftd "
-			    "implements (sim)",
+			    "implements (sim, openai)",
 			    value);
+		return -EINVAL;
+	case OPT_STRING:
+		for (const char *c = value; *c != '\0'; c++) {
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				parse_error(p, p->line,
+					    "%s: control characters are not "
+					    "allowed",
+					    o->key);
+				return -EINVAL;
+			}
+		}
+		free(*str);
+		*str = xstrdup(value);
+		return 0;
+	case OPT_URL: {
+		size_t len = strlen(value);
+
+		if ((strncmp(value, "https://", 8) != 0 &&
+		     strncmp(value, "http://", 7) != 0) ||
+		    strpbrk(value, " \t\r\n?#") != NULL || len > 2048) {
+			parse_error(p, p->line,
+				    "%s: '%s' is not an http:// or https:// "
+				    "URL without query or fragment",
+				    o->key, value);
+			return -EINVAL;
+		}
+		while (len > 0 && value[len - 1] == '/')
+			len--;
+		free(*str);
+		*str = strndup(value, len);
+		return 0;
+	}
+	case OPT_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+		    strcmp(value, "1") == 0 || strcmp(value, "on") == 0) {
+			*(bool *)field = true;
+			return 0;
+		}
+		if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
+		    strcmp(value, "0") == 0 || strcmp(value, "off") == 0) {
+			*(bool *)field = false;
+			return 0;
+		}
+		parse_error(p, p->line, "%s: '%s' is not yes or no", o->key,
+			    value);
+		return -EINVAL;
+	case OPT_CHOICE:
+		for (size_t i = 0; o->choices[i] != NULL; i++) {
+			if (strcmp(value, o->choices[i]) == 0) {
+				free(*str);
+				*str = xstrdup(value);
+				return 0;
+			}
+		}
+		parse_error(p, p->line, "%s: '%s' is not one of %s%s%s", o->key,
+			    value, o->choices[0], o->choices[1] ? ", " : "",
+			    o->choices[1] ? o->choices[1] : "");
 		return -EINVAL;
 	case OPT_MONEY:
 		if (parse_double(value, o->min, o->max, &d) != 0) {
@@ -441,7 +554,7 @@ on_key(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse *p = user;
 	enum opt_section sec = SEC_DAEMON;
-	uint32_t *seen = &p->daemon_seen;
+	uint64_t *seen = &p->daemon_seen;
 	void *base = p->cfg;
 	size_t i;
 
@@ -478,12 +591,12 @@ on_key(void *user, const char *section, const char *key, const char *value)
 			    section);
 		return 1;
 	}
-	if (*seen & (1u << i)) {
+	if (*seen & (1ull << i)) {
 		parse_error(p, p->line, "'%s' is set twice in [%s]", key,
 			    section);
 		return 1;
 	}
-	*seen |= 1u << i;
+	*seen |= 1ull << i;
 	set_value(p, base, &options[i], value);
 	return 1;
 }
@@ -588,17 +701,98 @@ set_defaults(struct config *cfg)
 	cfg->cancel_latency = 5;
 }
 
+static bool
+option_seen(uint64_t seen, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_LEN(options); i++)
+		if (options[i].section == SEC_BACKEND &&
+		    strcmp(options[i].key, key) == 0)
+			return (seen & (1ull << i)) != 0;
+	return false;
+}
+
+/* The options of an openai backend: defaults, and how they fit. */
+static void
+finish_openai(struct parse *p, struct config_backend *be, uint64_t seen)
+{
+	int keys = (be->api_key_file != NULL) + (be->api_key_env != NULL) +
+		   (be->api_key_credential != NULL);
+
+	if (!option_seen(seen, "max_concurrent"))
+		be->max_concurrent = 3; /* OpenAI's limit of running jobs */
+	if (be->dialect == NULL)
+		be->dialect = xstrdup("openai");
+	if (keys != 1)
+		parse_error(p, be->line,
+			    "backend \"%s\": set exactly one of api_key_file, "
+			    "api_key_env and api_key_credential",
+			    be->name);
+	if (be->base_url == NULL && strcmp(be->dialect, "azure") == 0)
+		parse_error(p, be->line,
+			    "backend \"%s\": dialect azure needs base_url "
+			    "(https://NAME.openai.azure.com/openai/v1)",
+			    be->name);
+	else if (be->base_url == NULL)
+		be->base_url = xstrdup("https://api.openai.com/v1");
+	if (be->api_version != NULL && strcmp(be->dialect, "azure") != 0)
+		parse_error(p, be->line,
+			    "backend \"%s\": api_version is for dialect azure",
+			    be->name);
+}
+
+/* Options that belong to another type of backend are mistakes. */
+static void
+check_backend_options(struct parse *p, const struct config_backend *be,
+		      uint64_t seen)
+{
+	for (size_t i = 0; i < ARRAY_LEN(options); i++) {
+		const struct option *o = &options[i];
+
+		if (o->section == SEC_BACKEND && o->types != NULL &&
+		    (seen & (1ull << i)) && strcmp(o->types, be->type) != 0)
+			parse_error(p, be->line,
+				    "backend \"%s\": %s applies to type %s, "
+				    "not %s",
+				    be->name, o->key, o->types, be->type);
+	}
+}
+
+/* A built-in price, unless the configuration prices the backend. */
+static void
+default_price(struct parse *p, const char *backend, const char *model,
+	      double per_hour)
+{
+	for (size_t k = 0; k < p->cfg->nprices; k++)
+		if (strcmp(p->cfg->prices[k].backend, backend) == 0 &&
+		    (strcmp(p->cfg->prices[k].model, model) == 0 ||
+		     strcmp(p->cfg->prices[k].model, "*") == 0))
+			return;
+	price_add(p, backend, model)->per_training_hour = per_hour;
+	p->cfg->prices[p->cfg->nprices - 1].line = 0;
+}
+
 /* Every backend has a type; "sim" exists even when not configured. */
 static void
 finish_backends(struct parse *p)
 {
 	struct config *cfg = p->cfg;
 
-	for (size_t i = 0; i < cfg->nbackends; i++)
-		if (cfg->backends[i].type == NULL)
-			parse_error(p, cfg->backends[i].line,
-				    "backend \"%s\" needs a type",
-				    cfg->backends[i].name);
+	for (size_t i = 0; i < cfg->nbackends; i++) {
+		struct config_backend *be = &cfg->backends[i];
+		uint64_t seen = p->backend_seen[i];
+
+		if (be->type == NULL) {
+			parse_error(p, be->line, "backend \"%s\" needs a type",
+				    be->name);
+			continue;
+		}
+		check_backend_options(p, be, seen);
+		if (strcmp(be->type, "openai") == 0) {
+			finish_openai(p, be, seen);
+			/* The published price of RFT on o4-mini. */
+			default_price(p, be->name, "o4-mini-2025-04-16", 100);
+		}
+	}
 	if (backend_find(cfg, "sim") == NULL) {
 		struct config_backend *be = backend_add(p, "sim");
 
@@ -623,12 +817,8 @@ finish_backends(struct parse *p)
 			continue;
 		for (size_t k = 0; k < cfg->nprices; k++)
 			priced |= strcmp(cfg->prices[k].backend, name) == 0;
-		if (!priced) {
-			struct config_price *pr = price_add(p, name, "*");
-
-			pr->per_training_hour = 100;
-			pr->line = 0;
-		}
+		if (!priced)
+			default_price(p, name, "*", 100);
 	}
 }
 
@@ -676,8 +866,20 @@ config_free(struct config *cfg)
 	free(cfg->database_path);
 	free(cfg->socket_group);
 	for (size_t i = 0; i < cfg->nbackends; i++) {
-		free(cfg->backends[i].name);
-		free(cfg->backends[i].type);
+		struct config_backend *be = &cfg->backends[i];
+
+		free(be->name);
+		free(be->type);
+		free(be->dialect);
+		free(be->base_url);
+		free(be->api_version);
+		free(be->api_key_file);
+		free(be->api_key_env);
+		free(be->api_key_credential);
+		free(be->organization);
+		free(be->project);
+		free(be->training_type);
+		free(be->ca_file);
 	}
 	free(cfg->backends);
 	for (size_t i = 0; i < cfg->nprices; i++) {
@@ -689,7 +891,8 @@ config_free(struct config *cfg)
 }
 
 static void
-print_section(FILE *out, enum opt_section sec, const void *base)
+print_section(FILE *out, enum opt_section sec, const void *base,
+	      const char *type)
 {
 	for (size_t i = 0; i < ARRAY_LEN(options); i++) {
 		const struct option *o = &options[i];
@@ -697,11 +900,17 @@ print_section(FILE *out, enum opt_section sec, const void *base)
 
 		if (o->section != sec)
 			continue;
+		if (o->types != NULL && type != NULL &&
+		    strcmp(o->types, type) != 0)
+			continue;
 		fprintf(out, "; %s\n", o->help);
 		switch (o->type) {
 		case OPT_PATH:
 		case OPT_SOCKET:
 		case OPT_GROUP:
+		case OPT_STRING:
+		case OPT_URL:
+		case OPT_CHOICE:
 		case OPT_BACKEND_TYPE: {
 			const char *s = *(char *const *)field;
 
@@ -717,6 +926,10 @@ print_section(FILE *out, enum opt_section sec, const void *base)
 					CONFIG_PAUSE
 				    ? "pause"
 				    : "cancel");
+			break;
+		case OPT_BOOL:
+			fprintf(out, "%s = %s\n", o->key,
+				*(const bool *)field ? "yes" : "no");
 			break;
 		case OPT_LOGLEVEL:
 			fprintf(out, "%s = %s\n", o->key,
@@ -751,18 +964,19 @@ config_print(const struct config *cfg, FILE *out)
 		cfg->path ? " from " : " (defaults)",
 		cfg->path ? cfg->path : "");
 	fprintf(out, "\n[daemon]\n");
-	print_section(out, SEC_DAEMON, cfg);
+	print_section(out, SEC_DAEMON, cfg, NULL);
 	for (size_t i = 0; i < cfg->nbackends; i++) {
 		fprintf(out, "\n[backend \"%s\"]\n", cfg->backends[i].name);
-		print_section(out, SEC_BACKEND, &cfg->backends[i]);
+		print_section(out, SEC_BACKEND, &cfg->backends[i],
+			      cfg->backends[i].type);
 	}
 	for (size_t i = 0; i < cfg->nprices; i++) {
 		fprintf(out, "\n[price \"%s/%s\"]\n", cfg->prices[i].backend,
 			cfg->prices[i].model);
-		print_section(out, SEC_PRICE, &cfg->prices[i]);
+		print_section(out, SEC_PRICE, &cfg->prices[i], NULL);
 	}
 	fprintf(out, "\n[budget]\n");
-	print_section(out, SEC_BUDGET, cfg);
+	print_section(out, SEC_BUDGET, cfg, NULL);
 }
 
 static bool

@@ -15,12 +15,27 @@
 /* A [backend "NAME"] section. */
 struct config_backend {
 	char *name;		  /* the quoted name */
-	char *type;		  /* "sim" */
+	char *type;		  /* "sim" or "openai" */
 	double speed;		  /* sim: simulated seconds per second */
 	double failure_rate;	  /* sim: probability that a job fails */
 	double pause_after_hours; /* sim: the provider pauses jobs (0: never) */
 	unsigned int max_concurrent; /* jobs running at once on it */
-	int line; /* where the section starts (0: built in) */
+	/* openai: an OpenAI-compatible fine-tuning API. */
+	char *dialect;	    /* "openai" or "azure" */
+	char *base_url;	    /* up to and including /v1 (no '/' at end) */
+	char *api_version;  /* azure dated paths: ?api-version= */
+	char *api_key_file; /* where the key is: one of three */
+	char *api_key_env;
+	char *api_key_credential; /* in $CREDENTIALS_DIRECTORY */
+	char *organization;	  /* OpenAI-Organization header */
+	char *project;		  /* OpenAI-Project header */
+	char *training_type;	  /* azure: trainingType of new jobs */
+	char *ca_file;		  /* CA bundle for TLS; NULL: the system's */
+	double poll_interval;	  /* seconds between polls of a job */
+	double request_timeout;	  /* seconds a request may take */
+	double connect_timeout;	  /* seconds to connect */
+	bool preflight;		  /* validate graders before a sweep runs */
+	int line;		  /* where the section starts (0: built in) */
 };
 
 /* A [price "BACKEND/MODEL"] section; MODEL may be "*". */

@@ -14,6 +14,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -111,6 +112,8 @@ daemon_stop(struct daemon *d)
 	uv_close((uv_handle_t *)&d->service_timer, NULL);
 	control_close(d->control);
 	d->control = NULL;
+	/* Calls under way end before the scheduler that waits on them. */
+	backends_close(d);
 	scheduler_close(d->sched);
 	d->sched = NULL;
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
@@ -300,6 +303,9 @@ main(int argc, char **argv)
 	if (!foreground)
 		ready_fd = daemonize();
 
+	/* Once, before any thread or transfer (libcurl's rule). */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
 	rc = uv_loop_init(&d.loop);
 	if (rc != 0)
 		fatalx("uv_loop_init: %s", uv_strerror(rc));
@@ -363,6 +369,7 @@ main(int argc, char **argv)
 	backends_free(&d);
 	meter_free(&d);
 	store_close(d.store);
+	curl_global_cleanup();
 	config_free(&d.cfg);
 	free(default_config);
 	free(config_real);

@@ -15,17 +15,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #define ADMIT_SCAN   512   /* pending trials looked at per tick */
 #define RETRY_BASE_S 1.0   /* first retry delay; doubles per attempt */
 #define TICK_ROWS    50000 /* metric rows ingested per tick at most */
 #define RETRY_MAX_S  300.0
 
+/* What the scheduler remembers of a live job between ticks. */
+struct slot {
+	int64_t id;    /* 0: free */
+	bool inflight; /* a backend call is under way */
+	double due;    /* monotonic seconds: not to be polled before */
+};
+
+/* Start-up reconciliation of a backend: its live jobs listed first. */
+struct reconcile {
+	bool done;	 /* orphans adopted; submissions may start */
+	bool listing;	 /* list_owned() under way */
+	double retry_at; /* monotonic seconds, after a failed listing */
+};
+
 struct scheduler {
 	struct daemon *d;
 	uv_timer_t tick_timer; /* the periodic tick */
-	int64_t *inflight;     /* jobs with a backend call under way */
-	size_t ninflight, inflight_cap;
+	struct slot *slots;    /* open addressing by job id */
+	size_t nslots, slots_cap;
+	struct reconcile *rec; /* parallel to d->backends */
 	bool closing;
 	uint64_t last_tick_ns; /* when the last tick finished */
 	size_t tick_rows;      /* metric rows ingested in this tick */
@@ -48,6 +64,7 @@ struct job_ref {
 	bool has_seed;
 	int64_t seed;
 	enum backend_action action; /* for control calls */
+	bool final;		    /* its failure is not worth a retry */
 };
 
 static char *
@@ -113,37 +130,119 @@ ref_free(struct job_ref *j)
 	free(j);
 }
 
-/* --- jobs with a call under way ------------------------------------------ */
+/* --- what the scheduler remembers of jobs --------------------------------- */
+
+static double
+mono_s(void)
+{
+	return (double)now_mono_ns() / 1e9;
+}
+
+static size_t
+slot_hash(int64_t id, size_t cap)
+{
+	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 20) &
+	       (cap - 1);
+}
+
+static struct slot *slot_get(struct scheduler *s, int64_t id, bool create);
+
+static void
+slots_grow(struct scheduler *s)
+{
+	struct slot *old = s->slots;
+	size_t cap = s->slots_cap;
+
+	s->slots_cap = cap ? 2 * cap : 64;
+	s->slots = xcalloc(s->slots_cap, sizeof(*s->slots));
+	s->nslots = 0;
+	for (size_t i = 0; i < cap; i++)
+		if (old[i].id != 0)
+			*slot_get(s, old[i].id, true) = old[i];
+	free(old);
+}
+
+static struct slot *
+slot_get(struct scheduler *s, int64_t id, bool create)
+{
+	size_t i;
+
+	if (create && 2 * (s->nslots + 1) > s->slots_cap)
+		slots_grow(s);
+	if (s->slots_cap == 0)
+		return NULL;
+	for (i = slot_hash(id, s->slots_cap); s->slots[i].id != 0;
+	     i = (i + 1) & (s->slots_cap - 1))
+		if (s->slots[i].id == id)
+			return &s->slots[i];
+	if (!create)
+		return NULL;
+	s->nslots++;
+	s->slots[i] = (struct slot){.id = id};
+	return &s->slots[i];
+}
+
+/* Forgets a job (it ended): backward-shift deletion keeps probes whole. */
+static void
+slot_del(struct scheduler *s, int64_t id)
+{
+	struct slot *hit = slot_get(s, id, false);
+	size_t i, j, mask = s->slots_cap - 1;
+
+	if (hit == NULL)
+		return;
+	i = (size_t)(hit - s->slots);
+	for (j = (i + 1) & mask; s->slots[j].id != 0; j = (j + 1) & mask) {
+		size_t home = slot_hash(s->slots[j].id, s->slots_cap);
+
+		/* Move j into the hole at i unless its home lies in (i, j]. */
+		if ((j > i && (home <= i || home > j)) ||
+		    (j < i && home <= i && home > j)) {
+			s->slots[i] = s->slots[j];
+			i = j;
+		}
+	}
+	s->slots[i].id = 0;
+	s->nslots--;
+}
 
 static bool
-inflight_has(const struct scheduler *s, int64_t id)
+inflight_has(struct scheduler *s, int64_t id)
 {
-	for (size_t i = 0; i < s->ninflight; i++)
-		if (s->inflight[i] == id)
-			return true;
-	return false;
+	struct slot *sl = slot_get(s, id, false);
+
+	return sl != NULL && sl->inflight;
 }
 
 static void
 inflight_add(struct scheduler *s, int64_t id)
 {
-	if (s->ninflight == s->inflight_cap) {
-		s->inflight_cap = s->inflight_cap ? 2 * s->inflight_cap : 16;
-		s->inflight = xrealloc(s->inflight,
-				       s->inflight_cap * sizeof(*s->inflight));
-	}
-	s->inflight[s->ninflight++] = id;
+	slot_get(s, id, true)->inflight = true;
 }
 
+/* A call ended: the job is next due a poll interval later. */
 static void
-inflight_del(struct scheduler *s, int64_t id)
+inflight_del(struct scheduler *s, const struct job_ref *j)
 {
-	for (size_t i = 0; i < s->ninflight; i++) {
-		if (s->inflight[i] == id) {
-			s->inflight[i] = s->inflight[--s->ninflight];
-			return;
-		}
-	}
+	struct slot *sl = slot_get(s, j->id, false);
+	struct backend *be = backend_find(s->d, j->backend);
+
+	if (sl == NULL)
+		return;
+	sl->inflight = false;
+	sl->due = mono_s() + (be != NULL ? be->poll_interval : 0);
+}
+
+/* Whether the job's backend wants it left alone for now. */
+static bool
+not_due(struct scheduler *s, const struct job_ref *j, const struct backend *be)
+{
+	struct slot *sl;
+
+	if (be->poll_interval <= 0)
+		return false;
+	sl = slot_get(s, j->id, false);
+	return sl != NULL && sl->due > mono_s();
 }
 
 /* --- what a job's end means for its trial --------------------------------- */
@@ -170,7 +269,7 @@ trial_follow_job(struct scheduler *s, struct job_ref *j, enum job_state to,
 		break;
 	case JOB_FAILED:
 	case JOB_LOST:
-		if (j->attempt <= j->retries &&
+		if (j->attempt <= j->retries && !j->final &&
 		    strcmp(j->sweep_state, "cancelled") != 0) {
 			delay = fmin(RETRY_MAX_S,
 				     RETRY_BASE_S * pow(2, j->attempt - 1));
@@ -227,6 +326,8 @@ move(struct scheduler *s, struct job_ref *j, enum job_state to,
 		return rc;
 	trial_follow_job(s, j, to, why, now);
 	j->state = to;
+	if (job_state_terminal(to))
+		slot_del(s, j->id);
 	return 0;
 }
 
@@ -240,7 +341,11 @@ on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
 	struct store *st = s->d->store;
 	struct store_job_change c = {.billed_seconds = -1};
 
-	inflight_del(s, j->id);
+	inflight_del(s, j);
+	if (rc == -ECANCELED) { /* shutting down */
+		ref_free(j);
+		return;
+	}
 	if (rc != 0) {
 		log_warnx("job %lld: poll: %s", (long long)j->id,
 			  error ? error : strerror(-rc));
@@ -249,6 +354,19 @@ on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
 			     "the backend has no such job");
 		ref_free(j);
 		return;
+	}
+	for (size_t i = 0; i < p->nevents; i++) {
+		const struct backend_event *e = &p->events[i];
+
+		store_job_event_add(st, j->id,
+				    &(struct store_event){
+					.remote_id = e->remote_id,
+					.created_at = e->created_at,
+					.level = e->level,
+					.type = e->type,
+					.message = e->message,
+					.data = e->data,
+				    });
 	}
 	s->tick_rows += p->nmetrics;
 	for (size_t i = 0; i < p->nmetrics; i++) {
@@ -283,7 +401,8 @@ on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
 		    false);
 		j->cost = cost;
 	}
-	move(s, j, p->state, &c, p->error);
+	/* A status we do not know is kept raw; the state stays. */
+	move(s, j, p->state < JOB__COUNT ? p->state : j->state, &c, p->error);
 	ref_free(j);
 }
 
@@ -296,7 +415,11 @@ on_controlled(void *arg, int rc, const char *error)
 	struct scheduler *s = j->s;
 	static const char *const verbs[] = {"cancel", "pause", "resume"};
 
-	inflight_del(s, j->id);
+	inflight_del(s, j);
+	if (rc == -ECANCELED) {
+		ref_free(j);
+		return;
+	}
 	if (rc != 0) {
 		log_warnx("job %lld: %s: %s", (long long)j->id,
 			  verbs[j->action], error ? error : strerror(-rc));
@@ -347,19 +470,33 @@ on_submitted(void *arg, int rc, const char *remote_id, const char *error)
 	struct job_ref *j = arg;
 	struct scheduler *s = j->s;
 	struct store_job_change c = {.billed_seconds = -1};
+	char held[400];
 
-	inflight_del(s, j->id);
+	inflight_del(s, j);
 	if (rc == 0) {
 		c.remote_id = remote_id;
 		c.event = "submitted";
 		if (store_job_change(s->d->store, j->id, &c, now_wall()) == 0)
 			log_info("job %lld: submitted as %s", (long long)j->id,
 				 remote_id);
+	} else if (rc == -ECANCELED) {
+		/* Shutting down: the restart finds it, or submits it. */
+	} else if (rc == -EDQUOT) {
+		/* Refused by a quota, so not created: it waits, intent kept,
+		 * and goes when the backend's hold ends. */
+		snprintf(held, sizeof(held), "held by the provider's quota: %s",
+			 error ? error : "");
+		c.error = error;
+		c.event = held;
+		store_job_change(s->d->store, j->id, &c, now_wall());
+		log_info("job %lld: %s", (long long)j->id, held);
 	} else if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EAGAIN) {
 		/* Sent, outcome unknown: find() settles it before any retry. */
 		move(s, j, JOB_UNKNOWN, NULL, error);
 	} else {
+		/* Refused for what it is: trying it again would not help. */
 		c.error = error;
+		j->final = rc == -EINVAL;
 		move(s, j, JOB_FAILED, &c, error ? error : strerror(-rc));
 	}
 	ref_free(j);
@@ -411,7 +548,11 @@ on_found(void *arg, int rc, const char *remote_id, const char *error)
 	struct backend *be = backend_find(s->d, j->backend);
 	struct store_job_change c = {.billed_seconds = -1};
 
-	inflight_del(s, j->id);
+	inflight_del(s, j);
+	if (rc == -ECANCELED) {
+		ref_free(j);
+		return;
+	}
 	if (rc == 0) {
 		c.remote_id = remote_id;
 		c.event = "found by its intent key after a restart; adopted";
@@ -464,7 +605,8 @@ handle_job(struct scheduler *s, struct job_ref *j)
 {
 	struct backend *be = backend_find(s->d, j->backend);
 
-	if (be == NULL || inflight_has(s, j->id)) {
+	if (be == NULL || inflight_has(s, j->id) || not_due(s, j, be) ||
+	    (j->remote_id == NULL && be->hold_until > now_wall())) {
 		ref_free(j);
 		return;
 	}
@@ -516,6 +658,44 @@ struct admission {
 	bool blocked; /* the sweep being looked at waits */
 	int64_t sweep_id;
 };
+
+/* The hold of a backend: trials wait, saying why; false when none. */
+static bool
+held(struct admission *a, struct backend *be, int64_t sweep_id)
+{
+	struct scheduler *s = a->s;
+	size_t i = 0;
+	char why[400];
+
+	while (i < s->d->nbackends && s->d->backends[i] != be)
+		i++;
+	if (i < s->d->nbackends && !s->rec[i].done) {
+		snprintf(why, sizeof(why),
+			 "backend %s: waiting to list its jobs after the "
+			 "start",
+			 be->name);
+	} else if (be->hold_until > a->now) {
+		char until[32];
+		time_t t = (time_t)be->hold_until;
+		struct tm tm;
+
+		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ",
+			 gmtime_r(&t, &tm));
+		snprintf(why, sizeof(why),
+			 "backend %s holds submissions until %s: %s", be->name,
+			 until, be->hold_reason);
+	} else {
+		if (be->hold_until > 0) {
+			log_info("backend %s: the hold on submissions ended",
+				 be->name);
+			be->hold_until = 0;
+			be->hold_reason[0] = '\0';
+		}
+		return false;
+	}
+	store_trials_pending_reason(s->d->store, sweep_id, why, a->now);
+	return true;
+}
 
 static int *
 backend_count(struct admission *a, const char *name)
@@ -591,7 +771,7 @@ consider_sweep(int64_t sweep_id, const char *backend, int max_concurrent,
 	int *bn = backend_count(a, backend);
 	int room;
 
-	if (be == NULL || bn == NULL)
+	if (be == NULL || bn == NULL || held(a, be, sweep_id))
 		return;
 	room = (int)be->max_concurrent - *bn;
 	if (max_concurrent > 0 && max_concurrent - live < room)
@@ -669,6 +849,105 @@ admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 	free(a.live);
 }
 
+/* --- start-up reconciliation: jobs at the provider the store lacks ---------
+ */
+
+struct listing {
+	struct scheduler *s;
+	size_t index; /* in d->backends */
+	int adopted;
+};
+
+static void
+on_owned(void *arg, const struct backend_owned *o)
+{
+	struct listing *l = arg;
+	struct daemon *d = l->s->d;
+	struct backend *be = d->backends[l->index];
+	double rate = 0, worst = 0;
+	char why[256], basis[160];
+	int64_t job_id = 0;
+	int rc;
+
+	if (o->trial_id <= 0) {
+		log_warnx("backend %s: job %s carries intent %s but no trial; "
+			  "not adopted",
+			  be->name, o->remote_id, o->intent_key);
+		return;
+	}
+	meter_price(d, be->name, o->model ? o->model : "", NULL,
+		    meter_max_hours(d, 0), true, &rate, &worst, why,
+		    sizeof(why));
+	snprintf(basis, sizeof(basis),
+		 "adopted: $%.2f/h x %g h default_max_job_hours", rate,
+		 meter_max_hours(d, 0));
+	rc = store_job_adopt(d->store, o->trial_id, be->name, o->intent_key,
+			     o->remote_id,
+			     &(struct store_price){.sweep_id = o->sweep_id,
+						   .rate = rate,
+						   .reserved = worst,
+						   .basis = basis},
+			     now_wall(), &job_id);
+	if (rc == 0) {
+		l->adopted++;
+		log_warnx("backend %s: job %s (intent %s, trial %lld) was not "
+			  "in the store; adopted as job %lld, not submitted "
+			  "again",
+			  be->name, o->remote_id, o->intent_key,
+			  (long long)o->trial_id, (long long)job_id);
+	} else if (rc == -ENOENT) {
+		log_warnx("backend %s: job %s carries intent %s of trial %lld, "
+			  "which this store does not have; not adopted (it "
+			  "runs, and bills, until cancelled at the provider)",
+			  be->name, o->remote_id, o->intent_key,
+			  (long long)o->trial_id);
+	}
+}
+
+static void
+on_listed(void *arg, int rc, const char *error)
+{
+	struct listing *l = arg;
+	struct scheduler *s = l->s;
+
+	if (s->closing || rc == -ECANCELED) {
+		free(l);
+		return;
+	}
+	s->rec[l->index].listing = false;
+	if (rc == 0) {
+		s->rec[l->index].done = true;
+		log_info("backend %s: live jobs listed; %d adopted",
+			 s->d->backends[l->index]->name, l->adopted);
+	} else {
+		s->rec[l->index].retry_at = mono_s() + 10;
+		log_warnx("backend %s: cannot list its jobs (%s); submissions "
+			  "wait, next try in 10 s",
+			  s->d->backends[l->index]->name,
+			  error ? error : strerror(-rc));
+	}
+	free(l);
+}
+
+/* Lists each backend's live jobs once, before anything is submitted. */
+static void
+reconcile(struct scheduler *s)
+{
+	for (size_t i = 0; i < s->d->nbackends; i++) {
+		struct reconcile *r = &s->rec[i];
+		struct backend *be = s->d->backends[i];
+		struct listing *l;
+
+		if (r->done || r->listing || r->retry_at > mono_s())
+			continue;
+		r->listing = true;
+		l = xcalloc(1, sizeof(*l));
+		l->s = s;
+		l->index = i;
+		be->ops->list_owned(be, on_owned, on_listed, l);
+	}
+}
+
 static void
 tick(uv_timer_t *t)
 {
@@ -677,6 +956,7 @@ tick(uv_timer_t *t)
 	struct job_list live = {.s = s};
 
 	s->tick_rows = 0;
+	reconcile(s);
 	if (store_jobs_active(d->store, collect, &live) == 0) {
 		/* Polls of in-process backends answer at once: one commit. */
 		bool tx = store_begin(d->store) == 0;
@@ -717,6 +997,7 @@ scheduler_new(struct daemon *d)
 	struct scheduler *s = xcalloc(1, sizeof(*s));
 
 	s->d = d;
+	s->rec = xcalloc(d->nbackends ? d->nbackends : 1, sizeof(*s->rec));
 	uv_timer_init(&d->loop, &s->tick_timer);
 	s->tick_timer.data = s;
 	return s;
@@ -739,7 +1020,8 @@ on_closed(uv_handle_t *h)
 {
 	struct scheduler *s = h->data;
 
-	free(s->inflight);
+	free(s->slots);
+	free(s->rec);
 	free(s);
 }
 

@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Columns shared by the job and trial queries, in this order. */
@@ -182,18 +183,28 @@ static const char sql_job_insert[] =
     " simulated, created_at, updated_at)"
     " VALUES (?1, ?2, ?3, ?4, 'submitting', ?5, ?6, ?6);";
 
-int
-store_job_create(struct store *st, int64_t trial_id, const char *backend,
-		 const char *intent_key, bool simulated,
-		 const struct store_price *price, double now, int64_t *job_id,
-		 int *attempt)
+static const char sql_trial_adopt[] =
+    "UPDATE trials SET attempts = attempts + 1,"
+    " state = CASE WHEN state IN ('pending', 'failed', 'cancelled')"
+    "   THEN 'running' ELSE state END,"
+    " pending_reason = NULL, not_before = NULL, updated_at = ?2"
+    " WHERE id = ?1 RETURNING attempts;";
+static const char sql_job_remote[] =
+    "UPDATE jobs SET remote_id = ?2, submitted_at = ?3 WHERE id = ?1;";
+
+/* A new job row for a trial, counted by `trial_sql`; one commit. */
+static int
+job_insert(struct store *st, const char *trial_sql, int64_t trial_id,
+	   const char *backend, const char *intent_key, const char *remote_id,
+	   bool simulated, const struct store_price *price, double now,
+	   int64_t *job_id, int *attempt)
 {
 	sqlite3_stmt *s;
 	int rc;
 
 	if (store_begin(st) != 0)
 		return -EIO;
-	s = stmt(st, sql_trial_attempts);
+	s = stmt(st, trial_sql);
 	if (s == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, trial_id);
@@ -203,7 +214,7 @@ store_job_create(struct store *st, int64_t trial_id, const char *backend,
 		sqlite3_reset(s);
 		if (rc == SQLITE_DONE) {
 			store_rollback(st);
-			return -ESTALE; /* no longer pending */
+			return -ESTALE; /* not in a state that allows it */
 		}
 		store_fail(st, "trial attempts");
 		goto fail;
@@ -222,6 +233,16 @@ store_job_create(struct store *st, int64_t trial_id, const char *backend,
 	if (stmt_done(st, s) != 0)
 		goto fail;
 	*job_id = sqlite3_last_insert_rowid(st->db);
+	if (remote_id != NULL) {
+		s = stmt(st, sql_job_remote);
+		if (s == NULL)
+			goto fail;
+		sqlite3_bind_int64(s, 1, *job_id);
+		bind_text(s, 2, remote_id);
+		sqlite3_bind_double(s, 3, now);
+		if (stmt_done(st, s) != 0)
+			goto fail;
+	}
 	/* The reservation goes in with the intent: one commit. */
 	if (price != NULL &&
 	    (store_job_price(st, *job_id, price->rate, price->reserved) != 0 ||
@@ -234,6 +255,114 @@ store_job_create(struct store *st, int64_t trial_id, const char *backend,
 fail:
 	store_rollback(st);
 	return -EIO;
+}
+
+int
+store_job_create(struct store *st, int64_t trial_id, const char *backend,
+		 const char *intent_key, bool simulated,
+		 const struct store_price *price, double now, int64_t *job_id,
+		 int *attempt)
+{
+	return job_insert(st, sql_trial_attempts, trial_id, backend, intent_key,
+			  NULL, simulated, price, now, job_id, attempt);
+}
+
+static const char sql_intent_known[] =
+    "SELECT 1 FROM jobs WHERE intent_key = ?1 OR"
+    " (backend = ?2 AND remote_id = ?3);";
+
+int
+store_job_adopt(struct store *st, int64_t trial_id, const char *backend,
+		const char *intent_key, const char *remote_id,
+		const struct store_price *price, double now, int64_t *job_id)
+{
+	sqlite3_stmt *s = stmt(st, sql_intent_known);
+	int rc, attempt;
+
+	if (s == NULL)
+		return -EIO;
+	bind_text(s, 1, intent_key);
+	bind_text(s, 2, backend);
+	bind_text(s, 3, remote_id);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return -EEXIST;
+	if (rc != SQLITE_DONE)
+		return store_fail(st, "intent lookup");
+	rc = job_insert(st, sql_trial_adopt, trial_id, backend, intent_key,
+			remote_id, false, price, now, job_id, &attempt);
+	return rc == -ESTALE ? -ENOENT : rc;
+}
+
+static const char sql_job_event_add[] =
+    "INSERT INTO job_events (job_id, remote_id, created_at, level, type,"
+    " message, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);";
+
+int
+store_job_event_add(struct store *st, int64_t job_id,
+		    const struct store_event *e)
+{
+	sqlite3_stmt *s = stmt(st, sql_job_event_add);
+
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, job_id);
+	bind_text(s, 2, e->remote_id);
+	sqlite3_bind_double(s, 3, e->created_at);
+	bind_text(s, 4, e->level);
+	bind_text(s, 5, e->type ? e->type : "message");
+	bind_text(s, 6, e->message);
+	bind_text(s, 7, e->data);
+	return stmt_done(st, s);
+}
+
+static const char sql_file_get[] =
+    "SELECT remote_id FROM files WHERE backend = ?1 AND sha256 = ?2"
+    " AND purpose = ?3;";
+static const char sql_file_add[] =
+    "INSERT OR REPLACE INTO files (backend, sha256, remote_id, path, bytes,"
+    " purpose, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);";
+
+int
+store_file_get(struct store *st, const char *backend, const char *sha256,
+	       const char *purpose, char *remote_id, size_t len)
+{
+	sqlite3_stmt *s = stmt(st, sql_file_get);
+	int rc;
+
+	if (s == NULL)
+		return -EIO;
+	bind_text(s, 1, backend);
+	bind_text(s, 2, sha256);
+	bind_text(s, 3, purpose);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(remote_id, len, "%s",
+			 (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : store_fail(st, "file lookup");
+}
+
+int
+store_file_add(struct store *st, const char *backend, const char *sha256,
+	       const char *remote_id, const char *path, long long bytes,
+	       const char *purpose, double now)
+{
+	sqlite3_stmt *s = stmt(st, sql_file_add);
+
+	if (s == NULL)
+		return -EIO;
+	bind_text(s, 1, backend);
+	bind_text(s, 2, sha256);
+	bind_text(s, 3, remote_id);
+	bind_text(s, 4, path);
+	sqlite3_bind_int64(s, 5, bytes);
+	bind_text(s, 6, purpose);
+	sqlite3_bind_double(s, 7, now);
+	return stmt_done(st, s);
 }
 
 static const char sql_job_change[] =
@@ -289,6 +418,25 @@ store_job_change(struct store *st, int64_t job_id,
 		  c->state && strcmp(c->state, "failed") == 0 ? "error"
 							      : "info");
 	bind_text(s, 4, c->event);
+	return stmt_done(st, s);
+}
+
+static const char sql_pending_reason[] =
+    "UPDATE trials SET pending_reason = ?2, updated_at = ?3"
+    " WHERE sweep_id = ?1 AND state = 'pending'"
+    " AND pending_reason IS NOT ?2;";
+
+int
+store_trials_pending_reason(struct store *st, int64_t sweep_id,
+			    const char *reason, double now)
+{
+	sqlite3_stmt *s = stmt(st, sql_pending_reason);
+
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, sweep_id);
+	bind_text(s, 2, reason);
+	sqlite3_bind_double(s, 3, now);
 	return stmt_done(st, s);
 }
 

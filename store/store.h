@@ -205,6 +205,37 @@ int store_job_create(struct store *st, int64_t trial_id, const char *backend,
 		     const struct store_price *price, double now,
 		     int64_t *job_id, int *attempt);
 
+/*
+ * Records a job found at the provider with our tags but missing here
+ * (adopted, never submitted again): a new attempt of its trial, already
+ * submitted as `remote_id`.  -EEXIST when the intent or remote id is
+ * known, -ENOENT when there is no such trial.
+ */
+int store_job_adopt(struct store *st, int64_t trial_id, const char *backend,
+		    const char *intent_key, const char *remote_id,
+		    const struct store_price *price, double now,
+		    int64_t *job_id);
+
+/* An event the backend reported about a job. */
+struct store_event {
+	const char *remote_id;
+	double created_at;
+	const char *level;
+	const char *type; /* NULL: "message" */
+	const char *message;
+	const char *data; /* JSON, or NULL */
+};
+
+int store_job_event_add(struct store *st, int64_t job_id,
+			const struct store_event *e);
+
+/* Datasets uploaded to a backend, by content: the provider's file id. */
+int store_file_get(struct store *st, const char *backend, const char *sha256,
+		   const char *purpose, char *remote_id, size_t len);
+int store_file_add(struct store *st, const char *backend, const char *sha256,
+		   const char *remote_id, const char *path, long long bytes,
+		   const char *purpose, double now);
+
 /* What changed about a job; NULL/negative fields are left as they are. */
 struct store_job_change {
 	const char *state; /* the new state */
@@ -232,6 +263,10 @@ int store_job_change(struct store *st, int64_t job_id,
  */
 int store_trial_set_state(struct store *st, int64_t trial_id, const char *state,
 			  double not_before, const char *reason, double now);
+
+/* Says why the pending trials of a sweep wait (unchanged rows stay). */
+int store_trials_pending_reason(struct store *st, int64_t sweep_id,
+				const char *reason, double now);
 
 /* Adds one metric point (insert or replace). */
 int store_metric_add(struct store *st, int64_t job_id, int64_t step,

@@ -1,0 +1,2064 @@
+/*
+ * The OpenAI-compatible backend: RFT jobs on OpenAI's fine-tuning API or
+ * on Azure OpenAI's (the "azure" dialect: the api-key header, and
+ * optionally the dated paths with ?api-version=).
+ *
+ * Money rules, in order:
+ *  - A job is created only after its intent row is committed (the
+ *    scheduler's part); the request carries the intent key in metadata.
+ *  - A create whose outcome is unknown (timeout, reset, 5xx, a body cut
+ *    short) is never sent again blindly: it is reported as unknown, and
+ *    find() lists the provider's jobs by metadata[rftd_intent] first.
+ *  - Only answers that prove nothing was created (a refused connection,
+ *    408, 409, 429) are retried in place, with backoff and jitter, and
+ *    Retry-After / retry-after-ms obeyed.
+ *
+ * Polling is batched: the scheduler asks for each job every
+ * poll_interval; the polls asked for in one loop turn form a round,
+ * whose statuses come from list pages when there are many jobs, and
+ * whose events are read only for jobs whose object changed (or after a
+ * while, to be safe).  A round's answers are delivered together in one
+ * store transaction.
+ *
+ * The API key lives in one header string, never logged or stored.
+ */
+#include "backend.h"
+
+#include "config.h"
+#include "daemon.h"
+#include "http.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_TRIES	 6     /* attempts of one request, at most */
+#define RETRY_AFTER_MAX	 120.0 /* seconds; longer: give up for now */
+#define LIST_LIMIT	 100   /* jobs per list page */
+#define LIST_MIN_JOBS	 8     /* from this many polls, read list pages */
+#define LIST_SLACK_PAGES 3     /* pages beyond those our jobs fill */
+#define LIST_PAGES_MAX	 50
+#define FIND_PAGES_MAX	 10
+#define OWNED_PAGES_MAX	 20
+#define EVENTS_LIMIT	 100 /* events per page */
+#define EVENTS_PAGES_MAX                                                       \
+	20 /* per poll: a server always saying has_more                        \
+	      cannot hold the daemon */
+#define EVENTS_REFRESH                                                         \
+	10 /* poll intervals between two event reads of                        \
+	      an unchanged job */
+#define CHECKPOINTS_LIMIT 10
+#define LOST_AFTER_MISSES 3 /* 404s in a row before a job counts lost */
+#define KEY_MAX		  4096
+
+struct oai {
+	struct backend *be;
+	struct daemon *d;
+	struct http *http;
+	bool azure;
+	char *base_url, *api_version, *training_type;
+	char *auth;	      /* the header carrying the key: secret */
+	char *org, *project;  /* headers, or NULL */
+	double poll_interval; /* seconds */
+	long timeout_ms;
+	bool preflight;
+	struct call *calls; /* in flight or waiting to retry */
+	struct pollop *queued;
+	uv_timer_t flush;
+	bool flush_armed;
+	struct upload *uploads; /* files being uploaded */
+	bool closing;
+};
+
+/* --- secrets ---------------------------------------------------------------
+ */
+
+static void
+secret_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Reads the key (first line, trimmed) from one of the configured places. */
+static char *
+read_key(const struct config_backend *cfg, char *err, size_t errlen)
+{
+	char path[4096], buf[KEY_MAX + 2];
+	const char *from = NULL;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	if (cfg->api_key_env != NULL) {
+		const char *v = getenv(cfg->api_key_env);
+
+		if (v == NULL || v[0] == '\0') {
+			snprintf(err, errlen,
+				 "api_key_env: %s is not set in rftd's "
+				 "environment",
+				 cfg->api_key_env);
+			return NULL;
+		}
+		snprintf(buf, sizeof(buf), "%s", v);
+		n = strlen(buf);
+	} else {
+		if (cfg->api_key_credential != NULL) {
+			const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+			if (dir == NULL) {
+				snprintf(err, errlen,
+					 "api_key_credential: "
+					 "$CREDENTIALS_DIRECTORY is not set "
+					 "(LoadCredential= in the unit)");
+				return NULL;
+			}
+			snprintf(path, sizeof(path), "%s/%s", dir,
+				 cfg->api_key_credential);
+		} else {
+			snprintf(path, sizeof(path), "%s", cfg->api_key_file);
+		}
+		from = path;
+		fd = open(from, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen,
+				 "cannot read the API key from %s: %s", from,
+				 strerror(errno));
+			return NULL;
+		}
+		while (n < sizeof(buf) - 1 &&
+		       (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+			n += (size_t)r;
+		close(fd);
+		buf[n] = '\0';
+	}
+	/* The first line, without surrounding blanks. */
+	buf[strcspn(buf, "\r\n")] = '\0';
+	{
+		char *s = buf, *e;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		e = s + strlen(s);
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			*--e = '\0';
+		n = strlen(s);
+		if (n == 0 || n > KEY_MAX) {
+			snprintf(err, errlen, "the API key from %s is %s",
+				 from ? from : cfg->api_key_env,
+				 n == 0 ? "empty" : "too long");
+			explicit_bzero(buf, sizeof(buf));
+			return NULL;
+		}
+		for (e = s; *e != '\0'; e++) {
+			if ((unsigned char)*e < 0x21 || *e == 0x7f) {
+				snprintf(err, errlen,
+					 "the API key from %s has blanks or "
+					 "control characters",
+					 from ? from : cfg->api_key_env);
+				explicit_bzero(buf, sizeof(buf));
+				return NULL;
+			}
+		}
+		memmove(buf, s, n + 1);
+	}
+	{
+		char *key = xstrdup(buf);
+
+		explicit_bzero(buf, sizeof(buf));
+		return key;
+	}
+}
+
+/* --- JSON ------------------------------------------------------------------
+ */
+
+static const char *
+jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool
+jnum(const cJSON *o, const char *key, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(v))
+		return false;
+	*out = v->valuedouble;
+	return true;
+}
+
+/* --- requests, with retries ------------------------------------------------
+ */
+
+enum policy {
+	SAFE,	/* reading, or harmless to repeat: retry what can be */
+	CREATE, /* creates a paid job: retry only what proves nothing
+		   was created */
+};
+
+/* An answer, ready for the caller.  Borrowed for the callback only. */
+struct reply {
+	int rc;		    /* 0: 2xx with a JSON body; else negative errno */
+	long status;	    /* HTTP status, 0 when none came */
+	cJSON *json;	    /* the body, when it parsed */
+	bool unknown;	    /* the request may have had its effect */
+	double retry_after; /* seconds the server asked for; 0: none */
+	const char *code;   /* error.code, or NULL */
+	char error[600];    /* what went wrong, for a person */
+};
+
+typedef void (*call_cb)(struct oai *o, struct reply *r, void *arg);
+
+struct call {
+	struct oai *o;
+	struct call *prev, *next;
+	enum policy policy;
+	int attempt;
+	char *method, *url, *path; /* path: for logs, without the base */
+	char *body;
+	size_t body_len;
+	char *upload_path, *upload_name;
+	call_cb cb;
+	void *arg;
+	struct http_req *req;
+	uv_timer_t timer; /* the wait before a retry */
+	bool timer_init;
+	uint64_t started_ns;
+};
+
+static void call_send(struct call *c);
+
+static void
+call_link(struct oai *o, struct call *c)
+{
+	c->next = o->calls;
+	if (o->calls != NULL)
+		o->calls->prev = c;
+	o->calls = c;
+}
+
+static void
+call_unlink(struct call *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		c->o->calls = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+call_free_now(struct call *c)
+{
+	free(c->method);
+	free(c->url);
+	free(c->path);
+	free(c->body);
+	free(c->upload_path);
+	free(c->upload_name);
+	free(c);
+}
+
+static void
+on_call_timer_closed(uv_handle_t *h)
+{
+	call_free_now(h->data);
+}
+
+static void
+call_free(struct call *c)
+{
+	if (c->timer_init)
+		uv_close((uv_handle_t *)&c->timer, on_call_timer_closed);
+	else
+		call_free_now(c);
+}
+
+static double
+jitter(void)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint32_t)now_mono_ns();
+	return (double)r / 4294967296.0;
+}
+
+/* Seconds the server asked us to wait: retry-after-ms, then Retry-After. */
+static double
+asked_delay(const struct http_req *req)
+{
+	char buf[128];
+	double v;
+
+	if (http_header(req, "retry-after-ms", buf, sizeof(buf)) != NULL &&
+	    parse_double(buf, 0, 1e12, &v) == 0)
+		return v / 1000.0;
+	if (http_header(req, "retry-after", buf, sizeof(buf)) != NULL) {
+		time_t t;
+
+		if (parse_double(buf, 0, 1e12, &v) == 0)
+			return v;
+		t = curl_getdate(buf, NULL);
+		if (t > 0)
+			return fmax(0, (double)t - now_wall());
+	}
+	return 0;
+}
+
+/* Fills r->error (and code) from an error answer. */
+static void
+describe_error(struct reply *r, const char *body)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+	const char *msg = jstr(e, "message"), *type = jstr(e, "type");
+	const char *code = jstr(e, "code"), *param = jstr(e, "param");
+	const char *what = code ? code : type;
+	size_t n;
+
+	r->code = code;
+	n = (size_t)snprintf(r->error, sizeof(r->error), "HTTP %ld", r->status);
+	if (what != NULL || param != NULL)
+		n += (size_t)snprintf(r->error + n, sizeof(r->error) - n,
+				      " (%.64s%s%.64s)", what ? what : "",
+				      what && param ? ", param " : "",
+				      param ? param : "");
+	if (n < sizeof(r->error))
+		snprintf(r->error + n, sizeof(r->error) - n, ": %s",
+			 msg	   ? msg
+			 : body[0] ? body
+				   : "(no body)");
+}
+
+/* Whether an answer may be retried in place, and after how long. */
+static bool
+should_retry(struct call *c, const struct http_result *res, struct reply *r,
+	     double *delay)
+{
+	char buf[16];
+	const char *force;
+
+	if (c->o->closing || c->attempt >= MAX_TRIES)
+		return false;
+	force = res->rc == 0
+		    ? http_header(res->req, "x-should-retry", buf, sizeof(buf))
+		    : NULL;
+	if (res->rc != 0) {
+		/* A transfer that failed after sending may have created. */
+		if (c->policy == CREATE && res->maybe_sent)
+			return false;
+		if (res->rc == -EFBIG || res->rc == -EPROTO)
+			return false;
+	} else if (force != NULL && strcmp(force, "false") == 0) {
+		return false;
+	} else if (force != NULL && strcmp(force, "true") == 0) {
+		if (c->policy == CREATE && res->status >= 500)
+			return false;
+	} else if (r->code != NULL &&
+		   (strcmp(r->code, "daily_rate_limit_exceeded") == 0 ||
+		    strcmp(r->code, "insufficient_quota") == 0)) {
+		return false; /* waits for a person or a new day */
+	} else if (res->status >= 500) {
+		if (c->policy == CREATE)
+			return false; /* it may have been created */
+	} else if (res->status != 408 && res->status != 409 &&
+		   res->status != 429) {
+		return false;
+	}
+	if (r->retry_after > RETRY_AFTER_MAX)
+		return false;
+	if (r->retry_after > 0)
+		*delay = r->retry_after;
+	else
+		*delay = fmin(0.5 * pow(2, c->attempt - 1), 8.0) *
+			 (1 - 0.25 * jitter());
+	return true;
+}
+
+static void
+on_retry_timer(uv_timer_t *t)
+{
+	struct call *c = t->data;
+
+	call_send(c);
+}
+
+static void
+on_http(void *arg, const struct http_result *res)
+{
+	struct call *c = arg;
+	struct oai *o = c->o;
+	struct reply r = {.status = res->status};
+	double delay = 0;
+
+	c->req = NULL;
+	if (res->rc == 0) {
+		r.json = cJSON_ParseWithLength(res->body, res->len);
+		r.retry_after = asked_delay(res->req);
+		if (res->status >= 200 && res->status < 300 && r.json != NULL) {
+			r.rc = 0;
+		} else if (res->status >= 200 && res->status < 300) {
+			/* A success whose body is cut short: the effect may
+			 * have happened. */
+			r.rc = -EBADMSG;
+			r.unknown = true;
+			snprintf(r.error, sizeof(r.error),
+				 "HTTP %ld with a body that is not JSON "
+				 "(%zu bytes)",
+				 res->status, res->len);
+		} else {
+			r.rc = res->status == 404 ? -ENOENT : -EREMOTEIO;
+			r.unknown = res->status >= 500;
+			describe_error(&r, res->body);
+		}
+	} else {
+		r.rc = res->rc;
+		r.unknown = res->maybe_sent;
+		snprintf(r.error, sizeof(r.error), "%s", res->error);
+	}
+	log_debug("backend %s: %s %s: %s (%.0f ms, try %d)", o->be->name,
+		  c->method, c->path, r.rc == 0 ? "ok" : r.error,
+		  (double)(now_mono_ns() - c->started_ns) / 1e6, c->attempt);
+	if (r.rc != 0 && res->rc != -ECANCELED &&
+	    (r.status == 0 || r.status >= 300) &&
+	    should_retry(c, res, &r, &delay)) {
+		log_info("backend %s: %s %s: %s; retry %d in %.1f s",
+			 o->be->name, c->method, c->path, r.error, c->attempt,
+			 delay);
+		cJSON_Delete(r.json);
+		if (!c->timer_init) {
+			uv_timer_init(&o->d->loop, &c->timer);
+			c->timer.data = c;
+			c->timer_init = true;
+		}
+		uv_timer_start(&c->timer, on_retry_timer,
+			       (uint64_t)(delay * 1000), 0);
+		return;
+	}
+	if (r.rc == -EBADMSG && c->policy == SAFE && !o->closing &&
+	    c->attempt < MAX_TRIES) {
+		/* A reading cut short is read again. */
+		cJSON_Delete(r.json);
+		call_send(c);
+		return;
+	}
+	call_unlink(c);
+	c->cb(o, &r, c->arg);
+	cJSON_Delete(r.json);
+	call_free(c);
+}
+
+static void
+call_send(struct call *c)
+{
+	struct oai *o = c->o;
+	const char *headers[6];
+	size_t n = 0;
+	struct http_request rq = {
+	    .method = c->method,
+	    .url = c->url,
+	    .headers = headers,
+	    .body = c->body,
+	    .body_len = c->body_len,
+	    .upload_path = c->upload_path,
+	    .upload_name = c->upload_name,
+	    .timeout_ms = o->timeout_ms,
+	};
+	static const char *const form[] = {"purpose", "fine-tune", NULL};
+
+	headers[n++] = o->auth;
+	if (c->body != NULL)
+		headers[n++] = "Content-Type: application/json";
+	if (o->org != NULL)
+		headers[n++] = o->org;
+	if (o->project != NULL)
+		headers[n++] = o->project;
+	headers[n] = NULL;
+	if (c->upload_path != NULL)
+		rq.form_fields = form;
+	c->attempt++;
+	c->started_ns = now_mono_ns();
+	c->req = http_start(o->http, &rq, on_http, c);
+}
+
+/* The URL of `path` (which may carry a query) in this dialect. */
+static char *
+api_url(const struct oai *o, const char *path)
+{
+	if (o->api_version != NULL)
+		return xasprintf("%s%s%capi-version=%s", o->base_url, path,
+				 strchr(path, '?') ? '&' : '?', o->api_version);
+	return xasprintf("%s%s", o->base_url, path);
+}
+
+/* Starts a request; `cb` runs exactly once (with -ECANCELED at close). */
+static void
+api(struct oai *o, const char *method, const char *path, cJSON *body,
+    enum policy policy, call_cb cb, void *arg)
+{
+	struct call *c = xcalloc(1, sizeof(*c));
+
+	c->o = o;
+	c->policy = policy;
+	c->method = xstrdup(method);
+	c->path = xstrdup(path);
+	c->url = api_url(o, path);
+	c->cb = cb;
+	c->arg = arg;
+	if (body != NULL) {
+		c->body = cJSON_PrintUnformatted(body);
+		c->body_len = strlen(c->body);
+	}
+	call_link(o, c);
+	if (o->closing) {
+		struct reply r = {.rc = -ECANCELED};
+
+		snprintf(r.error, sizeof(r.error), "rftd is shutting down");
+		call_unlink(c);
+		cb(o, &r, arg);
+		call_free(c);
+		return;
+	}
+	call_send(c);
+}
+
+static void
+api_upload(struct oai *o, const char *file, const char *name, call_cb cb,
+	   void *arg)
+{
+	struct call *c = xcalloc(1, sizeof(*c));
+
+	c->o = o;
+	c->policy = SAFE; /* a second upload wastes space, not money */
+	c->method = xstrdup("POST");
+	c->path = xstrdup("/files");
+	c->url = api_url(o, "/files");
+	c->upload_path = xstrdup(file);
+	c->upload_name = xstrdup(name);
+	c->cb = cb;
+	c->arg = arg;
+	call_link(o, c);
+	call_send(c);
+}
+
+/* --- job objects -----------------------------------------------------------
+ */
+
+/* The provider's status in our state machine; JOB__COUNT: not known. */
+static enum job_state
+map_status(const char *status)
+{
+	static const struct {
+		const char *name;
+		enum job_state state;
+	} map[] = {
+	    {"validating_files", JOB_VALIDATING},
+	    {"queued", JOB_QUEUED},
+	    {"running", JOB_RUNNING},
+	    {"pausing", JOB_PAUSING},
+	    {"paused", JOB_PAUSED},
+	    {"cancelling", JOB_CANCELLING},
+	    {"succeeded", JOB_SUCCEEDED},
+	    {"failed", JOB_FAILED},
+	    {"cancelled", JOB_CANCELLED},
+	};
+
+	for (size_t i = 0; status != NULL && i < ARRAY_LEN(map); i++)
+		if (strcmp(status, map[i].name) == 0)
+			return map[i].state;
+	return JOB__COUNT;
+}
+
+static bool
+status_final(const char *status)
+{
+	enum job_state s = map_status(status);
+
+	return s == JOB_SUCCEEDED || s == JOB_FAILED || s == JOB_CANCELLED;
+}
+
+/* "code: message" of a failed job; NULL for `{}` or all-null fields. */
+static char *
+job_error(const cJSON *job)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(job, "error");
+	const char *code = jstr(e, "code"), *msg = jstr(e, "message");
+	const char *param = jstr(e, "param");
+
+	if (code == NULL && msg == NULL)
+		return NULL;
+	return xasprintf("%s%s%s%s%s", code ? code : "",
+			 code && msg ? ": " : "", msg ? msg : "",
+			 param ? " (param " : "", param ? param : "");
+}
+
+/* A fingerprint of a job object: it changes when anything in it does. */
+static void
+fingerprint(const cJSON *job, char out[17])
+{
+	char *text = json_canonical(job);
+	uint64_t h = 1469598103934665603ull;
+
+	for (const char *p = text; p && *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	free(text);
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* --- the poll cursor --------------------------------------------------------
+ *
+ * Stored by the scheduler with the job, so it survives restarts:
+ *   e   the newest event id ingested
+ *   f   the fingerprint of the job object last seen
+ *   ts  seconds of training in the steps reported so far
+ *   rs  wall time the running clock was last anchored (0: not running)
+ *   ft  wall time events were last read
+ *   m   404s in a row
+ */
+struct cursor {
+	char e[128];
+	char f[17];
+	double ts, rs, ft;
+	int m;
+};
+
+static void
+cursor_parse(const char *text, struct cursor *c)
+{
+	cJSON *j = text ? cJSON_Parse(text) : NULL;
+	const char *s;
+	double v;
+
+	memset(c, 0, sizeof(*c));
+	if ((s = jstr(j, "e")) != NULL)
+		snprintf(c->e, sizeof(c->e), "%s", s);
+	if ((s = jstr(j, "f")) != NULL)
+		snprintf(c->f, sizeof(c->f), "%s", s);
+	if (jnum(j, "ts", &v))
+		c->ts = v;
+	if (jnum(j, "rs", &v))
+		c->rs = v;
+	if (jnum(j, "ft", &v))
+		c->ft = v;
+	if (jnum(j, "m", &v))
+		c->m = (int)v;
+	cJSON_Delete(j);
+}
+
+static char *
+cursor_print(const struct cursor *c)
+{
+	cJSON *j = cJSON_CreateObject();
+	char *text;
+
+	if (c->e[0] != '\0')
+		cJSON_AddStringToObject(j, "e", c->e);
+	cJSON_AddStringToObject(j, "f", c->f);
+	cJSON_AddNumberToObject(j, "ts", c->ts);
+	cJSON_AddNumberToObject(j, "rs", c->rs);
+	cJSON_AddNumberToObject(j, "ft", c->ft);
+	cJSON_AddNumberToObject(j, "m", c->m);
+	text = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	return text;
+}
+
+/* --- polls -----------------------------------------------------------------
+ */
+
+struct round;
+
+struct pollop {
+	struct oai *o;
+	struct round *round;
+	struct pollop *next; /* in o->queued */
+	char *remote_id;
+	struct cursor cur;
+	backend_poll_cb cb;
+	void *arg;
+	cJSON *job;    /* the job object */
+	cJSON *events; /* new events, newest first */
+	cJSON *ckpts;  /* checkpoints, newest first */
+	int pages;
+	int rc;
+	bool lost;
+	char error[600];
+};
+
+struct round {
+	struct oai *o;
+	struct pollop **ops;
+	size_t n;
+	size_t waiting; /* ops not finished */
+	int pages;	/* list pages read */
+	int max_pages;
+};
+
+static void op_have_job(struct pollop *op);
+static void op_deliver(struct pollop *op);
+
+static void
+round_deliver(struct round *rd)
+{
+	struct oai *o = rd->o;
+	bool tx = !o->closing && store_begin(o->d->store) == 0;
+
+	for (size_t i = 0; i < rd->n; i++) {
+		struct pollop *op = rd->ops[i];
+
+		op_deliver(op);
+		cJSON_Delete(op->job);
+		cJSON_Delete(op->events);
+		cJSON_Delete(op->ckpts);
+		free(op->remote_id);
+		free(op);
+	}
+	if (tx)
+		store_commit(o->d->store);
+	free(rd->ops);
+	free(rd);
+}
+
+static void
+op_finish(struct pollop *op, int rc, const char *error)
+{
+	struct round *rd = op->round;
+
+	op->rc = rc;
+	if (error != NULL)
+		snprintf(op->error, sizeof(op->error), "%s", error);
+	if (--rd->waiting == 0)
+		round_deliver(rd);
+}
+
+static void
+on_checkpoints(struct oai *o, struct reply *r, void *arg)
+{
+	struct pollop *op = arg;
+
+	(void)o;
+	if (r->rc == 0) {
+		op->ckpts =
+		    cJSON_DetachItemFromObjectCaseSensitive(r->json, "data");
+	} else if (r->rc != -ECANCELED) {
+		log_warnx("backend %s: checkpoints of %s: %s", o->be->name,
+			  op->remote_id, r->error);
+	}
+	op_finish(op, r->rc == -ECANCELED ? r->rc : 0, r->error);
+}
+
+/* Whether new events show a new evaluation (so a new checkpoint). */
+static bool
+events_evaluated(const cJSON *events)
+{
+	const cJSON *ev;
+
+	cJSON_ArrayForEach(ev, events)
+	{
+		const cJSON *data =
+		    cJSON_GetObjectItemCaseSensitive(ev, "data");
+		const cJSON *scores =
+		    cJSON_GetObjectItemCaseSensitive(data, "scores");
+		double v;
+
+		if (jnum(scores, "valid_reward_mean", &v) ||
+		    jnum(data, "full_valid_mean_reward", &v))
+			return true;
+	}
+	return false;
+}
+
+static void
+op_after_events(struct pollop *op)
+{
+	const char *status = jstr(op->job, "status");
+	char path[300];
+
+	if (events_evaluated(op->events) || status_final(status) ||
+	    map_status(status) == JOB_PAUSED) {
+		snprintf(path, sizeof(path),
+			 "/fine_tuning/jobs/%s/checkpoints?limit=%d",
+			 op->remote_id, CHECKPOINTS_LIMIT);
+		api(op->o, "GET", path, NULL, SAFE, on_checkpoints, op);
+		return;
+	}
+	op_finish(op, 0, NULL);
+}
+
+static void events_page(struct pollop *op, const char *after);
+
+static void
+on_events(struct oai *o, struct reply *r, void *arg)
+{
+	struct pollop *op = arg;
+	const cJSON *data, *more, *ev;
+	const char *last = NULL;
+	bool reached = false;
+
+	if (r->rc != 0) {
+		if (r->rc != -ECANCELED)
+			log_warnx("backend %s: events of %s: %s", o->be->name,
+				  op->remote_id, r->error);
+		/* The status still counts; events come next time. */
+		cJSON_Delete(op->events);
+		op->events = NULL;
+		op_finish(op, r->rc == -ECANCELED ? r->rc : 0, r->error);
+		return;
+	}
+	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
+	more = cJSON_GetObjectItemCaseSensitive(r->json, "has_more");
+	cJSON_ArrayForEach(ev, data)
+	{
+		const char *id = jstr(ev, "id");
+
+		if (id == NULL)
+			continue;
+		if (op->cur.e[0] != '\0' && strcmp(id, op->cur.e) == 0) {
+			reached = true;
+			break;
+		}
+		cJSON_AddItemToArray(op->events, cJSON_Duplicate(ev, true));
+		last = id;
+	}
+	op->pages++;
+	if (!reached && cJSON_IsTrue(more) && last != NULL) {
+		if (op->pages < EVENTS_PAGES_MAX) {
+			char after[128];
+
+			snprintf(after, sizeof(after), "%s", last);
+			events_page(op, after);
+			return;
+		}
+		log_warnx("backend %s: %s: more than %d pages of new events; "
+			  "the older ones are skipped",
+			  o->be->name, op->remote_id, EVENTS_PAGES_MAX);
+	}
+	op_after_events(op);
+}
+
+static void
+events_page(struct pollop *op, const char *after)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "/fine_tuning/jobs/%s/events?limit=%d%s%s",
+		 op->remote_id, EVENTS_LIMIT, after ? "&after=" : "",
+		 after ? after : "");
+	api(op->o, "GET", path, NULL, SAFE, on_events, op);
+}
+
+/* The job object is here: read events if it changed, then checkpoints. */
+static void
+op_have_job(struct pollop *op)
+{
+	char f[17];
+	double now = now_wall();
+	bool stale = now - op->cur.ft > EVENTS_REFRESH * op->o->poll_interval;
+
+	fingerprint(op->job, f);
+	op->cur.m = 0;
+	if (strcmp(f, op->cur.f) == 0 && !stale) {
+		op_finish(op, 0, NULL);
+		return;
+	}
+	snprintf(op->cur.f, sizeof(op->cur.f), "%s", f);
+	op->cur.ft = now;
+	op->events = cJSON_CreateArray();
+	events_page(op, NULL);
+}
+
+static void
+on_job(struct oai *o, struct reply *r, void *arg)
+{
+	struct pollop *op = arg;
+
+	(void)o;
+	if (r->rc == 0) {
+		op->job = r->json;
+		r->json = NULL;
+		op_have_job(op);
+		return;
+	}
+	if (r->rc == -ENOENT && ++op->cur.m >= LOST_AFTER_MISSES)
+		op->lost = true;
+	op_finish(op, r->rc == -ENOENT && !op->lost ? -EAGAIN : r->rc,
+		  r->error);
+}
+
+static void
+op_get(struct pollop *op)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/fine_tuning/jobs/%s", op->remote_id);
+	api(op->o, "GET", path, NULL, SAFE, on_job, op);
+}
+
+static int
+op_cmp(const void *a, const void *b)
+{
+	const struct pollop *x = *(struct pollop *const *)a;
+	const struct pollop *y = *(struct pollop *const *)b;
+
+	return strcmp(x->remote_id, y->remote_id);
+}
+
+static struct pollop *
+round_lookup(struct round *rd, const char *id)
+{
+	struct pollop key = {.remote_id = (char *)id}, *kp = &key, **hit;
+
+	hit = bsearch(&kp, rd->ops, rd->n, sizeof(*rd->ops), op_cmp);
+	return hit ? *hit : NULL;
+}
+
+static void list_page(struct round *rd, const char *after);
+
+/* Jobs the list did not show are asked for one by one. */
+static void
+round_rest(struct round *rd)
+{
+	size_t n = rd->n;
+
+	/* Counted down by each op; hold one so none delivers early. */
+	rd->waiting++;
+	for (size_t i = 0; i < n; i++)
+		if (rd->ops[i]->job == NULL && rd->ops[i]->rc == 0)
+			op_get(rd->ops[i]);
+	for (size_t i = 0; i < n; i++)
+		if (rd->ops[i]->job != NULL)
+			op_have_job(rd->ops[i]);
+	if (--rd->waiting == 0)
+		round_deliver(rd);
+}
+
+static void
+on_list(struct oai *o, struct reply *r, void *arg)
+{
+	struct round *rd = arg;
+	const cJSON *data, *job;
+	const char *last = NULL;
+	size_t missing = 0;
+
+	rd->pages++;
+	if (r->rc != 0) {
+		if (r->rc == -ECANCELED) {
+			/* Shutting down: every poll of the round ends. */
+			for (size_t i = 0; i < rd->n; i++)
+				rd->ops[i]->rc = -ECANCELED;
+			round_deliver(rd);
+			return;
+		}
+		log_warnx("backend %s: listing jobs: %s", o->be->name,
+			  r->error);
+		round_rest(rd);
+		return;
+	}
+	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
+	cJSON_ArrayForEach(job, data)
+	{
+		const char *id = jstr(job, "id");
+		struct pollop *op = id ? round_lookup(rd, id) : NULL;
+
+		last = id ? id : last;
+		if (op != NULL && op->job == NULL)
+			op->job = cJSON_Duplicate(job, true);
+	}
+	for (size_t i = 0; i < rd->n; i++)
+		missing += rd->ops[i]->job == NULL;
+	if (missing > 0 && last != NULL && rd->pages < rd->max_pages &&
+	    cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(r->json, "has_more"))) {
+		list_page(rd, last);
+		return;
+	}
+	round_rest(rd);
+}
+
+static void
+list_page(struct round *rd, const char *after)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/fine_tuning/jobs?limit=%d%s%s",
+		 LIST_LIMIT, after ? "&after=" : "", after ? after : "");
+	api(rd->o, "GET", path, NULL, SAFE, on_list, rd);
+}
+
+/* The polls asked for in one loop turn, as one round. */
+static void
+on_flush(uv_timer_t *t)
+{
+	struct oai *o = t->data;
+	struct round *rd = xcalloc(1, sizeof(*rd));
+	struct pollop *op;
+
+	o->flush_armed = false;
+	rd->o = o;
+	for (op = o->queued; op != NULL; op = op->next)
+		rd->n++;
+	rd->ops = xcalloc(rd->n, sizeof(*rd->ops));
+	rd->n = 0;
+	for (op = o->queued; op != NULL; op = op->next) {
+		op->round = rd;
+		rd->ops[rd->n++] = op;
+	}
+	o->queued = NULL;
+	rd->waiting = rd->n;
+	if (rd->n == 0) {
+		free(rd->ops);
+		free(rd);
+		return;
+	}
+	qsort(rd->ops, rd->n, sizeof(*rd->ops), op_cmp);
+	if (rd->n >= LIST_MIN_JOBS) {
+		rd->max_pages = (int)((rd->n + LIST_LIMIT - 1) / LIST_LIMIT) +
+				LIST_SLACK_PAGES;
+		if (rd->max_pages > LIST_PAGES_MAX)
+			rd->max_pages = LIST_PAGES_MAX;
+		list_page(rd, NULL);
+		return;
+	}
+	/* A few jobs: one by one (each op counts itself down). */
+	for (size_t i = 0, n = rd->n; i < n; i++)
+		op_get(rd->ops[i]);
+}
+
+static void
+oai_poll(struct backend *be, const char *remote_id, const char *cursor,
+	 backend_poll_cb cb, void *arg)
+{
+	struct oai *o = be->priv;
+	struct pollop *op = xcalloc(1, sizeof(*op));
+
+	op->o = o;
+	op->remote_id = xstrdup(remote_id);
+	op->cb = cb;
+	op->arg = arg;
+	cursor_parse(cursor, &op->cur);
+	if (o->closing) {
+		cb(arg, -ECANCELED, NULL, "rftd is shutting down");
+		free(op->remote_id);
+		free(op);
+		return;
+	}
+	op->next = o->queued;
+	o->queued = op;
+	if (!o->flush_armed) {
+		o->flush_armed = true;
+		uv_timer_start(&o->flush, on_flush, 0, 0);
+	}
+}
+
+/* --- turning a poll's answers into the backend contract ------------------ */
+
+struct metric_list {
+	struct backend_metric *items;
+	char **names; /* owned names, parallel to items */
+	size_t n, cap;
+};
+
+static void
+metric_add(struct metric_list *l, int64_t step, const char *name, double v,
+	   bool owned)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->items = xrealloc(l->items, l->cap * sizeof(*l->items));
+		l->names = xrealloc(l->names, l->cap * sizeof(*l->names));
+	}
+	l->items[l->n] = (struct backend_metric){step, name, v};
+	l->names[l->n++] = owned ? (char *)name : NULL;
+}
+
+/* The metrics of one RFT metrics event, canonical names and raw ones. */
+static void
+event_metrics(struct metric_list *l, const cJSON *data)
+{
+	const cJSON *scores = cJSON_GetObjectItemCaseSensitive(data, "scores");
+	const cJSON *g, *item;
+	double step, v;
+
+	if (!jnum(data, "step", &step))
+		return;
+	if (jnum(scores, "train_reward_mean", &v) ||
+	    jnum(data, "train_mean_reward", &v))
+		metric_add(l, (int64_t)step, "train_reward_mean", v, false);
+	if (jnum(scores, "valid_reward_mean", &v) ||
+	    jnum(data, "full_valid_mean_reward", &v))
+		metric_add(l, (int64_t)step, "valid_reward_mean", v, false);
+	cJSON_ArrayForEach(g,
+			   cJSON_GetObjectItemCaseSensitive(scores, "graders"))
+	{
+		const char *name = jstr(g, "name");
+
+		if (name == NULL)
+			continue;
+		if (jnum(g, "train_reward_mean", &v))
+			metric_add(
+			    l, (int64_t)step,
+			    xasprintf("grader.%.64s.train_reward_mean", name),
+			    v, true);
+		if (jnum(g, "valid_reward_mean", &v))
+			metric_add(
+			    l, (int64_t)step,
+			    xasprintf("grader.%.64s.valid_reward_mean", name),
+			    v, true);
+	}
+	/* The provider's own flat figures, under their own names. */
+	cJSON_ArrayForEach(item, data)
+	{
+		if (cJSON_IsNumber(item) && item->string != NULL &&
+		    strcmp(item->string, "step") != 0 &&
+		    strcmp(item->string, "total_steps") != 0 &&
+		    strlen(item->string) < 64)
+			metric_add(l, (int64_t)step, item->string,
+				   item->valuedouble, false);
+	}
+	{
+		const cJSON *timing =
+		    cJSON_GetObjectItemCaseSensitive(data, "timing");
+		const cJSON *st =
+		    cJSON_GetObjectItemCaseSensitive(timing, "step");
+
+		if (jnum(st, "full_iteration", &v))
+			metric_add(l, (int64_t)step, "step_seconds", v, false);
+	}
+}
+
+static void
+op_deliver(struct pollop *op)
+{
+	struct backend_poll p = {.billed_seconds = -1, .cost_usd = -1};
+	struct metric_list ml = {0};
+	struct backend_event *evs = NULL;
+	struct backend_checkpoint *cks = NULL;
+	char **texts = NULL; /* printed event data and checkpoint metrics */
+	size_t ntexts = 0, nev = 0, nck = 0;
+	const char *status;
+	char *error, *cursor;
+	double now = now_wall();
+
+	if (op->lost) {
+		op->cb(op->arg, -ENOENT, NULL, op->error);
+		return;
+	}
+	if (op->rc != 0 || op->job == NULL) {
+		op->cb(op->arg, op->rc ? op->rc : -EIO, NULL, op->error);
+		return;
+	}
+	status = jstr(op->job, "status");
+	p.state = map_status(status);
+	p.provider_status = status;
+	p.fine_tuned_model = jstr(op->job, "fine_tuned_model");
+	error = job_error(op->job);
+	p.error = p.state == JOB_FAILED ? error : NULL;
+	/* Events, oldest first. */
+	{
+		int n = cJSON_GetArraySize(op->events);
+
+		evs = xcalloc((size_t)n + 1, sizeof(*evs));
+		texts = xcalloc(2 * (size_t)n + CHECKPOINTS_LIMIT * 2 + 2,
+				sizeof(*texts));
+		for (int i = n - 1; i >= 0; i--) {
+			const cJSON *ev = cJSON_GetArrayItem(op->events, i);
+			const cJSON *data =
+			    cJSON_GetObjectItemCaseSensitive(ev, "data");
+			const char *type = jstr(ev, "type");
+			struct backend_event *e = &evs[nev++];
+			double t = 0, secs;
+
+			jnum(ev, "created_at", &t);
+			e->remote_id = jstr(ev, "id");
+			e->created_at = t;
+			e->level = jstr(ev, "level");
+			e->type = type;
+			e->message = jstr(ev, "message");
+			if (data != NULL && !cJSON_IsNull(data)) {
+				texts[ntexts] = cJSON_PrintUnformatted(data);
+				e->data = texts[ntexts++];
+			}
+			if (type == NULL || strcmp(type, "metrics") != 0)
+				continue;
+			event_metrics(&ml, data);
+			/* Billed time: the steps' own seconds when given. */
+			{
+				const cJSON *timing =
+				    cJSON_GetObjectItemCaseSensitive(data,
+								     "timing");
+				const cJSON *st =
+				    cJSON_GetObjectItemCaseSensitive(timing,
+								     "step");
+
+				if (jnum(st, "full_iteration", &secs) &&
+				    secs >= 0)
+					op->cur.ts += secs;
+				else if (op->cur.rs > 0)
+					op->cur.ts += fmax(0, now - op->cur.rs);
+				op->cur.rs = now;
+			}
+		}
+		if (n > 0)
+			snprintf(op->cur.e, sizeof(op->cur.e), "%s",
+				 jstr(cJSON_GetArrayItem(op->events, 0), "id")
+				     ?: op->cur.e);
+	}
+	/* The running clock: anchored while running, stopped otherwise. */
+	if (p.state == JOB_RUNNING && op->cur.rs == 0)
+		op->cur.rs = now;
+	else if (p.state != JOB_RUNNING && op->cur.rs > 0) {
+		/* The time since the last step was spent, then it stopped. */
+		if (!status_final(status) || p.state == JOB_CANCELLED)
+			op->cur.ts += fmax(0, now - op->cur.rs);
+		op->cur.rs = 0;
+	}
+	p.billed_seconds =
+	    op->cur.ts + (op->cur.rs > 0 ? fmax(0, now - op->cur.rs) : 0);
+	/* Checkpoints. */
+	{
+		int n = cJSON_GetArraySize(op->ckpts);
+
+		cks = xcalloc((size_t)n + 1, sizeof(*cks));
+		for (int i = 0; i < n; i++) {
+			const cJSON *k = cJSON_GetArrayItem(op->ckpts, i);
+			const cJSON *m =
+			    cJSON_GetObjectItemCaseSensitive(k, "metrics");
+			double step;
+
+			if (!jnum(k, "step_number", &step))
+				continue;
+			texts[ntexts] =
+			    m ? cJSON_PrintUnformatted(m) : xstrdup("{}");
+			cks[nck++] = (struct backend_checkpoint){
+			    .step = (int64_t)step,
+			    .remote_id = jstr(k, "id"),
+			    .model = jstr(k, "fine_tuned_model_checkpoint"),
+			    .metrics = texts[ntexts++],
+			};
+		}
+	}
+	cursor = cursor_print(&op->cur);
+	p.metrics = ml.items;
+	p.nmetrics = ml.n;
+	p.events = evs;
+	p.nevents = nev;
+	p.checkpoints = cks;
+	p.ncheckpoints = nck;
+	p.cursor = cursor;
+	op->cb(op->arg, 0, &p, NULL);
+	for (size_t i = 0; i < ml.n; i++)
+		free(ml.names[i]);
+	free(ml.items);
+	free(ml.names);
+	for (size_t i = 0; i < ntexts; i++)
+		free(texts[i]);
+	free(texts);
+	free(evs);
+	free(cks);
+	free(cursor);
+	free(error);
+}
+
+/* --- files -----------------------------------------------------------------
+ */
+
+typedef void (*file_cb)(struct oai *o, int rc, const char *file_id,
+			const char *error, void *arg);
+
+struct waiter {
+	file_cb cb;
+	void *arg;
+	struct waiter *next;
+};
+
+/* One upload under way; later askers for the same bytes wait on it. */
+struct upload {
+	struct oai *o;
+	struct upload *next;
+	char sha256[65];
+	char *path;
+	long long bytes;
+	struct waiter *waiters;
+};
+
+/* SHA-256 (hex) and size of a file. */
+static int
+hash_file(const char *path, char out[65], long long *bytes, char *err,
+	  size_t errlen)
+{
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx;
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	*bytes = 0;
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+			 strerror(errno));
+		return -EINVAL;
+	}
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		fatalx("libcrypto: cannot start SHA-256");
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		EVP_DigestUpdate(ctx, buf, n);
+		*bytes += (long long)n;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+			 strerror(errno));
+		fclose(f);
+		EVP_MD_CTX_free(ctx);
+		return -EINVAL;
+	}
+	fclose(f);
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	for (unsigned int i = 0; i < mdlen && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+static void
+on_uploaded(struct oai *o, struct reply *r, void *arg)
+{
+	struct upload *u = arg, **pp;
+	const char *id = r->rc == 0 ? jstr(r->json, "id") : NULL;
+	int rc = r->rc;
+	char error[700];
+
+	for (pp = &o->uploads; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	if (rc == 0 && id == NULL) {
+		rc = -EBADMSG;
+		snprintf(r->error, sizeof(r->error),
+			 "the upload's answer has no file id");
+	}
+	if (rc == 0) {
+		store_file_add(o->d->store, o->be->name, u->sha256, id, u->path,
+			       u->bytes, "fine-tune", now_wall());
+		log_info("backend %s: uploaded %s as %s (%lld bytes)",
+			 o->be->name, u->path, id, u->bytes);
+	} else {
+		snprintf(error, sizeof(error), "uploading %s: %s", u->path,
+			 r->error);
+		/* A refusal is final; anything else may pass next time. */
+		rc = rc == -ECANCELED		       ? rc
+		     : rc == -EREMOTEIO && !r->unknown ? -EINVAL
+						       : -EAGAIN;
+	}
+	while (u->waiters != NULL) {
+		struct waiter *w = u->waiters;
+
+		u->waiters = w->next;
+		w->cb(o, rc, id, rc ? error : NULL, w->arg);
+		free(w);
+	}
+	free(u->path);
+	free(u);
+}
+
+/* The provider's id of a dataset: a file id as is, a path uploaded once. */
+static void
+ensure_file(struct oai *o, const char *ref, file_cb cb, void *arg)
+{
+	char sha[65], err[600], id[256];
+	struct waiter *w;
+	struct upload *u;
+	long long bytes;
+	const char *base;
+
+	if (ref == NULL || strncmp(ref, "file-", 5) == 0) {
+		cb(o, 0, ref, NULL, arg);
+		return;
+	}
+	/* Hashed on the loop: datasets are at most a few hundred MB. */
+	if (hash_file(ref, sha, &bytes, err, sizeof(err)) != 0) {
+		cb(o, -EINVAL, NULL, err, arg);
+		return;
+	}
+	if (store_file_get(o->d->store, o->be->name, sha, "fine-tune", id,
+			   sizeof(id)) == 0) {
+		cb(o, 0, id, NULL, arg);
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->cb = cb;
+	w->arg = arg;
+	for (u = o->uploads; u != NULL; u = u->next) {
+		if (strcmp(u->sha256, sha) == 0) {
+			w->next = u->waiters;
+			u->waiters = w;
+			return;
+		}
+	}
+	u = xcalloc(1, sizeof(*u));
+	u->o = o;
+	memcpy(u->sha256, sha, sizeof(sha));
+	u->path = xstrdup(ref);
+	u->bytes = bytes;
+	u->waiters = w;
+	u->next = o->uploads;
+	o->uploads = u;
+	base = strrchr(ref, '/') ? strrchr(ref, '/') + 1 : ref;
+	api_upload(o, ref, base, on_uploaded, u);
+}
+
+/* --- submission ------------------------------------------------------------
+ */
+
+struct submit {
+	struct oai *o;
+	cJSON *body;
+	char *training, *validation; /* as in the spec */
+	char *intent;
+	backend_submit_cb cb;
+	void *arg;
+};
+
+static void
+submit_free(struct submit *sb)
+{
+	cJSON_Delete(sb->body);
+	free(sb->training);
+	free(sb->validation);
+	free(sb->intent);
+	free(sb);
+}
+
+/* A suffix for the fine-tuned model's name: the sweep's name and trial. */
+static void
+model_suffix(char *out, size_t len, const struct backend_job *job)
+{
+	char name[33];
+	size_t n = 0;
+
+	for (const char *p = job->sweep_name; p && *p && n < sizeof(name) - 1;
+	     p++)
+		name[n++] =
+		    isalnum((unsigned char)*p) ? (char)tolower(*p) : '-';
+	name[n] = '\0';
+	snprintf(out, len, "%s%st%lld", name, n ? "-" : "",
+		 (long long)job->trial_id);
+}
+
+static cJSON *
+create_body(const struct oai *o, const struct backend_job *job)
+{
+	cJSON *b = cJSON_CreateObject(), *meta, *method, *rft, *hps;
+	const cJSON *h;
+	char num[32], suffix[64];
+
+	cJSON_AddStringToObject(b, "model", job->model);
+	model_suffix(suffix, sizeof(suffix), job);
+	cJSON_AddStringToObject(b, "suffix", suffix);
+	if (job->has_seed)
+		cJSON_AddNumberToObject(b, "seed", (double)job->seed);
+	meta = cJSON_AddObjectToObject(b, "metadata");
+	cJSON_AddStringToObject(meta, "rftd_intent", job->intent_key);
+	snprintf(num, sizeof(num), "%lld", (long long)job->sweep_id);
+	cJSON_AddStringToObject(meta, "rftd_sweep", num);
+	snprintf(num, sizeof(num), "%lld", (long long)job->trial_id);
+	cJSON_AddStringToObject(meta, "rftd_trial", num);
+	method = cJSON_AddObjectToObject(b, "method");
+	cJSON_AddStringToObject(method, "type", "reinforcement");
+	rft = cJSON_AddObjectToObject(method, "reinforcement");
+	cJSON_AddItemToObject(rft, "grader",
+			      cJSON_Duplicate(job->grader, true));
+	hps = cJSON_AddObjectToObject(rft, "hyperparameters");
+	cJSON_ArrayForEach(h, job->hyperparameters)
+	    cJSON_AddItemToObject(hps, h->string, cJSON_Duplicate(h, true));
+	if (o->azure && o->training_type != NULL)
+		cJSON_AddStringToObject(b, "trainingType", o->training_type);
+	return b;
+}
+
+/* Seconds until a daily quota is likely to reset: the next UTC midnight. */
+static double
+next_day(double now)
+{
+	return now - fmod(now, 86400) + 86400;
+}
+
+static void
+on_created(struct oai *o, struct reply *r, void *arg)
+{
+	struct submit *sb = arg;
+	const char *id = r->rc == 0 ? jstr(r->json, "id") : NULL;
+
+	if (r->rc == 0 && id != NULL) {
+		sb->cb(sb->arg, 0, id, NULL);
+	} else if (r->rc == 0) {
+		sb->cb(sb->arg, -EAGAIN, NULL,
+		       "the create answer has no job id; looking it up");
+	} else if (r->code != NULL &&
+		   (strcmp(r->code, "daily_rate_limit_exceeded") == 0 ||
+		    strcmp(r->code, "insufficient_quota") == 0)) {
+		/* Nothing was created; nothing will be until the quota is
+		 * back: hold the backend's submissions. */
+		double now = now_wall();
+
+		o->be->hold_until = r->retry_after > 0	? now + r->retry_after
+				    : r->code[0] == 'd' ? next_day(now)
+							: now + 3600;
+		snprintf(o->be->hold_reason, sizeof(o->be->hold_reason),
+			 "%.240s", r->error);
+		log_warnx("backend %s: submissions held for %.0f s: %s",
+			  o->be->name, o->be->hold_until - now, r->error);
+		sb->cb(sb->arg, -EDQUOT, NULL, r->error);
+	} else if (r->rc == -ECANCELED) {
+		sb->cb(sb->arg, -ECANCELED, NULL, r->error);
+	} else if (r->unknown || r->status == 0 || r->status == 408 ||
+		   r->status == 409 || r->status == 429) {
+		/* Maybe created, or refused for now: find() settles it. */
+		sb->cb(sb->arg, -EAGAIN, NULL, r->error);
+	} else {
+		sb->cb(sb->arg, -EINVAL, NULL, r->error);
+	}
+	submit_free(sb);
+}
+
+static void
+on_file(struct oai *o, int rc, const char *file_id, const char *error,
+	void *arg)
+{
+	struct submit *sb = arg;
+	const char *key =
+	    cJSON_GetObjectItemCaseSensitive(sb->body, "training_file")
+		? "validation_file"
+		: "training_file";
+
+	if (rc != 0) {
+		sb->cb(sb->arg, rc, NULL, error);
+		submit_free(sb);
+		return;
+	}
+	if (file_id != NULL)
+		cJSON_AddStringToObject(sb->body, key, file_id);
+	else if (strcmp(key, "training_file") == 0) {
+		sb->cb(sb->arg, -EINVAL, NULL, "no training_file");
+		submit_free(sb);
+		return;
+	}
+	if (strcmp(key, "training_file") == 0) {
+		ensure_file(o, sb->validation, on_file, sb);
+		return;
+	}
+	if (o->be->hold_until > now_wall()) {
+		sb->cb(sb->arg, -EDQUOT, NULL, o->be->hold_reason);
+		submit_free(sb);
+		return;
+	}
+	log_debug("backend %s: creating the job of intent %s", o->be->name,
+		  sb->intent);
+	api(o, "POST", "/fine_tuning/jobs", sb->body, CREATE, on_created, sb);
+}
+
+static void
+oai_submit(struct backend *be, const struct backend_job *job,
+	   backend_submit_cb cb, void *arg)
+{
+	struct oai *o = be->priv;
+	struct submit *sb = xcalloc(1, sizeof(*sb));
+
+	sb->o = o;
+	sb->body = create_body(o, job);
+	sb->training = xstrdup(job->training_file ? job->training_file : "");
+	sb->validation =
+	    job->validation_file ? xstrdup(job->validation_file) : NULL;
+	sb->intent = xstrdup(job->intent_key);
+	sb->cb = cb;
+	sb->arg = arg;
+	if (o->closing) {
+		cb(arg, -ECANCELED, NULL, "rftd is shutting down");
+		submit_free(sb);
+		return;
+	}
+	ensure_file(o, sb->training[0] ? sb->training : NULL, on_file, sb);
+}
+
+/* --- finding a job by its intent key ---------------------------------------
+ */
+
+struct find {
+	char *intent;
+	char *best; /* the oldest job carrying the key */
+	double best_created;
+	int found, pages;
+	backend_submit_cb cb;
+	void *arg;
+};
+
+static void find_page(struct oai *o, struct find *f, const char *after);
+
+static void
+on_find(struct oai *o, struct reply *r, void *arg)
+{
+	struct find *f = arg;
+	const cJSON *job;
+	const char *last = NULL;
+
+	if (r->rc != 0) {
+		f->cb(f->arg, r->rc == -ENOENT ? -EIO : r->rc, NULL, r->error);
+		goto done;
+	}
+	cJSON_ArrayForEach(job,
+			   cJSON_GetObjectItemCaseSensitive(r->json, "data"))
+	{
+		const cJSON *meta =
+		    cJSON_GetObjectItemCaseSensitive(job, "metadata");
+		const char *key = jstr(meta, "rftd_intent"),
+			   *id = jstr(job, "id");
+		double created = 0;
+
+		last = id ? id : last;
+		/* The server filtered; check, in case it did not. */
+		if (id == NULL || key == NULL || strcmp(key, f->intent) != 0)
+			continue;
+		jnum(job, "created_at", &created);
+		f->found++;
+		if (f->best == NULL || created < f->best_created) {
+			free(f->best);
+			f->best = xstrdup(id);
+			f->best_created = created;
+		}
+	}
+	if (++f->pages < FIND_PAGES_MAX && last != NULL &&
+	    cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(r->json, "has_more"))) {
+		find_page(o, f, last);
+		return;
+	}
+	if (f->found > 1)
+		log_warnx("backend %s: %d jobs carry intent %s; keeping the "
+			  "oldest, %s",
+			  o->be->name, f->found, f->intent, f->best);
+	if (f->best != NULL)
+		f->cb(f->arg, 0, f->best, NULL);
+	else
+		f->cb(f->arg, -ENOENT, NULL, NULL);
+done:
+	free(f->intent);
+	free(f->best);
+	free(f);
+}
+
+static void
+find_page(struct oai *o, struct find *f, const char *after)
+{
+	char path[400];
+
+	snprintf(
+	    path, sizeof(path),
+	    "/fine_tuning/jobs?limit=%d&metadata%%5Brftd_intent%%5D=%s%s%s",
+	    LIST_LIMIT, f->intent, after ? "&after=" : "", after ? after : "");
+	api(o, "GET", path, NULL, SAFE, on_find, f);
+}
+
+static void
+oai_find(struct backend *be, const char *intent_key, backend_submit_cb cb,
+	 void *arg)
+{
+	struct find *f = xcalloc(1, sizeof(*f));
+
+	for (const char *p = intent_key; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+			cb(arg, -EINVAL, NULL, "malformed intent key");
+			free(f);
+			return;
+		}
+	}
+	f->intent = xstrdup(intent_key);
+	f->cb = cb;
+	f->arg = arg;
+	find_page(be->priv, f, NULL);
+}
+
+/* --- control ----------------------------------------------------------------
+ */
+
+struct ctl {
+	backend_done_cb cb;
+	void *arg;
+	enum backend_action action;
+};
+
+static void
+on_controlled(struct oai *o, struct reply *r, void *arg)
+{
+	struct ctl *c = arg;
+
+	(void)o;
+	if (r->rc == -EREMOTEIO && r->status >= 400 && r->status < 500) {
+		/*
+		 * Refused because of the job's state (it ended, or is not
+		 * running): the poll that follows shows which.
+		 */
+		log_info("backend %s: %s", o->be->name, r->error);
+		c->cb(c->arg, 0, NULL);
+	} else {
+		c->cb(c->arg, r->rc, r->rc ? r->error : NULL);
+	}
+	free(c);
+}
+
+static void
+oai_control(struct backend *be, const char *remote_id,
+	    enum backend_action action, backend_done_cb cb, void *arg)
+{
+	static const char *const verbs[] = {"cancel", "pause", "resume"};
+	struct ctl *c = xcalloc(1, sizeof(*c));
+	char path[300];
+
+	c->cb = cb;
+	c->arg = arg;
+	c->action = action;
+	snprintf(path, sizeof(path), "/fine_tuning/jobs/%s/%s", remote_id,
+		 verbs[action]);
+	api(be->priv, "POST", path, NULL, SAFE, on_controlled, c);
+}
+
+/* --- our jobs at the provider ----------------------------------------------
+ */
+
+struct owned {
+	backend_owned_cb each;
+	backend_done_cb done;
+	void *arg;
+	int pages;
+};
+
+static void owned_page(struct oai *o, struct owned *w, const char *after);
+
+static int64_t
+tag_number(const cJSON *meta, const char *key)
+{
+	const char *v = jstr(meta, key);
+	int64_t n;
+
+	return v != NULL && parse_i64(v, 1, INT64_MAX, &n) == 0 ? n : 0;
+}
+
+static void
+on_owned(struct oai *o, struct reply *r, void *arg)
+{
+	struct owned *w = arg;
+	const cJSON *job;
+	const char *last = NULL;
+
+	if (r->rc != 0) {
+		w->done(w->arg, r->rc, r->error);
+		free(w);
+		return;
+	}
+	cJSON_ArrayForEach(job,
+			   cJSON_GetObjectItemCaseSensitive(r->json, "data"))
+	{
+		const cJSON *meta =
+		    cJSON_GetObjectItemCaseSensitive(job, "metadata");
+		const char *key = jstr(meta, "rftd_intent"),
+			   *id = jstr(job, "id");
+
+		last = id ? id : last;
+		if (id != NULL && key != NULL &&
+		    !status_final(jstr(job, "status"))) {
+			struct backend_owned b = {
+			    .remote_id = id,
+			    .intent_key = key,
+			    .model = jstr(job, "model"),
+			    .sweep_id = tag_number(meta, "rftd_sweep"),
+			    .trial_id = tag_number(meta, "rftd_trial"),
+			};
+
+			w->each(w->arg, &b);
+		}
+	}
+	if (++w->pages < OWNED_PAGES_MAX && last != NULL &&
+	    cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(r->json, "has_more"))) {
+		owned_page(o, w, last);
+		return;
+	}
+	w->done(w->arg, 0, NULL);
+	free(w);
+}
+
+static void
+owned_page(struct oai *o, struct owned *w, const char *after)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/fine_tuning/jobs?limit=%d%s%s",
+		 LIST_LIMIT, after ? "&after=" : "", after ? after : "");
+	api(o, "GET", path, NULL, SAFE, on_owned, w);
+}
+
+static void
+oai_list_owned(struct backend *be, backend_owned_cb each, backend_done_cb done,
+	       void *arg)
+{
+	struct owned *w = xcalloc(1, sizeof(*w));
+
+	w->each = each;
+	w->done = done;
+	w->arg = arg;
+	owned_page(be->priv, w, NULL);
+}
+
+/* --- grader preflight -------------------------------------------------------
+ */
+
+struct preflight {
+	cJSON *graders; /* name -> grader */
+	const cJSON *next;
+	backend_done_cb cb;
+	void *arg;
+};
+
+static void preflight_next(struct oai *o, struct preflight *pf);
+
+static void
+on_validated(struct oai *o, struct reply *r, void *arg)
+{
+	struct preflight *pf = arg;
+	char error[800];
+
+	if (r->rc != 0) {
+		bool refused = r->rc == -EREMOTEIO && r->status >= 400 &&
+			       r->status < 500 && r->status != 408 &&
+			       r->status != 429;
+
+		snprintf(error, sizeof(error),
+			 "/graders/%s: %s by backend %s: %s", pf->next->string,
+			 refused ? "rejected" : "could not be validated",
+			 o->be->name, r->error);
+		pf->cb(pf->arg, refused ? -EINVAL : -EAGAIN, error);
+		cJSON_Delete(pf->graders);
+		free(pf);
+		return;
+	}
+	pf->next = pf->next->next;
+	preflight_next(o, pf);
+}
+
+static void
+preflight_next(struct oai *o, struct preflight *pf)
+{
+	cJSON *body;
+
+	if (pf->next == NULL) {
+		pf->cb(pf->arg, 0, NULL);
+		cJSON_Delete(pf->graders);
+		free(pf);
+		return;
+	}
+	body = cJSON_CreateObject();
+	cJSON_AddItemToObject(body, "grader", cJSON_Duplicate(pf->next, true));
+	api(o, "POST", "/fine_tuning/alpha/graders/validate", body, SAFE,
+	    on_validated, pf);
+	cJSON_Delete(body);
+}
+
+static void
+oai_preflight(struct backend *be, const cJSON *graders, backend_done_cb cb,
+	      void *arg)
+{
+	struct oai *o = be->priv;
+	struct preflight *pf;
+
+	if (!o->preflight) {
+		cb(arg, 0, NULL);
+		return;
+	}
+	pf = xcalloc(1, sizeof(*pf));
+	pf->graders = cJSON_Duplicate(graders, true);
+	pf->next = pf->graders->child;
+	pf->cb = cb;
+	pf->arg = arg;
+	preflight_next(o, pf);
+}
+
+/* --- the backend ------------------------------------------------------------
+ */
+
+/*
+ * A rough expectation for plans: an hour per epoch at the default
+ * compute, as RFT runs on small datasets go; the budget's worst case is
+ * the sweep's max_job_hours, not this.
+ */
+static double
+oai_estimate_hours(struct backend *be, const struct backend_job *job)
+{
+	const cJSON *e =
+	    cJSON_GetObjectItemCaseSensitive(job->hyperparameters, "n_epochs");
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(job->hyperparameters,
+							  "compute_multiplier");
+	double epochs = cJSON_IsNumber(e) ? e->valuedouble : 1;
+	double compute = cJSON_IsNumber(c) ? c->valuedouble : 1;
+
+	(void)be;
+	return epochs * fmax(0.25, compute);
+}
+
+static int
+apply_config(struct oai *o, const struct config_backend *cfg, char *err,
+	     size_t errlen)
+{
+	char *key = read_key(cfg, err, errlen);
+
+	if (key == NULL)
+		return -EINVAL;
+	o->azure = strcmp(cfg->dialect, "azure") == 0;
+	secret_free(o->auth);
+	o->auth = xasprintf(
+	    "%s%s", o->azure ? "api-key: " : "Authorization: Bearer ", key);
+	secret_free(key);
+	free(o->base_url);
+	free(o->api_version);
+	free(o->training_type);
+	free(o->org);
+	free(o->project);
+	o->base_url = xstrdup(cfg->base_url);
+	o->api_version = cfg->api_version ? xstrdup(cfg->api_version) : NULL;
+	o->training_type =
+	    cfg->training_type ? xstrdup(cfg->training_type) : NULL;
+	o->org = cfg->organization
+		     ? xasprintf("OpenAI-Organization: %s", cfg->organization)
+		     : NULL;
+	o->project =
+	    cfg->project ? xasprintf("OpenAI-Project: %s", cfg->project) : NULL;
+	o->poll_interval = cfg->poll_interval;
+	o->timeout_ms = (long)(cfg->request_timeout * 1000);
+	o->preflight = cfg->preflight;
+	o->be->max_concurrent = cfg->max_concurrent;
+	o->be->poll_interval = cfg->poll_interval;
+	return 0;
+}
+
+static void
+oai_reconfigure(struct backend *be, const struct config_backend *cfg)
+{
+	struct oai *o = be->priv;
+	char err[512];
+
+	if (apply_config(o, cfg, err, sizeof(err)) != 0)
+		log_warnx("backend %s: %s; keeping the previous key and "
+			  "settings",
+			  be->name, err);
+}
+
+static void
+oai_close(struct backend *be)
+{
+	struct oai *o = be->priv;
+
+	if (o->closing)
+		return;
+	o->closing = true;
+	/* Transfers end first; their callbacks start nothing new. */
+	http_close(o->http);
+	while (o->calls != NULL) {
+		struct call *c = o->calls;
+		struct reply r = {.rc = -ECANCELED};
+
+		snprintf(r.error, sizeof(r.error), "rftd is shutting down");
+		call_unlink(c);
+		c->cb(o, &r, c->arg);
+		call_free(c);
+	}
+	while (o->queued != NULL) {
+		struct pollop *op = o->queued;
+
+		o->queued = op->next;
+		op->cb(op->arg, -ECANCELED, NULL, "rftd is shutting down");
+		free(op->remote_id);
+		free(op);
+	}
+	uv_close((uv_handle_t *)&o->flush, NULL);
+}
+
+static void
+oai_destroy(struct backend *be)
+{
+	struct oai *o = be->priv;
+
+	secret_free(o->auth);
+	free(o->base_url);
+	free(o->api_version);
+	free(o->training_type);
+	free(o->org);
+	free(o->project);
+	free(o);
+	free(be->name);
+	free(be);
+}
+
+static const struct backend_ops oai_ops = {
+    .type = "openai",
+    .submit = oai_submit,
+    .find = oai_find,
+    .poll = oai_poll,
+    .control = oai_control,
+    .list_owned = oai_list_owned,
+    .preflight = oai_preflight,
+    .estimate_hours = oai_estimate_hours,
+    .reconfigure = oai_reconfigure,
+    .close = oai_close,
+    .destroy = oai_destroy,
+};
+
+struct backend *
+openai_backend_new(struct daemon *d, const struct config_backend *cfg)
+{
+	struct backend *be = xcalloc(1, sizeof(*be));
+	struct oai *o = xcalloc(1, sizeof(*o));
+	struct http_limits lim = {
+	    .connect_timeout_ms = (long)(cfg->connect_timeout * 1000),
+	    .timeout_ms = (long)(cfg->request_timeout * 1000),
+	    .max_body = 32u << 20,
+	    .ca_file = cfg->ca_file,
+	    .user_agent = "rftd/" RFTD_VERSION,
+	};
+	char err[512];
+
+	be->ops = &oai_ops;
+	be->name = xstrdup(cfg->name);
+	be->caps = BACKEND_CAN_PAUSE;
+	be->time_scale = 1;
+	be->d = d;
+	be->priv = o;
+	o->be = be;
+	o->d = d;
+	if (apply_config(o, cfg, err, sizeof(err)) != 0)
+		fatalx("backend %s: %s", cfg->name, err);
+	o->http = http_new(&d->loop, &lim);
+	uv_timer_init(&d->loop, &o->flush);
+	o->flush.data = o;
+	return be;
+}
