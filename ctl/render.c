@@ -183,9 +183,21 @@ render_status(const struct ctx *ctx, const cJSON *r)
 	printf("  clients   %.0f\n", num(r, "clients", 0));
 	printf("  log level %s\n", str(r, "log_level", "?"));
 	printf("  backends:\n");
-	cJSON_ArrayForEach(b, get(r, "backends")) printf(
-	    "    %-14s %s%s, at most %.0f jobs at once\n", str(b, "name", "?"),
-	    str(b, "type", "?"), sim_tag(b), num(b, "max_concurrent", 0));
+	cJSON_ArrayForEach(b, get(r, "backends"))
+	{
+		const cJSON *hold = get(b, "hold");
+
+		printf("    %-14s %s%s, at most %.0f jobs at once\n",
+		       str(b, "name", "?"), str(b, "type", "?"), sim_tag(b),
+		       num(b, "max_concurrent", 0));
+		if (hold != NULL) {
+			char until[32];
+
+			fmt_time(until, sizeof(until), get(hold, "until"));
+			printf("    %-14s submissions held until %s: %s\n", "",
+			       until, str(hold, "reason", "?"));
+		}
+	}
 	printf("  rows:\n");
 	cJSON_ArrayForEach(t, get(r, "tables"))
 	{

@@ -110,10 +110,11 @@ daemon_stop(struct daemon *d)
 	log_info("shutting down");
 	notify_send("STOPPING=1");
 	uv_close((uv_handle_t *)&d->service_timer, NULL);
+	/* Calls under way end first: their callbacks may answer clients and
+	 * the scheduler waits on them. */
+	backends_close(d);
 	control_close(d->control);
 	d->control = NULL;
-	/* Calls under way end before the scheduler that waits on them. */
-	backends_close(d);
 	scheduler_close(d->sched);
 	d->sched = NULL;
 	uv_close((uv_handle_t *)&d->sig_int, NULL);

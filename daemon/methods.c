@@ -157,6 +157,14 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 				      d->backends[i]->caps & BACKEND_SIMULATED);
 		cJSON_AddNumberToObject(b, "max_concurrent",
 					d->backends[i]->max_concurrent);
+		if (d->backends[i]->hold_until > now_wall()) {
+			cJSON *h = cJSON_AddObjectToObject(b, "hold");
+
+			cJSON_AddNumberToObject(h, "until",
+						d->backends[i]->hold_until);
+			cJSON_AddStringToObject(h, "reason",
+						d->backends[i]->hold_reason);
+		}
 		cJSON_AddItemToArray(backends, b);
 	}
 	tables = cJSON_AddObjectToObject(r, "tables");
@@ -582,6 +590,95 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 	meter_limits(d); /* the sweep's own budget, if it has one */
 	scheduler_kick(d->sched);
 	return 0;
+}
+
+/*
+ * A backend that can ask its provider about graders does so before the
+ * sweep is stored: a grader the provider rejects rejects the sweep, with
+ * the provider's words, and nothing is stored.  The spec is checked
+ * first, so that a bad spec costs no request.
+ */
+struct preflight {
+	struct daemon *d;
+	struct control_reply_to *to;
+	cJSON *params;
+};
+
+static void
+on_preflight(void *arg, int rc, const char *error)
+{
+	struct preflight *pf = arg;
+	struct proto_error err = {0};
+	cJSON *result = NULL;
+
+	if (rc == -ECANCELED) {
+		control_answer(pf->to, PROTO_E_SHUTTING_DOWN,
+			       "rftd is shutting down", NULL);
+	} else if (rc != 0) {
+		cJSON *data = cJSON_CreateObject();
+		cJSON *list = cJSON_AddArrayToObject(data, "errors");
+		cJSON *e = cJSON_CreateObject();
+		char path[256];
+		const char *colon = error ? strchr(error, ':') : NULL;
+
+		/* "/graders/NAME: ..." : the path, then the words. */
+		snprintf(path, sizeof(path), "%.*s",
+			 colon ? (int)(colon - error) : 0, error ? error : "");
+		cJSON_AddStringToObject(e, "path", path);
+		cJSON_AddStringToObject(e, "message",
+					colon ? colon + 2 : "rejected");
+		cJSON_AddItemToArray(list, e);
+		log_info("sweep refused by the preflight: %s", error);
+		control_answer(pf->to,
+			       rc == -EINVAL ? PROTO_E_INVALID_PARAMS
+					     : PROTO_E_REFUSED,
+			       error ? error : "the preflight failed", data);
+	} else if (pf->d->stopping) {
+		control_answer(pf->to, PROTO_E_SHUTTING_DOWN,
+			       "rftd is shutting down", NULL);
+	} else {
+		rc = sweep_submit(pf->d, pf->params, &result, &err);
+		control_answer(pf->to, rc ? err.code : 0,
+			       rc ? err.message : NULL, result);
+	}
+	cJSON_Delete(pf->params);
+	free(pf);
+}
+
+static int
+sweep_submit_start(struct daemon *d, const struct peer *peer,
+		   const struct proto_request *req, cJSON **result,
+		   struct proto_error *err)
+{
+	static const cJSON empty = {.type = cJSON_Object};
+	const cJSON *params = req->params ? req->params : &empty;
+	struct preflight *pf;
+	struct backend *be;
+	struct spec *spec;
+	cJSON *data = NULL;
+
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(params, "spec"), "backend");
+
+	/* Only a backend with a preflight needs the detour. */
+	be = cJSON_IsString(name) ? backend_find(d, name->valuestring) : NULL;
+	if (be == NULL || be->ops->preflight == NULL)
+		return sweep_submit(d, params, result, err);
+	if (parse_spec(d, params, &spec, err, &data) != 0) {
+		*result = data;
+		return err->code;
+	}
+	pf = xcalloc(1, sizeof(*pf));
+	pf->d = d;
+	pf->params = cJSON_Duplicate(params, true);
+	pf->to = control_defer(d->control, peer->client_id, req->id);
+	log_debug("sweep '%s': asking backend %s about its graders", spec->name,
+		  be->name);
+	be->ops->preflight(
+	    be, cJSON_GetObjectItemCaseSensitive(spec->root, "graders"),
+	    on_preflight, pf);
+	spec_free(spec);
+	return METHODS_DEFERRED;
 }
 
 /* --- reading sweeps and jobs ---------------------------------------------- */
@@ -1013,6 +1110,11 @@ methods_dispatch(struct daemon *d, const struct peer *peer,
 	*result = NULL;
 	if (req->method == PROTO_M_SQL_QUERY) /* needs the connection */
 		return sql_query(d, peer, req, err);
+	if (req->method == PROTO_M_SWEEP_SUBMIT && !d->stopping) {
+		log_info("control: %s by uid %u pid %d", info->name, peer->uid,
+			 peer->pid);
+		return sweep_submit_start(d, peer, req, result, err);
+	}
 	if (handlers[req->method] == NULL)
 		return proto_error_set(err, PROTO_E_INTERNAL,
 				       "%s is not implemented", info->name);
