@@ -126,7 +126,7 @@ static const struct option options[] = {
      "azure: trainingType of new jobs (e.g. globalstandard); unset: the "
      "provider's default",
      "openai"},
-    {SEC_BACKEND, "ca_file", OPT_PATH, BE(ca_file), 0, 0, true,
+    {SEC_BACKEND, "ca_file", OPT_PATH, BE(ca_file), 0, 0, false,
      "CA certificates to verify the API's TLS with; unset: the system's",
      "openai"},
     {SEC_BACKEND, "poll_interval", OPT_DOUBLE, BE(poll_interval), 0.05, 3600,
@@ -134,7 +134,7 @@ static const struct option options[] = {
     {SEC_BACKEND, "request_timeout", OPT_DOUBLE, BE(request_timeout), 1, 600,
      true, "seconds one request may take", "openai"},
     {SEC_BACKEND, "connect_timeout", OPT_DOUBLE, BE(connect_timeout), 0.1, 120,
-     true, "seconds to connect to the API", "openai"},
+     false, "seconds to connect to the API", "openai"},
     {SEC_BACKEND, "preflight", OPT_BOOL, BE(preflight), 0, 0, true,
      "validate every grader with the provider before a sweep is accepted",
      "openai"},
@@ -1015,6 +1015,12 @@ config_needs_restart(const struct config *a, const struct config *b, char *buf,
 			    str_differs(a->backends[i].type,
 					b->backends[i].type)) {
 				NOTE("backends");
+				break;
+			} else if (str_differs(a->backends[i].ca_file,
+					       b->backends[i].ca_file) ||
+				   a->backends[i].connect_timeout !=
+				       b->backends[i].connect_timeout) {
+				NOTE("ca_file, connect_timeout");
 				break;
 			}
 #undef NOTE

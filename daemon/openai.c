@@ -352,6 +352,14 @@ describe_error(struct reply *r, const char *body)
 				   : "(no body)");
 }
 
+/* Whether an error answer refuses the request for what it is. */
+static bool
+refused(const struct reply *r)
+{
+	return r->rc == -EREMOTEIO && r->status >= 400 && r->status < 500 &&
+	       r->status != 408 && r->status != 409 && r->status != 429;
+}
+
 /* Whether an answer may be retried in place, and after how long. */
 static bool
 should_retry(struct call *c, const struct http_result *res, struct reply *r,
@@ -704,6 +712,7 @@ struct pollop {
 	int pages;
 	int rc;
 	bool lost;
+	char seen[17]; /* the fingerprint before this poll */
 	char error[600];
 };
 
@@ -821,9 +830,10 @@ on_events(struct oai *o, struct reply *r, void *arg)
 		if (r->rc != -ECANCELED)
 			log_warnx("backend %s: events of %s: %s", o->be->name,
 				  op->remote_id, r->error);
-		/* The status still counts; events come next time. */
+		/* The status still counts; events come next poll. */
 		cJSON_Delete(op->events);
 		op->events = NULL;
+		memcpy(op->cur.f, op->seen, sizeof(op->cur.f));
 		op_finish(op, r->rc == -ECANCELED ? r->rc : 0, r->error);
 		return;
 	}
@@ -883,6 +893,7 @@ op_have_job(struct pollop *op)
 		op_finish(op, 0, NULL);
 		return;
 	}
+	memcpy(op->seen, op->cur.f, sizeof(op->seen));
 	snprintf(op->cur.f, sizeof(op->cur.f), "%s", f);
 	op->cur.ft = now;
 	op->events = cJSON_CreateArray();
@@ -1369,9 +1380,7 @@ on_uploaded(struct oai *o, struct reply *r, void *arg)
 		snprintf(error, sizeof(error), "uploading %s: %s", u->path,
 			 r->error);
 		/* A refusal is final; anything else may pass next time. */
-		rc = rc == -ECANCELED		       ? rc
-		     : rc == -EREMOTEIO && !r->unknown ? -EINVAL
-						       : -EAGAIN;
+		rc = rc == -ECANCELED ? rc : refused(r) ? -EINVAL : -EAGAIN;
 	}
 	while (u->waiters != NULL) {
 		struct waiter *w = u->waiters;
@@ -1850,15 +1859,17 @@ on_validated(struct oai *o, struct reply *r, void *arg)
 	char error[800];
 
 	if (r->rc != 0) {
-		bool refused = r->rc == -EREMOTEIO && r->status >= 400 &&
-			       r->status < 500 && r->status != 408 &&
-			       r->status != 429;
+		bool no = refused(r);
 
 		snprintf(error, sizeof(error),
 			 "/graders/%s: %s by backend %s: %s", pf->next->string,
-			 refused ? "rejected" : "could not be validated",
+			 no ? "rejected" : "could not be validated",
 			 o->be->name, r->error);
-		pf->cb(pf->arg, refused ? -EINVAL : -EAGAIN, error);
+		pf->cb(pf->arg,
+		       no		     ? -EINVAL
+		       : r->rc == -ECANCELED ? r->rc
+					     : -EAGAIN,
+		       error);
 		cJSON_Delete(pf->graders);
 		free(pf);
 		return;

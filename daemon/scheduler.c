@@ -220,17 +220,22 @@ inflight_add(struct scheduler *s, int64_t id)
 	slot_get(s, id, true)->inflight = true;
 }
 
-/* A call ended: the job is next due a poll interval later. */
+/*
+ * A call ended: the job is next due at the next multiple of the poll
+ * interval, so that a backend's jobs fall due together and are polled
+ * as one batch.
+ */
 static void
 inflight_del(struct scheduler *s, const struct job_ref *j)
 {
 	struct slot *sl = slot_get(s, j->id, false);
 	struct backend *be = backend_find(s->d, j->backend);
+	double every = be != NULL ? be->poll_interval : 0;
 
 	if (sl == NULL)
 		return;
 	sl->inflight = false;
-	sl->due = mono_s() + (be != NULL ? be->poll_interval : 0);
+	sl->due = every > 0 ? (floor(mono_s() / every) + 1) * every : 0;
 }
 
 /* Whether the job's backend wants it left alone for now. */

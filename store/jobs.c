@@ -424,6 +424,7 @@ store_job_change(struct store *st, int64_t job_id,
 static const char sql_pending_reason[] =
     "UPDATE trials SET pending_reason = ?2, updated_at = ?3"
     " WHERE sweep_id = ?1 AND state = 'pending'"
+    " AND (not_before IS NULL OR not_before <= ?3)"
     " AND pending_reason IS NOT ?2;";
 
 int

@@ -778,6 +778,191 @@ config_free_is_safe_twice(void **state)
 	assert_null(cfg.socket_path);
 }
 
+/* --- the openai backend ----------------------------------------------------
+ */
+
+static void
+openai_backend_gets_its_defaults(void **state)
+{
+	struct fixture *f = *state;
+	const struct config_backend *be;
+	const struct config_price *pr;
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_int_equal(load_text(f,
+				   "[backend \"oa\"]\ntype = openai\n"
+				   "api_key_file = /etc/rftd/key\n",
+				   &cfg, &errors, &path),
+			 0);
+	be = config_backend(&cfg, "oa");
+	assert_non_null(be);
+	assert_string_equal(be->dialect, "openai");
+	assert_string_equal(be->base_url, "https://api.openai.com/v1");
+	assert_int_equal(be->max_concurrent, 3);
+	assert_true(be->preflight);
+	assert_true(be->poll_interval == 30);
+	assert_null(be->api_version);
+	/* The published price of RFT on o4-mini is built in. */
+	pr = config_price(&cfg, "oa", "o4-mini-2025-04-16");
+	assert_non_null(pr);
+	assert_true(pr->per_training_hour == 100);
+	assert_null(config_price(&cfg, "oa", "gpt-4.1"));
+	config_free(&cfg);
+	free(path);
+}
+
+static void
+openai_backend_keys_are_read(void **state)
+{
+	struct fixture *f = *state;
+	const struct config_backend *be;
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_int_equal(
+	    load_text(f,
+		      "[backend \"az\"]\ntype = openai\ndialect = azure\n"
+		      "base_url = https://x.openai.azure.com/openai//\n"
+		      "api_version = 2025-04-01-preview\n"
+		      "api_key_credential = azure-key\nmax_concurrent = 5\n"
+		      "poll_interval = 0.5\npreflight = no\n"
+		      "organization = org-1\nproject = proj-1\n"
+		      "training_type = globalstandard\n"
+		      "[price \"az/*\"]\nper_training_hour = 90\n",
+		      &cfg, &errors, &path),
+	    0);
+	be = config_backend(&cfg, "az");
+	assert_string_equal(be->dialect, "azure");
+	/* Trailing slashes go: paths are appended to it. */
+	assert_string_equal(be->base_url, "https://x.openai.azure.com/openai");
+	assert_string_equal(be->api_version, "2025-04-01-preview");
+	assert_string_equal(be->api_key_credential, "azure-key");
+	assert_int_equal(be->max_concurrent, 5);
+	assert_true(be->poll_interval == 0.5);
+	assert_false(be->preflight);
+	assert_string_equal(be->organization, "org-1");
+	assert_string_equal(be->training_type, "globalstandard");
+	/* The configuration's own price wins over the built-in one. */
+	assert_true(
+	    config_price(&cfg, "az", "o4-mini-2025-04-16")->per_training_hour ==
+	    90);
+	config_free(&cfg);
+	free(path);
+}
+
+static void
+openai_backend_needs_exactly_one_key(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_one_error(f, "[backend \"oa\"]\ntype = openai\n", 1,
+			 "backend \"oa\": set exactly one of api_key_file, "
+			 "api_key_env and api_key_credential");
+	assert_one_error(f,
+			 "[backend \"oa\"]\ntype = openai\n"
+			 "api_key_file = /k\napi_key_env = KEY\n",
+			 1,
+			 "backend \"oa\": set exactly one of api_key_file, "
+			 "api_key_env and api_key_credential");
+}
+
+static void
+azure_needs_a_base_url(void **state)
+{
+	assert_one_error(*state,
+			 "[backend \"az\"]\ntype = openai\ndialect = azure\n"
+			 "api_key_env = K\n",
+			 1,
+			 "backend \"az\": dialect azure needs base_url "
+			 "(https://NAME.openai.azure.com/openai/v1)");
+}
+
+static void
+options_of_another_backend_type_are_reported(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_one_error(f,
+			 "[backend \"oa\"]\ntype = openai\napi_key_env = K\n"
+			 "speed = 10\n",
+			 1,
+			 "backend \"oa\": speed applies to type sim, not "
+			 "openai");
+	assert_one_error(f, "[backend \"s\"]\ntype = sim\npoll_interval = 1\n",
+			 1,
+			 "backend \"s\": poll_interval applies to type "
+			 "openai, not sim");
+}
+
+static void
+bad_openai_values_are_reported(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_one_error(f,
+			 "[backend \"oa\"]\ntype = openai\napi_key_env = K\n"
+			 "dialect = gcp\n",
+			 4, "dialect: 'gcp' is not one of openai, azure");
+	assert_one_error(f,
+			 "[backend \"oa\"]\ntype = openai\napi_key_env = K\n"
+			 "base_url = ftp://x/v1\n",
+			 4,
+			 "base_url: 'ftp://x/v1' is not an http:// or "
+			 "https:// URL without query or fragment");
+	assert_one_error(f,
+			 "[backend \"oa\"]\ntype = openai\napi_key_env = K\n"
+			 "preflight = maybe\n",
+			 4, "preflight: 'maybe' is not yes or no");
+	assert_one_error(f,
+			 "[backend \"oa\"]\ntype = openai\napi_key_env = K\n"
+			 "api_version = 1\n",
+			 1, "backend \"oa\": api_version is for dialect azure");
+}
+
+static void
+printed_openai_config_loads_back_without_the_key(void **state)
+{
+	struct fixture *f = *state;
+	struct config a, b;
+	char *errors = NULL, *path, *printed = NULL, *path2;
+	size_t len = 0;
+	FILE *out;
+
+	assert_int_equal(load_text(f,
+				   "[backend \"oa\"]\ntype = openai\n"
+				   "api_key_env = RFTD_TEST_KEY\n"
+				   "poll_interval = 2\n",
+				   &a, &errors, &path),
+			 0);
+	out = open_memstream(&printed, &len);
+	config_print(&a, out);
+	fclose(out);
+	/* Where the key comes from, never the key. */
+	assert_non_null(strstr(printed, "api_key_env = RFTD_TEST_KEY\n"));
+	/* The simulator's options are not printed for it. */
+	{
+		char *block = strstr(printed, "[backend \"oa\"]");
+		char *end = block ? strstr(block + 1, "\n[") : NULL;
+
+		assert_non_null(end);
+		*end = '\0';
+		assert_null(strstr(block, "speed"));
+		assert_non_null(strstr(block, "poll_interval = 2\n"));
+		*end = '\n';
+	}
+	path2 = write_file(f, "printed.conf", printed);
+	assert_int_equal(config_load(&b, path2, true, &errors), 0);
+	assert_string_equal(config_backend(&b, "oa")->base_url,
+			    "https://api.openai.com/v1");
+	assert_true(config_backend(&b, "oa")->poll_interval == 2);
+	config_free(&a);
+	config_free(&b);
+	free(printed);
+	free(path);
+	free(path2);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -820,6 +1005,13 @@ main(void)
 	    TEST(needs_restart_names_a_socket_group_set_or_unset),
 	    TEST(needs_restart_is_false_when_only_reloadable_keys_change),
 	    TEST(config_free_is_safe_twice),
+	    TEST(openai_backend_gets_its_defaults),
+	    TEST(openai_backend_keys_are_read),
+	    TEST(openai_backend_needs_exactly_one_key),
+	    TEST(azure_needs_a_base_url),
+	    TEST(options_of_another_backend_type_are_reported),
+	    TEST(bad_openai_values_are_reported),
+	    TEST(printed_openai_config_loads_back_without_the_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
