@@ -35,19 +35,7 @@ api_key_file = $dir/api.key
 max_concurrent = $jobs
 poll_interval = $poll"
 ctl() { "$build/ctl/rftctl" -s "$dir/control.sock" "$@"; }
-python3 - "$dir" "$jobs" <<'PY'
-import json, sys
-d, n = sys.argv[1], int(sys.argv[2])
-json.dump({"name": "efficiency", "backend": "api",
-           "model": "o4-mini-2025-04-16",
-           "training_file": d + "/train.jsonl", "max_concurrent": n,
-           "max_job_hours": 10, "seeds": list(range(n)),
-           "graders": {"g": {"type": "string_check", "name": "g",
-                             "input": "{{sample.output_text}}",
-                             "reference": "{{item.answer}}",
-                             "operation": "eq"}}},
-          open(d + "/spec.json", "w"))
-PY
+bench_spec efficiency api o4-mini-2025-04-16 "$jobs"
 ctl submit "$dir/spec.json" >/dev/null
 count() {
 	ctl sql "SELECT count(*) FROM jobs WHERE state = '$1'" --format csv |

@@ -18,19 +18,7 @@ type = sim
 max_concurrent = $jobs
 speed = 20"
 ctl() { "$build/ctl/rftctl" -s "$dir/control.sock" "$@"; }
-python3 - "$dir" "$jobs" <<'PY'
-import json, sys
-d, n = sys.argv[1], int(sys.argv[2])
-json.dump({"name": "enforce", "backend": "sim", "model": "m",
-           "training_file": d + "/train.jsonl", "max_concurrent": n,
-           "max_job_hours": 10, "budget_usd": 1e7,
-           "seeds": list(range(n)),
-           "graders": {"g": {"type": "string_check", "name": "g",
-                             "input": "{{sample.output_text}}",
-                             "reference": "{{item.answer}}",
-                             "operation": "eq"}}},
-          open(d + "/spec.json", "w"))
-PY
+bench_spec enforce sim m "$jobs" '{"budget_usd": 1e7}'
 ctl submit "$dir/spec.json" >/dev/null
 count() { ctl sql "SELECT count(*) FROM jobs WHERE state = 'running'" --format csv | tail -n 1 | tr -d '\r'; }
 for _ in $(seq 600); do [ "$(count)" -ge "$jobs" ] && break; sleep 0.1; done

@@ -34,3 +34,22 @@ bench_dataset() {
 	echo '{"messages":[{"role":"user","content":"2+2?"}],"answer":"4"}' \
 		>"$dir/train.jsonl"
 }
+
+# bench_spec NAME BACKEND MODEL JOBS [JSON]: writes $dir/spec.json, a
+# sweep of JOBS trials (one per seed) all allowed to run at once, with
+# the fields of the JSON object added.
+bench_spec() {
+	python3 - "$dir" "$@" <<'PY'
+import json, sys
+d, name, backend, model, n = sys.argv[1:6]
+spec = {"name": name, "backend": backend, "model": model,
+        "training_file": d + "/train.jsonl", "max_concurrent": int(n),
+        "max_job_hours": 10, "seeds": list(range(int(n))),
+        "graders": {"g": {"type": "string_check", "name": "g",
+                          "input": "{{sample.output_text}}",
+                          "reference": "{{item.answer}}",
+                          "operation": "eq"}}}
+spec.update(json.loads(sys.argv[6]) if len(sys.argv) > 6 else {})
+json.dump(spec, open(d + "/spec.json", "w"))
+PY
+}

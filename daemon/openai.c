@@ -54,12 +54,10 @@
 #define FIND_PAGES_MAX	 10
 #define OWNED_PAGES_MAX	 20
 #define EVENTS_LIMIT	 100 /* events per page */
-#define EVENTS_PAGES_MAX                                                       \
-	20 /* per poll: a server always saying has_more                        \
-	      cannot hold the daemon */
-#define EVENTS_REFRESH                                                         \
-	10 /* poll intervals between two event reads of                        \
-	      an unchanged job */
+/* Per poll: a server always saying has_more cannot hold the daemon. */
+#define EVENTS_PAGES_MAX 20
+/* Poll intervals between two event reads of a job that did not change. */
+#define EVENTS_REFRESH	  20
 #define CHECKPOINTS_LIMIT 10
 #define LOST_AFTER_MISSES 3 /* 404s in a row before a job counts lost */
 #define KEY_MAX		  4096
@@ -712,6 +710,7 @@ struct pollop {
 	int pages;
 	int rc;
 	bool lost;
+	bool missed;   /* 404, not yet lost: only the cursor changes */
 	char seen[17]; /* the fingerprint before this poll */
 	char error[600];
 };
@@ -912,10 +911,18 @@ on_job(struct oai *o, struct reply *r, void *arg)
 		op_have_job(op);
 		return;
 	}
-	if (r->rc == -ENOENT && ++op->cur.m >= LOST_AFTER_MISSES)
-		op->lost = true;
-	op_finish(op, r->rc == -ENOENT && !op->lost ? -EAGAIN : r->rc,
-		  r->error);
+	if (r->rc == -ENOENT) {
+		/* Counted in the cursor: lost only after several in a row. */
+		op->lost = ++op->cur.m >= LOST_AFTER_MISSES;
+		op->missed = !op->lost;
+		log_warnx("backend %s: job %s: %s (%d of %d before it counts "
+			  "as lost)",
+			  o->be->name, op->remote_id, r->error, op->cur.m,
+			  LOST_AFTER_MISSES);
+		op_finish(op, op->lost ? -ENOENT : 0, r->error);
+		return;
+	}
+	op_finish(op, r->rc, r->error);
 }
 
 static void
@@ -1045,8 +1052,10 @@ on_flush(uv_timer_t *t)
 	}
 	qsort(rd->ops, rd->n, sizeof(*rd->ops), op_cmp);
 	if (rd->n >= LIST_MIN_JOBS) {
-		rd->max_pages = (int)((rd->n + LIST_LIMIT - 1) / LIST_LIMIT) +
-				LIST_SLACK_PAGES;
+		/* Twice the pages our jobs fill: ended jobs lie between. */
+		rd->max_pages =
+		    2 * (int)((rd->n + LIST_LIMIT - 1) / LIST_LIMIT) +
+		    LIST_SLACK_PAGES;
 		if (rd->max_pages > LIST_PAGES_MAX)
 			rd->max_pages = LIST_PAGES_MAX;
 		list_page(rd, NULL);
@@ -1174,6 +1183,14 @@ op_deliver(struct pollop *op)
 
 	if (op->lost) {
 		op->cb(op->arg, -ENOENT, NULL, op->error);
+		return;
+	}
+	if (op->missed) {
+		cursor = cursor_print(&op->cur);
+		p.state = JOB__COUNT; /* unchanged */
+		p.cursor = cursor;
+		op->cb(op->arg, 0, &p, NULL);
+		free(cursor);
 		return;
 	}
 	if (op->rc != 0 || op->job == NULL) {
