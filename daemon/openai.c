@@ -135,8 +135,8 @@ read_key(const struct config_backend *cfg, char *err, size_t errlen)
 		fd = open(from, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			snprintf(err, errlen,
-				 "cannot read the API key from %s: %s", from,
-				 strerror(errno));
+				 "cannot read the API key from %.200s: %s",
+				 from, strerror(errno));
 			return NULL;
 		}
 		while (n < sizeof(buf) - 1 &&
@@ -157,7 +157,7 @@ read_key(const struct config_backend *cfg, char *err, size_t errlen)
 			*--e = '\0';
 		n = strlen(s);
 		if (n == 0 || n > KEY_MAX) {
-			snprintf(err, errlen, "the API key from %s is %s",
+			snprintf(err, errlen, "the API key from %.200s is %s",
 				 from ? from : cfg->api_key_env,
 				 n == 0 ? "empty" : "too long");
 			explicit_bzero(buf, sizeof(buf));
@@ -165,10 +165,11 @@ read_key(const struct config_backend *cfg, char *err, size_t errlen)
 		}
 		for (e = s; *e != '\0'; e++) {
 			if ((unsigned char)*e < 0x21 || *e == 0x7f) {
-				snprintf(err, errlen,
-					 "the API key from %s has blanks or "
-					 "control characters",
-					 from ? from : cfg->api_key_env);
+				snprintf(
+				    err, errlen,
+				    "the API key from %.200s has blanks or "
+				    "control characters",
+				    from ? from : cfg->api_key_env);
 				explicit_bzero(buf, sizeof(buf));
 				return NULL;
 			}
@@ -222,6 +223,7 @@ struct reply {
 	bool unknown;	    /* the request may have had its effect */
 	double retry_after; /* seconds the server asked for; 0: none */
 	const char *code;   /* error.code, or NULL */
+	const char *param;  /* error.param, or NULL */
 	char error[600];    /* what went wrong, for a person */
 };
 
@@ -337,6 +339,7 @@ describe_error(struct reply *r, const char *body)
 	size_t n;
 
 	r->code = code;
+	r->param = param;
 	n = (size_t)snprintf(r->error, sizeof(r->error), "HTTP %ld", r->status);
 	if (what != NULL || param != NULL)
 		n += (size_t)snprintf(r->error + n, sizeof(r->error) - n,
@@ -350,12 +353,21 @@ describe_error(struct reply *r, const char *body)
 				   : "(no body)");
 }
 
+/* Whether the API refused the key, or is not where base_url says. */
+static bool
+misconfigured(const struct reply *r)
+{
+	return r->rc != 0 &&
+	       (r->status == 401 || r->status == 403 || r->status == 404);
+}
+
 /* Whether an error answer refuses the request for what it is. */
 static bool
 refused(const struct reply *r)
 {
 	return r->rc == -EREMOTEIO && r->status >= 400 && r->status < 500 &&
-	       r->status != 408 && r->status != 409 && r->status != 429;
+	       r->status != 408 && r->status != 409 && r->status != 429 &&
+	       !misconfigured(r);
 }
 
 /* Whether an answer may be retried in place, and after how long. */
@@ -1309,6 +1321,49 @@ op_deliver(struct pollop *op)
 	free(error);
 }
 
+/* --- holds -----------------------------------------------------------------
+ */
+
+/* When a daily quota is likely to reset: the next UTC midnight. */
+static double
+next_day(double now)
+{
+	return now - fmod(now, 86400) + 86400;
+}
+
+/* Whether the answer says no job can be created for now. */
+static bool
+must_hold(const struct reply *r)
+{
+	return (r->code != NULL &&
+		(strcmp(r->code, "daily_rate_limit_exceeded") == 0 ||
+		 strcmp(r->code, "insufficient_quota") == 0)) ||
+	       misconfigured(r);
+}
+
+/*
+ * Nothing was created, and nothing will be until the quota is back (or
+ * the key or base_url is fixed, and rftd reloaded): the backend's
+ * submissions wait.
+ */
+static void
+hold(struct oai *o, const struct reply *r)
+{
+	double now = now_wall();
+	bool daily = r->code != NULL &&
+		     strcmp(r->code, "daily_rate_limit_exceeded") == 0;
+
+	o->be->hold_until = r->retry_after > 0 ? now + r->retry_after
+			    : daily	       ? next_day(now)
+			    : misconfigured(r) ? now + 300
+					       : now + 3600;
+	snprintf(o->be->hold_reason, sizeof(o->be->hold_reason), "%s%.200s",
+		 misconfigured(r) ? "check the key and base_url: " : "",
+		 r->error);
+	log_warnx("backend %s: submissions held for %.0f s: %s", o->be->name,
+		  o->be->hold_until - now, o->be->hold_reason);
+}
+
 /* --- files -----------------------------------------------------------------
  */
 
@@ -1396,8 +1451,14 @@ on_uploaded(struct oai *o, struct reply *r, void *arg)
 	} else {
 		snprintf(error, sizeof(error), "uploading %s: %s", u->path,
 			 r->error);
+		if (must_hold(r)) {
+			hold(o, r);
+			rc = -EDQUOT;
+		}
 		/* A refusal is final; anything else may pass next time. */
-		rc = rc == -ECANCELED ? rc : refused(r) ? -EINVAL : -EAGAIN;
+		rc = rc == -ECANCELED || rc == -EDQUOT ? rc
+		     : refused(r)		       ? -EINVAL
+						       : -EAGAIN;
 	}
 	while (u->waiters != NULL) {
 		struct waiter *w = u->waiters;
@@ -1525,13 +1586,6 @@ create_body(const struct oai *o, const struct backend_job *job)
 	return b;
 }
 
-/* Seconds until a daily quota is likely to reset: the next UTC midnight. */
-static double
-next_day(double now)
-{
-	return now - fmod(now, 86400) + 86400;
-}
-
 static void
 on_created(struct oai *o, struct reply *r, void *arg)
 {
@@ -1543,21 +1597,19 @@ on_created(struct oai *o, struct reply *r, void *arg)
 	} else if (r->rc == 0) {
 		sb->cb(sb->arg, -EAGAIN, NULL,
 		       "the create answer has no job id; looking it up");
-	} else if (r->code != NULL &&
-		   (strcmp(r->code, "daily_rate_limit_exceeded") == 0 ||
-		    strcmp(r->code, "insufficient_quota") == 0)) {
-		/* Nothing was created; nothing will be until the quota is
-		 * back: hold the backend's submissions. */
-		double now = now_wall();
-
-		o->be->hold_until = r->retry_after > 0	? now + r->retry_after
-				    : r->code[0] == 'd' ? next_day(now)
-							: now + 3600;
-		snprintf(o->be->hold_reason, sizeof(o->be->hold_reason),
-			 "%.240s", r->error);
-		log_warnx("backend %s: submissions held for %.0f s: %s",
-			  o->be->name, o->be->hold_until - now, r->error);
+	} else if (must_hold(r)) {
+		hold(o, r);
 		sb->cb(sb->arg, -EDQUOT, NULL, r->error);
+	} else if (refused(r) && r->param != NULL &&
+		   (strcmp(r->param, "training_file") == 0 ||
+		    strcmp(r->param, "validation_file") == 0)) {
+		/* A dataset the provider no longer has: uploaded afresh by
+		 * the trial's next attempt. */
+		const char *file = jstr(sb->body, r->param);
+
+		if (file != NULL)
+			store_file_forget(o->d->store, o->be->name, file);
+		sb->cb(sb->arg, -EIO, NULL, r->error);
 	} else if (r->rc == -ECANCELED) {
 		sb->cb(sb->arg, -ECANCELED, NULL, r->error);
 	} else if (r->unknown || r->status == 0 || r->status == 408 ||
@@ -1995,10 +2047,16 @@ oai_reconfigure(struct backend *be, const struct config_backend *cfg)
 	struct oai *o = be->priv;
 	char err[512];
 
-	if (apply_config(o, cfg, err, sizeof(err)) != 0)
+	if (apply_config(o, cfg, err, sizeof(err)) != 0) {
 		log_warnx("backend %s: %s; keeping the previous key and "
 			  "settings",
 			  be->name, err);
+		return;
+	}
+	/* A new key or base_url deserves a try; a quota holds again at
+	 * the next refusal. */
+	be->hold_until = 0;
+	be->hold_reason[0] = '\0';
 }
 
 static void

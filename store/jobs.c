@@ -346,6 +346,21 @@ store_file_get(struct store *st, const char *backend, const char *sha256,
 	return rc == SQLITE_DONE ? -ENOENT : store_fail(st, "file lookup");
 }
 
+static const char sql_file_forget[] =
+    "DELETE FROM files WHERE backend = ?1 AND remote_id = ?2;";
+
+int
+store_file_forget(struct store *st, const char *backend, const char *remote_id)
+{
+	sqlite3_stmt *s = stmt(st, sql_file_forget);
+
+	if (s == NULL)
+		return -EIO;
+	bind_text(s, 1, backend);
+	bind_text(s, 2, remote_id);
+	return stmt_done(st, s);
+}
+
 int
 store_file_add(struct store *st, const char *backend, const char *sha256,
 	       const char *remote_id, const char *path, long long bytes,

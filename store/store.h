@@ -235,6 +235,9 @@ int store_file_get(struct store *st, const char *backend, const char *sha256,
 int store_file_add(struct store *st, const char *backend, const char *sha256,
 		   const char *remote_id, const char *path, long long bytes,
 		   const char *purpose, double now);
+/* Forgets an upload the provider no longer has. */
+int store_file_forget(struct store *st, const char *backend,
+		      const char *remote_id);
 
 /* What changed about a job; NULL/negative fields are left as they are. */
 struct store_job_change {
