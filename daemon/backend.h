@@ -178,5 +178,9 @@ struct backend *sim_backend_new(struct daemon *d,
 				const struct config_backend *cfg);
 struct backend *openai_backend_new(struct daemon *d,
 				   const struct config_backend *cfg);
+/* Whether an openai backend's API key can be read: 0, or -EINVAL with
+ * the reason in `err` (the key itself is never kept or shown). */
+int openai_check_key(const struct config_backend *cfg, char *err,
+		     size_t errlen);
 
 #endif

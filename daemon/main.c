@@ -299,6 +299,21 @@ main(int argc, char **argv)
 		free(config_real);
 		return 0;
 	}
+	/* Before anything is created: a key that cannot be read is a
+	 * configuration error. */
+	for (size_t i = 0; i < d.cfg.nbackends; i++) {
+		const struct config_backend *be = &d.cfg.backends[i];
+
+		if (strcmp(be->type, "openai") == 0 &&
+		    openai_check_key(be, err, sizeof(err)) != 0) {
+			fprintf(stderr, "rftd: backend %s: %s\n", be->name,
+				err);
+			config_free(&d.cfg);
+			free(default_config);
+			free(config_real);
+			return 1;
+		}
+	}
 	log_set_level(d.cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	if (!foreground)

@@ -1335,10 +1335,8 @@ next_day(double now)
 static bool
 must_hold(const struct reply *r)
 {
-	return (r->code != NULL &&
-		(strcmp(r->code, "daily_rate_limit_exceeded") == 0 ||
-		 strcmp(r->code, "insufficient_quota") == 0)) ||
-	       misconfigured(r);
+	/* A 429 here outlasted the retries, or asked for a long wait. */
+	return (r->rc != 0 && r->status == 429) || misconfigured(r);
 }
 
 /*
@@ -1353,10 +1351,14 @@ hold(struct oai *o, const struct reply *r)
 	bool daily = r->code != NULL &&
 		     strcmp(r->code, "daily_rate_limit_exceeded") == 0;
 
+	bool quota =
+	    r->code != NULL && strcmp(r->code, "insufficient_quota") == 0;
+
 	o->be->hold_until = r->retry_after > 0 ? now + r->retry_after
 			    : daily	       ? next_day(now)
+			    : quota	       ? now + 3600
 			    : misconfigured(r) ? now + 300
-					       : now + 3600;
+					       : now + 60;
 	snprintf(o->be->hold_reason, sizeof(o->be->hold_reason), "%s%.200s",
 		 misconfigured(r) ? "check the key and base_url: " : "",
 		 r->error);
@@ -1613,7 +1615,7 @@ on_created(struct oai *o, struct reply *r, void *arg)
 	} else if (r->rc == -ECANCELED) {
 		sb->cb(sb->arg, -ECANCELED, NULL, r->error);
 	} else if (r->unknown || r->status == 0 || r->status == 408 ||
-		   r->status == 409 || r->status == 429) {
+		   r->status == 409) {
 		/* Maybe created, or refused for now: find() settles it. */
 		sb->cb(sb->arg, -EAGAIN, NULL, r->error);
 	} else {
@@ -2103,6 +2105,17 @@ oai_destroy(struct backend *be)
 	free(o);
 	free(be->name);
 	free(be);
+}
+
+int
+openai_check_key(const struct config_backend *cfg, char *err, size_t errlen)
+{
+	char *key = read_key(cfg, err, errlen);
+
+	if (key == NULL)
+		return -EINVAL;
+	secret_free(key);
+	return 0;
 }
 
 static const struct backend_ops oai_ops = {

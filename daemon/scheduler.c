@@ -560,7 +560,7 @@ on_found(void *arg, int rc, const char *remote_id, const char *error)
 	}
 	if (rc == 0) {
 		c.remote_id = remote_id;
-		c.event = "found by its intent key after a restart; adopted";
+		c.event = "found by its intent key; adopted";
 		store_job_change(s->d->store, j->id, &c, now_wall());
 		log_info("job %lld: found %s by intent key %s",
 			 (long long)j->id, remote_id, j->intent_key);
@@ -571,6 +571,18 @@ on_found(void *arg, int rc, const char *remote_id, const char *error)
 		log_warnx("job %lld: find: %s", (long long)j->id,
 			  error ? error : strerror(-rc));
 		ref_free(j);
+		return;
+	}
+	if (j->state == JOB_CANCELLING ||
+	    strcmp(j->sweep_state, "cancelled") == 0) {
+		/* Never created, and no longer wanted: nothing to pay. */
+		move(s, j, JOB_CANCELLED, NULL,
+		     "cancelled before it was submitted");
+		ref_free(j);
+		return;
+	}
+	if (strcmp(j->sweep_state, "paused") == 0) {
+		ref_free(j); /* submitted when the sweep resumes */
 		return;
 	}
 	log_info("job %lld: intent %s was never submitted; submitting it",
@@ -611,7 +623,9 @@ handle_job(struct scheduler *s, struct job_ref *j)
 	struct backend *be = backend_find(s->d, j->backend);
 
 	if (be == NULL || inflight_has(s, j->id) || not_due(s, j, be) ||
-	    (j->remote_id == NULL && be->hold_until > now_wall())) {
+	    (j->remote_id == NULL && be->hold_until > now_wall() &&
+	     j->state != JOB_CANCELLING &&
+	     strcmp(j->sweep_state, "cancelled") != 0)) {
 		ref_free(j);
 		return;
 	}
@@ -1081,7 +1095,8 @@ scheduler_job_action(struct scheduler *s, int64_t job_id,
 		snprintf(err, errlen, "job %lld: backend %s is not configured",
 			 (long long)job_id, j->backend);
 		rc = -ENOENT;
-	} else if (j->remote_id == NULL || inflight_has(s, j->id)) {
+	} else if (inflight_has(s, j->id) ||
+		   (j->remote_id == NULL && action != BACKEND_CANCEL)) {
 		snprintf(err, errlen,
 			 "job %lld is being submitted or changed; try again",
 			 (long long)job_id);
@@ -1113,6 +1128,16 @@ scheduler_job_action(struct scheduler *s, int64_t job_id,
 		why = action == BACKEND_CANCEL	? "cancelled by the user"
 		      : action == BACKEND_PAUSE ? "paused by the user"
 						: "resumed by the user";
+	if (j->remote_id == NULL) {
+		/* Not created yet, or not known to be: the next tick looks it
+		 * up by its intent key, and cancels it or ends it. */
+		rc = move(s, j, JOB_CANCELLING, NULL, why);
+		ref_free(j);
+		if (rc != 0)
+			snprintf(err, errlen, "job %lld changed; try again",
+				 (long long)job_id);
+		return rc;
+	}
 	control(s, j, be, action, why);
 	return 0;
 }
