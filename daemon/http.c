@@ -50,7 +50,9 @@ struct http_req {
 	bool overflow; /* the response outgrew lim.max_body */
 	char *hdrs;    /* the last response's header block */
 	size_t hlen;
-	char errbuf[CURL_ERROR_SIZE];
+	char errbuf[CURL_ERROR_SIZE]; /* libcurl's, cleared when added */
+	int local_rc;		      /* failed here, before sending */
+	char local_err[300];
 };
 
 /* --- buffers ---------------------------------------------------------------
@@ -221,6 +223,10 @@ req_finish(struct http_req *r, CURLcode code, int rc_override)
 		res.rc = rc_override;
 		res.maybe_sent = true;
 		res.error = "cancelled";
+	} else if (r->local_rc != 0) {
+		res.rc = r->local_rc;
+		res.maybe_sent = false;
+		res.error = r->local_err;
 	} else if (code == CURLE_OK) {
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
 		res.maybe_sent = true;
@@ -463,9 +469,12 @@ http_start(struct http *h, const struct http_request *rq, http_cb cb, void *arg)
 		curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
 	if (rq->upload_path != NULL) {
 		if (!set_upload(r, rq)) {
-			/* Reported like any failed transfer, from the loop. */
-			snprintf(r->errbuf, sizeof(r->errbuf), "cannot read %s",
-				 rq->upload_path);
+			/* Reported like any failed transfer, from the loop: the
+			 * empty URL fails at once, and req_finish() says why.
+			 */
+			r->local_rc = -ENOENT;
+			snprintf(r->local_err, sizeof(r->local_err),
+				 "cannot read %.250s", rq->upload_path);
 			curl_easy_setopt(e, CURLOPT_URL, "");
 		}
 	} else if (strcmp(rq->method, "POST") == 0) {
