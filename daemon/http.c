@@ -463,6 +463,8 @@ http_start(struct http *h, const struct http_request *rq, http_cb cb, void *arg)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if (rq->fresh_connection)
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	if (h->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
 	if (h->user_agent != NULL)

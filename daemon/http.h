@@ -33,6 +33,10 @@ struct http_request {
 	const char *upload_name;
 	const char *const *form_fields;
 	long timeout_ms; /* the whole transfer; 0: the client's default */
+	/* On a connection of its own: libcurl silently sends a request again
+	 * when a reused connection dies before any answer, which a request
+	 * that must not happen twice cannot afford. */
+	bool fresh_connection;
 };
 
 /* What came back.  Borrowed for the callback only. */

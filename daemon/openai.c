@@ -503,6 +503,7 @@ call_send(struct call *c)
 	    .upload_path = c->upload_path,
 	    .upload_name = c->upload_name,
 	    .timeout_ms = o->timeout_ms,
+	    .fresh_connection = c->policy == CREATE,
 	};
 	static const char *const form[] = {"purpose", "fine-tune", NULL};
 
