@@ -1981,34 +1981,33 @@ class FakeOpenAI(object):
             data.append(self._job_object(j))
         return {"object": "list", "data": data, "has_more": has_more}
 
-    def _list_events(self, j, query):
-        limit = self._limit(query, 20)
-        start = len(j.events) - 1
+    def _newest_first(self, items, pos, query, default_limit, what):
+        """A page of `items` (oldest first), newest first, older than the
+        `after` cursor; returns (data, has_more)."""
+        limit = self._limit(query, default_limit)
+        start = len(items) - 1
         after = query.get("after")
         if after:
-            if after not in j.event_pos:
-                raise ApiError(400, "Invalid 'after': no such event: %s"
-                               % after, param="after", code="invalid_value")
-            start = j.event_pos[after] - 1
+            if after not in pos:
+                raise ApiError(400, "Invalid 'after': no such %s: %s"
+                               % (what, after), param="after",
+                               code="invalid_value")
+            start = pos[after] - 1
         lo = max(-1, start - limit)
-        data = [j.events[i] for i in range(start, lo, -1)]
-        return {"object": "list", "data": data, "has_more": lo >= 0}
+        return [items[i] for i in range(start, lo, -1)], lo >= 0
+
+    def _list_events(self, j, query):
+        data, more = self._newest_first(j.events, j.event_pos, query, 20,
+                                        "event")
+        return {"object": "list", "data": data, "has_more": more}
 
     def _list_checkpoints(self, j, query):
-        limit = self._limit(query, 10)
-        start = len(j.checkpoints) - 1
-        after = query.get("after")
-        if after:
-            if after not in j.ckpt_pos:
-                raise ApiError(400, "Invalid 'after': no such checkpoint: %s"
-                               % after, param="after", code="invalid_value")
-            start = j.ckpt_pos[after] - 1
-        lo = max(-1, start - limit)
-        data = [j.checkpoints[i] for i in range(start, lo, -1)]
+        data, more = self._newest_first(j.checkpoints, j.ckpt_pos, query, 10,
+                                        "checkpoint")
         return {"object": "list", "data": data,
                 "first_id": data[0]["id"] if data else None,
                 "last_id": data[-1]["id"] if data else None,
-                "has_more": lo >= 0}
+                "has_more": more}
 
     # -- control endpoints ---------------------------------------------------
 
