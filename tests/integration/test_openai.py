@@ -633,6 +633,44 @@ class Secrets(OpenAITest):
             self.assertNotIn(tail, text, name)
 
 
+class StrangeAnswers(OpenAITest):
+    """What the provider may say that the reference does not: a status
+    rftd does not know, undocumented fields, error {} on live jobs."""
+
+    def test_an_unknown_status_is_kept_raw_and_the_state_stays(self):
+        fake = self.fake
+        real = fake._job_object
+        strange = {"on": False}
+
+        def with_unknown_status(j):
+            obj = dict(real(j))
+            obj["error"] = {}
+            obj["undocumented_extra"] = {"nested": [1, 2, 3]}
+            if strange["on"] and obj["status"] == "running":
+                obj["status"] = "migrating"
+            return obj
+        fake._job_object = with_unknown_status
+        fake.set_options(steps=16, step_secs=0.3)
+        d = self.api_daemon()
+        sid = self.submit(d, self.spec(trials=1))
+        wait_until(lambda: self.rows(
+            d, "SELECT 1 FROM jobs WHERE state = 'running'"), timeout=20,
+            what="a running job")
+        strange["on"] = True
+        wait_until(lambda: self.rows(
+            d, "SELECT 1 FROM jobs WHERE provider_status = 'migrating'"),
+            timeout=10, what="the raw status stored")
+        job = self.rows(d, "SELECT state, error FROM jobs")[0]
+        self.assertEqual(job, ("running", None))
+        self.assertIn("migrating", d.ctl("job", "show", "1").stdout)
+        strange["on"] = False
+        self.assertEqual(self.wait_done(d, sid, timeout=60)["state"],
+                         "completed")
+        self.assertEqual(self.rows(d, "SELECT state, provider_status, error"
+                                      " FROM jobs"),
+                         [("succeeded", "succeeded", None)])
+
+
 class Azure(OpenAITest):
     def test_the_azure_v1_dialect_sends_the_api_key_header(self):
         d = self.api_daemon(dialect="azure")
