@@ -564,6 +564,15 @@ render_job(const struct ctx *ctx, const cJSON *r)
 		printf("  %s  %-5s %s\n", t1, str(e, "level", ""),
 		       str(e, "message", ""));
 	}
+	{
+		double all = num(r, "events_total", 0);
+		int shown = cJSON_GetArraySize(get(r, "events"));
+
+		if (all > shown)
+			printf("  (%.0f more: metrics events, summed up below, "
+			       "and older ones; all in the job_events table)\n",
+			       all - shown);
+	}
 	tab = table_new(6, mheaders);
 	cJSON_ArrayForEach(m, get(r, "metrics"))
 	{
