@@ -7,12 +7,17 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Columns shared by the job and trial queries, in this order. */
+/*
+ * Columns shared by the job and trial queries, in this order.  The spec
+ * is needed only to submit, so a job already submitted goes without
+ * (a sweep's spec may be large, and live jobs are read every tick).
+ */
 #define JOB_COLUMNS                                                            \
 	" j.id, t.id, t.sweep_id, j.attempt, j.backend, j.intent_key,"         \
 	" j.remote_id, j.state, s.state, s.max_job_hours, s.retries,"          \
 	" s.objective_metric, s.objective_mode, j.billed_seconds, s.model,"    \
-	" s.spec, t.grader_name, g.spec, t.hyperparameters, t.seed, s.name,"   \
+	" CASE WHEN j.remote_id IS NULL THEN s.spec END, t.grader_name,"       \
+	" g.spec, t.hyperparameters, t.seed, s.name,"                          \
 	" s.max_concurrent, j.events_cursor, j.rate_usd_per_hour,"             \
 	" j.reserved_usd, j.cost_usd, j.ledgered_usd, j.budget_paused,"        \
 	" s.allow_unpriced"
