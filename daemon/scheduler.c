@@ -616,6 +616,20 @@ collect(const struct store_job_row *row, void *arg)
 	l->items[l->n++] = ref_new(l->s, row);
 }
 
+/* A live job, unless its backend wants it left alone for now. */
+static void
+collect_due(const struct store_job_row *row, void *arg)
+{
+	struct job_list *l = arg;
+	struct backend *be = backend_find(l->s->d, row->backend);
+	struct slot *sl = slot_get(l->s, row->id, false);
+
+	if (sl != NULL && be != NULL &&
+	    (sl->inflight || (be->poll_interval > 0 && sl->due > mono_s())))
+		return;
+	collect(row, arg);
+}
+
 /* One live job: reconcile, enforce, poll.  Takes the ref over. */
 static void
 handle_job(struct scheduler *s, struct job_ref *j)
@@ -976,7 +990,7 @@ tick(uv_timer_t *t)
 
 	s->tick_rows = 0;
 	reconcile(s);
-	if (store_jobs_active(d->store, collect, &live) == 0) {
+	if (store_jobs_active(d->store, collect_due, &live) == 0) {
 		/* Polls of in-process backends answer at once: one commit. */
 		bool tx = store_begin(d->store) == 0;
 
