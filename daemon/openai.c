@@ -1126,9 +1126,42 @@ metric_add(struct metric_list *l, int64_t step, const char *name, double v,
 	l->names[l->n++] = owned ? (char *)name : NULL;
 }
 
+/*
+ * The spec's key of a grader the provider names by its "name": the key of
+ * a multi grader's sub-grader, or the key of a single grader, which the
+ * job's metadata carries (rftd_grader).  Per-grader metrics go by keys,
+ * as on every backend.
+ */
+static const char *
+grader_key(const cJSON *job, const char *name)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(job, "method");
+	const cJSON *rft = cJSON_GetObjectItemCaseSensitive(m, "reinforcement");
+	const cJSON *grader = cJSON_GetObjectItemCaseSensitive(rft, "grader");
+	const cJSON *subs = cJSON_GetObjectItemCaseSensitive(grader, "graders");
+	const cJSON *sub;
+	const char *own = jstr(grader, "name");
+	const char *key = jstr(
+	    cJSON_GetObjectItemCaseSensitive(job, "metadata"), "rftd_grader");
+
+	if (!cJSON_IsObject(subs))
+		subs = NULL;
+	cJSON_ArrayForEach(sub, subs)
+	{
+		const char *n = jstr(sub, "name");
+
+		if (n != NULL && sub->string != NULL && strcmp(n, name) == 0)
+			return sub->string;
+	}
+	if (subs == NULL && own != NULL && key != NULL &&
+	    strcmp(own, name) == 0)
+		return key;
+	return name;
+}
+
 /* The metrics of one RFT metrics event, canonical names and raw ones. */
 static void
-event_metrics(struct metric_list *l, const cJSON *data)
+event_metrics(struct metric_list *l, const cJSON *data, const cJSON *job)
 {
 	const cJSON *scores = cJSON_GetObjectItemCaseSensitive(data, "scores");
 	const cJSON *g, *item;
@@ -1149,6 +1182,7 @@ event_metrics(struct metric_list *l, const cJSON *data)
 
 		if (name == NULL)
 			continue;
+		name = grader_key(job, name);
 		if (jnum(g, "train_reward_mean", &v))
 			metric_add(
 			    l, (int64_t)step,
@@ -1243,7 +1277,7 @@ op_deliver(struct pollop *op)
 			}
 			if (type == NULL || strcmp(type, "metrics") != 0)
 				continue;
-			event_metrics(&ml, data);
+			event_metrics(&ml, data, op->job);
 			/* Billed time: the steps' own seconds when given. */
 			{
 				const cJSON *timing =
@@ -1576,6 +1610,8 @@ create_body(const struct oai *o, const struct backend_job *job)
 	cJSON_AddStringToObject(meta, "rftd_sweep", num);
 	snprintf(num, sizeof(num), "%lld", (long long)job->trial_id);
 	cJSON_AddStringToObject(meta, "rftd_trial", num);
+	if (job->grader_name != NULL && strlen(job->grader_name) <= 512)
+		cJSON_AddStringToObject(meta, "rftd_grader", job->grader_name);
 	method = cJSON_AddObjectToObject(b, "method");
 	cJSON_AddStringToObject(method, "type", "reinforcement");
 	rft = cJSON_AddObjectToObject(method, "reinforcement");

@@ -236,7 +236,8 @@ class CreateRequest(OpenAITest):
             self.assertEqual(body["metadata"], {
                 "rftd_intent": j["intent_key"],
                 "rftd_sweep": str(sid),
-                "rftd_trial": str(j["trial_id"])})
+                "rftd_trial": str(j["trial_id"]),
+                "rftd_grader": "fuzzy"})
             self.assertEqual(body["training_file"], files["train.jsonl"])
             self.assertEqual(body["validation_file"], files["valid.jsonl"])
             self.assertTrue(body["training_file"].startswith("file-"))
@@ -288,6 +289,28 @@ class MultiGrader(OpenAITest):
                      "grader.fuzzy.valid_reward_mean"):
             self.assertIn(name, names)
         self.assert_money_safe(d)
+
+    def test_per_grader_metrics_go_by_the_spec_keys_not_the_names(self):
+        """The provider reports graders by their "name"; rftd names the
+        metrics by the spec's keys, as the simulator does."""
+        d = self.api_daemon()
+        exact = dict(EXACT, name="exact match")
+        fuzzy = dict(FUZZY, name="fuzzy one")
+        multi = {"type": "multi", "name": "blend",
+                 "graders": {"e": exact, "f": fuzzy},
+                 "calculate_output": "0.7 * e + 0.3 * f"}
+        sid = self.submit(d, self.spec(
+            trials=1, graders={"mix": multi, "plain": dict(EXACT,
+                                                           name="x y")}))
+        self.assertEqual(self.wait_done(d, sid)["state"], "completed")
+        names = {r[0] for r in self.rows(
+            d, "SELECT DISTINCT name FROM metrics WHERE name LIKE"
+               " 'grader.%'")}
+        self.assertEqual(names, {
+            "grader.e.train_reward_mean", "grader.e.valid_reward_mean",
+            "grader.f.train_reward_mean", "grader.f.valid_reward_mean",
+            "grader.plain.train_reward_mean",
+            "grader.plain.valid_reward_mean"})
 
 
 class Preflight(OpenAITest):
