@@ -182,7 +182,8 @@ struct parse {
 	bool after_key;		/* the previous non-blank line was a key */
 	uint64_t daemon_seen;	/* bit per option: set in [daemon] */
 	uint64_t *backend_seen; /* the same per backend */
-	uint64_t *price_seen;	/* the same per price */
+	int (*backend_lines)[ARRAY_LEN(options)]; /* where each was set */
+	uint64_t *price_seen;			  /* the same per price */
 	uint64_t budget_seen;
 	char *errors; /* accumulated "FILE:LINE: msg\n" */
 	size_t errors_len;
@@ -253,6 +254,9 @@ backend_add(struct parse *p, const char *name)
 	p->backend_seen = xrealloc(
 	    p->backend_seen, (cfg->nbackends + 1) * sizeof(*p->backend_seen));
 	p->backend_seen[cfg->nbackends] = 0;
+	p->backend_lines = xrealloc(
+	    p->backend_lines, (cfg->nbackends + 1) * sizeof(*p->backend_lines));
+	memset(p->backend_lines[cfg->nbackends], 0, sizeof(*p->backend_lines));
 	be = &cfg->backends[cfg->nbackends++];
 	backend_defaults(be, name);
 	be->line = p->line;
@@ -597,6 +601,9 @@ on_key(void *user, const char *section, const char *key, const char *value)
 		return 1;
 	}
 	*seen |= 1ull << i;
+	if (sec == SEC_BACKEND)
+		p->backend_lines[(struct config_backend *)base -
+				 p->cfg->backends][i] = p->line;
 	set_value(p, base, &options[i], value);
 	return 1;
 }
@@ -701,24 +708,25 @@ set_defaults(struct config *cfg)
 	cfg->cancel_latency = 5;
 }
 
-static bool
-option_seen(uint64_t seen, const char *key)
+/* The line of a backend's option `key`; 0 when it was not set. */
+static int
+option_line(const int *lines, const char *key)
 {
 	for (size_t i = 0; i < ARRAY_LEN(options); i++)
 		if (options[i].section == SEC_BACKEND &&
 		    strcmp(options[i].key, key) == 0)
-			return (seen & (1ull << i)) != 0;
-	return false;
+			return lines[i];
+	return 0;
 }
 
 /* The options of an openai backend: defaults, and how they fit. */
 static void
-finish_openai(struct parse *p, struct config_backend *be, uint64_t seen)
+finish_openai(struct parse *p, struct config_backend *be, const int *lines)
 {
 	int keys = (be->api_key_file != NULL) + (be->api_key_env != NULL) +
 		   (be->api_key_credential != NULL);
 
-	if (!option_seen(seen, "max_concurrent"))
+	if (option_line(lines, "max_concurrent") == 0)
 		be->max_concurrent = 3; /* OpenAI's limit of running jobs */
 	if (be->dialect == NULL)
 		be->dialect = xstrdup("openai");
@@ -735,7 +743,7 @@ finish_openai(struct parse *p, struct config_backend *be, uint64_t seen)
 	else if (be->base_url == NULL)
 		be->base_url = xstrdup("https://api.openai.com/v1");
 	if (be->api_version != NULL && strcmp(be->dialect, "azure") != 0)
-		parse_error(p, be->line,
+		parse_error(p, option_line(lines, "api_version"),
 			    "backend \"%s\": api_version is for dialect azure",
 			    be->name);
 }
@@ -743,14 +751,14 @@ finish_openai(struct parse *p, struct config_backend *be, uint64_t seen)
 /* Options that belong to another type of backend are mistakes. */
 static void
 check_backend_options(struct parse *p, const struct config_backend *be,
-		      uint64_t seen)
+		      const int *lines)
 {
 	for (size_t i = 0; i < ARRAY_LEN(options); i++) {
 		const struct option *o = &options[i];
 
 		if (o->section == SEC_BACKEND && o->types != NULL &&
-		    (seen & (1ull << i)) && strcmp(o->types, be->type) != 0)
-			parse_error(p, be->line,
+		    lines[i] > 0 && strcmp(o->types, be->type) != 0)
+			parse_error(p, lines[i],
 				    "backend \"%s\": %s applies to type %s, "
 				    "not %s",
 				    be->name, o->key, o->types, be->type);
@@ -779,16 +787,15 @@ finish_backends(struct parse *p)
 
 	for (size_t i = 0; i < cfg->nbackends; i++) {
 		struct config_backend *be = &cfg->backends[i];
-		uint64_t seen = p->backend_seen[i];
 
 		if (be->type == NULL) {
 			parse_error(p, be->line, "backend \"%s\" needs a type",
 				    be->name);
 			continue;
 		}
-		check_backend_options(p, be, seen);
+		check_backend_options(p, be, p->backend_lines[i]);
 		if (strcmp(be->type, "openai") == 0) {
-			finish_openai(p, be, seen);
+			finish_openai(p, be, p->backend_lines[i]);
 			/* The published price of RFT on o4-mini. */
 			default_price(p, be->name, "o4-mini-2025-04-16", 100);
 		}
@@ -848,6 +855,7 @@ config_load(struct config *cfg, const char *path, bool must_exist,
 	}
 	finish_backends(&p);
 	free(p.backend_seen);
+	free(p.backend_lines);
 	free(p.price_seen);
 	if (p.nerrors == 0)
 		return 0;

@@ -886,11 +886,11 @@ options_of_another_backend_type_are_reported(void **state)
 	assert_one_error(f,
 			 "[backend \"oa\"]\ntype = openai\napi_key_env = K\n"
 			 "speed = 10\n",
-			 1,
+			 4,
 			 "backend \"oa\": speed applies to type sim, not "
 			 "openai");
 	assert_one_error(f, "[backend \"s\"]\ntype = sim\npoll_interval = 1\n",
-			 1,
+			 3,
 			 "backend \"s\": poll_interval applies to type "
 			 "openai, not sim");
 }
@@ -917,7 +917,7 @@ bad_openai_values_are_reported(void **state)
 	assert_one_error(f,
 			 "[backend \"oa\"]\ntype = openai\napi_key_env = K\n"
 			 "api_version = 1\n",
-			 1, "backend \"oa\": api_version is for dialect azure");
+			 4, "backend \"oa\": api_version is for dialect azure");
 }
 
 static void
