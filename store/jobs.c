@@ -301,8 +301,8 @@ store_job_adopt(struct store *st, int64_t trial_id, const char *backend,
 }
 
 static const char sql_job_event_add[] =
-    "INSERT INTO job_events (job_id, remote_id, created_at, level, type,"
-    " message, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);";
+    "INSERT OR IGNORE INTO job_events (job_id, remote_id, created_at, level,"
+    " type, message, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);";
 
 int
 store_job_event_add(struct store *st, int64_t job_id,

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import time
 import unittest
@@ -692,6 +693,33 @@ class StrangeAnswers(OpenAITest):
         self.assertEqual(self.rows(d, "SELECT state, provider_status, error"
                                       " FROM jobs"),
                          [("succeeded", "succeeded", None)])
+
+
+class EventIngestion(OpenAITest):
+    def test_events_read_again_are_stored_once(self):
+        """A poll state lost (here: cleared while rftd is stopped) makes
+        rftd read every page of events again; each event is kept once."""
+        self.fake.set_options(steps=20, step_secs=0.3)
+        d = self.api_daemon()
+        sid = self.submit(d, self.spec(trials=1))
+        wait_until(lambda: self.rows(
+            d, "SELECT count(*) FROM job_events WHERE type = 'metrics'"
+        )[0][0] >= 3, timeout=20, what="some metrics events")
+        self.assertEqual(d.stop(), 0)
+        db = sqlite3.connect(d.database)
+        db.execute("UPDATE jobs SET events_cursor = NULL")
+        db.commit()
+        db.close()
+        d.start()
+        self.assertEqual(self.wait_done(d, sid)["state"], "completed")
+        remote, = self.rows(d, "SELECT remote_id FROM jobs")[0]
+        stored = [r[0] for r in self.rows(
+            d, "SELECT remote_id FROM job_events WHERE remote_id IS NOT"
+               " NULL")]
+        self.assertEqual(len(stored), len(set(stored)))
+        self.assertEqual(set(stored),
+                         {e["id"] for e in self.fake.events(remote)})
+        self.assertNotIn("error: store", d.read_log())
 
 
 class Azure(OpenAITest):
