@@ -104,6 +104,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import string
 import sys
 import threading
@@ -794,9 +795,11 @@ class FakeOpenAI(object):
     """The fake server.  See the module documentation."""
 
     def __init__(self, api_key="sk-test", speed=1.0, host="127.0.0.1",
-                 port=0, **options):
+                 port=0, tls=None, **options):
+        """`tls`: (certificate file, key file) to serve HTTPS."""
         self.api_key = api_key
         self.host = host
+        self._tls = tls
         self._want_port = port
         self._lock = threading.RLock()
         self._opts = dict(DEFAULT_OPTIONS)
@@ -834,9 +837,14 @@ class FakeOpenAI(object):
     def start(self):
         httpd = _Server((self.host, self._want_port), _Handler)
         httpd.fake = self
+        if self._tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self._tls)
+            httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
         self.port = httpd.server_address[1]
-        self.url = "http://%s:%d" % (self.host, self.port)
+        self.url = "%s://%s:%d" % ("https" if self._tls else "http",
+                                   self.host, self.port)
         self._serve_thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
             name="openai-fake-server", daemon=True)

@@ -4,6 +4,7 @@ twice, none forgotten).
 """
 import json
 import os
+import subprocess
 import sys
 
 from harness import SOURCE_DIR, DaemonTest, wait_until
@@ -22,10 +23,23 @@ class APITest(DaemonTest):
     """A fake API started per test, and helpers to run rftd against it."""
 
     fake_options = FAST
+    fake_tls = False  # serve HTTPS with a certificate made for the test
 
     def setUp(self):
         super().setUp()
-        self.fake = FakeOpenAI(api_key=API_KEY, **self.fake_options).start()
+        tls = None
+        if self.fake_tls:
+            self.cert = os.path.join(self.tmp, "cert.pem")
+            key = os.path.join(self.tmp, "key.pem")
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                 "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                 "-addext", "subjectAltName=IP:127.0.0.1",
+                 "-keyout", key, "-out", self.cert],
+                check=True, capture_output=True)
+            tls = (self.cert, key)
+        self.fake = FakeOpenAI(api_key=API_KEY, tls=tls,
+                               **self.fake_options).start()
         self.key_file = os.path.join(self.tmp, "api.key")
         with open(self.key_file, "w") as f:
             f.write(API_KEY + "\n")

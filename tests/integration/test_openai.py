@@ -722,6 +722,30 @@ class EventIngestion(OpenAITest):
         self.assertNotIn("error: store", d.read_log())
 
 
+class TLS(OpenAITest):
+    fake_tls = True
+
+    def test_https_with_the_certificate_given_as_ca_file(self):
+        d = self.api_daemon(extra="ca_file = %s\n" % self.cert)
+        sid = self.submit(d, self.spec(trials=2))
+        self.assertEqual(self.wait_done(d, sid)["state"], "completed")
+        self.assertTrue(self.fake.url.startswith("https://"))
+        self.assertEqual(len(self.creates()), 2)
+
+    def test_a_certificate_nobody_vouches_for_is_refused(self):
+        """TLS is verified: against a self-signed certificate the
+        preflight gets no answer, the sweep is refused, nothing is sent
+        past the handshake."""
+        d = self.api_daemon()
+        r = d.ctl("submit", self.spec(trials=2))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("could not be validated", r.stderr)
+        self.assertRegex(r.stderr, "(?i)certificate")
+        self.assertEqual(self.fake.requests(), [])
+        self.assertEqual(self.rows(d, "SELECT count(*) FROM sweeps"),
+                         [(0,)])
+
+
 class Azure(OpenAITest):
     def test_the_azure_v1_dialect_sends_the_api_key_header(self):
         d = self.api_daemon(dialect="azure")
