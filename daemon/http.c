@@ -55,8 +55,7 @@ struct http_req {
 	char local_err[300];
 };
 
-/* --- buffers ---------------------------------------------------------------
- */
+/* --- buffers -------------------------------------------------------------- */
 
 static size_t
 on_body(char *data, size_t size, size_t n, void *arg)
@@ -136,7 +135,7 @@ http_header(const struct http_req *r, const char *name, char *buf, size_t len)
 	return buf;
 }
 
-/* --- completion ---------------------------------------------------------- */
+/* --- completion ----------------------------------------------------------- */
 
 static void
 req_unlink(struct http_req *r)
@@ -266,8 +265,7 @@ drain(struct http *h)
 	}
 }
 
-/* --- libuv -> libcurl ------------------------------------------------------
- */
+/* --- libuv -> libcurl ----------------------------------------------------- */
 
 static void
 on_poll(uv_poll_t *p, int status, int events)
@@ -295,8 +293,7 @@ on_timer(uv_timer_t *t)
 	drain(h);
 }
 
-/* --- libcurl -> libuv ------------------------------------------------------
- */
+/* --- libcurl -> libuv ----------------------------------------------------- */
 
 static void
 on_sock_closed(uv_handle_t *handle)
@@ -353,8 +350,7 @@ on_timeout(CURLM *multi, long ms, void *userp)
 	return 0;
 }
 
-/* --- the client -------------------------------------------------------------
- */
+/* --- the client ----------------------------------------------------------- */
 
 struct http *
 http_new(uv_loop_t *loop, const struct http_limits *lim)

@@ -164,8 +164,7 @@ meter_free(struct daemon *d)
 	d->budget = NULL;
 }
 
-/* --- live jobs -------------------------------------------------------------
- */
+/* --- live jobs ------------------------------------------------------------ */
 
 struct live {
 	struct daemon *d;
@@ -207,8 +206,7 @@ meter_live(struct daemon *d, struct budget_job **jobs)
 	return l.n;
 }
 
-/* --- the meter ---------------------------------------------------------------
- */
+/* --- the meter ------------------------------------------------------------ */
 
 double
 meter_cost(struct daemon *d, int64_t job_id, int64_t sweep_id, double before,
@@ -239,8 +237,7 @@ meter_release(struct daemon *d, int64_t job_id, int64_t sweep_id,
 				 now_wall());
 }
 
-/* --- enforcement
- * -------------------------------------------------------------- */
+/* --- enforcement ---------------------------------------------------------- */
 
 struct halt {
 	struct daemon *d;
@@ -318,8 +315,7 @@ meter_enforce(struct daemon *d, struct budget_job *jobs, size_t n)
 		store_commit(d->store);
 }
 
-/* --- budget.show and budget.set ----------------------------------------------
- */
+/* --- budget.show and budget.set ------------------------------------------- */
 
 static cJSON *
 scope_json(struct daemon *d, const struct budget_scope *s,

@@ -81,8 +81,7 @@ struct oai {
 	bool closing;
 };
 
-/* --- secrets ---------------------------------------------------------------
- */
+/* --- secrets -------------------------------------------------------------- */
 
 static void
 secret_free(char *s)
@@ -184,8 +183,7 @@ read_key(const struct config_backend *cfg, char *err, size_t errlen)
 	}
 }
 
-/* --- JSON ------------------------------------------------------------------
- */
+/* --- JSON ----------------------------------------------------------------- */
 
 static const char *
 jstr(const cJSON *o, const char *key)
@@ -206,8 +204,7 @@ jnum(const cJSON *o, const char *key, double *out)
 	return true;
 }
 
-/* --- requests, with retries ------------------------------------------------
- */
+/* --- requests, with retries ----------------------------------------------- */
 
 enum policy {
 	SAFE,	/* reading, or harmless to repeat: retry what can be */
@@ -582,8 +579,7 @@ api_upload(struct oai *o, const char *file, const char *name, call_cb cb,
 	call_send(c);
 }
 
-/* --- job objects -----------------------------------------------------------
- */
+/* --- job objects ---------------------------------------------------------- */
 
 /* The provider's status in our state machine; JOB__COUNT: not known. */
 static enum job_state
@@ -704,8 +700,7 @@ cursor_print(const struct cursor *c)
 	return text;
 }
 
-/* --- polls -----------------------------------------------------------------
- */
+/* --- polls ---------------------------------------------------------------- */
 
 struct round;
 
@@ -1105,7 +1100,7 @@ oai_poll(struct backend *be, const char *remote_id, const char *cursor,
 	}
 }
 
-/* --- turning a poll's answers into the backend contract ------------------ */
+/* --- turning a poll's answers into the backend contract ------------------- */
 
 struct metric_list {
 	struct backend_metric *items;
@@ -1356,8 +1351,7 @@ op_deliver(struct pollop *op)
 	free(error);
 }
 
-/* --- holds -----------------------------------------------------------------
- */
+/* --- holds ---------------------------------------------------------------- */
 
 /* When a daily quota is likely to reset: the next UTC midnight. */
 static double
@@ -1401,8 +1395,7 @@ hold(struct oai *o, const struct reply *r)
 		  o->be->hold_until - now, o->be->hold_reason);
 }
 
-/* --- files -----------------------------------------------------------------
- */
+/* --- files ---------------------------------------------------------------- */
 
 typedef void (*file_cb)(struct oai *o, int rc, const char *file_id,
 			const char *error, void *arg);
@@ -1554,8 +1547,7 @@ ensure_file(struct oai *o, const char *ref, file_cb cb, void *arg)
 	api_upload(o, ref, base, on_uploaded, u);
 }
 
-/* --- submission ------------------------------------------------------------
- */
+/* --- submission ----------------------------------------------------------- */
 
 struct submit {
 	struct oai *o;
@@ -1720,8 +1712,7 @@ oai_submit(struct backend *be, const struct backend_job *job,
 	ensure_file(o, sb->training[0] ? sb->training : NULL, on_file, sb);
 }
 
-/* --- finding a job by its intent key ---------------------------------------
- */
+/* --- finding a job by its intent key -------------------------------------- */
 
 struct find {
 	char *intent;
@@ -1817,8 +1808,7 @@ oai_find(struct backend *be, const char *intent_key, backend_submit_cb cb,
 	find_page(be->priv, f, NULL);
 }
 
-/* --- control ----------------------------------------------------------------
- */
+/* --- control -------------------------------------------------------------- */
 
 struct ctl {
 	backend_done_cb cb;
@@ -1861,8 +1851,7 @@ oai_control(struct backend *be, const char *remote_id,
 	api(be->priv, "POST", path, NULL, SAFE, on_controlled, c);
 }
 
-/* --- our jobs at the provider ----------------------------------------------
- */
+/* --- our jobs at the provider --------------------------------------------- */
 
 struct owned {
 	backend_owned_cb each;
@@ -1948,8 +1937,7 @@ oai_list_owned(struct backend *be, backend_owned_cb each, backend_done_cb done,
 	owned_page(be->priv, w, NULL);
 }
 
-/* --- grader preflight -------------------------------------------------------
- */
+/* --- grader preflight ----------------------------------------------------- */
 
 struct preflight {
 	cJSON *graders; /* name -> grader */
@@ -2023,8 +2011,7 @@ oai_preflight(struct backend *be, const cJSON *graders, backend_done_cb cb,
 	preflight_next(o, pf);
 }
 
-/* --- the backend ------------------------------------------------------------
- */
+/* --- the backend ---------------------------------------------------------- */
 
 /*
  * A rough expectation for plans: an hour per epoch at the default

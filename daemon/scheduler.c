@@ -336,7 +336,7 @@ move(struct scheduler *s, struct job_ref *j, enum job_state to,
 	return 0;
 }
 
-/* --- polling ------------------------------------------------------------- */
+/* --- polling -------------------------------------------------------------- */
 
 static void
 on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
@@ -595,8 +595,7 @@ on_found(void *arg, int rc, const char *remote_id, const char *error)
 	submit(s, j, be);
 }
 
-/* --- the tick --------------------------------------------------------------
- */
+/* --- the tick ------------------------------------------------------------- */
 
 struct job_list {
 	struct job_ref **items;
@@ -882,8 +881,7 @@ admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 	free(a.live);
 }
 
-/* --- start-up reconciliation: jobs at the provider the store lacks ---------
- */
+/* --- start-up reconciliation: jobs at the provider the store lacks -------- */
 
 struct listing {
 	struct scheduler *s;
