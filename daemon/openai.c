@@ -92,6 +92,33 @@ secret_free(char *s)
 	}
 }
 
+/*
+ * Masks the key wherever it shows in `text`: a server, or a proxy in
+ * between, may echo the request in its error pages, and errors are
+ * logged and stored.
+ */
+static void
+scrub(const struct oai *o, char *text)
+{
+	const char *key = strchr(o->auth, ':');
+	size_t len;
+	char *at;
+
+	if (key == NULL)
+		return;
+	key += 2;
+	if (strncmp(key, "Bearer ", 7) == 0)
+		key += 7;
+	len = strlen(key);
+	while (len > 0 && (at = strstr(text, key)) != NULL) {
+		size_t stars = len < 4 ? len : 4;
+
+		memset(at, '*', stars);
+		memmove(at + stars, at + len, strlen(at + len) + 1);
+		text = at + stars;
+	}
+}
+
 /* Reads the key (first line, trimmed) from one of the configured places. */
 static char *
 read_key(const struct config_backend *cfg, char *err, size_t errlen)
@@ -453,6 +480,7 @@ on_http(void *arg, const struct http_result *res)
 		r.unknown = res->maybe_sent;
 		snprintf(r.error, sizeof(r.error), "%s", res->error);
 	}
+	scrub(o, r.error);
 	log_debug("backend %s: %s %s: %s (%.0f ms, try %d)", o->be->name,
 		  c->method, c->path, r.rc == 0 ? "ok" : r.error,
 		  (double)(now_mono_ns() - c->started_ns) / 1e6, c->attempt);

@@ -599,13 +599,16 @@ class Reconcile(OpenAITest):
 class Secrets(OpenAITest):
     def test_the_api_key_is_nowhere_to_be_read(self):
         d = self.api_daemon(daemon_section="log_level = debug\n")
-        # A refused create (a failed job), reads retried, a 500.
+        # A refused create (a failed job), reads retried, a 500; the
+        # 400 and the 500 come from something that echoes the request.
+        echo = ("<html>Bad request.  You sent: Authorization: Bearer %s"
+                "</html>" % API_KEY)
         self.fake.add_fault("status", path=CREATE_PATH, method="POST",
-                            count=1, status=400)
+                            count=1, status=400, body=echo)
         self.fake.add_fault("status", path=JOB_PATH, method="GET", count=2,
                             status=429, headers={"retry-after-ms": "100"})
         self.fake.add_fault("status", path=r"/events$", method="GET",
-                            count=1, status=500)
+                            count=1, status=500, body=echo)
         sid = self.submit(d, self.spec(trials=2))
         s = self.wait_done(d, sid)
         self.assertEqual(sorted(t["state"] for t in s["trials"]),
