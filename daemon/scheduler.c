@@ -34,6 +34,7 @@ struct reconcile {
 	bool done;	 /* orphans adopted; submissions may start */
 	bool listing;	 /* list_owned() under way */
 	double retry_at; /* monotonic seconds, after a failed listing */
+	char error[200]; /* why the last listing failed */
 };
 
 struct scheduler {
@@ -704,8 +705,9 @@ held(struct admission *a, struct backend *be, int64_t sweep_id)
 	if (i < s->d->nbackends && !s->rec[i].done) {
 		snprintf(why, sizeof(why),
 			 "backend %s: waiting to list its jobs after the "
-			 "start",
-			 be->name);
+			 "start%s%s",
+			 be->name, s->rec[i].error[0] ? "; the last try: " : "",
+			 s->rec[i].error);
 	} else if (be->hold_until > a->now) {
 		char until[32];
 		time_t t = (time_t)be->hold_until;
@@ -952,6 +954,8 @@ on_listed(void *arg, int rc, const char *error)
 			 s->d->backends[l->index]->name, l->adopted);
 	} else {
 		s->rec[l->index].retry_at = mono_s() + 10;
+		snprintf(s->rec[l->index].error, sizeof(s->rec[l->index].error),
+			 "%s", error ? error : strerror(-rc));
 		log_warnx("backend %s: cannot list its jobs (%s); submissions "
 			  "wait, next try in 10 s",
 			  s->d->backends[l->index]->name,
@@ -1037,6 +1041,9 @@ scheduler_new(struct daemon *d)
 void
 scheduler_configure(struct scheduler *s, unsigned int tick_ms)
 {
+	/* A new configuration (a new key, say) deserves a try at once. */
+	for (size_t i = 0; i < s->d->nbackends; i++)
+		s->rec[i].retry_at = 0;
 	uv_timer_start(&s->tick_timer, tick, 0, tick_ms);
 }
 

@@ -18,7 +18,8 @@ struct daemon;
 struct scheduler;
 
 struct scheduler *scheduler_new(struct daemon *d);
-/* Applies the configuration's tick (on start and reload). */
+/* Applies the configuration's tick (on start and reload); a backend
+ * whose start-up listing failed is tried again at once. */
 void scheduler_configure(struct scheduler *s, unsigned int tick_ms);
 /* Runs one tick now (tests and control actions want prompt effects). */
 void scheduler_kick(struct scheduler *s);

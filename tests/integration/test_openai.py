@@ -749,6 +749,30 @@ class TLS(OpenAITest):
                          [(0,)])
 
 
+class WrongKey(OpenAITest):
+    def test_a_refused_key_holds_everything_until_a_reload_brings_a_good_one(
+            self):
+        with open(self.key_file, "w") as f:
+            f.write("sk-not-the-right-one\n")
+        d = self.api_daemon(extra="preflight = no\n")
+        sid = self.submit(d, self.spec(trials=2))
+
+        def waiting():
+            reasons = {r[0] or "" for r in self.rows(
+                d, "SELECT pending_reason FROM trials")}
+            return any("waiting to list its jobs" in r and "401" in r
+                       for r in reasons)
+        wait_until(waiting, timeout=10, what="trials waiting on a 401")
+        self.assertEqual(self.creates(), [])
+        with open(self.key_file, "w") as f:
+            f.write(API_KEY + "\n")
+        d.ctl("reload", check=True)
+        self.assertEqual(self.wait_done(d, sid, timeout=20)["state"],
+                         "completed")
+        self.assertEqual(len(self.creates()), 2)
+        self.assert_money_safe(d)
+
+
 class Azure(OpenAITest):
     def test_the_azure_v1_dialect_sends_the_api_key_header(self):
         d = self.api_daemon(dialect="azure")
