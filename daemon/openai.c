@@ -728,6 +728,67 @@ cursor_print(const struct cursor *c)
 	return text;
 }
 
+/* --- the provider's list of jobs ------------------------------------------ */
+
+/*
+ * A walk through the provider's jobs, newest first, a page at a time, at
+ * most `max_pages` (a server that always says has_more cannot hold the
+ * daemon).  `each` sees every job until it returns false; `done` ends the
+ * walk, with 0 or the error, and frees what it must.
+ */
+struct walk {
+	struct oai *o;
+	const char *filter; /* more of the query, e.g. a metadata filter */
+	int pages, max_pages;
+	bool (*each)(struct walk *w, const cJSON *job);
+	void (*done)(struct walk *w, int rc, const char *error);
+	void *arg;
+};
+
+static void walk_page(struct walk *w, const char *after);
+
+static void
+on_walk(struct oai *o, struct reply *r, void *arg)
+{
+	struct walk *w = arg;
+	const cJSON *job;
+	const char *last = NULL;
+	bool more = true;
+
+	(void)o;
+	w->pages++;
+	if (r->rc != 0) {
+		w->done(w, r->rc, r->error);
+		return;
+	}
+	cJSON_ArrayForEach(job,
+			   cJSON_GetObjectItemCaseSensitive(r->json, "data"))
+	{
+		if (jstr(job, "id") != NULL)
+			last = jstr(job, "id");
+		if (more)
+			more = w->each(w, job);
+	}
+	if (more && last != NULL && w->pages < w->max_pages &&
+	    cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(r->json, "has_more"))) {
+		walk_page(w, last);
+		return;
+	}
+	w->done(w, 0, NULL);
+}
+
+static void
+walk_page(struct walk *w, const char *after)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "/fine_tuning/jobs?limit=%d%s%s%s",
+		 LIST_LIMIT, w->filter ? w->filter : "", after ? "&after=" : "",
+		 after ? after : "");
+	api(w->o, "GET", path, NULL, SAFE, on_walk, w);
+}
+
 /* --- polls ---------------------------------------------------------------- */
 
 struct round;
@@ -756,8 +817,8 @@ struct round {
 	struct pollop **ops;
 	size_t n;
 	size_t waiting; /* ops not finished */
-	int pages;	/* list pages read */
-	int max_pages;
+	size_t listed;	/* ops whose job the list showed */
+	struct walk walk;
 };
 
 static void op_have_job(struct pollop *op);
@@ -988,8 +1049,6 @@ round_lookup(struct round *rd, const char *id)
 	return hit ? *hit : NULL;
 }
 
-static void list_page(struct round *rd, const char *after);
-
 /* Jobs the list did not show are asked for one by one. */
 static void
 round_rest(struct round *rd)
@@ -1008,57 +1067,36 @@ round_rest(struct round *rd)
 		round_deliver(rd);
 }
 
-static void
-on_list(struct oai *o, struct reply *r, void *arg)
+static bool
+list_each(struct walk *w, const cJSON *job)
 {
-	struct round *rd = arg;
-	const cJSON *data, *job;
-	const char *last = NULL;
-	size_t missing = 0;
+	struct round *rd = w->arg;
+	const char *id = jstr(job, "id");
+	struct pollop *op = id ? round_lookup(rd, id) : NULL;
 
-	rd->pages++;
-	if (r->rc != 0) {
-		if (r->rc == -ECANCELED) {
-			/* Shutting down: every poll of the round ends. */
-			for (size_t i = 0; i < rd->n; i++)
-				rd->ops[i]->rc = -ECANCELED;
-			round_deliver(rd);
-			return;
-		}
-		log_warnx("backend %s: listing jobs: %s", o->be->name,
-			  r->error);
-		round_rest(rd);
-		return;
+	if (op != NULL && op->job == NULL) {
+		op->job = cJSON_Duplicate(job, true);
+		rd->listed++;
 	}
-	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
-	cJSON_ArrayForEach(job, data)
-	{
-		const char *id = jstr(job, "id");
-		struct pollop *op = id ? round_lookup(rd, id) : NULL;
-
-		last = id ? id : last;
-		if (op != NULL && op->job == NULL)
-			op->job = cJSON_Duplicate(job, true);
-	}
-	for (size_t i = 0; i < rd->n; i++)
-		missing += rd->ops[i]->job == NULL;
-	if (missing > 0 && last != NULL && rd->pages < rd->max_pages &&
-	    cJSON_IsTrue(
-		cJSON_GetObjectItemCaseSensitive(r->json, "has_more"))) {
-		list_page(rd, last);
-		return;
-	}
-	round_rest(rd);
+	return rd->listed < rd->n;
 }
 
 static void
-list_page(struct round *rd, const char *after)
+list_done(struct walk *w, int rc, const char *error)
 {
-	char path[300];
+	struct round *rd = w->arg;
 
-	snprintf(path, sizeof(path), "/fine_tuning/jobs?limit=%d%s%s",
-		 LIST_LIMIT, after ? "&after=" : "", after ? after : "");
-	api(rd->o, "GET", path, NULL, SAFE, on_list, rd);
+	if (rc == -ECANCELED) {
+		/* Shutting down: every poll of the round ends. */
+		for (size_t i = 0; i < rd->n; i++)
+			rd->ops[i]->rc = -ECANCELED;
+		round_deliver(rd);
+		return;
+	}
+	if (rc != 0)
+		log_warnx("backend %s: listing jobs: %s", rd->o->be->name,
+			  error);
+	round_rest(rd);
 }
 
 /* The polls asked for in one loop turn, as one round. */
@@ -1089,12 +1127,18 @@ on_flush(uv_timer_t *t)
 	qsort(rd->ops, rd->n, sizeof(*rd->ops), op_cmp);
 	if (rd->n >= LIST_MIN_JOBS) {
 		/* Twice the pages our jobs fill: ended jobs lie between. */
-		rd->max_pages =
-		    2 * (int)((rd->n + LIST_LIMIT - 1) / LIST_LIMIT) +
-		    LIST_SLACK_PAGES;
-		if (rd->max_pages > LIST_PAGES_MAX)
-			rd->max_pages = LIST_PAGES_MAX;
-		list_page(rd, NULL);
+		int pages = 2 * (int)((rd->n + LIST_LIMIT - 1) / LIST_LIMIT) +
+			    LIST_SLACK_PAGES;
+
+		rd->walk = (struct walk){
+		    .o = o,
+		    .max_pages =
+			pages < LIST_PAGES_MAX ? pages : LIST_PAGES_MAX,
+		    .each = list_each,
+		    .done = list_done,
+		    .arg = rd,
+		};
+		walk_page(&rd->walk, NULL);
 		return;
 	}
 	/* A few jobs: one by one (each op counts itself down). */
@@ -1436,7 +1480,6 @@ struct waiter {
 
 /* One upload under way; later askers for the same bytes wait on it. */
 struct upload {
-	struct oai *o;
 	struct upload *next;
 	char sha256[65];
 	char *path;
@@ -1564,7 +1607,6 @@ ensure_file(struct oai *o, const char *ref, file_cb cb, void *arg)
 		}
 	}
 	u = xcalloc(1, sizeof(*u));
-	u->o = o;
 	memcpy(u->sha256, sha, sizeof(sha));
 	u->path = xstrdup(ref);
 	u->bytes = bytes;
@@ -1578,7 +1620,6 @@ ensure_file(struct oai *o, const char *ref, file_cb cb, void *arg)
 /* --- submission ----------------------------------------------------------- */
 
 struct submit {
-	struct oai *o;
 	cJSON *body;
 	char *training, *validation; /* as in the spec */
 	char *intent;
@@ -1724,7 +1765,6 @@ oai_submit(struct backend *be, const struct backend_job *job,
 	struct oai *o = be->priv;
 	struct submit *sb = xcalloc(1, sizeof(*sb));
 
-	sb->o = o;
 	sb->body = create_body(o, job);
 	sb->training = xstrdup(job->training_file ? job->training_file : "");
 	sb->validation =
@@ -1743,97 +1783,87 @@ oai_submit(struct backend *be, const struct backend_job *job,
 /* --- finding a job by its intent key -------------------------------------- */
 
 struct find {
+	struct walk walk;
 	char *intent;
-	char *best; /* the oldest job carrying the key */
+	char filter[200]; /* &metadata[rftd_intent]=KEY */
+	char *best;	  /* the oldest job carrying the key */
 	double best_created;
-	int found, pages;
+	int found;
 	backend_submit_cb cb;
 	void *arg;
 };
 
-static void find_page(struct oai *o, struct find *f, const char *after);
+static bool
+find_each(struct walk *w, const cJSON *job)
+{
+	struct find *f = w->arg;
+	const char *key = jstr(
+	    cJSON_GetObjectItemCaseSensitive(job, "metadata"), "rftd_intent");
+	const char *id = jstr(job, "id");
+	double created = 0;
+
+	/* The server filtered; check, in case it did not. */
+	if (id == NULL || key == NULL || strcmp(key, f->intent) != 0)
+		return true;
+	jnum(job, "created_at", &created);
+	f->found++;
+	if (f->best == NULL || created < f->best_created) {
+		free(f->best);
+		f->best = xstrdup(id);
+		f->best_created = created;
+	}
+	return true;
+}
 
 static void
-on_find(struct oai *o, struct reply *r, void *arg)
+find_done(struct walk *w, int rc, const char *error)
 {
-	struct find *f = arg;
-	const cJSON *job;
-	const char *last = NULL;
+	struct find *f = w->arg;
 
-	if (r->rc != 0) {
-		f->cb(f->arg, r->rc == -ENOENT ? -EIO : r->rc, NULL, r->error);
-		goto done;
-	}
-	cJSON_ArrayForEach(job,
-			   cJSON_GetObjectItemCaseSensitive(r->json, "data"))
-	{
-		const cJSON *meta =
-		    cJSON_GetObjectItemCaseSensitive(job, "metadata");
-		const char *key = jstr(meta, "rftd_intent"),
-			   *id = jstr(job, "id");
-		double created = 0;
-
-		last = id ? id : last;
-		/* The server filtered; check, in case it did not. */
-		if (id == NULL || key == NULL || strcmp(key, f->intent) != 0)
-			continue;
-		jnum(job, "created_at", &created);
-		f->found++;
-		if (f->best == NULL || created < f->best_created) {
-			free(f->best);
-			f->best = xstrdup(id);
-			f->best_created = created;
-		}
-	}
-	if (++f->pages < FIND_PAGES_MAX && last != NULL &&
-	    cJSON_IsTrue(
-		cJSON_GetObjectItemCaseSensitive(r->json, "has_more"))) {
-		find_page(o, f, last);
-		return;
-	}
-	if (f->found > 1)
-		log_warnx("backend %s: %d jobs carry intent %s; keeping the "
-			  "oldest, %s",
-			  o->be->name, f->found, f->intent, f->best);
-	if (f->best != NULL)
-		f->cb(f->arg, 0, f->best, NULL);
-	else
+	if (rc != 0)
+		f->cb(f->arg, rc == -ENOENT ? -EIO : rc, NULL, error);
+	else if (f->best == NULL)
 		f->cb(f->arg, -ENOENT, NULL, NULL);
-done:
+	else {
+		if (f->found > 1)
+			log_warnx("backend %s: %d jobs carry intent %s; "
+				  "keeping the oldest, %s",
+				  w->o->be->name, f->found, f->intent, f->best);
+		f->cb(f->arg, 0, f->best, NULL);
+	}
 	free(f->intent);
 	free(f->best);
 	free(f);
 }
 
 static void
-find_page(struct oai *o, struct find *f, const char *after)
-{
-	char path[400];
-
-	snprintf(
-	    path, sizeof(path),
-	    "/fine_tuning/jobs?limit=%d&metadata%%5Brftd_intent%%5D=%s%s%s",
-	    LIST_LIMIT, f->intent, after ? "&after=" : "", after ? after : "");
-	api(o, "GET", path, NULL, SAFE, on_find, f);
-}
-
-static void
 oai_find(struct backend *be, const char *intent_key, backend_submit_cb cb,
 	 void *arg)
 {
-	struct find *f = xcalloc(1, sizeof(*f));
+	struct find *f;
 
-	for (const char *p = intent_key; *p != '\0'; p++) {
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
-			cb(arg, -EINVAL, NULL, "malformed intent key");
-			free(f);
-			return;
-		}
+	if (strlen(intent_key) > 128 ||
+	    strspn(intent_key, "abcdefghijklmnopqrstuvwxyz"
+			       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+		strlen(intent_key)) {
+		cb(arg, -EINVAL, NULL, "malformed intent key");
+		return;
 	}
+	f = xcalloc(1, sizeof(*f));
 	f->intent = xstrdup(intent_key);
+	snprintf(f->filter, sizeof(f->filter),
+		 "&metadata%%5Brftd_intent%%5D=%s", intent_key);
 	f->cb = cb;
 	f->arg = arg;
-	find_page(be->priv, f, NULL);
+	f->walk = (struct walk){
+	    .o = be->priv,
+	    .filter = f->filter,
+	    .max_pages = FIND_PAGES_MAX,
+	    .each = find_each,
+	    .done = find_done,
+	    .arg = f,
+	};
+	walk_page(&f->walk, NULL);
 }
 
 /* --- control -------------------------------------------------------------- */
@@ -1841,7 +1871,6 @@ oai_find(struct backend *be, const char *intent_key, backend_submit_cb cb,
 struct ctl {
 	backend_done_cb cb;
 	void *arg;
-	enum backend_action action;
 };
 
 static void
@@ -1873,7 +1902,6 @@ oai_control(struct backend *be, const char *remote_id,
 
 	c->cb = cb;
 	c->arg = arg;
-	c->action = action;
 	snprintf(path, sizeof(path), "/fine_tuning/jobs/%s/%s", remote_id,
 		 verbs[action]);
 	api(be->priv, "POST", path, NULL, SAFE, on_controlled, c);
@@ -1882,13 +1910,11 @@ oai_control(struct backend *be, const char *remote_id,
 /* --- our jobs at the provider --------------------------------------------- */
 
 struct owned {
+	struct walk walk;
 	backend_owned_cb each;
 	backend_done_cb done;
 	void *arg;
-	int pages;
 };
-
-static void owned_page(struct oai *o, struct owned *w, const char *after);
 
 static int64_t
 tag_number(const cJSON *meta, const char *key)
@@ -1899,70 +1925,51 @@ tag_number(const cJSON *meta, const char *key)
 	return v != NULL && parse_i64(v, 1, INT64_MAX, &n) == 0 ? n : 0;
 }
 
-static void
-on_owned(struct oai *o, struct reply *r, void *arg)
+static bool
+owned_each(struct walk *w, const cJSON *job)
 {
-	struct owned *w = arg;
-	const cJSON *job;
-	const char *last = NULL;
+	struct owned *ow = w->arg;
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(job, "metadata");
+	struct backend_owned b = {
+	    .remote_id = jstr(job, "id"),
+	    .intent_key = jstr(meta, "rftd_intent"),
+	    .model = jstr(job, "model"),
+	    .sweep_id = tag_number(meta, "rftd_sweep"),
+	    .trial_id = tag_number(meta, "rftd_trial"),
+	};
 
-	if (r->rc != 0) {
-		w->done(w->arg, r->rc, r->error);
-		free(w);
-		return;
-	}
-	cJSON_ArrayForEach(job,
-			   cJSON_GetObjectItemCaseSensitive(r->json, "data"))
-	{
-		const cJSON *meta =
-		    cJSON_GetObjectItemCaseSensitive(job, "metadata");
-		const char *key = jstr(meta, "rftd_intent"),
-			   *id = jstr(job, "id");
-
-		last = id ? id : last;
-		if (id != NULL && key != NULL &&
-		    !status_final(jstr(job, "status"))) {
-			struct backend_owned b = {
-			    .remote_id = id,
-			    .intent_key = key,
-			    .model = jstr(job, "model"),
-			    .sweep_id = tag_number(meta, "rftd_sweep"),
-			    .trial_id = tag_number(meta, "rftd_trial"),
-			};
-
-			w->each(w->arg, &b);
-		}
-	}
-	if (++w->pages < OWNED_PAGES_MAX && last != NULL &&
-	    cJSON_IsTrue(
-		cJSON_GetObjectItemCaseSensitive(r->json, "has_more"))) {
-		owned_page(o, w, last);
-		return;
-	}
-	w->done(w->arg, 0, NULL);
-	free(w);
+	if (b.remote_id != NULL && b.intent_key != NULL &&
+	    !status_final(jstr(job, "status")))
+		ow->each(ow->arg, &b);
+	return true;
 }
 
 static void
-owned_page(struct oai *o, struct owned *w, const char *after)
+owned_done(struct walk *w, int rc, const char *error)
 {
-	char path[300];
+	struct owned *ow = w->arg;
 
-	snprintf(path, sizeof(path), "/fine_tuning/jobs?limit=%d%s%s",
-		 LIST_LIMIT, after ? "&after=" : "", after ? after : "");
-	api(o, "GET", path, NULL, SAFE, on_owned, w);
+	ow->done(ow->arg, rc, rc ? error : NULL);
+	free(ow);
 }
 
 static void
 oai_list_owned(struct backend *be, backend_owned_cb each, backend_done_cb done,
 	       void *arg)
 {
-	struct owned *w = xcalloc(1, sizeof(*w));
+	struct owned *ow = xcalloc(1, sizeof(*ow));
 
-	w->each = each;
-	w->done = done;
-	w->arg = arg;
-	owned_page(be->priv, w, NULL);
+	ow->each = each;
+	ow->done = done;
+	ow->arg = arg;
+	ow->walk = (struct walk){
+	    .o = be->priv,
+	    .max_pages = OWNED_PAGES_MAX,
+	    .each = owned_each,
+	    .done = owned_done,
+	    .arg = ow,
+	};
+	walk_page(&ow->walk, NULL);
 }
 
 /* --- grader preflight ----------------------------------------------------- */
