@@ -652,9 +652,10 @@ job_error(const cJSON *job)
 
 	if (code == NULL && msg == NULL)
 		return NULL;
-	return xasprintf("%s%s%s%s%s", code ? code : "",
+	return xasprintf("%s%s%s%s%s%s", code ? code : "",
 			 code && msg ? ": " : "", msg ? msg : "",
-			 param ? " (param " : "", param ? param : "");
+			 param ? " (param " : "", param ? param : "",
+			 param ? ")" : "");
 }
 
 /* A fingerprint of a job object: it changes when anything in it does. */

@@ -698,6 +698,36 @@ class StrangeAnswers(OpenAITest):
                          [("succeeded", "succeeded", None)])
 
 
+class ProviderFailure(OpenAITest):
+    def test_a_job_failed_by_the_provider_says_why_and_is_retried(self):
+        self.fake.set_options(steps=30, step_secs=0.3)
+        d = self.api_daemon()
+        sid = self.submit(d, self.spec(trials=1))
+        remote = wait_until(lambda: self.rows(
+            d, "SELECT remote_id FROM jobs WHERE state = 'running'"),
+            timeout=20, what="a running job")[0][0]
+        self.assertTrue(self.fake.fail_job(
+            remote, code="invalid_grader_output",
+            message="The grader returned no score."))
+        wait_until(lambda: self.rows(
+            d, "SELECT 1 FROM jobs WHERE state = 'failed'"), timeout=10,
+            what="the job failed")
+        error, = self.rows(d, "SELECT error FROM jobs WHERE remote_id = ?",
+                           remote)[0]
+        self.assertEqual(error, "invalid_grader_output: The grader returned"
+                                " no score.")
+        self.assertIn("The grader returned no score.",
+                      d.ctl("job", "show", "1").stdout)
+        # The trial's next attempt runs and succeeds.
+        self.fake.set_options(steps=3)
+        self.assertEqual(self.wait_done(d, sid, timeout=40)["state"],
+                         "completed")
+        self.assertEqual(self.rows(d, "SELECT attempt, state FROM jobs"
+                                      " ORDER BY id"),
+                         [(1, "failed"), (2, "succeeded")])
+        self.assert_money_safe(d)
+
+
 class EventIngestion(OpenAITest):
     def test_events_read_again_are_stored_once(self):
         """A poll state lost (here: cleared while rftd is stopped) makes
