@@ -1,7 +1,8 @@
 /*
- * rftd: start-up, signals and the orderly shutdown.  Start-up failures
- * (configuration, database, socket) are fatal before the daemon reports
- * ready; after that, failures are per request.
+ * rftd: arguments, start-up and the loop (the reload and the orderly
+ * shutdown are in daemon.c).  Start-up failures (configuration, database,
+ * socket) are fatal before the daemon reports ready; after that, failures
+ * are per request.
  */
 #include "backend.h"
 #include "control.h"
@@ -37,89 +38,6 @@ usage(void)
 		"  -V       print the version and exit\n",
 		"/etc/rftd/rftd.conf or ~/.config/rftd/rftd.conf");
 	exit(2);
-}
-
-int
-daemon_reload(struct daemon *d, char **errors, char *changed, size_t len)
-{
-	struct config next;
-	int rc;
-
-	notify_send("RELOADING=1");
-	rc = config_load(&next, d->config_path, d->config_must_exist, errors);
-	if (rc != 0) {
-		notify_send("READY=1\nSTATUS=reload failed; running on the "
-			    "previous configuration");
-		log_warnx("reload: keeping the current configuration:\n%s",
-			  *errors);
-		return rc;
-	}
-	if (config_needs_restart(&d->cfg, &next, changed, len))
-		log_warnx("reload: %s changed; that takes a restart", changed);
-	d->cfg.log_level = next.log_level;
-	d->cfg.idle_timeout = next.idle_timeout;
-	d->cfg.max_clients = next.max_clients;
-	d->cfg.tick_ms = next.tick_ms;
-	d->cfg.max_trials = next.max_trials;
-	if (strstr(changed, "backends") == NULL) {
-		/* Same backends: take their new settings. */
-		struct config_backend *tmp = d->cfg.backends;
-
-		d->cfg.backends = next.backends;
-		next.backends = tmp;
-		backends_reconfigure(d);
-	}
-	{
-		/* Prices and budgets apply at once. */
-		struct config_price *prices = d->cfg.prices;
-		size_t nprices = d->cfg.nprices;
-
-		d->cfg.prices = next.prices;
-		d->cfg.nprices = next.nprices;
-		next.prices = prices;
-		next.nprices = nprices;
-	}
-	d->cfg.budget_global = next.budget_global;
-	d->cfg.budget_day = next.budget_day;
-	d->cfg.budget_month = next.budget_month;
-	d->cfg.global_action = next.global_action;
-	d->cfg.day_action = next.day_action;
-	d->cfg.month_action = next.month_action;
-	d->cfg.default_max_job_hours = next.default_max_job_hours;
-	d->cfg.grader_mtok_in_per_hour = next.grader_mtok_in_per_hour;
-	d->cfg.grader_mtok_out_per_hour = next.grader_mtok_out_per_hour;
-	d->cfg.cancel_latency = next.cancel_latency;
-	config_free(&next);
-	meter_limits(d);
-	if (d->verbose)
-		d->cfg.log_level = LOG_LVL_DEBUG; /* -v outlives reloads */
-	log_set_level(d->cfg.log_level);
-	control_set_limits(d->control, d->cfg.idle_timeout, d->cfg.max_clients);
-	scheduler_configure(d->sched, d->cfg.tick_ms);
-	log_info("reload: configuration applied");
-	notify_send("READY=1");
-	return 0;
-}
-
-void
-daemon_stop(struct daemon *d)
-{
-	if (d->stopping)
-		return;
-	d->stopping = true;
-	log_info("shutting down");
-	notify_send("STOPPING=1");
-	uv_close((uv_handle_t *)&d->service_timer, NULL);
-	/* Calls under way end first: their callbacks may answer clients and
-	 * the scheduler waits on them. */
-	backends_close(d);
-	control_close(d->control);
-	d->control = NULL;
-	scheduler_close(d->sched);
-	d->sched = NULL;
-	uv_close((uv_handle_t *)&d->sig_int, NULL);
-	uv_close((uv_handle_t *)&d->sig_term, NULL);
-	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 }
 
 static void
@@ -235,6 +153,76 @@ service_start(struct daemon *d)
 	uv_timer_start(&d->service_timer, on_service_timer, every_ms, every_ms);
 }
 
+/*
+ * One rftd per database: a write lock (fcntl) on DATABASE.lock, held until
+ * the process exits.  The kernel drops it when its holder dies, so a lock
+ * file left by a crash blocks no restart, and it names its holder's pid.
+ * Taken after daemonize() (such a lock does not pass a fork) and before
+ * the socket, so that a second rftd touches neither the first one's socket
+ * nor the database.  Returns the descriptor to keep open, or -1 with a
+ * sentence in `err`.
+ */
+static int
+lock_database(const char *database, char *err, size_t errlen)
+{
+	struct flock want = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	/* Another spelling of the same database must meet the same lock. */
+	char *real = realpath(database, NULL);
+	char *path = xasprintf("%s.lock", real != NULL ? real : database);
+	char pid[32];
+	int fd = -1, len, rc;
+
+	rc = mkdir_parent(path, 0700);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: cannot create its directory: %s",
+			 database, strerror(-rc));
+		goto fail;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot open its lock file %s: %s",
+			 database, path, strerror(errno));
+		goto fail;
+	}
+	for (int tries = 1; fcntl(fd, F_SETLK, &want) != 0; tries++) {
+		struct flock who = want;
+
+		if ((errno != EACCES && errno != EAGAIN) ||
+		    fcntl(fd, F_GETLK, &who) != 0) {
+			snprintf(err, errlen, "%s: cannot lock it: %s", path,
+				 strerror(errno));
+			goto fail;
+		}
+		if (who.l_type != F_UNLCK && who.l_pid > 0) {
+			snprintf(err, errlen,
+				 "the database %s is in use by another rftd "
+				 "(pid %d)",
+				 database, (int)who.l_pid);
+			goto fail;
+		}
+		/* Released in between, or held from another pid namespace. */
+		if (tries == 3) {
+			snprintf(err, errlen,
+				 "the database %s is in use by another rftd",
+				 database);
+			goto fail;
+		}
+	}
+	/* For people reading the file; the kernel's answer is what counts. */
+	len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+		log_warn("%s: writing the pid", path);
+	free(path);
+	free(real);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	free(real);
+	return -1;
+}
+
 static void
 print_handle(uv_handle_t *h, void *arg)
 {
@@ -249,7 +237,7 @@ main(int argc, char **argv)
 	bool check = false, foreground = false, verbose = false;
 	char *default_config = NULL, *config_real = NULL, *errors = NULL;
 	char err[1024];
-	int ready_fd = -1, passed_fd, ch, rc;
+	int ready_fd = -1, lock_fd, passed_fd, ch, rc;
 
 	while ((ch = getopt(argc, argv, "c:fnvV")) != -1) {
 		switch (ch) {
@@ -318,6 +306,14 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (!foreground)
 		ready_fd = daemonize();
+	lock_fd = lock_database(d.cfg.database_path, err, sizeof(err));
+	if (lock_fd < 0) {
+		log_err("%s", err);
+		config_free(&d.cfg);
+		free(default_config);
+		free(config_real);
+		return 1;
+	}
 
 	/* Once, before any thread or transfer (libcurl's rule). */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -345,15 +341,18 @@ main(int argc, char **argv)
 		log_err("%s", err);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d.loop);
+		close(lock_fd);
 		return 1;
 	}
-	/* After the socket: a second rftd stops before touching the store. */
+	/* After the socket: an rftd that shares only the socket with a
+	 * running one stops before creating or migrating its store. */
 	d.store = store_open(d.cfg.database_path, err, sizeof(err));
 	if (d.store == NULL) {
 		log_err("%s", err);
 		control_close(d.control);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d.loop);
+		close(lock_fd);
 		return 1;
 	}
 	control_set_limits(d.control, d.cfg.idle_timeout, d.cfg.max_clients);
@@ -385,6 +384,7 @@ main(int argc, char **argv)
 	backends_free(&d);
 	meter_free(&d);
 	store_close(d.store);
+	close(lock_fd); /* after the store: the next rftd finds it closed */
 	curl_global_cleanup();
 	config_free(&d.cfg);
 	free(default_config);

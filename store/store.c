@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define STORE_APPLICATION_ID  0x52465444 /* "RFTD" */
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -167,6 +168,35 @@ prepare_counts(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * SQLite keeps the -wal and -shm files beside the database and creates
+ * them when it opens it: a directory it cannot write into fails every
+ * start after a clean shutdown (which removes them).
+ */
+static int
+check_directory(const char *path, char *err, size_t errlen)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	int rc = 0;
+
+	if (slash == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+	} else {
+		slash[slash == dir ? 1 : 0] = '\0';
+	}
+	if (access(dir, W_OK | X_OK) != 0) {
+		rc = -errno;
+		store_errf(err, errlen,
+			   "%s: cannot write in its directory %s (for the "
+			   "-wal and -shm files): %s",
+			   path, dir, strerror(errno));
+	}
+	free(dir);
+	return rc;
+}
+
 struct store *
 store_open(const char *path, char *err, size_t errlen)
 {
@@ -195,9 +225,18 @@ store_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 
+	if (check_directory(path, err, errlen) != 0)
+		goto fail;
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
 		store_errf(err, errlen, "%s: %s", path,
 			   st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		goto fail;
+	}
+	/* SQLite falls back to reading a file it may not write, silently. */
+	if (sqlite3_db_readonly(st->db, "main") != 0) {
+		store_errf(err, errlen, "%s: cannot be written: %s", path,
+			   access(path, W_OK) != 0 ? strerror(errno)
+						   : "opened read-only");
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);

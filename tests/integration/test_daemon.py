@@ -5,6 +5,7 @@ import json
 import os
 import pwd
 import grp
+import shutil
 import signal
 import socket
 import sqlite3
@@ -26,6 +27,33 @@ TABLES = ["budgets", "checkpoints", "files", "graders", "halts",
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def make_writable(path):
+    if os.geteuid() == 0 and shutil.which("chattr"):
+        subprocess.run(["chattr", "-i", path], capture_output=True)
+    os.chmod(path, 0o600)
+
+
+def make_unwritable(path):
+    """Makes the file `path` unwritable for this test's own user: mode 0400,
+    or for root (who ignores modes) the immutable attribute.  Returns None,
+    or why that cannot be done here."""
+    if os.geteuid() != 0:
+        os.chmod(path, 0o400)
+    elif shutil.which("chattr") is None:
+        return "chattr is not installed"
+    else:
+        r = subprocess.run(["chattr", "+i", path], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            return "chattr +i: " + r.stderr.strip()
+    try:
+        os.close(os.open(path, os.O_WRONLY))
+    except OSError:
+        return None
+    make_writable(path)
+    return "it can still be written"
 
 
 class StatusAndPing(DaemonTest):
@@ -240,15 +268,77 @@ class Signals(DaemonTest):
 
 
 class Startup(DaemonTest):
+    def other_config(self, socket, database):
+        """A configuration for a second rftd beside the first."""
+        path = os.path.join(self.tmp, "other.conf")
+        with open(path, "w") as f:
+            f.write("[daemon]\nsocket = %s\ndatabase = %s\n"
+                    % (socket, database))
+        return path
+
     def test_second_daemon_on_the_same_socket_refuses(self):
         d = self.daemon()
-        before = os.stat(d.database).st_mtime_ns
-        r = subprocess.run([RFTD, "-f", "-c", d.config],
-                           capture_output=True, text=True, timeout=10)
+        other_db = os.path.join(self.tmp, "other", "rftd.db")
+        conf = self.other_config(d.socket, other_db)
+        r = subprocess.run([RFTD, "-f", "-c", conf],
+                           capture_output=True, text=True, timeout=30)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("another rftd is running at %s" % d.socket, r.stderr)
         self.assertEqual(d.ctl_json("status")["pid"], d.proc.pid)
-        self.assertEqual(os.stat(d.database).st_mtime_ns, before)
+        self.assertFalse(os.path.exists(other_db))
+
+    def test_second_daemon_on_the_same_database_refuses_naming_the_first(self):
+        d = self.daemon()
+        other_socket = os.path.join(self.tmp, "other", "control.sock")
+        conf = self.other_config(other_socket, d.database)
+        r = subprocess.run([RFTD, "-f", "-c", conf],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("the database %s is in use by another rftd (pid %d)"
+                      % (d.database, d.proc.pid), r.stderr)
+        self.assertNotIn(" ready: ", r.stderr)
+        self.assertFalse(os.path.exists(other_socket))
+        self.assertEqual(d.ctl_json("status")["pid"], d.proc.pid)
+
+    def test_second_daemon_leaves_the_first_ones_socket_alone(self):
+        d = self.daemon()
+        before = os.stat(d.socket)
+        r = subprocess.run([RFTD, "-f", "-c", d.config],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("the database %s is in use by another rftd (pid %d)"
+                      % (d.database, d.proc.pid), r.stderr)
+        self.assertNotIn("socket", r.stderr)
+        after = os.stat(d.socket)
+        self.assertEqual((after.st_ino, after.st_ctime_ns),
+                         (before.st_ino, before.st_ctime_ns))
+        self.assertEqual(d.ctl_json("status")["pid"], d.proc.pid)
+
+    def test_a_lock_file_left_by_a_killed_daemon_does_not_block_a_restart(self):
+        d = self.daemon()
+        lock = d.database + ".lock"
+        d.kill()                # SIGKILL: the lock file stays behind
+        self.assertTrue(os.path.exists(lock))
+        d.start()
+        self.assertEqual(d.ctl_json("status")["pid"], d.proc.pid)
+        with open(lock) as f:
+            self.assertEqual(f.read().strip(), str(d.proc.pid))
+
+    def test_a_database_that_cannot_be_written_is_refused(self):
+        d = self.daemon()
+        self.assertEqual(d.stop(), 0)
+        why = make_unwritable(d.database)
+        if why is not None:
+            self.skipTest("cannot make the database unwritable: " + why)
+        try:
+            r = subprocess.run([RFTD, "-f", "-c", d.config],
+                               capture_output=True, text=True, timeout=30)
+        finally:
+            make_writable(d.database)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("%s: cannot be written" % d.database, r.stderr)
+        self.assertNotIn(" ready: ", r.stderr)
+        self.assertFalse(os.path.exists(d.socket))
 
     def test_stale_socket_file_is_replaced(self):
         d = self.daemon(start=False)
@@ -350,6 +440,7 @@ class ConfigCheck(DaemonTest):
         self.assertIn("socket = %s\n" % d.socket, r.stdout)
         self.assertIn("idle_timeout = 300\n", r.stdout)
         self.assertFalse(os.path.exists(d.database))
+        self.assertFalse(os.path.exists(d.database + ".lock"))
         # The normalized output is itself a valid configuration.
         again = os.path.join(self.tmp, "again.conf")
         with open(again, "w") as f:
@@ -358,6 +449,13 @@ class ConfigCheck(DaemonTest):
                             text=True)
         self.assertEqual(r2.returncode, 0, r2.stderr)
         self.assertEqual(r2.stdout.splitlines()[1:], r.stdout.splitlines()[1:])
+
+    def test_check_mode_runs_beside_a_running_daemon(self):
+        d = self.daemon()
+        r = subprocess.run([RFTD, "-n", "-c", d.config], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("database = %s\n" % d.database, r.stdout)
 
     def test_check_mode_names_every_bad_line(self):
         d = self.daemon(start=False, daemon_section="colour = blue\n"

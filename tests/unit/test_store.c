@@ -18,12 +18,15 @@
 #include "tmpdir.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <linux/fs.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -227,6 +230,79 @@ rows_of(const struct counts *c, const char *table)
 			return c->rows[i];
 	fail_msg("table '%s' was not reported", table);
 	return -1;
+}
+
+/*
+ * Sets or clears the immutable attribute of `path`, which even root cannot
+ * write through.  Returns 0 or -errno (file systems without attributes,
+ * or a missing CAP_LINUX_IMMUTABLE, say no).
+ */
+static int
+set_immutable(const char *path, bool on)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK);
+	int attr, rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &attr) != 0) {
+		rc = -errno;
+	} else {
+		attr = on ? attr | FS_IMMUTABLE_FL : attr & ~FS_IMMUTABLE_FL;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &attr) != 0)
+			rc = -errno;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Undoes make_unwritable(), so that the fixture can remove `path`. */
+static void
+make_writable(const char *path, bool dir)
+{
+	if (geteuid() == 0)
+		set_immutable(path, false);
+	chmod(path, dir ? 0700 : 0600);
+}
+
+/* True when this process can write into `path` (a file or a directory). */
+static bool
+can_write(const char *path, bool dir)
+{
+	char *probe = xasprintf("%s/probe", path);
+	int fd = dir ? open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600)
+		     : open(path, O_WRONLY);
+
+	if (fd >= 0) {
+		close(fd);
+		if (dir)
+			unlink(probe);
+	}
+	free(probe);
+	return fd >= 0;
+}
+
+/*
+ * Makes the file or directory `path` unwritable in a way the test's own
+ * user cannot bypass: a read-only mode for an ordinary user, the
+ * immutable attribute for root (who ignores modes).  Returns false,
+ * saying why, when that cannot be done here; the caller then skips.
+ */
+static bool
+make_unwritable(const char *path, bool dir)
+{
+	int rc = 0;
+
+	if (geteuid() == 0)
+		rc = set_immutable(path, true);
+	else if (chmod(path, dir ? 0500 : 0400) != 0)
+		rc = -errno;
+	if (rc == 0 && !can_write(path, dir))
+		return true;
+	make_writable(path, dir);
+	print_message("skipped: cannot make %s unwritable here (%s)\n", path,
+		      rc != 0 ? strerror(-rc) : "it can still be written");
+	return false;
 }
 
 /* --- creating ------------------------------------------------------------ */
@@ -536,6 +612,67 @@ directory_is_refused(void **state)
 	assert_non_null(strstr(err, "not a regular file"));
 }
 
+/*
+ * SQLite opens a file it cannot write read-only without a word; the
+ * daemon would then say ready and fail every write.
+ */
+static void
+database_file_that_cannot_be_written_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *path = path_in(f, "rftd.db");
+	char err[512] = "";
+	struct store *st;
+
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	store_close(st);
+	if (!make_unwritable(path, false)) {
+		free(path);
+		skip();
+	}
+	st = store_open(path, err, sizeof(err));
+	make_writable(path, false);
+	store_close(st);
+	assert_null(st);
+	assert_non_null(strstr(err, path));
+	if (strstr(err, "cannot be written") == NULL)
+		fail_msg("error '%s' does not say it cannot be written", err);
+	free(path);
+}
+
+/* SQLite keeps the -wal and -shm files beside the database. */
+static void
+database_whose_directory_cannot_be_written_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *dir = path_in(f, "state");
+	char *path = path_in(f, "state/rftd.db");
+	char *want = xasprintf("cannot write in its directory %s", dir);
+	char err[512] = "";
+	struct store *st;
+
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	store_close(st);
+	assert_false(sibling_exists(path, "-wal"));
+	if (!make_unwritable(dir, true)) {
+		free(want);
+		free(path);
+		free(dir);
+		skip();
+	}
+	st = store_open(path, err, sizeof(err));
+	make_writable(dir, true);
+	store_close(st);
+	assert_null(st);
+	if (strstr(err, path) == NULL || strstr(err, want) == NULL)
+		fail_msg("error '%s' does not say '%s'", err, want);
+	free(want);
+	free(path);
+	free(dir);
+}
+
 static void
 close_of_null_is_a_no_op(void **state)
 {
@@ -657,6 +794,8 @@ main(void)
 	    TEST(other_programs_database_is_refused_untouched),
 	    TEST(database_with_a_foreign_application_id_is_refused_untouched),
 	    TEST(directory_is_refused),
+	    TEST(database_file_that_cannot_be_written_is_refused),
+	    TEST(database_whose_directory_cannot_be_written_is_refused),
 	    TEST(close_of_null_is_a_no_op),
 	    TEST(table_counts_report_every_table_empty_in_name_order),
 	    TEST(table_counts_follow_inserted_rows),
