@@ -21,7 +21,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "job.h"
+#include "lifecycle.h"
 
 struct daemon;
 struct backend;

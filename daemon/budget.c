@@ -201,6 +201,14 @@ budget_admit(struct budget *b, int64_t sweep_id, double worst,
 	return true;
 }
 
+bool
+budget_crosses(double spent, double ahead, double limit)
+{
+	/* Reserved money that fits is allowed to be spent: only spend
+	 * beyond the limit counts (a micro-dollar of rounding aside). */
+	return spent + ahead > limit + 1e-6;
+}
+
 double
 budget_ahead(const struct budget_job *j, double horizon_s)
 {
@@ -237,7 +245,7 @@ budget_enforce(struct budget *b, const struct budget_job *jobs, size_t n,
 		if (rate <= 0)
 			continue;
 		spent = budget_spent(b, s, now);
-		if (spent + rate < s->limit)
+		if (!budget_crosses(spent, rate, s->limit))
 			continue;
 		acted++;
 		for (size_t i = 0; i < n; i++)

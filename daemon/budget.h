@@ -93,6 +93,10 @@ bool budget_admit(struct budget *b, int64_t sweep_id, double worst,
 		  const struct budget_job *jobs, size_t n, double now,
 		  char *why, size_t whylen);
 
+/* Whether `ahead` more than `spent` goes beyond `limit`: reaching it
+ * exactly does not.  The one rule of enforcement and resumption. */
+bool budget_crosses(double spent, double ahead, double limit);
+
 /*
  * What a running job will spend within `horizon_s` seconds at its rate,
  * but no more than what is left of its worst case (it is stopped there).
@@ -101,10 +105,10 @@ double budget_ahead(const struct budget_job *j, double horizon_s);
 
 /*
  * Enforcement for one tick: for each limited scope whose spend would
- * cross its limit within `horizon_s` seconds (budget_ahead() of each of
- * its running jobs),
- * calls `stop` once per running job of the scope (with the scope and
- * whether to pause).  Returns how many scopes acted.
+ * go beyond its limit within `horizon_s` seconds (budget_crosses())
+ * (budget_ahead() of each of its running jobs), calls `stop` once per running
+ * job of the scope (with the scope and whether to pause).  Returns how many
+ * scopes acted.
  */
 int budget_enforce(struct budget *b, const struct budget_job *jobs, size_t n,
 		   double now, double horizon_s,

@@ -5,7 +5,6 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
-#include "scheduler.h"
 #include "store.h"
 #include "util.h"
 
@@ -14,10 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Ledger rows for a live job at most this often (USD unledgered). */
-#define LEDGER_STEP_MIN	  1.0
-#define LEDGER_STEP_SHARE 0.02 /* of its reservation */
 
 /* True when the grader (or a sub-grader) calls a model: tokens cost. */
 static bool
@@ -142,16 +137,31 @@ add_minute(double t, double usd, void *arg)
 	d->budget->global.spent = global;
 }
 
-void
-meter_init(struct daemon *d)
+/* Spend and limits from the store, into a budget core made empty. */
+static void
+load(struct daemon *d)
 {
 	double now = now_wall();
 
-	d->budget = xcalloc(1, sizeof(*d->budget));
+	budget_free(d->budget);
 	budget_init(d->budget);
 	store_spend_minutes(d->store, now - 30 * 86400.0, now, add_minute, d);
 	store_spent(d->store, 0, &d->budget->global.spent);
 	meter_limits(d);
+}
+
+void
+meter_init(struct daemon *d)
+{
+	d->budget = xcalloc(1, sizeof(*d->budget));
+	budget_init(d->budget);
+	load(d);
+}
+
+void
+meter_resync(struct daemon *d)
+{
+	load(d);
 }
 
 void
@@ -206,113 +216,76 @@ meter_live(struct daemon *d, struct budget_job **jobs)
 	return l.n;
 }
 
-/* --- the meter ------------------------------------------------------------ */
-
-double
-meter_cost(struct daemon *d, int64_t job_id, int64_t sweep_id, double before,
-	   double cost, double ledgered, double reserved, const char *quality,
-	   bool ended)
-{
-	double now = now_wall();
-	double step = fmax(LEDGER_STEP_MIN, LEDGER_STEP_SHARE * reserved);
-	bool to_ledger = ended || cost - ledgered >= step;
-
-	if (cost > before)
-		budget_spend(d->budget, sweep_id, cost - before, now);
-	if ((cost != before || (to_ledger && cost != ledgered)) &&
-	    store_job_cost(d->store, job_id, sweep_id, cost, quality, ledgered,
-			   to_ledger, now) == 0 &&
-	    to_ledger)
-		return cost;
-	return ledgered;
-}
-
-void
-meter_release(struct daemon *d, int64_t job_id, int64_t sweep_id,
-	      double reserved)
-{
-	if (reserved > 0)
-		store_ledger_job(d->store, job_id, sweep_id, "release",
-				 -reserved, "the job ended", "estimated",
-				 now_wall());
-}
-
 /* --- enforcement ---------------------------------------------------------- */
 
-struct halt {
-	struct daemon *d;
-	const struct budget_scope *scope;
-	cJSON *jobs;
-	bool pause;
-	uint64_t started_ns; /* when this tick's enforcement began */
+struct decisions {
+	struct meter_stop *stops;
+	size_t n, cap;
 };
 
 static void
-flush_halt(struct halt *h)
+decide_stop(const struct budget_scope *s, const struct budget_job *j,
+	    bool pause, void *arg)
 {
-	char name[32], *ids;
-	double now = now_wall();
+	struct decisions *d = arg;
+	struct meter_stop *m;
 
-	if (h->scope == NULL)
-		return;
-	budget_scope_name(h->scope, name, sizeof(name));
-	ids = cJSON_PrintUnformatted(h->jobs);
-	log_warnx("budget %s: $%.2f spent of $%.2f; %s %d jobs (stop "
-		  "requests issued in %.3f ms)",
-		  name, budget_spent(h->d->budget, h->scope, now),
-		  h->scope->limit, h->pause ? "pausing" : "cancelling",
-		  cJSON_GetArraySize(h->jobs),
-		  (double)(now_mono_ns() - h->started_ns) / 1e6);
-	store_halt_add(h->d->store, name, h->scope->limit,
-		       budget_spent(h->d->budget, h->scope, now),
-		       h->pause ? "pause" : "cancel", ids, now);
-	free(ids);
-	cJSON_Delete(h->jobs);
-	h->scope = NULL;
-	h->jobs = NULL;
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 16;
+		d->stops = xrealloc(d->stops, d->cap * sizeof(*d->stops));
+	}
+	m = &d->stops[d->n++];
+	memset(m, 0, sizeof(*m));
+	m->job_id = j->id;
+	m->pause = pause;
+	m->scope = s;
+	budget_scope_name(s, m->name, sizeof(m->name));
 }
 
-static void
-stop_job(const struct budget_scope *s, const struct budget_job *j, bool pause,
-	 void *arg)
+size_t
+meter_enforce(struct daemon *d, const struct budget_job *jobs, size_t n,
+	      double horizon_s, struct meter_stop **stops)
 {
-	struct halt *h = arg;
-	char err[256], why[64];
+	struct decisions dec = {0};
 
-	if (h->scope != s) {
-		flush_halt(h);
-		h->scope = s;
-		h->jobs = cJSON_CreateArray();
-	}
-	h->pause = pause;
-	budget_scope_name(s, why, sizeof(why));
-	snprintf(why + strlen(why), sizeof(why) - strlen(why),
-		 " budget reached");
-	if (scheduler_job_action(h->d->sched, j->id,
-				 pause ? BACKEND_PAUSE : BACKEND_CANCEL, why,
-				 err, sizeof(err)) != 0) {
-		log_debug("budget: job %lld: %s", (long long)j->id, err);
-		return;
-	}
-	if (pause)
-		store_job_budget_paused(h->d->store, j->id, true);
-	cJSON_AddItemToArray(h->jobs, cJSON_CreateNumber((double)j->id));
+	budget_enforce(d->budget, jobs, n, now_wall(), horizon_s, decide_stop,
+		       &dec);
+	*stops = dec.stops;
+	return dec.n;
 }
 
 void
-meter_enforce(struct daemon *d, struct budget_job *jobs, size_t n)
+meter_halted(struct daemon *d, const struct meter_stop *stops, size_t n,
+	     uint64_t started_ns)
 {
-	struct halt h = {.d = d, .started_ns = now_mono_ns()};
-	double horizon = d->cfg.tick_ms / 1000.0 + d->cfg.cancel_latency;
+	double now = now_wall();
 
-	bool tx;
+	for (size_t i = 0, end; i < n; i = end) {
+		const struct budget_scope *s = stops[i].scope;
+		cJSON *ids = cJSON_CreateArray();
+		double spent = budget_spent(d->budget, s, now);
+		char *text;
 
-	/* Stopping a thousand jobs is a thousand changes: one commit. */
-	tx = store_begin(d->store) == 0;
-	budget_enforce(d->budget, jobs, n, now_wall(), horizon, stop_job, &h);
-	flush_halt(&h);
-	if (tx)
-		store_commit(d->store);
+		for (end = i; end < n && stops[end].scope == s; end++)
+			if (stops[end].done)
+				cJSON_AddItemToArray(
+				    ids, cJSON_CreateNumber(
+					     (double)stops[end].job_id));
+		if (cJSON_GetArraySize(ids) > 0) {
+			log_warnx("budget %s: $%.2f spent of $%.2f; %s %d jobs "
+				  "(stop requests issued in %.3f ms)",
+				  stops[i].name, spent, s->limit,
+				  stops[i].pause ? "pausing" : "cancelling",
+				  cJSON_GetArraySize(ids),
+				  (double)(now_mono_ns() - started_ns) / 1e6);
+			text = cJSON_PrintUnformatted(ids);
+			store_halt_add(d->store, stops[i].name, s->limit, spent,
+				       stops[i].pause ? "pause" : "cancel",
+				       text, now);
+			free(text);
+		}
+		cJSON_Delete(ids);
+	}
 }
 
 /* --- budget.show and budget.set ------------------------------------------- */
@@ -385,7 +358,7 @@ has_room(struct daemon *d, const struct budget_job *j,
 		for (size_t i = 0; i < n; i++)
 			if (jobs[i].running && budget_in_scope(s, &jobs[i]))
 				ahead += budget_ahead(&jobs[i], horizon_s);
-		if (budget_spent(b, s, now) + ahead >= s->limit)
+		if (budget_crosses(budget_spent(b, s, now), ahead, s->limit))
 			return false;
 	}
 	return true;
@@ -393,7 +366,8 @@ has_room(struct daemon *d, const struct budget_job *j,
 
 int
 meter_set_limit(struct daemon *d, const char *scope, double usd,
-		const char *action, char *err, size_t errlen)
+		const char *action, int64_t **resume, size_t *nresume,
+		char *err, size_t errlen)
 {
 	enum budget_kind kind;
 	int64_t sweep_id;
@@ -405,6 +379,8 @@ meter_set_limit(struct daemon *d, const char *scope, double usd,
 	cJSON *paused;
 	const cJSON *id;
 
+	*resume = NULL;
+	*nresume = 0;
 	if (budget_scope_parse(scope, &kind, &sweep_id) != 0) {
 		snprintf(err, errlen,
 			 "'%s' is not a scope: global, day, month or "
@@ -454,12 +430,11 @@ meter_set_limit(struct daemon *d, const char *scope, double usd,
 
 		for (size_t i = 0; i < n; i++) {
 			if (live[i].id != job ||
-			    !has_room(d, &live[i], live, n, horizon) ||
-			    scheduler_job_action(d->sched, job, BACKEND_RESUME,
-						 "a budget has room again", err,
-						 errlen) != 0)
+			    !has_room(d, &live[i], live, n, horizon))
 				continue;
-			store_job_budget_paused(d->store, job, false);
+			*resume = xrealloc(*resume,
+					   (*nresume + 1) * sizeof(**resume));
+			(*resume)[(*nresume)++] = job;
 			live[i].running = true; /* counts for the next ones */
 		}
 	}

@@ -36,36 +36,46 @@ void meter_init(struct daemon *d);
 void meter_limits(struct daemon *d);
 void meter_free(struct daemon *d);
 
+/* Builds the core again from the store: after a write failed, memory
+ * holds what was committed, no more. */
+void meter_resync(struct daemon *d);
+
 /* The live jobs as the core sees them, for this tick (read again). */
 size_t meter_live(struct daemon *d, struct budget_job **jobs);
 
+/* A stop the meter decides, for the scheduler to carry out. */
+struct meter_stop {
+	int64_t job_id;
+	bool pause; /* pause (the backend can); else cancel */
+	const struct budget_scope *scope;
+	char name[32]; /* the scope's */
+	bool done;     /* set by the caller: the stop is under way */
+};
+
 /*
- * Records that job `job_id` of `sweep_id` now costs `cost` (USD), up
- * from `before`; writes the ledger when enough is unledgered or the job
- * ended.  `quality` is "estimated" or "provider".  Returns how much of
- * the cost the ledger now holds.
+ * Which running jobs must stop now, because their scope's spend could
+ * cross its limit within `horizon_s` seconds.  Returns how many, with
+ * *stops (caller frees) grouped by scope.  Decides only.
  */
-double meter_cost(struct daemon *d, int64_t job_id, int64_t sweep_id,
-		  double before, double cost, double ledgered, double reserved,
-		  const char *quality, bool ended);
+size_t meter_enforce(struct daemon *d, const struct budget_job *jobs, size_t n,
+		     double horizon_s, struct meter_stop **stops);
 
-/* A job ended: releases its reservation in the ledger. */
-void meter_release(struct daemon *d, int64_t job_id, int64_t sweep_id,
-		   double reserved);
-
-/* Stops what would cross a limit before the next tick; records halts. */
-void meter_enforce(struct daemon *d, struct budget_job *jobs, size_t n);
+/* Records the halts of the stops that were carried out (`done`). */
+void meter_halted(struct daemon *d, const struct meter_stop *stops, size_t n,
+		  uint64_t started_ns);
 
 /* For budget.show: every scope with its figures (a new JSON array). */
 cJSON *meter_scopes(struct daemon *d);
 
 /*
  * Sets a limit at run time (USD, or < 0 to fall back to the configured
- * one; `action` NULL keeps the scope's), records it, and resumes jobs a budget
- * paused when there may be room now.  Returns 0 or -EINVAL (bad scope, `err`
- * filled).
+ * one; `action` NULL keeps the scope's) and records it.  When the limit
+ * was raised or cleared, *resume (caller frees) lists the jobs a budget
+ * paused that have room now, for the caller to resume.  Returns 0,
+ * -EINVAL (bad scope) or -EIO, with `err` filled.
  */
 int meter_set_limit(struct daemon *d, const char *scope, double usd,
-		    const char *action, char *err, size_t errlen);
+		    const char *action, int64_t **resume, size_t *nresume,
+		    char *err, size_t errlen);
 
 #endif

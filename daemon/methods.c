@@ -794,7 +794,7 @@ action_error(int rc, const char *msg, struct proto_error *err)
 
 static int
 job_action(struct daemon *d, const cJSON *params, cJSON **result,
-	   struct proto_error *err, enum backend_action action)
+	   struct proto_error *err, enum job_event ev)
 {
 	char msg[256];
 	int64_t id;
@@ -802,11 +802,10 @@ job_action(struct daemon *d, const cJSON *params, cJSON **result,
 
 	if (id_only(params, &id, err) != 0)
 		return err->code;
-	rc = scheduler_job_action(d->sched, id, action, NULL, msg, sizeof(msg));
+	rc = scheduler_job_event(d->sched, id, ev, JOB_BY_USER, NULL, msg,
+				 sizeof(msg));
 	if (rc != 0)
 		return action_error(rc, msg, err);
-	if (action == BACKEND_RESUME) /* the user decides now, not a budget */
-		store_job_budget_paused(d->store, id, false);
 	*result = store_job_json(d->store, id, &rc);
 	return 0;
 }
@@ -815,21 +814,21 @@ static int
 job_cancel(struct daemon *d, const cJSON *params, cJSON **result,
 	   struct proto_error *err)
 {
-	return job_action(d, params, result, err, BACKEND_CANCEL);
+	return job_action(d, params, result, err, JOB_EV_STOP);
 }
 
 static int
 job_pause(struct daemon *d, const cJSON *params, cJSON **result,
 	  struct proto_error *err)
 {
-	return job_action(d, params, result, err, BACKEND_PAUSE);
+	return job_action(d, params, result, err, JOB_EV_PAUSE);
 }
 
 static int
 job_resume(struct daemon *d, const cJSON *params, cJSON **result,
 	   struct proto_error *err)
 {
-	return job_action(d, params, result, err, BACKEND_RESUME);
+	return job_action(d, params, result, err, JOB_EV_RESUME);
 }
 
 /*
@@ -839,9 +838,13 @@ job_resume(struct daemon *d, const cJSON *params, cJSON **result,
  */
 static int
 sweep_action(struct daemon *d, const cJSON *params, cJSON **result,
-	     struct proto_error *err, const char *state,
-	     enum backend_action action)
+	     struct proto_error *err, enum sweep_state to, enum job_event ev)
 {
+	static const char *const whys[] = {
+	    [JOB_EV_STOP] = "the sweep was cancelled",
+	    [JOB_EV_PAUSE] = "the sweep was paused",
+	    [JOB_EV_RESUME] = "the sweep was resumed",
+	};
 	const cJSON *job;
 	cJSON *jobs;
 	int64_t id;
@@ -849,29 +852,33 @@ sweep_action(struct daemon *d, const cJSON *params, cJSON **result,
 
 	if (id_only(params, &id, err) != 0)
 		return err->code;
-	rc = store_sweep_set_state(d->store, id, state, now_wall());
+	rc = store_sweep_set_state(d->store, id, sweep_state_name(to),
+				   now_wall());
 	if (rc == -EALREADY)
 		return proto_error_set(err, PROTO_E_CONFLICT,
 				       "sweep %lld has ended", (long long)id);
+	if (rc == -EIO)
+		return proto_error_set(err, PROTO_E_STORE,
+				       "sweep %lld: the store cannot record "
+				       "this: %s",
+				       (long long)id,
+				       store_last_error(d->store));
 	if (rc != 0)
 		return not_found(rc, err, "sweep", id);
-	log_info("sweep %lld: %s", (long long)id, state);
+	log_info("sweep %lld: %s", (long long)id, sweep_state_name(to));
 	jobs = store_sweep_job_ids(d->store, id);
 	cJSON_ArrayForEach(job, jobs)
 	{
 		const char *js = cJSON_GetObjectItem(job, "state")->valuestring;
 		char msg[256];
 
-		if ((action == BACKEND_PAUSE && strcmp(js, "running") != 0) ||
-		    (action == BACKEND_RESUME && strcmp(js, "paused") != 0))
+		if ((ev == JOB_EV_PAUSE && strcmp(js, "running") != 0) ||
+		    (ev == JOB_EV_RESUME && strcmp(js, "paused") != 0))
 			continue;
-		if (scheduler_job_action(
-			d->sched, cJSON_GetObjectItem(job, "id")->valueint,
-			action,
-			action == BACKEND_CANCEL  ? "the sweep was cancelled"
-			: action == BACKEND_PAUSE ? "the sweep was paused"
-						  : "the sweep was resumed",
-			msg, sizeof(msg)) == 0)
+		if (scheduler_job_event(
+			d->sched,
+			(int64_t)cJSON_GetObjectItem(job, "id")->valuedouble,
+			ev, JOB_BY_SWEEP, whys[ev], msg, sizeof(msg)) == 0)
 			affected++;
 	}
 	cJSON_Delete(jobs);
@@ -887,22 +894,23 @@ static int
 sweep_cancel(struct daemon *d, const cJSON *params, cJSON **result,
 	     struct proto_error *err)
 {
-	return sweep_action(d, params, result, err, "cancelled",
-			    BACKEND_CANCEL);
+	return sweep_action(d, params, result, err, SWEEP_CANCELLED,
+			    JOB_EV_STOP);
 }
 
 static int
 sweep_pause(struct daemon *d, const cJSON *params, cJSON **result,
 	    struct proto_error *err)
 {
-	return sweep_action(d, params, result, err, "paused", BACKEND_PAUSE);
+	return sweep_action(d, params, result, err, SWEEP_PAUSED, JOB_EV_PAUSE);
 }
 
 static int
 sweep_resume(struct daemon *d, const cJSON *params, cJSON **result,
 	     struct proto_error *err)
 {
-	return sweep_action(d, params, result, err, "running", BACKEND_RESUME);
+	return sweep_action(d, params, result, err, SWEEP_RUNNING,
+			    JOB_EV_RESUME);
 }
 
 /* --- budgets ------------------------------------------------------------ */
@@ -931,7 +939,10 @@ budget_set(struct daemon *d, const cJSON *params, cJSON **result,
 	    cJSON_GetObjectItemCaseSensitive(params, "limit_usd");
 	const cJSON *action =
 	    cJSON_GetObjectItemCaseSensitive(params, "action");
+	int64_t *resume;
+	size_t nresume;
 	char msg[256];
+	int rc;
 
 	if (check_params(params, allowed, err) != 0)
 		return err->code;
@@ -951,12 +962,21 @@ budget_set(struct daemon *d, const cJSON *params, cJSON **result,
 		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
 				       "/params/action: must be pause or "
 				       "cancel");
-	if (meter_set_limit(d, scope->valuestring,
-			    cJSON_IsNumber(limit) ? limit->valuedouble : -1,
-			    action ? action->valuestring : NULL, msg,
-			    sizeof(msg)) != 0)
+	rc = meter_set_limit(d, scope->valuestring,
+			     cJSON_IsNumber(limit) ? limit->valuedouble : -1,
+			     action ? action->valuestring : NULL, &resume,
+			     &nresume, msg, sizeof(msg));
+	if (rc == -EIO)
+		return proto_error_set(err, PROTO_E_STORE, "%s", msg);
+	if (rc != 0)
 		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
 				       "/params/scope: %s", msg);
+	/* The jobs a budget paused that have room now. */
+	for (size_t i = 0; i < nresume; i++)
+		scheduler_job_event(d->sched, resume[i], JOB_EV_RESUME,
+				    JOB_BY_BUDGET, "a budget has room again",
+				    msg, sizeof(msg));
+	free(resume);
 	scheduler_kick(d->sched);
 	return budget_show(d, NULL, result, err);
 }

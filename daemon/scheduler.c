@@ -1,9 +1,13 @@
-/* The scheduler tick (see scheduler.h). */
+/*
+ * The scheduler (see scheduler.h): when to poll, find, submit and stop.
+ * What each outcome means is the lifecycle's (lifecycle.h); this file
+ * only decides when to ask and carries out the steps it is given.
+ */
 #include "scheduler.h"
 
 #include "config.h"
 #include "daemon.h"
-#include "job.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "meter.h"
 #include "store.h"
@@ -18,126 +22,69 @@
 #include <time.h>
 
 #define ADMIT_SCAN   512   /* pending trials looked at per tick */
-#define RETRY_BASE_S 1.0   /* first retry delay; doubles per attempt */
+#define RETRY_BASE_S 1	   /* first retry delay; doubles per attempt */
+#define RETRY_MAX_S  300   /* the longest retry delay */
 #define TICK_ROWS    50000 /* metric rows ingested per tick at most */
-#define RETRY_MAX_S  300.0
 
 /* What the scheduler remembers of a live job between ticks. */
 struct slot {
 	int64_t id;    /* 0: free */
 	bool inflight; /* a backend call is under way */
-	double due;    /* monotonic seconds: not to be polled before */
+	bool replay;   /* its turn again once the call ends */
+	bool resume;   /* a resume asked while a call was under way */
+	enum job_cause resume_cause;
+	enum job_state sent_in; /* a stop or pause went out in this state;
+				   JOB__COUNT: none */
+	double due;		/* monotonic seconds: not polled before */
+	double deadline;	/* monotonic seconds: max_job_hours; 0: none */
+	char *answer;		/* a create's answer not yet recorded */
 };
 
 /* Start-up reconciliation of a backend: its live jobs listed first. */
 struct reconcile {
-	bool done;	 /* orphans adopted; submissions may start */
-	bool listing;	 /* list_owned() under way */
-	double retry_at; /* monotonic seconds, after a failed listing */
-	char error[200]; /* why the last listing failed */
+	bool done;		 /* orphans adopted; submissions may start */
+	bool listing;		 /* list_owned() under way */
+	double retry_at;	 /* monotonic seconds, after a failed listing */
+	char error[200];	 /* why the last listing failed */
+	unsigned int unrecorded; /* created jobs whose answer is not stored */
+};
+
+/* The store refuses writes (a full disk, an I/O error). */
+struct fault {
+	bool on;
+	double since; /* wall clock */
+	char why[256];
 };
 
 struct scheduler {
 	struct daemon *d;
-	uv_timer_t tick_timer; /* the periodic tick */
-	struct slot *slots;    /* open addressing by job id */
+	struct lifecycle lc;
+	uv_timer_t tick_timer;	   /* the periodic tick */
+	uv_timer_t deadline_timer; /* the next job to reach max_job_hours */
+	double deadline_at;	   /* monotonic seconds it is set for; 0 */
+	struct slot *slots;	   /* open addressing by job id */
 	size_t nslots, slots_cap;
 	struct reconcile *rec; /* parallel to d->backends */
-	bool closing;
+	struct fault fault;
+	int closing;	       /* handles still to close */
 	uint64_t last_tick_ns; /* when the last tick finished */
 	size_t tick_rows;      /* metric rows ingested in this tick */
 };
 
-/* A job row copied out of the store, for calls that outlive a query. */
-struct job_ref {
+/* A backend call under way about a job. */
+struct call {
 	struct scheduler *s;
-	int64_t id, trial_id, sweep_id;
-	int attempt, retries;
-	double max_job_hours, billed_seconds;
-	double rate, reserved, cost, ledgered; /* money, see meter.h */
-	enum job_state state;
-	char *backend, *intent_key, *remote_id, *sweep_state, *cursor;
-	char *objective_metric;
-	bool objective_max;
-	/* For (re)submission. */
-	char *model, *spec_json, *grader_name, *grader_json, *hps_json;
-	char *sweep_name;
-	bool has_seed;
-	int64_t seed;
-	enum backend_action action; /* for control calls */
-	bool final;		    /* its failure is not worth a retry */
+	struct job *job;
+	enum job_action action;
 };
-
-static char *
-dup_or_null(const char *s)
-{
-	return s != NULL ? xstrdup(s) : NULL;
-}
-
-static struct job_ref *
-ref_new(struct scheduler *s, const struct store_job_row *r)
-{
-	struct job_ref *j = xcalloc(1, sizeof(*j));
-
-	j->s = s;
-	j->id = r->id;
-	j->trial_id = r->trial_id;
-	j->sweep_id = r->sweep_id;
-	j->attempt = r->attempt;
-	j->retries = r->retries;
-	j->max_job_hours = r->max_job_hours;
-	j->billed_seconds = r->billed_seconds;
-	j->rate = r->rate;
-	j->reserved = r->reserved;
-	j->cost = r->cost;
-	j->ledgered = r->ledgered;
-	if (r->state == NULL || job_state_parse(r->state, &j->state) != 0)
-		j->state = JOB_PENDING;
-	j->backend = dup_or_null(r->backend);
-	j->intent_key = dup_or_null(r->intent_key);
-	j->remote_id = dup_or_null(r->remote_id);
-	j->sweep_state = dup_or_null(r->sweep_state);
-	j->cursor = dup_or_null(r->cursor);
-	j->objective_metric = dup_or_null(r->objective_metric);
-	j->objective_max = r->objective_max;
-	j->model = dup_or_null(r->model);
-	j->spec_json = dup_or_null(r->spec_json);
-	j->grader_name = dup_or_null(r->grader_name);
-	j->grader_json = dup_or_null(r->grader_json);
-	j->hps_json = dup_or_null(r->hyperparameters_json);
-	j->sweep_name = dup_or_null(r->sweep_name);
-	j->has_seed = r->has_seed;
-	j->seed = r->seed;
-	return j;
-}
-
-static void
-ref_free(struct job_ref *j)
-{
-	if (j == NULL)
-		return;
-	free(j->backend);
-	free(j->intent_key);
-	free(j->remote_id);
-	free(j->sweep_state);
-	free(j->cursor);
-	free(j->objective_metric);
-	free(j->model);
-	free(j->spec_json);
-	free(j->grader_name);
-	free(j->grader_json);
-	free(j->hps_json);
-	free(j->sweep_name);
-	free(j);
-}
-
-/* --- what the scheduler remembers of jobs --------------------------------- */
 
 static double
 mono_s(void)
 {
 	return (double)now_mono_ns() / 1e9;
 }
+
+/* --- what the scheduler remembers of jobs --------------------------------- */
 
 static size_t
 slot_hash(int64_t id, size_t cap)
@@ -179,7 +126,7 @@ slot_get(struct scheduler *s, int64_t id, bool create)
 	if (!create)
 		return NULL;
 	s->nslots++;
-	s->slots[i] = (struct slot){.id = id};
+	s->slots[i] = (struct slot){.id = id, .sent_in = JOB__COUNT};
 	return &s->slots[i];
 }
 
@@ -190,7 +137,7 @@ slot_del(struct scheduler *s, int64_t id)
 	struct slot *hit = slot_get(s, id, false);
 	size_t i, j, mask = s->slots_cap - 1;
 
-	if (hit == NULL)
+	if (hit == NULL || hit->answer != NULL)
 		return;
 	i = (size_t)(hit - s->slots);
 	for (j = (i + 1) & mask; s->slots[j].id != 0; j = (j + 1) & mask) {
@@ -207,18 +154,160 @@ slot_del(struct scheduler *s, int64_t id)
 	s->nslots--;
 }
 
-static bool
-inflight_has(struct scheduler *s, int64_t id)
+static struct reconcile *
+rec_of(struct scheduler *s, const char *backend)
 {
-	struct slot *sl = slot_get(s, id, false);
-
-	return sl != NULL && sl->inflight;
+	for (size_t i = 0; i < s->d->nbackends; i++)
+		if (strcmp(s->d->backends[i]->name, backend) == 0)
+			return &s->rec[i];
+	return NULL;
 }
 
+/* --- the store's health --------------------------------------------------- */
+
+/*
+ * A write failed: what memory holds of spend goes back to what was
+ * committed, and work that writes waits; one log line per change.
+ */
 static void
-inflight_add(struct scheduler *s, int64_t id)
+fault_begin(struct scheduler *s)
 {
-	slot_get(s, id, true)->inflight = true;
+	const char *why = store_last_error(s->d->store);
+
+	meter_resync(s->d);
+	if (s->fault.on)
+		return;
+	s->fault.on = true;
+	s->fault.since = now_wall();
+	snprintf(s->fault.why, sizeof(s->fault.why), "%s",
+		 why[0] ? why : "a write failed");
+	log_warnx("store: writes fail (%s); polls and submissions wait until "
+		  "one succeeds, budgets stay enforced",
+		  s->fault.why);
+}
+
+/* Whether writes go through (again); false while they still fail. */
+static bool
+fault_over(struct scheduler *s)
+{
+	char why[256];
+
+	if (!s->fault.on)
+		return true;
+	if (store_probe(s->d->store, why, sizeof(why)) != 0) {
+		snprintf(s->fault.why, sizeof(s->fault.why), "%s", why);
+		return false;
+	}
+	log_info("store: writes succeed again after %.0f s; work resumes",
+		 now_wall() - s->fault.since);
+	s->fault.on = false;
+	meter_resync(s->d);
+	return true;
+}
+
+bool
+scheduler_store_fault(const struct scheduler *s, double *since, char *why,
+		      size_t len)
+{
+	if (!s->fault.on)
+		return false;
+	*since = s->fault.since;
+	snprintf(why, len, "%s", s->fault.why);
+	return true;
+}
+
+/* --- running the machine -------------------------------------------------- */
+
+static void carry_out(struct scheduler *s, struct job **jp,
+		      enum job_action then);
+
+/* The job's row again, or NULL. */
+static void
+take_row(const struct store_job_row *row, void *arg)
+{
+	*(struct job **)arg = job_from_row(row);
+}
+
+static struct job *
+reload(struct scheduler *s, int64_t id)
+{
+	struct job *j = NULL;
+
+	store_job_get(s->d->store, id, take_row, &j);
+	return j;
+}
+
+/*
+ * Runs an event through the machine and carries out its step.  Takes
+ * *jp over when a call starts (then *jp is NULL); may replace it with
+ * the job read again.  A stop that cannot be recorded is sent anyway:
+ * it saves money, and a later poll records its outcome.
+ */
+static struct job_step
+run(struct scheduler *s, struct job **jp, enum job_event ev,
+    const struct job_input *in)
+{
+	struct job_step want = job_decide(*jp, ev, in);
+	struct job_step step = job_fsm(&s->lc, *jp, ev, in, now_wall());
+
+	if (step.rc == -ESTALE) {
+		/* Changed meanwhile (a user's stop while a call ran). */
+		struct job *fresh = reload(s, (*jp)->id);
+
+		if (fresh != NULL) {
+			job_free(*jp);
+			*jp = fresh;
+			want = job_decide(*jp, ev, in);
+			step = job_fsm(&s->lc, *jp, ev, in, now_wall());
+		}
+	}
+	if (step.rc == -EIO) {
+		fault_begin(s);
+		if (ev == JOB_EV_STOP || ev == JOB_EV_PAUSE)
+			step.then = want.then;
+	}
+	if (step.rc == 0 && job_state_terminal((*jp)->state))
+		slot_del(s, (*jp)->id);
+	if (step.rc == 0 || step.rc == -EIO)
+		carry_out(s, jp, step.then);
+	return step;
+}
+
+/* The job's turn again, read from the store, once its call ended. */
+static void
+after_call(struct scheduler *s, int64_t id)
+{
+	struct slot *sl = slot_get(s, id, false);
+	struct job *j;
+
+	if (sl == NULL || sl->inflight || s->closing || s->fault.on)
+		return;
+	if (sl->resume) {
+		struct backend *be;
+
+		sl->resume = false;
+		j = reload(s, id);
+		be = j != NULL ? backend_find(s->d, j->backend) : NULL;
+		if (be != NULL)
+			run(s, &j, JOB_EV_RESUME,
+			    &(struct job_input){
+				.cause = sl->resume_cause,
+				.can_pause = be->caps & BACKEND_CAN_PAUSE});
+		job_free(j);
+	} else if (sl->replay) {
+		struct backend *be;
+
+		sl->replay = false;
+		j = reload(s, id);
+		be = j != NULL ? backend_find(s->d, j->backend) : NULL;
+		sl = slot_get(s, id, false);
+		if (be != NULL && sl != NULL && job_state_active(j->state))
+			run(s, &j, JOB_EV_TURN,
+			    &(struct job_input){
+				.can_pause = be->caps & BACKEND_CAN_PAUSE,
+				.control_sent = sl->sent_in == j->state});
+		job_free(j);
+	}
 }
 
 /*
@@ -227,7 +316,7 @@ inflight_add(struct scheduler *s, int64_t id)
  * as one batch.
  */
 static void
-inflight_del(struct scheduler *s, const struct job_ref *j)
+call_ended(struct scheduler *s, const struct job *j)
 {
 	struct slot *sl = slot_get(s, j->id, false);
 	struct backend *be = backend_find(s->d, j->backend);
@@ -239,274 +328,331 @@ inflight_del(struct scheduler *s, const struct job_ref *j)
 	sl->due = every > 0 ? (floor(mono_s() / every) + 1) * every : 0;
 }
 
-/* Whether the job's backend wants it left alone for now. */
-static bool
-not_due(struct scheduler *s, const struct job_ref *j, const struct backend *be)
+static struct call *
+call_new(struct scheduler *s, struct job **jp, enum job_action action)
 {
-	struct slot *sl;
+	struct call *c = xcalloc(1, sizeof(*c));
 
-	if (be->poll_interval <= 0)
-		return false;
-	sl = slot_get(s, j->id, false);
-	return sl != NULL && sl->due > mono_s();
+	c->s = s;
+	c->job = *jp;
+	c->action = action;
+	*jp = NULL;
+	slot_get(s, c->job->id, true)->inflight = true;
+	return c;
 }
-
-/* --- what a job's end means for its trial --------------------------------- */
 
 static void
-trial_follow_job(struct scheduler *s, struct job_ref *j, enum job_state to,
-		 const char *error, double now)
+call_free(struct call *c)
 {
-	struct store *st = s->d->store;
-	char reason[256];
-	double delay;
+	job_free(c->job);
+	free(c);
+}
 
-	if (job_state_terminal(to)) {
-		/* The bill is final: ledger the rest, free the reservation. */
-		j->ledgered =
-		    meter_cost(s->d, j->id, j->sweep_id, j->cost, j->cost,
-			       j->ledgered, j->reserved, "estimated", true);
-		meter_release(s->d, j->id, j->sweep_id, j->reserved);
+/* --- deadlines: max_job_hours --------------------------------------------- */
+
+static void on_deadline(uv_timer_t *t);
+
+static void
+arm_deadline(struct scheduler *s, double at)
+{
+	double now = mono_s();
+
+	if (s->closing || (s->deadline_at > 0 && s->deadline_at <= at))
+		return;
+	s->deadline_at = at;
+	uv_timer_start(&s->deadline_timer, on_deadline,
+		       at > now ? (uint64_t)ceil((at - now) * 1000) : 0, 0);
+}
+
+/* A job stops at max_job_hours: a stop when it is there. */
+static void
+stop_at_deadline(struct scheduler *s, struct job **jp)
+{
+	struct backend *be = backend_find(s->d, (*jp)->backend);
+	double hours = meter_max_hours(s->d, (*jp)->max_job_hours);
+	char why[96];
+
+	snprintf(why, sizeof(why), "reached max_job_hours (%g h)", hours);
+	run(s, jp, JOB_EV_STOP,
+	    &(struct job_input){.cause = JOB_BY_DEADLINE,
+				.why = why,
+				.can_pause = be != NULL &&
+					     (be->caps & BACKEND_CAN_PAUSE)});
+}
+
+/*
+ * After a poll: when does the job reach max_job_hours, in real time?  Its
+ * backend bills `time_scale` seconds per real second while it runs.
+ */
+static void
+plan_deadline(struct scheduler *s, struct job **jp)
+{
+	struct job *j = *jp;
+	struct backend *be = backend_find(s->d, j->backend);
+	struct slot *sl = slot_get(s, j->id, false);
+	double left =
+	    meter_max_hours(s->d, j->max_job_hours) * 3600 - j->billed_seconds;
+	double scale = be != NULL && be->time_scale > 0 ? be->time_scale : 1;
+
+	if (sl == NULL)
+		return;
+	sl->deadline = 0;
+	if (j->state != JOB_RUNNING)
+		return;
+	if (left <= 0) {
+		stop_at_deadline(s, jp);
+		return;
 	}
-	switch (to) {
-	case JOB_SUCCEEDED:
-		store_trial_set_state(st, j->trial_id, "succeeded", 0, NULL,
-				      now);
-		break;
-	case JOB_FAILED:
-	case JOB_LOST:
-		if (j->attempt <= j->retries && !j->final &&
-		    strcmp(j->sweep_state, "cancelled") != 0) {
-			delay = fmin(RETRY_MAX_S,
-				     RETRY_BASE_S * pow(2, j->attempt - 1));
-			snprintf(reason, sizeof(reason),
-				 "retry %d of %d in %.0f s after: %.180s",
-				 j->attempt, j->retries, delay,
-				 error ? error : job_state_name(to));
-			store_trial_set_state(st, j->trial_id, "pending",
-					      now + delay, reason, now);
-			log_info("trial %lld: %s", (long long)j->trial_id,
-				 reason);
+	sl->deadline = mono_s() + left / scale;
+	arm_deadline(s, sl->deadline);
+}
+
+static void
+on_deadline(uv_timer_t *t)
+{
+	struct scheduler *s = t->data;
+	double now = mono_s(), next = 0;
+	int64_t *due = NULL;
+	size_t n = 0, cap = 0;
+
+	s->deadline_at = 0;
+	for (size_t i = 0; i < s->slots_cap; i++) {
+		struct slot *sl = &s->slots[i];
+
+		if (sl->id == 0 || sl->deadline <= 0)
+			continue;
+		if (sl->deadline > now) {
+			if (next == 0 || sl->deadline < next)
+				next = sl->deadline;
+		} else if (sl->inflight) {
+			sl->replay = true; /* its poll says; or its turn */
 		} else {
-			store_trial_set_state(st, j->trial_id, "failed", 0,
-					      NULL, now);
+			sl->deadline = 0;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 16;
+				due = xrealloc(due, cap * sizeof(*due));
+			}
+			due[n++] = sl->id;
 		}
-		break;
-	case JOB_CANCELLED:
-		store_trial_set_state(st, j->trial_id, "cancelled", 0, NULL,
-				      now);
-		break;
-	case JOB_PAUSED:
-		store_trial_set_state(st, j->trial_id, "paused", 0, NULL, now);
-		break;
-	default:
-		if (j->state == JOB_PAUSED || j->state == JOB_PAUSING)
-			store_trial_set_state(st, j->trial_id, "running", 0,
-					      NULL, now);
-		break;
 	}
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = reload(s, due[i]);
+
+		if (j != NULL && j->state == JOB_RUNNING)
+			stop_at_deadline(s, &j);
+		job_free(j);
+	}
+	free(due);
+	if (next > 0)
+		arm_deadline(s, next);
 }
 
-/* Moves a job and its trial; an illegal move is logged and skipped. */
-static int
-move(struct scheduler *s, struct job_ref *j, enum job_state to,
-     const struct store_job_change *c, const char *why)
-{
-	double now = now_wall();
-	int rc;
-
-	if (to == j->state) {
-		if (c != NULL)
-			return store_job_change(s->d->store, j->id, c, now);
-		return 0;
-	}
-	rc = job_transition(s->d->store, j->id, j->state, to, c, why, now);
-	if (rc == -EINVAL && c != NULL) {
-		struct store_job_change rest = *c;
-
-		rest.state = NULL;
-		rest.event = NULL;
-		return store_job_change(s->d->store, j->id, &rest, now);
-	}
-	if (rc != 0)
-		return rc;
-	trial_follow_job(s, j, to, why, now);
-	j->state = to;
-	if (job_state_terminal(to))
-		slot_del(s, j->id);
-	return 0;
-}
-
-/* --- polling -------------------------------------------------------------- */
+/* --- the backend's answers ------------------------------------------------ */
 
 static void
 on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
 {
-	struct job_ref *j = arg;
-	struct scheduler *s = j->s;
-	struct store *st = s->d->store;
-	struct store_job_change c = {.billed_seconds = -1};
+	struct call *c = arg;
+	struct scheduler *s = c->s;
+	int64_t id = c->job->id;
 
-	inflight_del(s, j);
-	if (rc == -ECANCELED) { /* shutting down */
-		ref_free(j);
+	call_ended(s, c->job);
+	if (rc == -ECANCELED || s->closing) { /* shutting down */
+		call_free(c);
 		return;
 	}
 	if (rc != 0) {
-		log_warnx("job %lld: poll: %s", (long long)j->id,
+		log_warnx("job %lld: poll: %s", (long long)id,
 			  error ? error : strerror(-rc));
 		if (rc == -ENOENT)
-			move(s, j, JOB_LOST, NULL,
-			     "the backend has no such job");
-		ref_free(j);
-		return;
+			run(s, &c->job, JOB_EV_GONE, NULL);
+	} else {
+		s->tick_rows += p->nmetrics;
+		if (run(s, &c->job, JOB_EV_POLLED,
+			&(struct job_input){.poll = p})
+			    .rc == 0 &&
+		    c->job != NULL)
+			plan_deadline(s, &c->job);
 	}
-	for (size_t i = 0; i < p->nevents; i++) {
-		const struct backend_event *e = &p->events[i];
-
-		store_job_event_add(st, j->id,
-				    &(struct store_event){
-					.remote_id = e->remote_id,
-					.created_at = e->created_at,
-					.level = e->level,
-					.type = e->type,
-					.message = e->message,
-					.data = e->data,
-				    });
-	}
-	s->tick_rows += p->nmetrics;
-	for (size_t i = 0; i < p->nmetrics; i++) {
-		const struct backend_metric *m = &p->metrics[i];
-
-		store_metric_add(st, j->id, m->step, m->name, m->value);
-		if (j->objective_metric != NULL &&
-		    strcmp(m->name, j->objective_metric) == 0)
-			store_trial_objective(st, j->trial_id, m->value,
-					      m->step, j->objective_max);
-	}
-	for (size_t i = 0; i < p->ncheckpoints; i++) {
-		const struct backend_checkpoint *k = &p->checkpoints[i];
-
-		store_checkpoint_add(st, j->id, k->step, k->remote_id, k->model,
-				     k->metrics, now_wall());
-	}
-	c.provider_status = p->provider_status;
-	c.error = p->error;
-	c.fine_tuned_model = p->fine_tuned_model;
-	c.billed_seconds = p->billed_seconds;
-	c.cursor = p->cursor;
-	if (p->cost_usd >= 0 || p->billed_seconds >= 0) {
-		/* The provider's figure when it gives one, else time x rate. */
-		double cost = p->cost_usd >= 0
-				  ? p->cost_usd
-				  : p->billed_seconds / 3600.0 * j->rate;
-
-		j->ledgered = meter_cost(
-		    s->d, j->id, j->sweep_id, j->cost, cost, j->ledgered,
-		    j->reserved, p->cost_usd >= 0 ? "provider" : "estimated",
-		    false);
-		j->cost = cost;
-	}
-	/* A status we do not know is kept raw; the state stays. */
-	move(s, j, p->state < JOB__COUNT ? p->state : j->state, &c, p->error);
-	ref_free(j);
+	call_free(c);
+	after_call(s, id);
 }
-
-/* --- control actions ------------------------------------------------------ */
 
 static void
 on_controlled(void *arg, int rc, const char *error)
 {
-	struct job_ref *j = arg;
-	struct scheduler *s = j->s;
-	static const char *const verbs[] = {"cancel", "pause", "resume"};
+	struct call *c = arg;
+	struct scheduler *s = c->s;
+	struct slot *sl;
+	int64_t id = c->job->id;
 
-	inflight_del(s, j);
-	if (rc == -ECANCELED) {
-		ref_free(j);
+	call_ended(s, c->job);
+	if (rc == -ECANCELED || s->closing) {
+		call_free(c);
 		return;
 	}
 	if (rc != 0) {
-		log_warnx("job %lld: %s: %s", (long long)j->id,
-			  verbs[j->action], error ? error : strerror(-rc));
-	} else if (j->action != BACKEND_RESUME &&
-		   backend_find(s->d, j->backend) != NULL) {
-		/*
-		 * Stopped: poll once more, so that the bill up to the stop
-		 * (and the final state) comes from the backend.
-		 */
-		struct backend *be = backend_find(s->d, j->backend);
-
-		inflight_add(s, j->id);
-		be->ops->poll(be, j->remote_id, j->cursor, on_polled, j);
-		return;
-	} else if (j->action != BACKEND_RESUME) {
-		move(s, j,
-		     j->action == BACKEND_CANCEL ? JOB_CANCELLED : JOB_PAUSED,
-		     NULL, NULL);
+		log_warnx("job %lld: %s: %s", (long long)id,
+			  job_action_name(c->action),
+			  error ? error : strerror(-rc));
+		/* A provider that refused it for the job's state is not asked
+		 * again; a call that failed on the way is, at the next turn. */
+		sl = slot_get(s, id, false);
+		if (sl != NULL && rc != -EINVAL)
+			sl->sent_in = JOB__COUNT;
 	} else {
-		move(s, j, JOB_QUEUED, NULL, "resumed");
+		run(s, &c->job, JOB_EV_CONTROLLED,
+		    &(struct job_input){.done = c->action});
 	}
-	ref_free(j);
+	call_free(c);
+	after_call(s, id);
 }
 
-/* Starts a control call on a job we hold a reference to (taken over). */
+/* A create that was answered is never sent again: its answer is kept
+ * until it is recorded, and the backend's submissions wait meanwhile. */
 static void
-control(struct scheduler *s, struct job_ref *j, struct backend *be,
-	enum backend_action action, const char *why)
+keep_answer(struct scheduler *s, int64_t id, const char *backend,
+	    const char *remote_id)
 {
-	enum job_state via = action == BACKEND_CANCEL  ? JOB_CANCELLING
-			     : action == BACKEND_PAUSE ? JOB_PAUSING
-						       : j->state;
+	struct slot *sl = slot_get(s, id, true);
+	struct reconcile *r = rec_of(s, backend);
 
-	if (via != j->state && move(s, j, via, NULL, why) != 0) {
-		ref_free(j);
+	if (sl->answer != NULL)
 		return;
-	}
-	j->action = action;
-	inflight_add(s, j->id);
-	be->ops->control(be, j->remote_id, action, on_controlled, j);
+	sl->answer = xstrdup(remote_id);
+	if (r != NULL)
+		r->unrecorded++;
+	log_warnx("job %lld: created as %s, but that could not be recorded "
+		  "(%s); it is not sent again, and backend %s submits nothing "
+		  "until it is recorded",
+		  (long long)id, remote_id, store_last_error(s->d->store),
+		  backend);
 }
 
-/* --- submission ----------------------------------------------------------- */
+static void
+answer_recorded(struct scheduler *s, int64_t id, const char *backend)
+{
+	struct slot *sl = slot_get(s, id, false);
+	struct reconcile *r = rec_of(s, backend);
+
+	if (sl == NULL || sl->answer == NULL)
+		return;
+	free(sl->answer);
+	sl->answer = NULL;
+	if (r != NULL && r->unrecorded > 0 && --r->unrecorded == 0)
+		log_info("backend %s: answers recorded; submissions resume",
+			 backend);
+}
+
+/*
+ * The provider answered a create or a find with `remote_id`.  Recorded,
+ * or kept to be recorded later; an id another job already holds fails
+ * this one, saying which.
+ */
+static void
+answered(struct scheduler *s, struct job **jp, enum job_event ev,
+	 const char *remote_id)
+{
+	int64_t id = (*jp)->id, owner = 0;
+	char *backend = xstrdup((*jp)->backend);
+	char why[300];
+	struct job_step step =
+	    run(s, jp, ev, &(struct job_input){.remote_id = remote_id});
+
+	if (step.rc == 0) {
+		answer_recorded(s, id, backend);
+	} else if (step.rc == -EEXIST && *jp != NULL) {
+		store_job_owner(s->d->store, backend, remote_id, &owner);
+		snprintf(why, sizeof(why),
+			 "the provider answered with job %s, which job %lld "
+			 "already holds; this attempt is not sent again",
+			 remote_id, (long long)owner);
+		log_warnx("job %lld: %s", (long long)id, why);
+		step = run(
+		    s, jp, JOB_EV_DUPLICATE,
+		    &(struct job_input){.remote_id = remote_id, .error = why});
+		if (step.rc == 0)
+			answer_recorded(s, id, backend);
+		else
+			keep_answer(s, id, backend, remote_id);
+	} else if (step.rc == -EIO) {
+		keep_answer(s, id, backend, remote_id);
+	} else if (step.rc == -EINVAL && ev == JOB_EV_SUBMITTED) {
+		/* Made for a job that has ended here: it bills for nothing. */
+		struct backend *be = backend_find(s->d, backend);
+
+		log_warnx("job %lld: created as %s after it ended; cancelling "
+			  "that at the provider",
+			  (long long)id, remote_id);
+		if (be != NULL)
+			be->ops->control(be, remote_id, BACKEND_CANCEL, NULL,
+					 NULL);
+	}
+	free(backend);
+}
 
 static void
 on_submitted(void *arg, int rc, const char *remote_id, const char *error)
 {
-	struct job_ref *j = arg;
-	struct scheduler *s = j->s;
-	struct store_job_change c = {.billed_seconds = -1};
-	char held[400];
+	struct call *c = arg;
+	struct scheduler *s = c->s;
+	int64_t id = c->job->id;
 
-	inflight_del(s, j);
+	call_ended(s, c->job);
 	if (rc == 0) {
-		c.remote_id = remote_id;
-		c.event = "submitted";
-		if (store_job_change(s->d->store, j->id, &c, now_wall()) == 0)
-			log_info("job %lld: submitted as %s", (long long)j->id,
-				 remote_id);
-	} else if (rc == -ECANCELED) {
+		/* Even while shutting down: an answered create is kept. */
+		answered(s, &c->job, JOB_EV_SUBMITTED, remote_id);
+	} else if (rc == -ECANCELED || s->closing) {
 		/* Shutting down: the restart finds it, or submits it. */
 	} else if (rc == -EDQUOT) {
 		/* Refused by a quota, so not created: it waits, intent kept,
 		 * and goes when the backend's hold ends. */
-		snprintf(held, sizeof(held), "held by the provider's quota: %s",
-			 error ? error : "");
-		c.error = error;
-		c.event = held;
-		store_job_change(s->d->store, j->id, &c, now_wall());
-		log_info("job %lld: %s", (long long)j->id, held);
+		run(s, &c->job, JOB_EV_SUBMIT_HELD,
+		    &(struct job_input){.error = error});
 	} else if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EAGAIN) {
 		/* Sent, outcome unknown: find() settles it before any retry. */
-		move(s, j, JOB_UNKNOWN, NULL, error);
+		run(s, &c->job, JOB_EV_SUBMIT_UNKNOWN,
+		    &(struct job_input){.error = error});
 	} else {
 		/* Refused for what it is: trying it again would not help. */
-		c.error = error;
-		j->final = rc == -EINVAL;
-		move(s, j, JOB_FAILED, &c, error ? error : strerror(-rc));
+		run(s, &c->job, JOB_EV_REFUSED,
+		    &(struct job_input){.error = error ? error : strerror(-rc),
+					.final = rc == -EINVAL});
 	}
-	ref_free(j);
+	call_free(c);
+	after_call(s, id);
 }
+
+/* After a crash: was the intent ever submitted?  Adopt, or submit now. */
+static void
+on_found(void *arg, int rc, const char *remote_id, const char *error)
+{
+	struct call *c = arg;
+	struct scheduler *s = c->s;
+	int64_t id = c->job->id;
+
+	call_ended(s, c->job);
+	if (rc == -ECANCELED || s->closing) {
+		call_free(c);
+		return;
+	}
+	if (rc == 0)
+		answered(s, &c->job, JOB_EV_FOUND, remote_id);
+	else if (rc == -ENOENT) {
+		if (job_decide(c->job, JOB_EV_NOT_FOUND, NULL).then ==
+		    JOB_DO_SUBMIT)
+			log_info("job %lld: intent %s was never submitted; "
+				 "submitting it",
+				 (long long)id, c->job->intent_key);
+		run(s, &c->job, JOB_EV_NOT_FOUND, NULL);
+	} else
+		log_warnx("job %lld: find: %s", (long long)id,
+			  error ? error : strerror(-rc));
+	call_free(c);
+	after_call(s, id);
+}
+
+/* --- carrying out a step -------------------------------------------------- */
 
 static const char *
 spec_string(const cJSON *spec, const char *key)
@@ -516,10 +662,11 @@ spec_string(const cJSON *spec, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Hands a job whose intent is committed to its backend (ref taken over). */
+/* Hands a job whose intent is committed to its backend. */
 static void
-submit(struct scheduler *s, struct job_ref *j, struct backend *be)
+submit(struct scheduler *s, struct job **jp, struct backend *be)
 {
+	struct job *j = *jp;
 	cJSON *spec = cJSON_Parse(j->spec_json);
 	cJSON *grader = cJSON_Parse(j->grader_json);
 	cJSON *hps = cJSON_Parse(j->hps_json);
@@ -538,68 +685,90 @@ submit(struct scheduler *s, struct job_ref *j, struct backend *be)
 	    .sweep_name = j->sweep_name,
 	};
 
-	inflight_add(s, j->id);
-	be->ops->submit(be, &bj, on_submitted, j);
+	be->ops->submit(be, &bj, on_submitted, call_new(s, jp, JOB_DO_SUBMIT));
 	cJSON_Delete(spec);
 	cJSON_Delete(grader);
 	cJSON_Delete(hps);
 }
 
-/* After a crash: was the intent ever submitted?  Adopt, or submit now. */
 static void
-on_found(void *arg, int rc, const char *remote_id, const char *error)
+carry_out(struct scheduler *s, struct job **jp, enum job_action then)
 {
-	struct job_ref *j = arg;
-	struct scheduler *s = j->s;
+	struct job *j = *jp;
 	struct backend *be = backend_find(s->d, j->backend);
-	struct store_job_change c = {.billed_seconds = -1};
+	struct slot *sl;
+	static const enum backend_action control[] = {
+	    [JOB_DO_CANCEL] = BACKEND_CANCEL,
+	    [JOB_DO_PAUSE] = BACKEND_PAUSE,
+	    [JOB_DO_RESUME] = BACKEND_RESUME,
+	};
 
-	inflight_del(s, j);
-	if (rc == -ECANCELED) {
-		ref_free(j);
+	if (then == JOB_DO_NOTHING || be == NULL || s->closing)
+		return;
+	sl = slot_get(s, j->id, true);
+	if (sl->inflight) {
+		/* One call at a time per job: this waits for its turn. */
+		sl->replay = true;
 		return;
 	}
-	if (rc == 0) {
-		c.remote_id = remote_id;
-		c.event = "found by its intent key; adopted";
-		store_job_change(s->d->store, j->id, &c, now_wall());
-		log_info("job %lld: found %s by intent key %s",
-			 (long long)j->id, remote_id, j->intent_key);
-		ref_free(j);
+	switch (then) {
+	case JOB_DO_SUBMIT:
+		submit(s, jp, be);
+		break;
+	case JOB_DO_FIND:
+		be->ops->find(be, j->intent_key, on_found,
+			      call_new(s, jp, then));
+		break;
+	case JOB_DO_POLL:
+		if (s->tick_rows >= TICK_ROWS)
+			break; /* this tick's batch is full: next tick */
+		be->ops->poll(be, j->remote_id, j->cursor, on_polled,
+			      call_new(s, jp, then));
+		break;
+	case JOB_DO_CANCEL:
+	case JOB_DO_PAUSE:
+	case JOB_DO_RESUME:
+		if (then != JOB_DO_RESUME)
+			sl->sent_in = j->state;
+		be->ops->control(be, j->remote_id, control[then], on_controlled,
+				 call_new(s, jp, then));
+		break;
+	default:
+		break;
+	}
+}
+
+/* One live job's turn in a tick. */
+static void
+turn(struct scheduler *s, struct job **jp)
+{
+	struct job *j = *jp;
+	struct backend *be = backend_find(s->d, j->backend);
+	struct slot *sl = slot_get(s, j->id, false);
+
+	if (be == NULL || (sl != NULL && sl->inflight))
+		return;
+	if (sl != NULL && sl->answer != NULL) {
+		/* Record the answer we hold; never ask again. */
+		char *answer = xstrdup(sl->answer);
+
+		answered(s, jp, JOB_EV_SUBMITTED, answer);
+		free(answer);
 		return;
 	}
-	if (rc != -ENOENT || be == NULL) {
-		log_warnx("job %lld: find: %s", (long long)j->id,
-			  error ? error : strerror(-rc));
-		ref_free(j);
-		return;
-	}
-	if (j->state == JOB_CANCELLING ||
-	    strcmp(j->sweep_state, "cancelled") == 0) {
-		/* Never created, and no longer wanted: nothing to pay. */
-		move(s, j, JOB_CANCELLED, NULL,
-		     "cancelled before it was submitted");
-		ref_free(j);
-		return;
-	}
-	if (strcmp(j->sweep_state, "paused") == 0) {
-		ref_free(j); /* submitted when the sweep resumes */
-		return;
-	}
-	log_info("job %lld: intent %s was never submitted; submitting it",
-		 (long long)j->id, j->intent_key);
-	if (j->state == JOB_UNKNOWN &&
-	    move(s, j, JOB_SUBMITTING, NULL, "not found; resubmitting") != 0) {
-		ref_free(j);
-		return;
-	}
-	submit(s, j, be);
+	if (j->remote_id == NULL && be->hold_until > now_wall() &&
+	    j->state != JOB_CANCELLING && j->sweep_state != SWEEP_CANCELLED)
+		return; /* found, or submitted, when the hold ends */
+	run(s, jp, JOB_EV_TURN,
+	    &(struct job_input){.can_pause = be->caps & BACKEND_CAN_PAUSE,
+				.control_sent =
+				    sl != NULL && sl->sent_in == j->state});
 }
 
 /* --- the tick ------------------------------------------------------------- */
 
 struct job_list {
-	struct job_ref **items;
+	struct job **items;
 	size_t n, cap;
 	struct scheduler *s;
 };
@@ -613,10 +782,10 @@ collect(const struct store_job_row *row, void *arg)
 		l->cap = l->cap ? 2 * l->cap : 64;
 		l->items = xrealloc(l->items, l->cap * sizeof(*l->items));
 	}
-	l->items[l->n++] = ref_new(l->s, row);
+	l->items[l->n++] = job_from_row(row);
 }
 
-/* A live job, unless its backend wants it left alone for now. */
+/* A live job, unless a call about it is under way or it is not due. */
 static void
 collect_due(const struct store_job_row *row, void *arg)
 {
@@ -625,59 +794,10 @@ collect_due(const struct store_job_row *row, void *arg)
 	struct slot *sl = slot_get(l->s, row->id, false);
 
 	if (sl != NULL && be != NULL &&
-	    (sl->inflight || (be->poll_interval > 0 && sl->due > mono_s())))
+	    (sl->inflight || (be->poll_interval > 0 && sl->due > mono_s() &&
+			      sl->answer == NULL)))
 		return;
 	collect(row, arg);
-}
-
-/* One live job: reconcile, enforce, poll.  Takes the ref over. */
-static void
-handle_job(struct scheduler *s, struct job_ref *j)
-{
-	struct backend *be = backend_find(s->d, j->backend);
-
-	if (be == NULL || inflight_has(s, j->id) || not_due(s, j, be) ||
-	    (j->remote_id == NULL && be->hold_until > now_wall() &&
-	     j->state != JOB_CANCELLING &&
-	     strcmp(j->sweep_state, "cancelled") != 0)) {
-		ref_free(j);
-		return;
-	}
-	if (j->remote_id == NULL) {
-		inflight_add(s, j->id);
-		be->ops->find(be, j->intent_key, on_found, j);
-		return;
-	}
-	if (j->state != JOB_CANCELLING &&
-	    strcmp(j->sweep_state, "cancelled") == 0) {
-		control(s, j, be, BACKEND_CANCEL, "the sweep was cancelled");
-		return;
-	}
-	if (j->state == JOB_CANCELLING) {
-		control(s, j, be, BACKEND_CANCEL, NULL);
-		return;
-	}
-	if (j->billed_seconds >
-	    meter_max_hours(s->d, j->max_job_hours) * 3600) {
-		char why[96];
-
-		snprintf(why, sizeof(why), "ran past max_job_hours (%g h)",
-			 meter_max_hours(s->d, j->max_job_hours));
-		control(s, j, be, BACKEND_CANCEL, why);
-		return;
-	}
-	if (j->state == JOB_RUNNING && (be->caps & BACKEND_CAN_PAUSE) &&
-	    strcmp(j->sweep_state, "paused") == 0) {
-		control(s, j, be, BACKEND_PAUSE, "the sweep was paused");
-		return;
-	}
-	if (s->tick_rows >= TICK_ROWS) {
-		/* The tick's batch is full: this job is polled next tick. */
-		ref_free(j);
-		return;
-	}
-	inflight_add(s, j->id);
-	be->ops->poll(be, j->remote_id, j->cursor, on_polled, j);
 }
 
 /* Live jobs per backend (parallel to d->backends) and the trials chosen. */
@@ -702,7 +822,12 @@ held(struct admission *a, struct backend *be, int64_t sweep_id)
 
 	while (i < s->d->nbackends && s->d->backends[i] != be)
 		i++;
-	if (i < s->d->nbackends && !s->rec[i].done) {
+	if (i < s->d->nbackends && s->rec[i].unrecorded > 0) {
+		snprintf(why, sizeof(why),
+			 "backend %s: a created job's answer could not be "
+			 "recorded yet (%s); submissions wait until it is",
+			 be->name, store_last_error(s->d->store));
+	} else if (i < s->d->nbackends && !s->rec[i].done) {
 		snprintf(why, sizeof(why),
 			 "backend %s: waiting to list its jobs after the "
 			 "start%s%s",
@@ -849,7 +974,7 @@ admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 	if (store_active_counts(d->store, count_live, &a) == 0)
 		store_sweeps_runnable(d->store, consider_sweep, &a);
 	for (size_t i = 0; i < a.chosen.n; i++) {
-		struct job_ref *j = a.chosen.items[i];
+		struct job *j = a.chosen.items[i];
 		struct backend *be = backend_find(d, j->backend);
 		char key[48];
 		int rc;
@@ -864,11 +989,15 @@ admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 		snprintf(basis, sizeof(basis),
 			 "worst case: $%.2f/h x %g h max_job_hours", j->rate,
 			 meter_max_hours(d, j->max_job_hours));
-		rc = store_job_create(d->store, j->trial_id, j->backend, key,
-				      (be->caps & BACKEND_SIMULATED) != 0,
-				      &price, now_wall(), &j->id, &j->attempt);
+		rc = s->fault.on ? -EIO
+				 : store_job_create(
+				       d->store, j->trial_id, j->backend, key,
+				       (be->caps & BACKEND_SIMULATED) != 0,
+				       &price, now_wall(), &j->id, &j->attempt);
+		if (rc == -EIO && !s->fault.on)
+			fault_begin(s);
 		if (rc != 0) {
-			ref_free(j);
+			job_free(j);
 			continue;
 		}
 		j->intent_key = xstrdup(key);
@@ -876,7 +1005,8 @@ admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 		log_info("job %lld: trial %lld attempt %d on %s (intent %s)",
 			 (long long)j->id, (long long)j->trial_id, j->attempt,
 			 j->backend, key);
-		submit(s, j, be);
+		submit(s, &j, be);
+		job_free(j);
 	}
 	free(a.chosen.items);
 	free(a.backends);
@@ -983,40 +1113,94 @@ reconcile(struct scheduler *s)
 	}
 }
 
+/* --- enforcement: the meter decides, the machine carries out ------------- */
+
+/*
+ * Stops what would cross a budget before the next tick can act.  While
+ * writes fail, spend since the failure is not known: the look-ahead
+ * covers that time too.
+ */
+static void
+enforce(struct scheduler *s, const struct budget_job *jobs, size_t n)
+{
+	struct daemon *d = s->d;
+	double horizon = d->cfg.tick_ms / 1000.0 + d->cfg.cancel_latency;
+	struct meter_stop *stops;
+	size_t nstops;
+	uint64_t started = now_mono_ns();
+	bool tx;
+
+	if (s->fault.on)
+		horizon += now_wall() - s->fault.since;
+	nstops = meter_enforce(d, jobs, n, horizon, &stops);
+	if (nstops == 0)
+		return;
+	/* Stopping a thousand jobs is a thousand changes: one commit. */
+	tx = !s->fault.on && store_begin(d->store) == 0;
+	for (size_t i = 0; i < nstops; i++) {
+		struct meter_stop *m = &stops[i];
+		struct job *j = reload(s, m->job_id);
+		struct backend *be = j ? backend_find(d, j->backend) : NULL;
+		char why[64];
+
+		if (be == NULL) {
+			job_free(j);
+			continue;
+		}
+		snprintf(why, sizeof(why), "%s budget reached", m->name);
+		m->done = run(s, &j, m->pause ? JOB_EV_PAUSE : JOB_EV_STOP,
+			      &(struct job_input){
+				  .cause = JOB_BY_BUDGET,
+				  .why = why,
+				  .can_pause = be->caps & BACKEND_CAN_PAUSE})
+			      .rc != -EALREADY;
+		job_free(j);
+	}
+	meter_halted(d, stops, nstops, started);
+	if (tx && store_commit(d->store) != 0)
+		fault_begin(s);
+	free(stops);
+}
+
 static void
 tick(uv_timer_t *t)
 {
 	struct scheduler *s = t->data;
 	struct daemon *d = s->d;
 	struct job_list live = {.s = s};
+	struct budget_job *jobs;
+	size_t n;
 
 	s->tick_rows = 0;
-	reconcile(s);
-	if (store_jobs_active(d->store, collect_due, &live) == 0) {
-		/* Polls of in-process backends answer at once: one commit. */
-		bool tx = store_begin(d->store) == 0;
+	if (fault_over(s)) {
+		reconcile(s);
+		if (store_jobs_active(d->store, collect_due, &live) == 0) {
+			/* Polls of in-process backends answer at once: one
+			 * commit. */
+			bool tx = store_begin(d->store) == 0;
 
-		for (size_t i = 0; i < live.n; i++)
-			handle_job(s, live.items[i]);
-		if (tx)
-			store_commit(d->store);
-	} else {
-		for (size_t i = 0; i < live.n; i++)
-			ref_free(live.items[i]);
+			for (size_t i = 0; i < live.n; i++) {
+				if (!s->fault.on)
+					turn(s, &live.items[i]);
+				job_free(live.items[i]);
+			}
+			if (tx && store_commit(d->store) != 0)
+				fault_begin(s);
+		} else {
+			for (size_t i = 0; i < live.n; i++)
+				job_free(live.items[i]);
+		}
+		free(live.items);
 	}
-	free(live.items);
-	{
-		/* The meter, then admission, on the jobs as they are now. */
-		struct budget_job *jobs;
-		size_t n = meter_live(d, &jobs);
-
-		meter_enforce(d, jobs, n);
-		if (!d->stopping)
-			admit(s, jobs, n); /* takes `jobs` over */
-		else
-			free(jobs);
-	}
-	store_sweeps_refresh(d->store, now_wall());
+	/* The meter, then admission, on the jobs as they are now. */
+	n = meter_live(d, &jobs);
+	enforce(s, jobs, n);
+	if (!d->stopping && !s->fault.on)
+		admit(s, jobs, n); /* takes `jobs` over */
+	else
+		free(jobs);
+	if (!s->fault.on && store_sweeps_refresh(d->store, now_wall()) != 0)
+		fault_begin(s);
 	s->last_tick_ns = now_mono_ns();
 }
 
@@ -1032,9 +1216,15 @@ scheduler_new(struct daemon *d)
 	struct scheduler *s = xcalloc(1, sizeof(*s));
 
 	s->d = d;
+	s->lc = (struct lifecycle){.store = d->store,
+				   .budget = d->budget,
+				   .retry_base_s = RETRY_BASE_S,
+				   .retry_max_s = RETRY_MAX_S};
 	s->rec = xcalloc(d->nbackends ? d->nbackends : 1, sizeof(*s->rec));
 	uv_timer_init(&d->loop, &s->tick_timer);
+	uv_timer_init(&d->loop, &s->deadline_timer);
 	s->tick_timer.data = s;
+	s->deadline_timer.data = s;
 	return s;
 }
 
@@ -1058,6 +1248,10 @@ on_closed(uv_handle_t *h)
 {
 	struct scheduler *s = h->data;
 
+	if (--s->closing > 0)
+		return;
+	for (size_t i = 0; i < s->slots_cap; i++)
+		free(s->slots[i].answer);
 	free(s->slots);
 	free(s->rec);
 	free(s);
@@ -1068,95 +1262,83 @@ scheduler_close(struct scheduler *s)
 {
 	if (s == NULL || s->closing)
 		return;
-	s->closing = true;
+	s->closing = 2;
 	uv_timer_stop(&s->tick_timer);
+	uv_timer_stop(&s->deadline_timer);
 	uv_close((uv_handle_t *)&s->tick_timer, on_closed);
+	uv_close((uv_handle_t *)&s->deadline_timer, on_closed);
 }
 
-/* --- control actions from rftctl ------------------------------------------ */
+/* --- what rftctl, sweeps and budgets ask of a job ------------------------- */
 
-struct lookup {
-	struct scheduler *s;
-	struct job_ref *ref;
-};
-
+/* The sentence a refusal gets. */
 static void
-take_ref(const struct store_job_row *row, void *arg)
+explain(const struct job *j, const struct backend *be, enum job_event ev,
+	const struct job_step *step, char *err, size_t len)
 {
-	struct lookup *l = arg;
+	long long id = (long long)j->id;
 
-	l->ref = ref_new(l->s, row);
+	if (step->rc == -EOPNOTSUPP)
+		snprintf(err, len, "backend %s cannot pause jobs", be->name);
+	else if (job_state_terminal(j->state))
+		snprintf(err, len, "job %lld has ended (%s)", id,
+			 job_state_name(j->state));
+	else if (ev == JOB_EV_STOP)
+		snprintf(err, len, "job %lld is already being cancelled", id);
+	else if (ev == JOB_EV_PAUSE)
+		snprintf(err, len,
+			 "job %lld is %s; only a running job can be paused", id,
+			 job_state_name(j->state));
+	else if (ev == JOB_EV_RESUME)
+		snprintf(err, len, "job %lld is %s, not paused", id,
+			 job_state_name(j->state));
+	else
+		snprintf(err, len, "job %lld: %s", id,
+			 step->why ? step->why : "refused");
 }
 
 int
-scheduler_job_action(struct scheduler *s, int64_t job_id,
-		     enum backend_action action, const char *why, char *err,
-		     size_t errlen)
+scheduler_job_event(struct scheduler *s, int64_t job_id, enum job_event ev,
+		    enum job_cause cause, const char *why, char *err,
+		    size_t errlen)
 {
-	struct lookup l = {.s = s};
+	struct job *j = reload(s, job_id);
 	struct backend *be;
-	struct job_ref *j;
-	int rc = store_job_get(s->d->store, job_id, take_ref, &l);
+	struct slot *sl;
+	struct job_input in = {.cause = cause, .why = why};
+	struct job_step step;
 
-	if (rc != 0) {
-		snprintf(err, errlen,
-			 rc == -ENOENT ? "no job %lld" : "cannot read job %lld",
-			 (long long)job_id);
-		return rc;
+	if (j == NULL) {
+		snprintf(err, errlen, "no job %lld", (long long)job_id);
+		return -ENOENT;
 	}
-	j = l.ref;
 	be = backend_find(s->d, j->backend);
-	if (job_state_terminal(j->state)) {
-		snprintf(err, errlen, "job %lld has ended (%s)",
-			 (long long)job_id, job_state_name(j->state));
-		rc = -EALREADY;
-	} else if (be == NULL) {
+	if (be == NULL && !job_state_terminal(j->state)) {
 		snprintf(err, errlen, "job %lld: backend %s is not configured",
 			 (long long)job_id, j->backend);
-		rc = -ENOENT;
-	} else if (inflight_has(s, j->id) ||
-		   (j->remote_id == NULL && action != BACKEND_CANCEL)) {
+		job_free(j);
+		return -ENOENT;
+	}
+	in.can_pause = be != NULL && (be->caps & BACKEND_CAN_PAUSE);
+	sl = slot_get(s, job_id, false);
+	step = job_decide(j, ev, &in);
+	if (step.rc == 0 && ev == JOB_EV_RESUME && sl != NULL && sl->inflight) {
+		/* Nothing to record yet: it goes once the call ends. */
+		sl->resume = true;
+		sl->resume_cause = cause;
+		job_free(j);
+		return 0;
+	}
+	if (step.rc == 0)
+		step = run(s, &j, ev, &in); /* may take j over */
+	if (step.rc == -EIO)
 		snprintf(err, errlen,
-			 "job %lld is being submitted or changed; try again",
-			 (long long)job_id);
-		rc = -EAGAIN;
-	} else if (action != BACKEND_CANCEL &&
-		   !(be->caps & BACKEND_CAN_PAUSE)) {
-		snprintf(err, errlen, "backend %s cannot pause jobs",
-			 j->backend);
-		rc = -EOPNOTSUPP;
-	} else if (action == BACKEND_PAUSE && j->state != JOB_RUNNING) {
-		snprintf(err, errlen,
-			 "job %lld is %s; only a running job can be paused",
-			 (long long)job_id, job_state_name(j->state));
-		rc = -EALREADY;
-	} else if (action == BACKEND_RESUME && j->state != JOB_PAUSED) {
-		snprintf(err, errlen, "job %lld is %s, not paused",
-			 (long long)job_id, job_state_name(j->state));
-		rc = -EALREADY;
-	} else if (action == BACKEND_CANCEL && j->state == JOB_CANCELLING) {
-		snprintf(err, errlen, "job %lld is already being cancelled",
-			 (long long)job_id);
-		rc = -EALREADY;
-	}
-	if (rc != 0) {
-		ref_free(j);
-		return rc;
-	}
-	if (why == NULL)
-		why = action == BACKEND_CANCEL	? "cancelled by the user"
-		      : action == BACKEND_PAUSE ? "paused by the user"
-						: "resumed by the user";
-	if (j->remote_id == NULL) {
-		/* Not created yet, or not known to be: the next tick looks it
-		 * up by its intent key, and cancels it or ends it. */
-		rc = move(s, j, JOB_CANCELLING, NULL, why);
-		ref_free(j);
-		if (rc != 0)
-			snprintf(err, errlen, "job %lld changed; try again",
-				 (long long)job_id);
-		return rc;
-	}
-	control(s, j, be, action, why);
-	return 0;
+			 "job %lld: the store cannot record this (%s)%s",
+			 (long long)job_id, store_last_error(s->d->store),
+			 ev == JOB_EV_STOP ? "; the cancel was sent anyway"
+					   : "");
+	else if (step.rc != 0)
+		explain(j, be, ev, &step, err, errlen);
+	job_free(j);
+	return step.rc == -EINVAL ? -EALREADY : step.rc;
 }

@@ -1,18 +1,25 @@
 /*
- * The scheduler: one timer tick that polls every live job (state and
- * metrics), enforces per-job limits, carries out sweep-level pause and
- * cancel, admits pending trials within the concurrency limits, and
- * marks finished sweeps.  After a restart the first tick reconciles jobs
- * whose submission outcome is not known, through the backends' find().
- * Loop thread only.
+ * The scheduler: when to act on jobs.  One timer tick gives each live
+ * job its turn (a poll, a find, a stop under way), lets the meter decide
+ * what a budget must stop, admits pending trials within the concurrency
+ * limits, and marks finished sweeps; a second timer stops each job when
+ * it reaches max_job_hours.  What an outcome means is the lifecycle's
+ * (lifecycle.h): the scheduler carries out the steps it returns.
+ *
+ * After a restart the first tick reconciles jobs whose submission outcome
+ * is not known, through the backends' find().  While the store refuses
+ * writes (a full disk), polls and submissions wait and spend in memory
+ * is what was committed; budgets stay enforced.  Loop thread only.
  */
 #ifndef RFTD_SCHEDULER_H
 #define RFTD_SCHEDULER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "backend.h"
+#include "lifecycle.h"
 
 struct daemon;
 struct scheduler;
@@ -25,18 +32,27 @@ void scheduler_configure(struct scheduler *s, unsigned int tick_ms);
 void scheduler_kick(struct scheduler *s);
 /* When the last tick finished (monotonic ns); 0 before the first. */
 uint64_t scheduler_last_tick_ns(const struct scheduler *s);
-/* Stops the timer; the memory goes in the close callback. */
+/* Stops the timers; the memory goes in the close callbacks. */
 void scheduler_close(struct scheduler *s);
 
 /*
- * Cancels, pauses or resumes job `job_id`; `why` goes in its events (NULL:
- * "by the user").  Returns 0 once the action is
- * under way, or a negative errno with `err` filled: -ENOENT (no such
- * job), -EALREADY (already ended / in that state), -EOPNOTSUPP (the
- * backend cannot pause), -EAGAIN (its submission is still in flight).
+ * Whether the store refuses writes now: true with when it began (Unix
+ * seconds) and SQLite's word, false when it takes them.
  */
-int scheduler_job_action(struct scheduler *s, int64_t job_id,
-			 enum backend_action action, const char *why, char *err,
-			 size_t errlen);
+bool scheduler_store_fault(const struct scheduler *s, double *since, char *why,
+			   size_t len);
+
+/*
+ * Asks job `job_id` to stop (JOB_EV_STOP), pause or resume, for `cause`;
+ * `why` goes in its events (NULL: the cause's own words).  A call about
+ * the job under way delays the backend's part, not the answer.  Returns
+ * 0 once it is under way, or a negative errno with `err` filled: -ENOENT
+ * (no such job, or its backend is gone), -EALREADY (ended, or not in a
+ * state for it), -EOPNOTSUPP (the backend cannot pause), -EIO (the store
+ * cannot record it).
+ */
+int scheduler_job_event(struct scheduler *s, int64_t job_id, enum job_event ev,
+			enum job_cause cause, const char *why, char *err,
+			size_t errlen);
 
 #endif

@@ -113,6 +113,29 @@ store_job_get(struct store *st, int64_t job_id,
 	return rc != 0 ? rc : rows == 0 ? -ENOENT : 0;
 }
 
+static const char sql_job_owner[] =
+    "SELECT id FROM jobs WHERE backend = ?1 AND remote_id = ?2;";
+
+int
+store_job_owner(struct store *st, const char *backend, const char *remote_id,
+		int64_t *job_id)
+{
+	sqlite3_stmt *s = stmt(st, sql_job_owner);
+	int rc;
+
+	if (s == NULL)
+		return -EIO;
+	bind_text(s, 1, backend);
+	bind_text(s, 2, remote_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*job_id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : store_fail(st, "job owner");
+}
+
 /* Live jobs: what counts against the limits. */
 #define LIVE_STATES                                                            \
 	"('submitting', 'validating', 'queued', 'running', 'pausing',"         \
@@ -410,6 +433,7 @@ store_job_change(struct store *st, int64_t job_id,
 		 const struct store_job_change *c, double now)
 {
 	sqlite3_stmt *s = stmt(st, sql_job_change);
+	int rc;
 
 	if (s == NULL)
 		return -EIO;
@@ -423,8 +447,9 @@ store_job_change(struct store *st, int64_t job_id,
 	sqlite3_bind_double(s, 8, c->billed_seconds);
 	sqlite3_bind_double(s, 9, now);
 	bind_text(s, 10, c->cursor);
-	if (stmt_done(st, s) != 0)
-		return -EIO;
+	rc = stmt_done(st, s);
+	if (rc != 0)
+		return rc;
 	if (sqlite3_changes(st->db) == 0)
 		return -ESTALE;
 	if (c->event == NULL)

@@ -339,7 +339,9 @@ stmt(struct store *st, const char *sql)
 int
 store_fail(struct store *st, const char *what)
 {
-	log_err("store: %s: %s", what, sqlite3_errmsg(st->db));
+	snprintf(st->last_error, sizeof(st->last_error), "%s",
+		 sqlite3_errmsg(st->db));
+	log_err("store: %s: %s", what, st->last_error);
 	return -EIO;
 }
 
@@ -351,6 +353,12 @@ stmt_done(struct store *st, sqlite3_stmt *s)
 	sqlite3_reset(s);
 	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
 		return 0;
+	if ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CONSTRAINT) {
+		/* A row that clashes with another: the caller's to explain. */
+		log_debug("store: %s: %s", sqlite3_sql(s),
+			  sqlite3_errmsg(st->db));
+		return -EEXIST;
+	}
 	return store_fail(st, sqlite3_sql(s));
 }
 
@@ -411,4 +419,64 @@ store_rollback(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+}
+
+int
+store_unit_begin(struct store *st, bool *outer)
+{
+	*outer = sqlite3_get_autocommit(st->db) != 0;
+	if (*outer)
+		return store_begin(st);
+	if (sqlite3_exec(st->db, "SAVEPOINT unit;", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return store_fail(st, "savepoint");
+	return 0;
+}
+
+int
+store_unit_end(struct store *st, bool outer, bool ok)
+{
+	if (outer) {
+		if (ok)
+			return store_commit(st);
+		store_rollback(st);
+		return 0;
+	}
+	if (ok && sqlite3_exec(st->db, "RELEASE unit;", NULL, NULL, NULL) ==
+		      SQLITE_OK)
+		return 0;
+	if (ok)
+		store_fail(st, "release");
+	sqlite3_exec(st->db, "ROLLBACK TO unit; RELEASE unit;", NULL, NULL,
+		     NULL);
+	return ok ? -EIO : 0;
+}
+
+bool
+store_in_transaction(const struct store *st)
+{
+	return sqlite3_get_autocommit(st->db) == 0;
+}
+
+int
+store_probe(struct store *st, char *err, size_t errlen)
+{
+	char sql[64];
+
+	/* Writes the header page again: a real write, which a full disk or
+	 * a file that cannot grow refuses, and which changes nothing. */
+	snprintf(sql, sizeof(sql),
+		 "BEGIN IMMEDIATE; PRAGMA user_version = %d; COMMIT;",
+		 st->version);
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+	store_rollback(st);
+	return -EIO;
+}
+
+const char *
+store_last_error(const struct store *st)
+{
+	return st->last_error;
 }

@@ -51,6 +51,26 @@ int store_begin(struct store *st);
 int store_commit(struct store *st); /* rolls back when it fails */
 void store_rollback(struct store *st);
 
+/*
+ * A unit of writes that is all or nothing: its own transaction, or a
+ * savepoint inside the one open (`outer` says which, for the end).
+ * store_unit_end() keeps the writes when `ok` (0, or -EIO when they could
+ * not be kept: then they are gone) or drops them (0).
+ */
+int store_unit_begin(struct store *st, bool *outer);
+int store_unit_end(struct store *st, bool outer, bool ok);
+bool store_in_transaction(const struct store *st);
+
+/*
+ * Whether the database takes a write now (a full disk, an I/O error do
+ * not): 0, or -EIO with SQLite's word in `err`.  Changes nothing and
+ * logs nothing.
+ */
+int store_probe(struct store *st, char *err, size_t errlen);
+
+/* SQLite's message for the last failure the store logged ("" if none). */
+const char *store_last_error(const struct store *st);
+
 /* --- sweeps and trials (sweeps.c) --------------------------------------- */
 
 struct store_sweep_new {
@@ -161,6 +181,10 @@ int store_jobs_active(struct store *st,
 		      void (*fn)(const struct store_job_row *job, void *arg),
 		      void *arg);
 
+/* The job that holds `remote_id` on `backend`: 0 with *job_id, or -ENOENT. */
+int store_job_owner(struct store *st, const char *backend,
+		    const char *remote_id, int64_t *job_id);
+
 /* One job by id, for control actions; -ENOENT when there is none. */
 int store_job_get(struct store *st, int64_t job_id,
 		  void (*fn)(const struct store_job_row *job, void *arg),
@@ -254,8 +278,9 @@ struct store_job_change {
 
 /*
  * Applies a change (and records an event when asked).  Sets the job's
- * started_at / finished_at / submitted_at from the state.  Returns 0, or
- * -ESTALE when the job is no longer in state `from`.
+ * started_at / finished_at / submitted_at from the state.  Returns 0,
+ * -ESTALE when the job is no longer in state `from`, -EEXIST when the
+ * remote id is another job's, or -EIO.
  */
 int store_job_change(struct store *st, int64_t job_id,
 		     const struct store_job_change *c, double now);

@@ -16,6 +16,7 @@ struct store {
 	char *path;		  /* as given to store_open() */
 	int version;		  /* user_version after migrations */
 	sqlite3_stmt *count_rows; /* one row (table, count) per table */
+	char last_error[256];	  /* SQLite's word on the last failure */
 	struct {
 		const char *sql; /* a string literal: its address is the key */
 		sqlite3_stmt *stmt;
@@ -29,7 +30,8 @@ struct store {
  */
 sqlite3_stmt *stmt(struct store *st, const char *sql);
 
-/* Steps a statement that returns no rows: 0, or -EIO after logging. */
+/* Steps a statement that returns no rows: 0, -EEXIST when it would
+ * break a constraint (UNIQUE...), or -EIO after logging. */
 int stmt_done(struct store *st, sqlite3_stmt *s);
 
 /* Logs SQLite's message for `what` and returns -EIO. */

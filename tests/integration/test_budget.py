@@ -719,7 +719,7 @@ class MaxJobHours(BudgetTest):
         job, = self.jobs_of(d, sweep_id)
         events = [e["message"] for e in
                   d.ctl_json("job", "show", str(job.id))["events"]]
-        self.assertIn("running -> cancelling: ran past max_job_hours "
+        self.assertIn("running -> cancelling: reached max_job_hours "
                       "(0.1 h)", events)
         self.assertGreater(job.cost_usd, RATE * 0.1)
         self.assertLessEqual(job.cost_usd,
