@@ -1,34 +1,124 @@
 #!/usr/bin/env bash
-# Installs missing packages, builds rftd from scratch with warnings as
-# errors and runs the whole suite; then does the same again with
-# AddressSanitizer and UndefinedBehaviorSanitizer.
+# Installs missing packages, builds rftd from scratch twice (with warnings
+# as errors; then also with AddressSanitizer and UndefinedBehaviorSanitizer)
+# and runs every test of each build.  A failure does not stop the rest:
+# both builds are made and tested, a summary per build follows, and the
+# exit status is non-zero if anything failed.
 #
-#   scripts/test.sh              both builds
-#   BUILD_ROOT=/tmp/x scripts/test.sh   put the build trees elsewhere
-set -euo pipefail
+#   scripts/test.sh                      both builds
+#   scripts/test.sh sanitize             only the named builds (release,
+#                                        sanitize)
+#   scripts/test.sh --build-only [NAME]  build from scratch, run nothing
+#   BUILD_ROOT=/tmp/x scripts/test.sh    put the build trees elsewhere
+#                                        (default: build-test/)
+set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build_root=${BUILD_ROOT:-$root/build-test}
 jobs=$(nproc 2>/dev/null || echo 2)
+all_builds=(release sanitize)
 
-scripts/install-deps.sh
-
-run_suite() {
-	local name=$1
-	shift
-	local dir=$build_root/$name
-	echo "=== $name build: $dir"
-	rm -rf "$dir"
-	cmake -S "$root" -B "$dir" -DRFTD_WERROR=ON "$@"
-	cmake --build "$dir" -j "$jobs"
-	echo "=== $name tests"
-	ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600
+usage() { # exit status
+	sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+	exit "$1"
 }
 
-run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build_only=0
+builds=()
+for arg in "$@"; do
+	case $arg in
+	--build-only) build_only=1 ;;
+	release | sanitize) builds+=("$arg") ;;
+	-h | --help) usage 0 ;;
+	*)
+		echo "test.sh: unknown argument '$arg'" >&2
+		usage 2
+		;;
+	esac
+done
+[ ${#builds[@]} -gt 0 ] || builds=("${all_builds[@]}")
 
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_suite sanitize -DCMAKE_BUILD_TYPE=Debug -DRFTD_SANITIZE=ON
+# CMake options of each build.
+build_options() {
+	case $1 in
+	release) echo "-DRFTD_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo" ;;
+	sanitize) echo "-DRFTD_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DRFTD_SANITIZE=ON" ;;
+	esac
+}
 
-echo "=== all tests passed (release and sanitizer builds)"
+# What the tests of a build run with (scripts/stress-test.sh sets the same).
+test_env() {
+	case $1 in
+	sanitize)
+		echo "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+		echo "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+		;;
+	esac
+}
+
+summary=()
+failed=0
+
+note() { # build, outcome
+	summary+=("$(printf '%-9s %s' "$1:" "$2")")
+}
+
+if ! scripts/install-deps.sh; then
+	note deps "FAILED: scripts/install-deps.sh (see above); building anyway"
+	failed=1
+fi
+
+build() { # name
+	local name=$1 dir=$build_root/$1
+	echo "=== $name build: $dir"
+	rm -rf "$dir"
+	# shellcheck disable=SC2046 # the options are words
+	if ! cmake -S "$root" -B "$dir" $(build_options "$name"); then
+		note "$name" "FAILED: cmake could not configure the build"
+		return 1
+	fi
+	if ! cmake --build "$dir" -j "$jobs"; then
+		note "$name" "FAILED: the build failed (see above)"
+		return 1
+	fi
+}
+
+run_tests() { # name
+	local name=$1 dir=$build_root/$1 rc total
+	local failed_log=$dir/Testing/Temporary/LastTestsFailed.log
+	echo "=== $name tests"
+	rm -f "$failed_log"
+	local env=()
+	mapfile -t env < <(test_env "$name")
+	env ${env[@]+"${env[@]}"} ctest --test-dir "$dir" --output-on-failure \
+		-j "$jobs" --timeout 600
+	rc=$?
+	total=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
+	if [ -s "$failed_log" ]; then
+		local names
+		names=$(cut -d: -f2- "$failed_log" | tr '\n' ' ')
+		note "$name" "FAILED: $(wc -l <"$failed_log") of $total tests failed: ${names% }"
+		return 1
+	elif [ $rc -ne 0 ]; then
+		note "$name" "FAILED: ctest exited with $rc"
+		return 1
+	fi
+	note "$name" "passed: all $total tests"
+}
+
+for name in "${builds[@]}"; do
+	if ! build "$name"; then
+		failed=1
+		continue
+	fi
+	if [ $build_only -eq 1 ]; then
+		note "$name" "built"
+		continue
+	fi
+	run_tests "$name" || failed=1
+done
+
+echo
+echo "=== summary (build trees under $build_root)"
+printf '%s\n' "${summary[@]}"
+exit $failed
