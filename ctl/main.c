@@ -1,17 +1,18 @@
 /*
- * rftctl: parse the command line, send requests to rftd, render the
- * replies as text (default) or JSON (--json).
+ * rftctl: parse the command line and run the verb it names; the calls
+ * are call.c's, the text render.c's, `watch` watch.c's.
  *
  * Exit status: 0 success; 1 rftd answered with an error; 2 usage error
  * (or a spec file that cannot be read); 3 rftd could not be reached or
  * did not answer properly.
  */
-#include "client.h"
+#include "call.h"
 #include "paths.h"
 #include "proto.h"
 #include "render.h"
 #include "sqlout.h"
 #include "util.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -55,61 +56,11 @@ struct verb {
 	const char *args; /* for the usage text */
 	int min_args, max_args;
 	unsigned int opts; /* allowed enum opt_flag */
-	int (*run)(struct ctx *ctx, const struct opts *o, char **args);
+	int (*run)(struct call_ctx *ctx, const struct opts *o, char **args);
 	const char *summary;
 };
 
-/* --- talking to rftd ------------------------------------------------------ */
-
-int
-ctl_call(struct ctx *ctx, const char *method, cJSON *params,
-	 struct proto_reply *rep)
-{
-	char err[512];
-	int rc;
-
-	if (ctx->client == NULL) {
-		ctx->client = client_connect(ctx->socket, err, sizeof(err));
-		if (ctx->client == NULL) {
-			cJSON_Delete(params);
-			fprintf(stderr,
-				"rftctl: rftd is not running at %s (%s)\n",
-				ctx->socket, err);
-			return EXIT_UNREACHABLE;
-		}
-		client_set_timeout(ctx->client, ctx->timeout_ms);
-	}
-	ctx->sent_ns = now_mono_ns();
-	rc = client_call(ctx->client, method, params, rep, err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "rftctl: %s: %s\n", ctx->socket, err);
-		return EXIT_UNREACHABLE;
-	}
-	if (rep->code != 0) {
-		render_error(ctx, rep);
-		proto_reply_free(rep);
-		return EXIT_DAEMON_ERROR;
-	}
-	return EXIT_OK;
-}
-
-/* Calls `method` and renders the result with `render` (or as JSON). */
-static int
-call_render(struct ctx *ctx, const char *method, cJSON *params,
-	    render_fn render)
-{
-	struct proto_reply rep;
-	int rc = ctl_call(ctx, method, params, &rep);
-
-	if (rc != EXIT_OK)
-		return rc;
-	if (ctx->json)
-		render_json(rep.result);
-	else
-		render(ctx, rep.result);
-	proto_reply_free(&rep);
-	return EXIT_OK;
-}
+/* --- arguments ------------------------------------------------------------ */
 
 static int
 parse_id(const char *s, const char *what, int64_t *out)
@@ -236,7 +187,7 @@ spec_params(const char *path)
  */
 
 static int
-run_status(struct ctx *ctx, const struct opts *o, char **args)
+run_status(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	(void)o;
 	(void)args;
@@ -244,15 +195,27 @@ run_status(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_ping(struct ctx *ctx, const struct opts *o, char **args)
+run_ping(struct call_ctx *ctx, const struct opts *o, char **args)
 {
+	struct proto_reply rep;
+	struct render_opts ro;
+	int rc = call_method(ctx, "daemon.ping", NULL, &rep);
+
 	(void)o;
 	(void)args;
-	return call_render(ctx, "daemon.ping", NULL, render_ping);
+	if (rc != EXIT_OK)
+		return rc;
+	call_render_opts(ctx, &ro);
+	if (ctx->json)
+		render_json(&ro, rep.result);
+	else
+		render_ping(&ro, ctx->socket, call_elapsed_ms(ctx));
+	proto_reply_free(&rep);
+	return EXIT_OK;
 }
 
 static int
-run_reload(struct ctx *ctx, const struct opts *o, char **args)
+run_reload(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	(void)o;
 	(void)args;
@@ -260,7 +223,7 @@ run_reload(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_budget(struct ctx *ctx, const struct opts *o, char **args)
+run_budget(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	(void)o;
 	(void)args;
@@ -268,7 +231,7 @@ run_budget(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_budget_set(struct ctx *ctx, const struct opts *o, char **args)
+run_budget_set(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	cJSON *p = cJSON_CreateObject();
 	double usd;
@@ -293,7 +256,7 @@ run_budget_set(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_plan(struct ctx *ctx, const struct opts *o, char **args)
+run_plan(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	cJSON *p = spec_params(args[0]);
 
@@ -305,7 +268,7 @@ run_plan(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_submit(struct ctx *ctx, const struct opts *o, char **args)
+run_submit(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	cJSON *p = spec_params(args[0]);
 
@@ -318,7 +281,7 @@ run_submit(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_sweeps(struct ctx *ctx, const struct opts *o, char **args)
+run_sweeps(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	(void)o;
 	(void)args;
@@ -326,7 +289,7 @@ run_sweeps(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_sweep_show(struct ctx *ctx, const struct opts *o, char **args)
+run_sweep_show(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	int64_t id;
 
@@ -337,7 +300,7 @@ run_sweep_show(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_leaderboard(struct ctx *ctx, const struct opts *o, char **args)
+run_leaderboard(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	cJSON *p;
 	int64_t id;
@@ -351,7 +314,7 @@ run_leaderboard(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_jobs(struct ctx *ctx, const struct opts *o, char **args)
+run_jobs(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	cJSON *p = cJSON_CreateObject();
 
@@ -366,7 +329,7 @@ run_jobs(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_job_show(struct ctx *ctx, const struct opts *o, char **args)
+run_job_show(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	int64_t id;
 
@@ -378,7 +341,7 @@ run_job_show(struct ctx *ctx, const struct opts *o, char **args)
 
 /* cancel|pause|resume [sweep|job] ID: a bare ID names a sweep. */
 static int
-run_action(struct ctx *ctx, char **args, const char *action)
+run_action(struct call_ctx *ctx, char **args, const char *action)
 {
 	bool job = false;
 	const char *id_arg = args[0];
@@ -406,40 +369,41 @@ run_action(struct ctx *ctx, char **args, const char *action)
 }
 
 static int
-run_cancel(struct ctx *ctx, const struct opts *o, char **args)
+run_cancel(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	(void)o;
 	return run_action(ctx, args, "cancel");
 }
 
 static int
-run_pause(struct ctx *ctx, const struct opts *o, char **args)
+run_pause(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	(void)o;
 	return run_action(ctx, args, "pause");
 }
 
 static int
-run_resume(struct ctx *ctx, const struct opts *o, char **args)
+run_resume(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	(void)o;
 	return run_action(ctx, args, "resume");
 }
 
 static int
-run_watch(struct ctx *ctx, const struct opts *o, char **args)
+run_watch(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	int64_t id = 0;
 
 	if (args[0] != NULL && parse_id(args[0], "sweep", &id) != EXIT_OK)
 		return EXIT_USAGE;
-	return watch(ctx, id, (o->given & OPT_INTERVAL) ? o->interval : 0.5);
+	return watch_sweep(ctx, id,
+			   (o->given & OPT_INTERVAL) ? o->interval : 0.5);
 }
 
 /* Runs a query and returns its result (caller frees), or NULL after
  * printing why; *rc is the exit status. */
 static cJSON *
-query(struct ctx *ctx, const char *sql, int64_t max_rows, int *rc)
+query(struct call_ctx *ctx, const char *sql, int64_t max_rows, int *rc)
 {
 	struct proto_reply rep;
 	cJSON *p = cJSON_CreateObject(), *result;
@@ -447,7 +411,7 @@ query(struct ctx *ctx, const char *sql, int64_t max_rows, int *rc)
 	cJSON_AddStringToObject(p, "query", sql);
 	if (max_rows > 0)
 		cJSON_AddNumberToObject(p, "max_rows", (double)max_rows);
-	*rc = ctl_call(ctx, "sql.query", p, &rep);
+	*rc = call_method(ctx, "sql.query", p, &rep);
 	if (*rc != EXIT_OK)
 		return NULL;
 	result = cJSON_Duplicate(rep.result, 1);
@@ -472,8 +436,9 @@ format_of(const struct opts *o, enum sql_format def, enum sql_format *f)
 }
 
 static int
-run_sql(struct ctx *ctx, const struct opts *o, char **args)
+run_sql(struct call_ctx *ctx, const struct opts *o, char **args)
 {
+	struct render_opts ro;
 	enum sql_format f;
 	cJSON *result;
 	int rc;
@@ -484,17 +449,18 @@ run_sql(struct ctx *ctx, const struct opts *o, char **args)
 		       (o->given & OPT_MAX_ROWS) ? o->max_rows : 0, &rc);
 	if (result == NULL)
 		return rc;
-	sql_print(result, f, ctx->tty ? render_width(ctx) : 0, stdout);
+	call_render_opts(ctx, &ro);
+	sql_print(result, f, ro.width, stdout);
 	cJSON_Delete(result);
 	return EXIT_OK;
 }
 
 /* Fails with "no sweep N" when the sweep does not exist. */
 static int
-sweep_exists(struct ctx *ctx, int64_t id)
+sweep_exists(struct call_ctx *ctx, int64_t id)
 {
 	struct proto_reply rep;
-	int rc = ctl_call(ctx, "sweep.show", id_params(id), &rep);
+	int rc = call_method(ctx, "sweep.show", id_params(id), &rep);
 
 	if (rc == EXIT_OK)
 		proto_reply_free(&rep);
@@ -502,7 +468,7 @@ sweep_exists(struct ctx *ctx, int64_t id)
 }
 
 static int
-run_export(struct ctx *ctx, const struct opts *o, char **args)
+run_export(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	enum sql_format f;
 	char sql[512];
@@ -536,10 +502,11 @@ run_export(struct ctx *ctx, const struct opts *o, char **args)
 }
 
 static int
-run_curves(struct ctx *ctx, const struct opts *o, char **args)
+run_curves(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	const char *metric =
 	    (o->given & OPT_METRIC) ? o->metric : "valid_reward_mean";
+	struct render_opts ro;
 	bool job = args[1] != NULL && strcmp(args[0], "job") == 0;
 	const char *id_arg = args[1] != NULL ? args[1] : args[0];
 	char *sql, *quoted;
@@ -571,10 +538,11 @@ run_curves(struct ctx *ctx, const struct opts *o, char **args)
 	if (result == NULL)
 		return rc;
 	rc = EXIT_OK;
+	call_render_opts(ctx, &ro);
 	if (ctx->json)
 		sql_print(result, SQL_JSON, 0, stdout);
-	else
-		rc = render_curves(ctx, result, metric);
+	else if (render_curves(&ro, result, metric) != 0)
+		rc = EXIT_DAEMON_ERROR;
 	cJSON_Delete(result);
 	return rc;
 }
@@ -749,7 +717,7 @@ main(int argc, char **argv)
 	    {"action", required_argument, NULL, 'a'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct ctx ctx = {.timeout_ms = 30000};
+	struct call_ctx ctx = {.timeout_ms = 30000};
 	struct opts o = {0};
 	const char *socket_flag = NULL;
 	const struct verb *verb;
@@ -879,7 +847,7 @@ main(int argc, char **argv)
 	socket = pick_socket(socket_flag);
 	ctx.socket = socket;
 	rc = verb->run(&ctx, &o, args);
-	client_free(ctx.client);
+	call_close(&ctx);
 	free(socket);
 	return rc;
 }

@@ -1,17 +1,16 @@
-/* Text rendering of rftd's replies, and `rftctl watch` (see render.h). */
+/* Text for rftd's replies (see render.h): pure, no I/O but the streams. */
 #include "render.h"
 
 #include "jsonutil.h"
 #include "table.h"
 #include "util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char *
 str(const cJSON *obj, const char *key, const char *fallback)
@@ -39,16 +38,6 @@ static const cJSON *
 get(const cJSON *obj, const char *key)
 {
 	return cJSON_GetObjectItemCaseSensitive(obj, key);
-}
-
-int
-render_width(const struct ctx *ctx)
-{
-	struct winsize ws;
-
-	if (!ctx->tty || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0)
-		return 0;
-	return ws.ws_col;
 }
 
 /* A number for a cell: integers plainly, others with 4 significant. */
@@ -122,34 +111,34 @@ sim_tag(const cJSON *obj)
 }
 
 void
-render_json(const cJSON *result)
+render_json(const struct render_opts *ro, const cJSON *result)
 {
 	char *text = cJSON_Print(result);
 
-	puts(text ? text : "null");
+	fprintf(ro->out, "%s\n", text ? text : "null");
 	free(text);
 }
 
 void
-render_error(const struct ctx *ctx, const struct proto_reply *rep)
+render_error(const struct render_opts *ro, const struct proto_reply *rep)
 {
 	const cJSON *errors = get(rep->data, "errors");
 	const cJSON *e;
 
 	if (!cJSON_IsArray(errors)) {
-		fprintf(stderr, "rftctl: %s (%s)\n", rep->message,
+		fprintf(ro->err, "rftctl: %s (%s)\n", rep->message,
 			proto_error_text(rep->code));
 		if (cJSON_IsString(get(rep->data, "config_errors")))
-			fputs(str(rep->data, "config_errors", ""), stderr);
+			fputs(str(rep->data, "config_errors", ""), ro->err);
 		return;
 	}
 	/* A rejected spec: every problem with its JSON path. */
-	fprintf(stderr, "rftctl: %s: the spec has %d problem%s:\n",
-		ctx->spec_path ? ctx->spec_path : "spec",
+	fprintf(ro->err, "rftctl: %s: the spec has %d problem%s:\n",
+		ro->spec_path ? ro->spec_path : "spec",
 		cJSON_GetArraySize(errors),
 		cJSON_GetArraySize(errors) == 1 ? "" : "s");
 	cJSON_ArrayForEach(e, errors) fprintf(
-	    stderr, "  %s: %s\n", str(e, "path", "/"), str(e, "message", "?"));
+	    ro->err, "  %s: %s\n", str(e, "path", "/"), str(e, "message", "?"));
 }
 
 static void
@@ -168,60 +157,60 @@ format_duration(double s, char *buf, size_t len)
 }
 
 void
-render_status(const struct ctx *ctx, const cJSON *r)
+render_status(const struct render_opts *ro, const cJSON *r)
 {
 	const cJSON *t, *b;
 	char up[32];
 
-	(void)ctx;
 	format_duration(num(r, "uptime_s", 0), up, sizeof(up));
-	printf("rftd %s, pid %.0f, up %s\n", str(r, "version", "?"),
-	       num(r, "pid", 0), up);
-	printf("  socket    %s\n", str(r, "socket", "?"));
-	printf("  database  %s (schema %.0f)\n", str(r, "database", "?"),
-	       num(r, "schema_version", 0));
-	printf("  clients   %.0f\n", num(r, "clients", 0));
-	printf("  log level %s\n", str(r, "log_level", "?"));
-	printf("  backends:\n");
+	fprintf(ro->out, "rftd %s, pid %.0f, up %s\n", str(r, "version", "?"),
+		num(r, "pid", 0), up);
+	fprintf(ro->out, "  socket    %s\n", str(r, "socket", "?"));
+	fprintf(ro->out, "  database  %s (schema %.0f)\n",
+		str(r, "database", "?"), num(r, "schema_version", 0));
+	fprintf(ro->out, "  clients   %.0f\n", num(r, "clients", 0));
+	fprintf(ro->out, "  log level %s\n", str(r, "log_level", "?"));
+	fprintf(ro->out, "  backends:\n");
 	cJSON_ArrayForEach(b, get(r, "backends"))
 	{
 		const cJSON *hold = get(b, "hold");
 
-		printf("    %-14s %s%s, at most %.0f jobs at once\n",
-		       str(b, "name", "?"), str(b, "type", "?"), sim_tag(b),
-		       num(b, "max_concurrent", 0));
+		fprintf(ro->out, "    %-14s %s%s, at most %.0f jobs at once\n",
+			str(b, "name", "?"), str(b, "type", "?"), sim_tag(b),
+			num(b, "max_concurrent", 0));
 		if (hold != NULL) {
 			char until[32];
 
 			fmt_time(until, sizeof(until), get(hold, "until"));
-			printf("    %-14s submissions held until %s: %s\n", "",
-			       until, str(hold, "reason", "?"));
+			fprintf(ro->out,
+				"    %-14s submissions held until %s: %s\n", "",
+				until, str(hold, "reason", "?"));
 		}
 	}
-	printf("  rows:\n");
+	fprintf(ro->out, "  rows:\n");
 	cJSON_ArrayForEach(t, get(r, "tables"))
 	{
 		if (cJSON_IsNumber(t))
-			printf("    %-14s %.0f\n", t->string, t->valuedouble);
+			fprintf(ro->out, "    %-14s %.0f\n", t->string,
+				t->valuedouble);
 	}
 }
 
 void
-render_ping(const struct ctx *ctx, const cJSON *r)
+render_ping(const struct render_opts *ro, const char *socket, double ms)
 {
-	(void)r;
-	printf("rftd at %s answered in %.3f ms\n", ctx->socket,
-	       (double)(now_mono_ns() - ctx->sent_ns) / 1e6);
+	fprintf(ro->out, "rftd at %s answered in %.3f ms\n", socket, ms);
 }
 
 void
-render_reload(const struct ctx *ctx, const cJSON *r)
+render_reload(const struct render_opts *ro, const cJSON *r)
 {
-	(void)ctx;
-	printf("rftd reloaded %s\n", str(r, "config", "its configuration"));
+	fprintf(ro->out, "rftd reloaded %s\n",
+		str(r, "config", "its configuration"));
 	if (str(r, "needs_restart", "")[0] != '\0')
-		printf("changed options that take a restart to apply: %s\n",
-		       str(r, "needs_restart", ""));
+		fprintf(ro->out,
+			"changed options that take a restart to apply: %s\n",
+			str(r, "needs_restart", ""));
 }
 
 static void
@@ -234,7 +223,7 @@ fmt_usd(char *buf, size_t len, const cJSON *v)
 }
 
 void
-render_budget(const struct ctx *ctx, const cJSON *r)
+render_budget(const struct render_opts *ro, const cJSON *r)
 {
 	static const char *const headers[] = {"SCOPE",	  "LIMIT", "ACTION",
 					      "RESERVED", "SPENT", "REMAINING"};
@@ -257,12 +246,12 @@ render_budget(const struct ctx *ctx, const cJSON *r)
 		fmt_usd(remaining, sizeof(remaining), get(s, "remaining_usd"));
 		table_add(tab, cells);
 	}
-	table_print(tab, stdout, render_width(ctx));
+	table_print(tab, ro->out, ro->width);
 	table_free(tab);
 }
 
 void
-render_plan(const struct ctx *ctx, const cJSON *r)
+render_plan(const struct render_opts *ro, const cJSON *r)
 {
 	static const char *const headers[] = {"#", "GRADER", "SEED",
 					      "HYPERPARAMETERS"};
@@ -271,24 +260,28 @@ render_plan(const struct ctx *ctx, const cJSON *r)
 	char hps[512], seed[32], ord[32];
 	int n = 0;
 
-	printf("sweep \"%s\" on %s%s, model %s\n", str(r, "name", "?"),
-	       str(r, "backend", "?"), sim_tag(r), str(r, "model", "?"));
-	printf("%.0f trials; objective %s (%s)\n", num(r, "trials", 0),
-	       str(r, "objective_metric", "?"), str(r, "objective_mode", "?"));
-	printf("graders:");
+	fprintf(ro->out, "sweep \"%s\" on %s%s, model %s\n",
+		str(r, "name", "?"), str(r, "backend", "?"), sim_tag(r),
+		str(r, "model", "?"));
+	fprintf(ro->out, "%.0f trials; objective %s (%s)\n",
+		num(r, "trials", 0), str(r, "objective_metric", "?"),
+		str(r, "objective_mode", "?"));
+	fprintf(ro->out, "graders:");
 	cJSON_ArrayForEach(g, get(r, "graders"))
-	    printf("%s %s (%s)", n++ ? "," : "", str(g, "name", "?"),
-		   str(g, "type", "?"));
-	printf("\nestimated training hours per job: %.2f to %.2f (mean "
-	       "%.2f), %.1f for the whole sweep\n",
-	       num(e, "min", 0), num(e, "max", 0), num(e, "mean", 0),
-	       num(e, "total", 0));
+	    fprintf(ro->out, "%s %s (%s)", n++ ? "," : "", str(g, "name", "?"),
+		    str(g, "type", "?"));
+	fprintf(ro->out,
+		"\nestimated training hours per job: %.2f to %.2f (mean "
+		"%.2f), %.1f for the whole sweep\n",
+		num(e, "min", 0), num(e, "max", 0), num(e, "mean", 0),
+		num(e, "total", 0));
 	{
 		const cJSON *b = get(r, "bill");
 		char room[32];
 
 		fmt_usd(room, sizeof(room), get(b, "room_usd"));
-		printf(
+		fprintf(
+		    ro->out,
 		    "bill%s: worst case $%.2f ($%.2f/h x %g h max per job, "
 		    "$%.2f per job), expected $%.2f\n",
 		    flag(r, "simulated") ? " (simulated dollars)" : "",
@@ -296,17 +289,19 @@ render_plan(const struct ctx *ctx, const cJSON *r)
 		    num(b, "max_job_hours", 0), num(b, "worst_per_job_usd", 0),
 		    num(b, "expected_usd", 0));
 		if (cJSON_IsNumber(get(b, "room_usd")))
-			printf("budgets: %s of room (tightest: %s); %.0f jobs "
-			       "fit at once\n",
-			       room, str(b, "tightest", "?"),
-			       num(b, "jobs_fit_at_once", 0));
+			fprintf(ro->out,
+				"budgets: %s of room (tightest: %s); %.0f jobs "
+				"fit at once\n",
+				room, str(b, "tightest", "?"),
+				num(b, "jobs_fit_at_once", 0));
 		else
-			printf("budgets: no limit applies\n");
+			fprintf(ro->out, "budgets: no limit applies\n");
 	}
 	if (num(r, "already_stored", 0) > 0)
-		printf("%.0f of these trials are already stored: submit "
-		       "--reuse links them instead of running them again\n",
-		       num(r, "already_stored", 0));
+		fprintf(ro->out,
+			"%.0f of these trials are already stored: submit "
+			"--reuse links them instead of running them again\n",
+			num(r, "already_stored", 0));
 	tab = table_new(4, headers);
 	cJSON_ArrayForEach(t, get(r, "preview"))
 	{
@@ -321,25 +316,25 @@ render_plan(const struct ctx *ctx, const cJSON *r)
 		cells[3] = hps;
 		table_add(tab, cells);
 	}
-	printf("\nfirst trials:\n");
-	table_print(tab, stdout, render_width(ctx));
+	fprintf(ro->out, "\nfirst trials:\n");
+	table_print(tab, ro->out, ro->width);
 	table_free(tab);
 	if (num(r, "trials", 0) > cJSON_GetArraySize(get(r, "preview")))
-		printf("... and %.0f more\n",
-		       num(r, "trials", 0) -
-			   cJSON_GetArraySize(get(r, "preview")));
+		fprintf(ro->out, "... and %.0f more\n",
+			num(r, "trials", 0) -
+			    cJSON_GetArraySize(get(r, "preview")));
 }
 
 void
-render_submit(const struct ctx *ctx, const cJSON *r)
+render_submit(const struct render_opts *ro, const cJSON *r)
 {
-	(void)ctx;
-	printf("sweep %.0f \"%s\" submitted: %.0f trials",
-	       num(r, "sweep_id", 0), str(r, "name", "?"), num(r, "trials", 0));
+	fprintf(ro->out, "sweep %.0f \"%s\" submitted: %.0f trials",
+		num(r, "sweep_id", 0), str(r, "name", "?"),
+		num(r, "trials", 0));
 	if (num(r, "reused", 0) > 0)
-		printf(", %.0f reused from earlier sweeps",
-		       num(r, "reused", 0));
-	printf("%s\n", flag(r, "simulated") ? " (simulated)" : "");
+		fprintf(ro->out, ", %.0f reused from earlier sweeps",
+			num(r, "reused", 0));
+	fprintf(ro->out, "%s\n", flag(r, "simulated") ? " (simulated)" : "");
 }
 
 static void
@@ -359,7 +354,7 @@ fmt_counts(char *buf, size_t len, const cJSON *counts)
 }
 
 void
-render_sweeps(const struct ctx *ctx, const cJSON *r)
+render_sweeps(const struct render_opts *ro, const cJSON *r)
 {
 	static const char *const headers[] = {"ID",	 "NAME",    "BACKEND",
 					      "STATE",	 "TRIALS",  "BEST",
@@ -385,12 +380,12 @@ render_sweeps(const struct ctx *ctx, const cJSON *r)
 			 str(s, "backend", "?"), sim_tag(s));
 		table_add(tab, cells);
 	}
-	table_print(tab, stdout, render_width(ctx));
+	table_print(tab, ro->out, ro->width);
 	table_free(tab);
 }
 
 void
-render_sweep(const struct ctx *ctx, const cJSON *r)
+render_sweep(const struct render_opts *ro, const cJSON *r)
 {
 	static const char *const headers[] = {
 	    "#",       "TRIAL",
@@ -403,17 +398,19 @@ render_sweep(const struct ctx *ctx, const cJSON *r)
 	char created[32];
 
 	fmt_time(created, sizeof(created), get(r, "created_at"));
-	printf("sweep %.0f \"%s\": %s, on %s%s, model %s\n", num(r, "id", 0),
-	       str(r, "name", "?"), str(r, "state", "?"),
-	       str(r, "backend", "?"), sim_tag(r), str(r, "model", "?"));
-	printf("created %s; objective %s (%s); priority %.0f", created,
-	       str(r, "objective_metric", "?"), str(r, "objective_mode", "?"),
-	       num(r, "priority", 0));
+	fprintf(ro->out, "sweep %.0f \"%s\": %s, on %s%s, model %s\n",
+		num(r, "id", 0), str(r, "name", "?"), str(r, "state", "?"),
+		str(r, "backend", "?"), sim_tag(r), str(r, "model", "?"));
+	fprintf(ro->out, "created %s; objective %s (%s); priority %.0f",
+		created, str(r, "objective_metric", "?"),
+		str(r, "objective_mode", "?"), num(r, "priority", 0));
 	if (cJSON_IsNumber(get(r, "max_concurrent")))
-		printf("; max_concurrent %.0f", num(r, "max_concurrent", 0));
+		fprintf(ro->out, "; max_concurrent %.0f",
+			num(r, "max_concurrent", 0));
 	if (cJSON_IsNumber(get(r, "max_job_hours")))
-		printf("; max_job_hours %g", num(r, "max_job_hours", 0));
-	printf("; retries %.0f\n\n", num(r, "retries", 0));
+		fprintf(ro->out, "; max_job_hours %g",
+			num(r, "max_job_hours", 0));
+	fprintf(ro->out, "; retries %.0f\n\n", num(r, "retries", 0));
 	cJSON_ArrayForEach(t, get(r, "trials"))
 	{
 		const cJSON *job = get(t, "job");
@@ -445,12 +442,12 @@ render_sweep(const struct ctx *ctx, const cJSON *r)
 			fmt_hps(hps, sizeof(hps), get(t, "hyperparameters"));
 		table_add(tab, cells);
 	}
-	table_print(tab, stdout, render_width(ctx));
+	table_print(tab, ro->out, ro->width);
 	table_free(tab);
 }
 
 void
-render_leaderboard(const struct ctx *ctx, const cJSON *r)
+render_leaderboard(const struct render_opts *ro, const cJSON *r)
 {
 	static const char *const headers[] = {
 	    "RANK",  "TRIAL",	  "GRADER", "SEED",
@@ -458,9 +455,9 @@ render_leaderboard(const struct ctx *ctx, const cJSON *r)
 	struct table *tab = table_new(8, headers);
 	const cJSON *row;
 
-	printf("sweep %.0f \"%s\"%s: %s (%s)\n", num(r, "sweep_id", 0),
-	       str(r, "name", "?"), sim_tag(r), str(r, "objective_metric", "?"),
-	       str(r, "objective_mode", "?"));
+	fprintf(ro->out, "sweep %.0f \"%s\"%s: %s (%s)\n",
+		num(r, "sweep_id", 0), str(r, "name", "?"), sim_tag(r),
+		str(r, "objective_metric", "?"), str(r, "objective_mode", "?"));
 	cJSON_ArrayForEach(row, get(r, "rows"))
 	{
 		char rank[16], id[16], seed[16], obj[32], step[16], hps[512];
@@ -481,12 +478,12 @@ render_leaderboard(const struct ctx *ctx, const cJSON *r)
 		fmt_hps(hps, sizeof(hps), get(row, "hyperparameters"));
 		table_add(tab, cells);
 	}
-	table_print(tab, stdout, render_width(ctx));
+	table_print(tab, ro->out, ro->width);
 	table_free(tab);
 }
 
 void
-render_jobs(const struct ctx *ctx, const cJSON *r)
+render_jobs(const struct render_opts *ro, const cJSON *r)
 {
 	static const char *const headers[] = {"JOB",   "SWEEP",	   "TRIAL",
 					      "TRY",   "STATE",	   "BACKEND",
@@ -517,12 +514,12 @@ render_jobs(const struct ctx *ctx, const cJSON *r)
 			 str(j, "backend", "?"), sim_tag(j));
 		table_add(tab, cells);
 	}
-	table_print(tab, stdout, render_width(ctx));
+	table_print(tab, ro->out, ro->width);
 	table_free(tab);
 }
 
 void
-render_job(const struct ctx *ctx, const cJSON *r)
+render_job(const struct render_opts *ro, const cJSON *r)
 {
 	static const char *const mheaders[] = {"METRIC", "POINTS", "LAST STEP",
 					       "LAST",	 "MIN",	   "MAX"};
@@ -531,47 +528,54 @@ render_job(const struct ctx *ctx, const cJSON *r)
 	char hps[512], t1[32], t2[32], t3[32];
 
 	fmt_hps(hps, sizeof(hps), get(r, "hyperparameters"));
-	printf("job %.0f (trial %.0f, attempt %.0f of sweep %.0f \"%s\"): "
-	       "%s%s\n",
-	       num(r, "id", 0), num(r, "trial_id", 0), num(r, "attempt", 0),
-	       num(r, "sweep_id", 0), str(r, "sweep", "?"),
-	       str(r, "state", "?"), sim_tag(r));
-	printf("  backend          %s (remote id %s, provider status %s)\n",
-	       str(r, "backend", "?"), str(r, "remote_id", "-"),
-	       str(r, "provider_status", "-"));
-	printf("  intent key       %s\n", str(r, "intent_key", "?"));
-	printf("  model            %s\n", str(r, "model", "?"));
+	fprintf(ro->out,
+		"job %.0f (trial %.0f, attempt %.0f of sweep %.0f \"%s\"): "
+		"%s%s\n",
+		num(r, "id", 0), num(r, "trial_id", 0), num(r, "attempt", 0),
+		num(r, "sweep_id", 0), str(r, "sweep", "?"),
+		str(r, "state", "?"), sim_tag(r));
+	fprintf(ro->out,
+		"  backend          %s (remote id %s, provider status %s)\n",
+		str(r, "backend", "?"), str(r, "remote_id", "-"),
+		str(r, "provider_status", "-"));
+	fprintf(ro->out, "  intent key       %s\n", str(r, "intent_key", "?"));
+	fprintf(ro->out, "  model            %s\n", str(r, "model", "?"));
 	if (cJSON_IsString(get(r, "fine_tuned_model")))
-		printf("  fine-tuned model %s\n",
-		       str(r, "fine_tuned_model", ""));
-	printf("  grader           %s (%s)\n", str(r, "grader", "?"),
-	       str(get(r, "grader_spec"), "type", "?"));
-	printf("  hyperparameters  %s\n", hps[0] ? hps : "(all auto)");
+		fprintf(ro->out, "  fine-tuned model %s\n",
+			str(r, "fine_tuned_model", ""));
+	fprintf(ro->out, "  grader           %s (%s)\n", str(r, "grader", "?"),
+		str(get(r, "grader_spec"), "type", "?"));
+	fprintf(ro->out, "  hyperparameters  %s\n",
+		hps[0] ? hps : "(all auto)");
 	if (cJSON_IsNumber(get(r, "seed")))
-		printf("  seed             %.0f\n", num(r, "seed", 0));
+		fprintf(ro->out, "  seed             %.0f\n",
+			num(r, "seed", 0));
 	fmt_time(t1, sizeof(t1), get(r, "created_at"));
 	fmt_time(t2, sizeof(t2), get(r, "started_at"));
 	fmt_time(t3, sizeof(t3), get(r, "finished_at"));
-	printf("  created %s, started %s, finished %s\n", t1, t2, t3);
-	printf("  training time    %.2f h\n",
-	       num(r, "billed_seconds", 0) / 3600);
+	fprintf(ro->out, "  created %s, started %s, finished %s\n", t1, t2, t3);
+	fprintf(ro->out, "  training time    %.2f h\n",
+		num(r, "billed_seconds", 0) / 3600);
 	if (cJSON_IsString(get(r, "error")))
-		printf("  error            %s\n", str(r, "error", ""));
-	printf("\nevents:\n");
+		fprintf(ro->out, "  error            %s\n",
+			str(r, "error", ""));
+	fprintf(ro->out, "\nevents:\n");
 	cJSON_ArrayForEach(e, get(r, "events"))
 	{
 		fmt_time(t1, sizeof(t1), get(e, "at"));
-		printf("  %s  %-5s %s\n", t1, str(e, "level", ""),
-		       str(e, "message", ""));
+		fprintf(ro->out, "  %s  %-5s %s\n", t1, str(e, "level", ""),
+			str(e, "message", ""));
 	}
 	{
 		double all = num(r, "events_total", 0);
 		int shown = cJSON_GetArraySize(get(r, "events"));
 
 		if (all > shown)
-			printf("  (%.0f more: metrics events, summed up below, "
-			       "and older ones; all in the job_events table)\n",
-			       all - shown);
+			fprintf(
+			    ro->out,
+			    "  (%.0f more: metrics events, summed up below, "
+			    "and older ones; all in the job_events table)\n",
+			    all - shown);
 	}
 	tab = table_new(6, mheaders);
 	cJSON_ArrayForEach(m, get(r, "metrics"))
@@ -587,55 +591,63 @@ render_job(const struct ctx *ctx, const cJSON *r)
 		fmt_num(hi, sizeof(hi), get(m, "max"));
 		table_add(tab, cells);
 	}
-	printf("\nmetrics:\n");
-	table_print(tab, stdout, render_width(ctx));
+	fprintf(ro->out, "\nmetrics:\n");
+	table_print(tab, ro->out, ro->width);
 	table_free(tab);
 }
 
 void
-render_job_action(const struct ctx *ctx, const cJSON *r)
+render_job_action(const struct render_opts *ro, const cJSON *r)
 {
-	(void)ctx;
-	printf("job %.0f: %s\n", num(r, "id", 0), str(r, "state", "?"));
+	fprintf(ro->out, "job %.0f: %s\n", num(r, "id", 0),
+		str(r, "state", "?"));
 }
 
 void
-render_sweep_action(const struct ctx *ctx, const cJSON *r)
+render_sweep_action(const struct render_opts *ro, const cJSON *r)
 {
-	(void)ctx;
-	printf("sweep %.0f \"%s\": %s (%.0f jobs affected)\n", num(r, "id", 0),
-	       str(r, "name", "?"), str(r, "state", "?"),
-	       num(r, "jobs_affected", 0));
+	fprintf(ro->out, "sweep %.0f \"%s\": %s (%.0f jobs affected)\n",
+		num(r, "id", 0), str(r, "name", "?"), str(r, "state", "?"),
+		num(r, "jobs_affected", 0));
 }
 
-/* --- watch -----------------------------------------------------------------
- */
+/* --- watch ---------------------------------------------------------------- */
 
-/* The newest running (or paused) sweep, or 0. */
-static int64_t
-newest_active(struct ctx *ctx, int *rc)
+void
+render_watch_start(const struct render_opts *ro, const char *clock,
+		   const cJSON *sweep)
 {
-	struct proto_reply rep;
-	const cJSON *s;
-	int64_t id = 0;
-
-	*rc = ctl_call(ctx, "sweep.list", NULL, &rep);
-	if (*rc != EXIT_OK)
-		return 0;
-	cJSON_ArrayForEach(s, get(rep.result, "sweeps"))
-	{
-		const char *state = str(s, "state", "");
-
-		if (strcmp(state, "running") == 0 ||
-		    strcmp(state, "paused") == 0)
-			id = (int64_t)num(s, "id", 0);
-	}
-	proto_reply_free(&rep);
-	return id;
+	fprintf(ro->out, "%s watching sweep %.0f \"%s\"%s: %d trials\n", clock,
+		num(sweep, "id", 0), str(sweep, "name", "?"), sim_tag(sweep),
+		cJSON_GetArraySize(get(sweep, "trials")));
 }
 
-static void
-progress_line(const cJSON *sweep, char *buf, size_t len)
+void
+render_watch_trial(const struct render_opts *ro, const char *clock,
+		   const cJSON *trial, const char *was)
+{
+	const char *s = str(trial, "state", "?");
+	char hps[256], extra[320] = "", seed[16];
+
+	fmt_hps(hps, sizeof(hps), get(trial, "hyperparameters"));
+	if (cJSON_IsNumber(get(trial, "objective")))
+		snprintf(extra, sizeof(extra), " best %.4f",
+			 num(trial, "objective", 0));
+	if (strcmp(s, "pending") == 0 &&
+	    cJSON_IsString(get(trial, "pending_reason")))
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+			 " (%s)", str(trial, "pending_reason", ""));
+	else if (cJSON_IsNumber(get(get(trial, "job"), "id")))
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+			 " (job %.0f)", num(get(trial, "job"), "id", 0));
+	fmt_num(seed, sizeof(seed), get(trial, "seed"));
+	fprintf(ro->out, "%s trial %.0f [%s seed=%s %s] %s -> %s%s\n", clock,
+		num(trial, "id", 0), str(trial, "grader", "?"), seed, hps,
+		was ? was : "new", s, extra);
+}
+
+void
+render_watch_progress(const cJSON *sweep, char *buf, size_t len)
 {
 	int done = 0, running = 0, pending = 0, paused = 0, failed = 0;
 	double best = NAN;
@@ -673,112 +685,15 @@ progress_line(const cJSON *sweep, char *buf, size_t len)
 		snprintf(buf + strlen(buf), len - strlen(buf), "%.4f", best);
 }
 
-int
-watch(struct ctx *ctx, int64_t id, double interval)
+void
+render_watch_end(const struct render_opts *ro, const char *clock, int64_t id,
+		 const cJSON *sweep)
 {
-	char **states = NULL;
-	size_t nstates = 0;
-	int rc = EXIT_OK;
-	bool progress_shown = false;
+	char line[512];
 
-	if (id == 0) {
-		id = newest_active(ctx, &rc);
-		if (rc != EXIT_OK)
-			return rc;
-		if (id == 0) {
-			fprintf(stderr, "rftctl: watch: no sweep is running\n");
-			return EXIT_DAEMON_ERROR;
-		}
-	}
-	for (;;) {
-		struct proto_reply rep;
-		cJSON *p = cJSON_CreateObject();
-		const cJSON *t;
-		const char *state;
-		char line[512], clock[16];
-		size_t i = 0;
-		time_t now = time(NULL);
-		struct tm tm;
-		bool ended;
-
-		cJSON_AddNumberToObject(p, "id", (double)id);
-		rc = ctl_call(ctx, "sweep.show", p, &rep);
-		if (rc != EXIT_OK)
-			break;
-		localtime_r(&now, &tm);
-		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-		if (states == NULL) {
-			nstates = (size_t)cJSON_GetArraySize(
-			    get(rep.result, "trials"));
-			states =
-			    xcalloc(nstates ? nstates : 1, sizeof(*states));
-			printf("%s watching sweep %.0f \"%s\"%s: %zu trials\n",
-			       clock, num(rep.result, "id", 0),
-			       str(rep.result, "name", "?"),
-			       sim_tag(rep.result), nstates);
-		}
-		cJSON_ArrayForEach(t, get(rep.result, "trials"))
-		{
-			const char *s = str(t, "state", "?");
-			char hps[256], extra[320] = "", seed[16];
-
-			if (i >= nstates)
-				break;
-			if (states[i] != NULL && strcmp(states[i], s) == 0) {
-				i++;
-				continue;
-			}
-			if (progress_shown && ctx->tty) {
-				printf("\r\033[K");
-				progress_shown = false;
-			}
-			fmt_hps(hps, sizeof(hps), get(t, "hyperparameters"));
-			if (cJSON_IsNumber(get(t, "objective")))
-				snprintf(extra, sizeof(extra), " best %.4f",
-					 num(t, "objective", 0));
-			if (strcmp(s, "pending") == 0 &&
-			    cJSON_IsString(get(t, "pending_reason")))
-				snprintf(extra + strlen(extra),
-					 sizeof(extra) - strlen(extra), " (%s)",
-					 str(t, "pending_reason", ""));
-			else if (cJSON_IsNumber(get(get(t, "job"), "id")))
-				snprintf(extra + strlen(extra),
-					 sizeof(extra) - strlen(extra),
-					 " (job %.0f)",
-					 num(get(t, "job"), "id", 0));
-			fmt_num(seed, sizeof(seed), get(t, "seed"));
-			printf("%s trial %.0f [%s seed=%s %s] %s -> %s%s\n",
-			       clock, num(t, "id", 0), str(t, "grader", "?"),
-			       seed, hps, states[i] ? states[i] : "new", s,
-			       extra);
-			free(states[i]);
-			states[i] = xstrdup(s);
-			i++;
-		}
-		state = str(rep.result, "state", "?");
-		ended = strcmp(state, "completed") == 0 ||
-			strcmp(state, "cancelled") == 0;
-		progress_line(rep.result, line, sizeof(line));
-		if (ctx->tty && !ended) {
-			printf("\r\033[K%s", line);
-			progress_shown = true;
-		}
-		if (ended) {
-			if (progress_shown)
-				printf("\r\033[K");
-			printf("%s sweep %.0f %s: %s\n", clock, (double)id,
-			       state, line);
-		}
-		fflush(stdout);
-		proto_reply_free(&rep);
-		if (ended)
-			break;
-		usleep((useconds_t)(interval * 1e6));
-	}
-	for (size_t i = 0; i < nstates; i++)
-		free(states[i]);
-	free(states);
-	return rc;
+	render_watch_progress(sweep, line, sizeof(line));
+	fprintf(ro->out, "%s sweep %.0f %s: %s\n", clock, (double)id,
+		str(sweep, "state", "?"), line);
 }
 
 /* --- curves ----------------------------------------------------------------
@@ -820,34 +735,36 @@ sparkline(const double *v, size_t n, size_t width, char *out, size_t len)
 
 static void
 print_curve(const double *v, size_t n, double job, double trial,
-	    const struct ctx *ctx)
+	    const struct render_opts *ro)
 {
 	char line[4096];
-	int width = render_width(ctx);
+	int width = ro->width;
 	double hi = v[0];
 
 	for (size_t i = 1; i < n; i++)
 		hi = fmax(hi, v[i]);
 	sparkline(v, n, width > 60 ? (size_t)width - 50 : 40, line,
 		  sizeof(line));
-	printf("job %-5.0f trial %-5.0f %s  %.4f -> %.4f (max %.4f, %zu "
-	       "points)\n",
-	       job, trial, line, v[0], v[n - 1], hi, n);
+	fprintf(ro->out,
+		"job %-5.0f trial %-5.0f %s  %.4f -> %.4f (max %.4f, %zu "
+		"points)\n",
+		job, trial, line, v[0], v[n - 1], hi, n);
 }
 
 int
-render_curves(const struct ctx *ctx, const cJSON *result, const char *metric)
+render_curves(const struct render_opts *ro, const cJSON *result,
+	      const char *metric)
 {
 	const cJSON *row;
 	double *v = NULL, job = -1, trial = -1;
 	size_t n = 0, cap = 0;
 
 	if (cJSON_GetArraySize(get(result, "rows")) == 0) {
-		fprintf(stderr, "rftctl: curves: no %s points\n", metric);
-		return EXIT_DAEMON_ERROR;
+		fprintf(ro->err, "rftctl: curves: no %s points\n", metric);
+		return -ENODATA;
 	}
-	if (!ctx->tty) {
-		printf("job_id\ttrial_id\tstep\t%s\n", metric);
+	if (!ro->tty) {
+		fprintf(ro->out, "job_id\ttrial_id\tstep\t%s\n", metric);
 		cJSON_ArrayForEach(row, get(result, "rows"))
 		{
 			char value[64];
@@ -855,20 +772,20 @@ render_curves(const struct ctx *ctx, const cJSON *result, const char *metric)
 			json_print_number(
 			    value, sizeof(value),
 			    cJSON_GetArrayItem(row, 3)->valuedouble);
-			printf("%.0f\t%.0f\t%.0f\t%s\n",
-			       cJSON_GetArrayItem(row, 0)->valuedouble,
-			       cJSON_GetArrayItem(row, 1)->valuedouble,
-			       cJSON_GetArrayItem(row, 2)->valuedouble, value);
+			fprintf(ro->out, "%.0f\t%.0f\t%.0f\t%s\n",
+				cJSON_GetArrayItem(row, 0)->valuedouble,
+				cJSON_GetArrayItem(row, 1)->valuedouble,
+				cJSON_GetArrayItem(row, 2)->valuedouble, value);
 		}
-		return EXIT_OK;
+		return 0;
 	}
-	printf("%s per job:\n", metric);
+	fprintf(ro->out, "%s per job:\n", metric);
 	cJSON_ArrayForEach(row, get(result, "rows"))
 	{
 		double j = cJSON_GetArrayItem(row, 0)->valuedouble;
 
 		if (j != job && n > 0) {
-			print_curve(v, n, job, trial, ctx);
+			print_curve(v, n, job, trial, ro);
 			n = 0;
 		}
 		job = j;
@@ -880,7 +797,7 @@ render_curves(const struct ctx *ctx, const cJSON *result, const char *metric)
 		v[n++] = cJSON_GetArrayItem(row, 3)->valuedouble;
 	}
 	if (n > 0)
-		print_curve(v, n, job, trial, ctx);
+		print_curve(v, n, job, trial, ro);
 	free(v);
-	return EXIT_OK;
+	return 0;
 }

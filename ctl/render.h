@@ -1,73 +1,105 @@
 /*
- * rftctl's rendering of replies (text for people; --json prints the
- * result as it came) and the watch loop.
+ * rftctl's text for rftd's replies: pure functions from a reply (a cJSON
+ * tree, only read) to text on the streams they are given.  Nothing here
+ * talks to rftd, asks the terminal or exits; what the caller knows comes
+ * in a struct render_opts.  A member missing from a reply, or of another
+ * type, prints as a placeholder ("?", "-", "none" or 0), never fails.
+ * Times print in the local time zone (TZ).  --json output is
+ * render_json's: the result as it came.
+ *
+ * Glossary:
+ *   result  the "result" member of a successful reply (common/PROTOCOL.md).
+ *   width   the columns a table may fill: its last column is cut to fit,
+ *           with "..." (0: no limit, as when the output is not a terminal).
+ *   clock   the wall-clock time a watch line is stamped with, as text.
  */
 #ifndef RFTCTL_RENDER_H
 #define RFTCTL_RENDER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 
 #include "proto.h"
 
-enum {
-	EXIT_OK = 0,
-	EXIT_DAEMON_ERROR = 1,
-	EXIT_USAGE = 2,
-	EXIT_UNREACHABLE = 3,
+struct render_opts {
+	FILE *out;	       /* the text goes here */
+	FILE *err;	       /* error text goes here */
+	int width;	       /* see the glossary */
+	bool tty;	       /* out is a terminal: curves as sparklines */
+	const char *spec_path; /* names the spec in a rejection; NULL: "spec" */
 };
 
-struct client;
+/* Prints the result of one method as text on ro->out. */
+typedef void (*render_fn)(const struct render_opts *ro, const cJSON *result);
 
-struct ctx {
-	const char *socket;
-	const char *spec_path; /* for messages about a spec */
-	bool json;
-	bool tty; /* stdout is a terminal */
-	int timeout_ms;
-	uint64_t sent_ns;      /* when the last request left, for ping */
-	struct client *client; /* connected on first use */
-};
+/* The result as it came, indented (--json). */
+void render_json(const struct render_opts *ro, const cJSON *result);
+/*
+ * An error reply (rep->code != 0) on ro->err: its message and the code's
+ * text, the daemon's configuration errors when it sent them, or every
+ * problem of a rejected spec with its JSON path.
+ */
+void render_error(const struct render_opts *ro, const struct proto_reply *rep);
+/* "rftd at SOCKET answered in MS ms". */
+void render_ping(const struct render_opts *ro, const char *socket, double ms);
 
 /*
- * Sends one request and waits for its reply.  Returns EXIT_OK with `rep`
- * filled (free with proto_reply_free()), or an exit status after
- * printing why (a daemon error is rendered, with its details).
+ * The render_fn of each method:
+ *   render_status        daemon.status
+ *   render_reload        daemon.reload
+ *   render_budget        budget.show, budget.set
+ *   render_plan          sweep.plan
+ *   render_submit        sweep.submit
+ *   render_sweeps        sweep.list
+ *   render_sweep         sweep.show
+ *   render_leaderboard   sweep.leaderboard
+ *   render_sweep_action  sweep.cancel, sweep.pause, sweep.resume
+ *   render_jobs          job.list
+ *   render_job           job.show
+ *   render_job_action    job.cancel, job.pause, job.resume
  */
-int ctl_call(struct ctx *ctx, const char *method, cJSON *params,
-	     struct proto_reply *rep);
+void render_status(const struct render_opts *ro, const cJSON *r);
+void render_reload(const struct render_opts *ro, const cJSON *r);
+void render_budget(const struct render_opts *ro, const cJSON *r);
+void render_plan(const struct render_opts *ro, const cJSON *r);
+void render_submit(const struct render_opts *ro, const cJSON *r);
+void render_sweeps(const struct render_opts *ro, const cJSON *r);
+void render_sweep(const struct render_opts *ro, const cJSON *r);
+void render_leaderboard(const struct render_opts *ro, const cJSON *r);
+void render_sweep_action(const struct render_opts *ro, const cJSON *r);
+void render_jobs(const struct render_opts *ro, const cJSON *r);
+void render_job(const struct render_opts *ro, const cJSON *r);
+void render_job_action(const struct render_opts *ro, const cJSON *r);
 
-typedef void (*render_fn)(const struct ctx *ctx, const cJSON *result);
-
-void render_json(const cJSON *result);
-void render_error(const struct ctx *ctx, const struct proto_reply *rep);
-void render_status(const struct ctx *ctx, const cJSON *r);
-void render_ping(const struct ctx *ctx, const cJSON *r);
-void render_reload(const struct ctx *ctx, const cJSON *r);
-void render_budget(const struct ctx *ctx, const cJSON *r);
-void render_plan(const struct ctx *ctx, const cJSON *r);
-void render_submit(const struct ctx *ctx, const cJSON *r);
-void render_sweeps(const struct ctx *ctx, const cJSON *r);
-void render_sweep(const struct ctx *ctx, const cJSON *r);
-void render_leaderboard(const struct ctx *ctx, const cJSON *r);
-void render_jobs(const struct ctx *ctx, const cJSON *r);
-void render_job(const struct ctx *ctx, const cJSON *r);
-void render_job_action(const struct ctx *ctx, const cJSON *r);
-void render_sweep_action(const struct ctx *ctx, const cJSON *r);
-
-/* Sparklines per job on a terminal, else "job step value" lines; exit
- * status (1 when there is nothing to show). */
-int render_curves(const struct ctx *ctx, const cJSON *result,
+/*
+ * A sql.query result of (job_id, trial_id, step, value) rows: on a
+ * terminal (ro->tty) a sparkline per job, fitted to ro->width; else a
+ * tab-separated "job trial step value" line per row under a header.
+ * Returns 0, or -ENODATA after saying so on ro->err when there are no
+ * rows.
+ */
+int render_curves(const struct render_opts *ro, const cJSON *result,
 		  const char *metric);
-/* The terminal's width when stdout is one, else 0. */
-int render_width(const struct ctx *ctx);
 
 /*
- * Follows sweep `id` (0: the newest running one) until it ends: a line per
- * trial state change, and on a terminal a live progress line.
+ * The lines of `rftctl watch`, from sweep.show results (`sweep`) and their
+ * trials.  The caller keeps the trials' last states and decides when a
+ * line is due; these only word them.
  */
-int watch(struct ctx *ctx, int64_t id, double interval);
+/* "CLOCK watching sweep ID "NAME": N trials". */
+void render_watch_start(const struct render_opts *ro, const char *clock,
+			const cJSON *sweep);
+/* A trial's move from state `was` (NULL: first seen, "new") to its own. */
+void render_watch_trial(const struct render_opts *ro, const char *clock,
+			const cJSON *trial, const char *was);
+/* The one-line progress of a sweep (no newline) into buf, cut to len. */
+void render_watch_progress(const cJSON *sweep, char *buf, size_t len);
+/* The last line: sweep `id` (the one followed) ended, with its progress. */
+void render_watch_end(const struct render_opts *ro, const char *clock,
+		      int64_t id, const cJSON *sweep);
 
 #endif
