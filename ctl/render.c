@@ -159,7 +159,7 @@ format_duration(double s, char *buf, size_t len)
 void
 render_status(const struct render_opts *ro, const cJSON *r)
 {
-	const cJSON *t, *b;
+	const cJSON *t, *b, *store;
 	char up[32];
 
 	format_duration(num(r, "uptime_s", 0), up, sizeof(up));
@@ -170,6 +170,19 @@ render_status(const struct render_opts *ro, const cJSON *r)
 		str(r, "database", "?"), num(r, "schema_version", 0));
 	fprintf(ro->out, "  clients   %.0f\n", num(r, "clients", 0));
 	fprintf(ro->out, "  log level %s\n", str(r, "log_level", "?"));
+	store = get(r, "store");
+	if (cJSON_IsFalse(get(store, "writable"))) {
+		char since[32];
+
+		fmt_time(since, sizeof(since), get(store, "since"));
+		fprintf(ro->out,
+			"  store     REFUSES WRITES since %s: %s\n"
+			"            (polls and submissions wait; budgets stay "
+			"enforced)\n",
+			since, str(store, "error", "?"));
+	} else if (store != NULL) {
+		fprintf(ro->out, "  store     writable\n");
+	}
 	fprintf(ro->out, "  backends:\n");
 	cJSON_ArrayForEach(b, get(r, "backends"))
 	{

@@ -304,6 +304,9 @@ main(int argc, char **argv)
 	}
 	log_set_level(d.cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (LimitFSIZE=) makes writes fail with EFBIG, as a
+	 * full disk does, instead of killing the daemon mid-commit. */
+	signal(SIGXFSZ, SIG_IGN);
 	if (!foreground)
 		ready_fd = daemonize();
 	lock_fd = lock_database(d.cfg.database_path, err, sizeof(err));

@@ -127,7 +127,9 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 	      struct proto_error *err)
 {
 	static const char *const none[] = {NULL};
-	cJSON *r, *tables, *backends;
+	cJSON *r, *tables, *backends, *store;
+	char why[256];
+	double since;
 
 	if (check_params(params, none, err) != 0)
 		return err->code;
@@ -147,6 +149,15 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 	cJSON_AddNumberToObject(r, "clients", control_clients(d->control));
 	cJSON_AddStringToObject(r, "log_level",
 				log_level_name(log_get_level()));
+	store = cJSON_AddObjectToObject(r, "store");
+	if (scheduler_store_fault(d->sched, &since, why, sizeof(why))) {
+		/* Work waits until a write goes through again. */
+		cJSON_AddBoolToObject(store, "writable", false);
+		cJSON_AddStringToObject(store, "error", why);
+		cJSON_AddNumberToObject(store, "since", since);
+	} else {
+		cJSON_AddBoolToObject(store, "writable", true);
+	}
 	backends = cJSON_AddArrayToObject(r, "backends");
 	for (size_t i = 0; i < d->nbackends; i++) {
 		cJSON *b = cJSON_CreateObject();

@@ -353,7 +353,8 @@ stmt_done(struct store *st, sqlite3_stmt *s)
 	sqlite3_reset(s);
 	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
 		return 0;
-	if ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CONSTRAINT) {
+	if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE ||
+	    sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
 		/* A row that clashes with another: the caller's to explain. */
 		log_debug("store: %s: %s", sqlite3_sql(s),
 			  sqlite3_errmsg(st->db));

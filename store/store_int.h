@@ -31,7 +31,7 @@ struct store {
 sqlite3_stmt *stmt(struct store *st, const char *sql);
 
 /* Steps a statement that returns no rows: 0, -EEXIST when it would
- * break a constraint (UNIQUE...), or -EIO after logging. */
+ * break a UNIQUE or PRIMARY KEY constraint, or -EIO after logging. */
 int stmt_done(struct store *st, sqlite3_stmt *s);
 
 /* Logs SQLite's message for `what` and returns -EIO. */

@@ -308,10 +308,50 @@ enforcement_stops_running_jobs_before_the_crossing(void **state)
 	stops = 0;
 	assert_int_equal(budget_enforce(&b, jobs, 2, 0, 10, count_stop, NULL),
 			 0);
-	/* 98 + 360/h x 20 s = 100: stop the running one, pause it. */
+	/* 98 + 360/h x 20 s = 100: it reaches the limit, no more. */
 	assert_int_equal(budget_enforce(&b, jobs, 2, 0, 20, count_stop, NULL),
+			 0);
+	/* 98 + 360/h x 21 s = 100.1: stop the running one, pause it. */
+	assert_int_equal(budget_enforce(&b, jobs, 2, 0, 21, count_stop, NULL),
 			 1);
 	assert_int_equal(stops, 1);
+	budget_free(&b);
+}
+
+/*
+ * Four jobs whose worst cases fill the limit exactly: however far the
+ * look-ahead, what they may still spend is their unspent reservations,
+ * which fit.  A cent less, and they would cross.
+ */
+static void
+reservations_that_exactly_fit_are_not_stopped(void **state)
+{
+	struct budget b;
+	struct budget_job jobs[4];
+
+	(void)state;
+	budget_init(&b);
+	budget_sweep(&b, 7)->limited = true;
+	budget_sweep(&b, 7)->limit = 800;
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct budget_job){.id = i + 1,
+					      .sweep_id = 7,
+					      .rate = 360000,
+					      .worst = 200,
+					      .spent = 12.1475,
+					      .running = true,
+					      .can_pause = true};
+		budget_spend(&b, 7, 12.1475, 0);
+	}
+	stops = 0;
+	assert_int_equal(budget_enforce(&b, jobs, 4, 0, 5, count_stop, NULL),
+			 0);
+	assert_int_equal(stops, 0);
+	assert_false(budget_crosses(48.59, 800 - 48.59, 800));
+	budget_sweep(&b, 7)->limit = 799.99;
+	assert_int_equal(budget_enforce(&b, jobs, 4, 0, 5, count_stop, NULL),
+			 1);
+	assert_int_equal(stops, 4);
 	budget_free(&b);
 }
 
@@ -366,6 +406,7 @@ main(void)
 	    cmocka_unit_test(a_sweep_limit_holds_only_its_own_jobs),
 	    cmocka_unit_test(
 		enforcement_stops_running_jobs_before_the_crossing),
+	    cmocka_unit_test(reservations_that_exactly_fit_are_not_stopped),
 	    cmocka_unit_test(the_day_window_forgets_spend_older_than_a_day),
 	    cmocka_unit_test(scope_names_round_trip),
 	};
