@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from harness import SOURCE_DIR, DaemonTest, wait_until
+from harness import LONG_WAIT, SOURCE_DIR, DaemonTest, wait_until
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "fakes"))
 from openai_fake import FakeOpenAI  # noqa: E402
@@ -17,6 +17,10 @@ API_KEY = "sk-canary-7f3e9b1c2d4a5e6f8091a2b3c4d5e6f7"
 # Quick jobs: a few seconds each on the fake's clock.
 FAST = dict(validate_secs=0.3, queue_secs=0.3, step_secs=0.3, steps=4,
             eval_interval=2)
+
+# rftd's limit on one request to the fake: far above what the fake takes
+# on a busy machine, so that only the faults a test injects time out.
+REQUEST_TIMEOUT = 30
 
 
 class APITest(DaemonTest):
@@ -57,14 +61,15 @@ class APITest(DaemonTest):
         self.fake.stop()
 
     def backend_config(self, name="oa", dialect="openai", base=None,
-                       extra=""):
+                       extra="", request_timeout=REQUEST_TIMEOUT):
         if base is None:
             base = (self.fake.azure_v1_base if dialect == "azure"
                     else self.fake.openai_base)
         return ('[backend "%s"]\ntype = openai\ndialect = %s\n'
                 'base_url = %s\napi_key_file = %s\npoll_interval = 0.2\n'
-                'request_timeout = 3\nmax_concurrent = 4\n%s'
-                % (name, dialect, base, self.key_file, extra))
+                'request_timeout = %g\nmax_concurrent = 4\n%s'
+                % (name, dialect, base, self.key_file, request_timeout,
+                   extra))
 
     def api_daemon(self, start=True, extra="", daemon_section="", **kw):
         return self.daemon(start=start, extra_config=self.backend_config(
@@ -99,7 +104,7 @@ class APITest(DaemonTest):
             json.dump(spec, f)
         return path
 
-    def wait_done(self, d, sweep_id, timeout=60):
+    def wait_done(self, d, sweep_id, timeout=LONG_WAIT):
         """Waits until the sweep has no pending or live trial."""
         def ended():
             s = self.sweep(d, sweep_id)

@@ -23,14 +23,28 @@ SOURCE_DIR = os.environ.get(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
-def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+# Deadlines.  Tests wait for conditions, never for a time hoped long
+# enough, and a deadline only bounds how long a broken daemon is waited
+# for: a loaded machine (a sanitizer build, tests in parallel, other
+# work) makes a test slower, not failed.  A condition that holds ends
+# its wait at once.
+WAIT = 60.0        # what the test caused: a tick or a poll or two away
+LONG_WAIT = 120.0  # a sweep, or a chain of jobs, to run to its end
+CALL_TIMEOUT = 120.0  # one rftctl command, or one rftd that exits by itself
+
+
+def wait_until(predicate, timeout=WAIT, interval=0.05, what="condition"):
+    """Polls predicate until it returns something true, and returns that;
+    fails the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         value = predicate()
         if value:
             return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %g s waiting for %s"
+                                 % (timeout, what))
         time.sleep(interval)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class Daemon:
@@ -70,7 +84,7 @@ class Daemon:
                                  % (self.proc.returncode, self.read_log()))
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(5)
+                s.settimeout(WAIT)
                 s.connect(self.socket)
                 s.sendall(b'{"jsonrpc":"2.0","id":0,"method":"daemon.ping"}\n')
                 return s.recv(4096).endswith(b"\n")
@@ -84,7 +98,7 @@ class Daemon:
     def signal(self, signum):
         self.proc.send_signal(signum)
 
-    def stop(self, timeout=10):
+    def stop(self, timeout=WAIT):
         """SIGTERM and wait; returns the exit status."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
@@ -101,7 +115,7 @@ class Daemon:
         if self.proc is not None:
             self.logfile.close()
 
-    def ctl(self, *args, check=False, timeout=30):
+    def ctl(self, *args, check=False, timeout=CALL_TIMEOUT):
         """Runs rftctl against this daemon; returns CompletedProcess."""
         r = subprocess.run([RFTCTL, "-s", self.socket] + list(args),
                            capture_output=True, text=True, timeout=timeout)
@@ -116,7 +130,7 @@ class Daemon:
 
     def connect(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
+        s.settimeout(WAIT)
         s.connect(self.socket)
         return RawClient(s)
 
@@ -147,7 +161,7 @@ class RawClient:
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
 
-    def closed_by_peer(self, timeout=5):
+    def closed_by_peer(self, timeout=WAIT):
         self.sock.settimeout(timeout)
         try:
             return self.sock.recv(1) == b""
@@ -190,7 +204,8 @@ class DaemonTest(unittest.TestCase):
     def sweep(self, d, sweep_id):
         return d.ctl_json("sweep", "show", str(sweep_id))
 
-    def wait_for_sweep(self, d, sweep_id, state="completed", timeout=20):
+    def wait_for_sweep(self, d, sweep_id, state="completed",
+                       timeout=LONG_WAIT):
         wait_until(lambda: self.sweep(d, sweep_id)["state"] == state,
                    timeout=timeout,
                    what="sweep %d to be %s" % (sweep_id, state))
@@ -199,7 +214,7 @@ class DaemonTest(unittest.TestCase):
     def rows(self, d, sql, *args):
         """Reads the store directly, on a read-only connection."""
         db = sqlite3.connect("file:%s?mode=ro" % d.database, uri=True,
-                             timeout=10)
+                             timeout=WAIT)
         try:
             return db.execute(sql, args).fetchall()
         finally:

@@ -19,7 +19,7 @@ import sqlite3
 import time
 import unittest
 
-from harness import DaemonTest, wait_until
+from harness import LONG_WAIT, DaemonTest, wait_until
 
 RATE = 100.0                  # USD per training hour: the sim's built-in
 TICK_S = 0.05                 # [daemon] tick = 50
@@ -102,18 +102,29 @@ class BudgetTest(DaemonTest):
         return self.daemon(daemon_section="tick = 50\n",
                            extra_config=self.sections)
 
-    def restart_after_kill(self, d):
-        """kill -9, then a new rftd on the same directory and config."""
+    def restart_after_kill(self, d, speed=None):
+        """kill -9, then a new rftd on the same directory and config (with
+        the sim at another speed if one is given)."""
         d.kill()
+        if speed is not None:
+            self.change_speed(speed)
         return self.daemon(daemon_section="tick = 50\n",
                            extra_config=self.sections)
 
-    def set_speed(self, d, speed):
-        """Rewrites the sim's speed and waits for the reload."""
-        applied = d.read_log().count("reload: configuration applied")
+    def change_speed(self, speed):
+        """The sim's speed in the configuration, from now on."""
         self.sections = self.sections.replace(
             "speed = %g\n" % self.speed, "speed = %g\n" % speed)
         self.speed = speed
+
+    def set_speed(self, d, speed):
+        """Rewrites the sim's speed and waits for the reload.  A job's
+        clock is its banked time plus the time since it last became
+        active times the speed: a paused job's is not changed, and a
+        running one's moves at once as if it had always run at the new
+        speed, so tests only raise the speed of a running job."""
+        applied = d.read_log().count("reload: configuration applied")
+        self.change_speed(speed)
         d.write_config("tick = 50\n", self.sections)
         d.signal(signal.SIGHUP)
         wait_until(lambda: d.read_log().count(
@@ -219,7 +230,8 @@ class Bill(BudgetTest):
         self.assertAlmostEqual(bill["worst_per_job_usd"], RATE * 0.1)
 
     def test_the_room_is_what_the_tightest_budget_has_left(self):
-        d = self.start(speed=300, budget="global = 200\n")
+        # Speed 1: both jobs live (and hold their $30) all through.
+        d = self.start(speed=1, budget="global = 200\n")
         # Two jobs of another sweep hold $30 each while they live; until
         # one ends the room is exactly what they leave.
         first = self.submit(d, self.write_spec(
@@ -317,7 +329,7 @@ class SweepBudget(BudgetTest):
             jobs = self.jobs_of(d, sweep_id)
             return ([j.state for j in jobs].count("succeeded") == 2
                     and not self.live_jobs(d, sweep_id))
-        wait_until(two_ended, timeout=20, what="two jobs to end")
+        wait_until(two_ended, timeout=LONG_WAIT, what="two jobs to end")
         return sweep_id, seen
 
     def test_a_sweep_spends_no_more_than_its_budget_usd(self):
@@ -335,15 +347,22 @@ class SweepBudget(BudgetTest):
     def test_trials_that_do_not_fit_wait_pending_for_budget(self):
         d = self.start()
         sweep_id, _ = self.run_capped_sweep(d)
-        time.sleep(10 * TICK_S)   # ticks in which nothing may start
+        reason = (r"^waiting for budget sweep:%d: \$47\.50 spent \+ "
+                  r"\$0\.00 reserved \+ \$30\.00 for this job > "
+                  r"\$70\.00 limit$" % sweep_id)
+
+        def waiting():
+            return [t for t in self.sweep(d, sweep_id)["trials"]
+                    if t["state"] == "pending" and t["pending_reason"]
+                    and re.match(reason, t["pending_reason"])]
+        # A tick after both jobs ended says why the others wait...
+        wait_until(waiting, what="the pending reason after the jobs ended")
+        time.sleep(10 * TICK_S)   # ...and in more ticks nothing may start
         sweep = self.sweep(d, sweep_id)
         self.assertEqual(sweep["state"], "running")
         pending = [t for t in sweep["trials"] if t["state"] == "pending"]
         self.assertEqual(len(pending), 2)
-        self.assertRegex(pending[0]["pending_reason"],
-                         r"^waiting for budget sweep:%d: \$47\.50 spent \+ "
-                         r"\$0\.00 reserved \+ \$30\.00 for this job > "
-                         r"\$70\.00 limit$" % sweep_id)
+        self.assertRegex(pending[0]["pending_reason"] or "", reason)
         self.assertEqual(len(self.jobs_of(d, sweep_id)), 2)
 
     def test_a_sweeps_spend_equals_its_ledger_and_its_jobs_costs(self):
@@ -400,7 +419,7 @@ class GlobalBudget(BudgetTest):
             seen.append(self.scope(d, "global"))
             return (seen[-1]["spent_usd"] > 0 and not self.live_jobs(d, a)
                     and not self.live_jobs(d, b))
-        wait_until(idle, timeout=20, what="the jobs that fit to end")
+        wait_until(idle, timeout=LONG_WAIT, what="the jobs that fit to end")
         for s in seen:
             self.assertLessEqual(s["spent_usd"] + s["reserved_usd"],
                                  self.LIMIT + overrun(self.speed, 4), s)
@@ -418,7 +437,12 @@ class GlobalBudget(BudgetTest):
 
 
 class RuntimeLimit(BudgetTest):
-    SPEED = 500   # three-epoch jobs train about 5 s; two cost $28 a second
+    SPEED = 250   # three-epoch jobs train about 10 s; two cost $14 a second
+    # A new limit is the spend read just before, plus what both jobs
+    # spend in this many real seconds: the time it may take on a busy
+    # machine to read the spend and set the limit.  Set any closer, the
+    # limit could be behind the spend before it is set.
+    MARGIN_S = 3
 
     def two_running_jobs(self, d):
         """A sweep without a budget whose two jobs are both training."""
@@ -429,13 +453,15 @@ class RuntimeLimit(BudgetTest):
         wait_until(lambda: [j.state for j in self.jobs_of(d, sweep_id)]
                    == ["running", "running"]
                    and self.scope(d, "global")["spent_usd"] > 1,
-                   timeout=15, what="two jobs to train")
+                   what="two jobs to train")
         return sweep_id
 
     def lower_limit(self, d, sweep_id, *flags):
-        """Sets sweep:N to $5 above its spend (all of the global spend:
-        it is the only sweep); returns the limit."""
-        limit = round(self.scope(d, "global")["spent_usd"] + 5, 2)
+        """Sets sweep:N to MARGIN_S seconds of both jobs' training above
+        its spend (all of the global spend: it is the only sweep);
+        returns the limit."""
+        margin = 2 * RATE * self.SPEED * self.MARGIN_S / 3600
+        limit = round(self.scope(d, "global")["spent_usd"] + margin, 2)
         d.ctl("budget", "set", "sweep:%d" % sweep_id, "%.2f" % limit,
               *flags, check=True)
         return limit
@@ -479,7 +505,9 @@ class RuntimeLimit(BudgetTest):
         jobs = self.jobs_of(d, sweep_id)
         self.assertEqual([j.budget_paused for j in jobs], [0, 0])
         self.assertNotIn("paused", {j.state for j in jobs})
-        self.set_speed(d, 50000)
+        # At SPEED, not faster: rftd stops a job at its max_job_hours by
+        # the clock, between polls, and a much faster simulator would
+        # reach it before a poll showed the job done.
         sweep = self.wait_for_sweep(d, sweep_id)
         self.assertEqual({t["state"] for t in sweep["trials"]},
                          {"succeeded"})
@@ -563,11 +591,15 @@ class ProviderPause(BudgetTest):
     def test_the_provider_pauses_a_job_once_even_after_a_user_pause(self):
         d = self.start(pause_after_hours=0.05)
         sweep_id, job = self.paused_job(d)
+        # Slower while it is paused, so that once resumed it trains for a
+        # minute of real time: the user's pause finds it running.
+        self.set_speed(d, 10)
         d.ctl("resume", "job", str(job.id), check=True)
         wait_until(lambda: self.jobs_of(d, sweep_id)[0].state == "running",
                    what="the job to train again")
         d.ctl("pause", "job", str(job.id), check=True)
         d.ctl("resume", "job", str(job.id), check=True)
+        self.set_speed(d, 1000)
         wait_until(lambda: self.jobs_of(d, sweep_id)[0].state
                    in ("paused", "succeeded"),
                    what="the job to end or be paused")
@@ -596,8 +628,10 @@ class Restart(BudgetTest):
         self.assertFalse([j for j in jobs if j.state in TERMINAL_JOB])
         return sweep_id, before, jobs
 
+    # At speed 50 a job trains for 17 s of real time: none ends between
+    # the kill and what the restarted rftd is asked.
     def test_a_restart_keeps_the_reservations_and_the_spend(self):
-        d = self.start(speed=500)
+        d = self.start(speed=50)
         sweep_id, before, jobs = self.kill_mid_sweep(d)
         d = self.restart_after_kill(d)
         after = self.scope(d, "sweep:%d" % sweep_id)
@@ -617,10 +651,10 @@ class Restart(BudgetTest):
             [(j.id, 2) for j in jobs])
 
     def test_after_a_restart_the_sweep_completes_within_its_budget(self):
-        d = self.start(speed=500)
+        d = self.start(speed=100)   # a job trains for 8.5 s of real time
         sweep_id, _, _ = self.kill_mid_sweep(d)
-        d = self.restart_after_kill(d)
-        sweep = self.wait_for_sweep(d, sweep_id, timeout=30)
+        d = self.restart_after_kill(d, speed=500)
+        sweep = self.wait_for_sweep(d, sweep_id)
         self.assertEqual({t["state"] for t in sweep["trials"]},
                          {"succeeded"})
         self.assertEqual(len(self.jobs_of(d, sweep_id)), 4)

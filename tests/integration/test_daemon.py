@@ -14,7 +14,8 @@ import subprocess
 import time
 import unittest
 
-from harness import DaemonTest, RFTCTL, RFTD, SOURCE_DIR, wait_until
+from harness import (CALL_TIMEOUT, WAIT, DaemonTest, RFTCTL, RFTD,
+                     SOURCE_DIR, wait_until)
 
 # The schema version is the number of migration files.
 SCHEMA = len([f for f in os.listdir(os.path.join(SOURCE_DIR, "migrations"))
@@ -204,7 +205,7 @@ class Protocol(DaemonTest):
     def test_idle_client_is_disconnected(self):
         d = self.daemon(daemon_section="idle_timeout = 1\n")
         c = d.connect()
-        self.assertTrue(c.closed_by_peer(timeout=5))
+        self.assertTrue(c.closed_by_peer())
         self.assertEqual(d.ctl("status").returncode, 0)
 
     def test_client_limit_answers_busy(self):
@@ -245,7 +246,7 @@ class Signals(DaemonTest):
     def test_sigint_exits_0(self):
         d = self.daemon()
         d.signal(signal.SIGINT)
-        self.assertEqual(d.proc.wait(10), 0)
+        self.assertEqual(d.proc.wait(WAIT), 0)
         self.assertFalse(os.path.exists(d.socket))
 
     def test_sighup_applies_a_valid_config(self):
@@ -281,7 +282,8 @@ class Startup(DaemonTest):
         other_db = os.path.join(self.tmp, "other", "rftd.db")
         conf = self.other_config(d.socket, other_db)
         r = subprocess.run([RFTD, "-f", "-c", conf],
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True,
+                           timeout=CALL_TIMEOUT)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("another rftd is running at %s" % d.socket, r.stderr)
         self.assertEqual(d.ctl_json("status")["pid"], d.proc.pid)
@@ -292,7 +294,8 @@ class Startup(DaemonTest):
         other_socket = os.path.join(self.tmp, "other", "control.sock")
         conf = self.other_config(other_socket, d.database)
         r = subprocess.run([RFTD, "-f", "-c", conf],
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True,
+                           timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("the database %s is in use by another rftd (pid %d)"
                       % (d.database, d.proc.pid), r.stderr)
@@ -304,7 +307,8 @@ class Startup(DaemonTest):
         d = self.daemon()
         before = os.stat(d.socket)
         r = subprocess.run([RFTD, "-f", "-c", d.config],
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True,
+                           timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("the database %s is in use by another rftd (pid %d)"
                       % (d.database, d.proc.pid), r.stderr)
@@ -332,7 +336,8 @@ class Startup(DaemonTest):
             self.skipTest("cannot make the database unwritable: " + why)
         try:
             r = subprocess.run([RFTD, "-f", "-c", d.config],
-                               capture_output=True, text=True, timeout=30)
+                               capture_output=True, text=True,
+                           timeout=CALL_TIMEOUT)
         finally:
             make_writable(d.database)
         self.assertEqual(r.returncode, 1, r.stderr)
@@ -356,7 +361,8 @@ class Startup(DaemonTest):
         with open(d.socket, "w") as f:
             f.write("precious")
         r = subprocess.run([RFTD, "-f", "-c", d.config],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True,
+                           timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 1)
         self.assertIn("exists and is not a socket", r.stderr)
         with open(d.socket) as f:
@@ -383,7 +389,8 @@ class Startup(DaemonTest):
         db.close()
         before = sha256(d.database)
         r = subprocess.run([RFTD, "-f", "-c", d.config],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True,
+                           timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 1)
         self.assertIn("schema version 99 is newer", r.stderr)
         self.assertEqual(sha256(d.database), before)
@@ -396,7 +403,8 @@ class Startup(DaemonTest):
             f.write(b"not a database\n" * 500)
         before = sha256(d.database)
         r = subprocess.run([RFTD, "-f", "-c", d.config],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True,
+                           timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 1)
         self.assertIn("not an SQLite database", r.stderr)
         self.assertEqual(sha256(d.database), before)
@@ -414,7 +422,7 @@ class Startup(DaemonTest):
     def test_background_mode_detaches_after_ready(self):
         d = self.daemon(start=False, args=())
         r = subprocess.run([RFTD, "-c", d.config], capture_output=True,
-                           text=True, timeout=10)
+                           text=True, timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
         pid = d.ctl_json("status")["pid"]
         os.kill(pid, signal.SIGTERM)
@@ -425,7 +433,7 @@ class Startup(DaemonTest):
         d = self.daemon(start=False, args=())
         d.write_config("max_clients = 0\n")
         r = subprocess.run([RFTD, "-c", d.config], capture_output=True,
-                           text=True, timeout=10)
+                           text=True, timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 1)
         self.assertIn("max_clients", r.stderr)
 
@@ -453,7 +461,7 @@ class ConfigCheck(DaemonTest):
     def test_check_mode_runs_beside_a_running_daemon(self):
         d = self.daemon()
         r = subprocess.run([RFTD, "-n", "-c", d.config], capture_output=True,
-                           text=True, timeout=30)
+                           text=True, timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("database = %s\n" % d.database, r.stdout)
 
@@ -510,7 +518,8 @@ class PeerCredentials(DaemonTest):
             os.setgid(pw.pw_gid)
             os.setuid(pw.pw_uid)
         return subprocess.run([RFTCTL] + list(args), capture_output=True,
-                              text=True, preexec_fn=drop, timeout=10)
+                              text=True, preexec_fn=drop,
+                              timeout=CALL_TIMEOUT)
 
     def setUp(self):
         super().setUp()

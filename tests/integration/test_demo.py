@@ -12,7 +12,7 @@ class Demo(unittest.TestCase):
         env = dict(os.environ, RFTD=RFTD, RFTCTL=RFTCTL, DEMO_SPEED="30000")
         r = subprocess.run([os.path.join(SOURCE_DIR, "scripts", "demo.sh")],
                            capture_output=True, text=True, env=env,
-                           timeout=120)
+                           timeout=240)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         out = r.stdout
         self.assertIn("24 trials; objective valid_reward_mean (max)", out)

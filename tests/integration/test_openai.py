@@ -19,7 +19,7 @@ import urllib.request
 import uuid
 
 from apitest import API_KEY, APITest
-from harness import RFTD, wait_until
+from harness import CALL_TIMEOUT, RFTD, WAIT, wait_until
 
 TERMINAL_JOB = ("succeeded", "failed", "cancelled", "lost")
 
@@ -79,7 +79,7 @@ class OpenAITest(APITest):
         return [dict(zip(cols, r)) for r in self.rows(
             d, "SELECT %s FROM jobs ORDER BY id" % ", ".join(cols))]
 
-    def wait_submitted(self, d, n, timeout=20):
+    def wait_submitted(self, d, n, timeout=WAIT):
         """Waits until n jobs carry a remote id; returns the job rows."""
         wait_until(lambda: len([j for j in self.jobs(d)
                                 if j["remote_id"]]) >= n,
@@ -87,12 +87,12 @@ class OpenAITest(APITest):
                    what="%d jobs to be submitted" % n)
         return self.jobs(d)
 
-    def wait_job_state(self, d, job_id, state, timeout=20):
+    def wait_job_state(self, d, job_id, state, timeout=WAIT):
         wait_until(lambda: d.ctl_json("job", "show", str(job_id))["state"]
                    == state, timeout=timeout, interval=0.1,
                    what="job %d to be %s" % (job_id, state))
 
-    def wait_log(self, d, text, timeout=20):
+    def wait_log(self, d, text, timeout=WAIT):
         wait_until(lambda: text in d.read_log(), timeout=timeout,
                    interval=0.05, what="%r in the log" % text)
 
@@ -106,7 +106,7 @@ class OpenAITest(APITest):
             headers["Content-Type"] = content_type
         req = urllib.request.Request(self.fake.openai_base + sub, data=data,
                                      headers=headers, method=method)
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=WAIT) as r:
             return json.loads(r.read())
 
     def upload(self, path):
@@ -152,7 +152,7 @@ class FullSweep(OpenAITest):
     def test_twenty_trials_run_to_completion_with_everything_stored(self):
         d = self.daemon_with(max_concurrent=20)
         sid = self.submit(d, self.spec(trials=20, name="twenty"))
-        s = self.wait_done(d, sid, timeout=40)
+        s = self.wait_done(d, sid)
         self.assertEqual(s["state"], "completed")
         self.assertEqual(len(s["trials"]), 20)
         self.assertEqual({t["state"] for t in s["trials"]}, {"succeeded"})
@@ -412,8 +412,8 @@ class ProviderAnswers(OpenAITest):
                             count=-1, status=429,
                             headers={"Retry-After": "600"})
         self.submit(d, self.spec(trials=1))
-        wait_until(self.creates, timeout=10, what="a create")
-        time.sleep(2)
+        wait_until(self.creates, what="a create")
+        time.sleep(2)   # in which no other create may come
         self.assertEqual(len(self.creates()), 1,
                          [round(r["t"] % 100, 2) for r in self.creates()])
 
@@ -434,6 +434,13 @@ class ProviderAnswers(OpenAITest):
 
 
 class DailyQuota(OpenAITest):
+    # The quota's Retry-After: long enough for the test's checks while
+    # the first hold lasts, on a busy machine.
+    HOLD_S = 8
+    # Creates sent together with the first refused one (before rftd had
+    # its answer) reach the fake within this many seconds of it.
+    BURST_S = 2
+
     @staticmethod
     def hold_of(d):
         """A function giving backend oa's hold in `rftctl status`."""
@@ -445,9 +452,9 @@ class DailyQuota(OpenAITest):
 
     def test_a_daily_quota_holds_submissions_until_it_ends(self):
         d = self.api_daemon()
-        self.fake.set_options(daily_limit=2, daily_retry_after=3)
+        self.fake.set_options(daily_limit=2, daily_retry_after=self.HOLD_S)
         sid = self.submit(d, self.spec(trials=6, name="quota"))
-        hold = wait_until(self.hold_of(d), timeout=10, interval=0.05,
+        hold = wait_until(self.hold_of(d), interval=0.05,
                           what="the backend to be held")
         self.assertIn("daily_rate_limit_exceeded", hold["reason"])
         text = d.ctl("status", check=True).stdout
@@ -459,30 +466,35 @@ class DailyQuota(OpenAITest):
             t["pending_reason"] and "daily_rate_limit_exceeded" in
             t["pending_reason"]
             for t in self.sweep(d, sid)["trials"] if t["state"] ==
-            "pending"), timeout=5, what="pending reasons naming the hold")
+            "pending"), what="pending reasons naming the hold")
         pending = [t for t in self.sweep(d, sid)["trials"]
                    if t["state"] == "pending"]
         self.assertEqual(len(pending), 2)
-        # The 4 admitted went at once: 2 created, the rest refused.
-        statuses = [r["status"] for r in self.creates()]
+        # Raise the quota now; rftd only learns of it when its hold ends.
+        self.fake.set_options(daily_limit=None)
+        s = self.wait_done(d, sid)
+        self.assertEqual(s["state"], "completed")
+        self.assertEqual({t["state"] for t in s["trials"]}, {"succeeded"})
+        # The fake's log says when each create came (rftd's real time).
+        creates = self.creates()
+        refusals = [r["t"] for r in creates if r["status"] == 429]
+        first = min(refusals)
+        hold = self.HOLD_S - 0.1
+        # The 4 admitted went at once: 2 created, the rest refused; no
+        # other create came before the hold ended.
+        statuses = [r["status"] for r in creates if r["t"] < first + hold]
         self.assertEqual(statuses.count(200), 2, statuses)
         self.assertGreaterEqual(statuses.count(429), 1, statuses)
         self.assertLessEqual(len(statuses), 4, statuses)
-        # Raise the quota now; rftd only learns of it when its hold ends.
-        self.fake.set_options(daily_limit=None)
-        s = self.wait_done(d, sid, timeout=30)
-        self.assertEqual(s["state"], "completed")
-        self.assertEqual({t["state"] for t in s["trials"]}, {"succeeded"})
-        # No create from the first refusal until the hold's 3 s had
-        # passed, but those sent with it.
-        creates = self.creates()
-        burst = creates[0]["t"]
-        refused = min(r["t"] for r in creates if r["status"] == 429)
-        for r in creates:
-            if r["t"] - burst > 0.5:
-                self.assertGreaterEqual(r["t"] - refused, 2.9,
-                                        "a create while held: %r" % r)
-        self.assertTrue(any(r["t"] - refused >= 2.9 for r in creates))
+        # No create from a refusal until its hold had passed, but those
+        # sent with it.
+        for refused in refusals:
+            for r in creates:
+                self.assertFalse(
+                    refused + self.BURST_S < r["t"] < refused + hold,
+                    "a create %.2f s after a refusal, while held: %r"
+                    % (r["t"] - refused, r))
+        self.assertTrue(any(r["t"] - first >= hold for r in creates))
         # Those refused went once more each, and the 2 pending trials.
         self.assertEqual(len([r for r in creates if r["status"] == 200]), 6)
         self.assertIsNone(self.hold_of(d)())
@@ -493,45 +505,56 @@ class CancelWhileHeld(OpenAITest):
     """A job held by the daily quota has an intent and no job at the
     provider yet: cancelling must keep it from ever being created."""
 
+    # The quota's Retry-After: longer than the test, which ends the hold
+    # itself once it has cancelled.
+    HOLD_S = 300
+
     def hold_one(self):
         """A sweep of 2 whose second job is held; returns (daemon, sweep,
-        the held job's row, when the 429 came)."""
+        the held job's row)."""
         d = self.api_daemon()
-        self.fake.set_options(daily_limit=1, daily_retry_after=2)
+        self.fake.set_options(daily_limit=1, daily_retry_after=self.HOLD_S)
         sid = self.submit(d, self.spec(trials=2))
         wait_until(lambda: sorted(j["remote_id"] is None
                                   for j in self.jobs(d)
                                   if j["error"] or j["remote_id"])
-                   == [False, True], timeout=10,
+                   == [False, True],
                    what="one job created, one held by the quota")
         held, = [j for j in self.jobs(d) if j["remote_id"] is None]
         self.assertIn("daily_rate_limit_exceeded", held["error"])
-        refused, = [r for r in self.creates() if r["status"] == 429]
-        return d, sid, held, refused["t"]
+        # Both went at once; nothing is sent again while held.
+        self.assertEqual(sorted(r["status"] for r in self.creates()),
+                         [200, 429])
+        return d, sid, held
 
-    def wait_past_the_hold(self, d, sid, refused_at):
-        """The quota is back; waits until the hold is well over and the
-        sweep has ended."""
+    def end_the_hold(self, d, sid):
+        """The quota is back, and a reload ends rftd's hold (as the end
+        of its Retry-After would); waits until the sweep has ended and
+        rftd has had ticks in which it could have created the job."""
         self.fake.set_options(daily_limit=None)
-        wait_until(lambda: time.time() > refused_at + 3.5, timeout=10)
-        return self.wait_done(d, sid)
+        d.ctl("reload", check=True)
+        self.assertIsNone(DailyQuota.hold_of(d)())
+        s = self.wait_done(d, sid)
+        time.sleep(1)   # 20 ticks in which nothing may be created
+        return s
 
     def test_a_sweep_cancelled_while_held_creates_nothing_more(self):
-        d, sid, held, refused_at = self.hold_one()
+        d, sid, held = self.hold_one()
         d.ctl("cancel", "sweep", str(sid), check=True)
-        s = self.wait_past_the_hold(d, sid, refused_at)
+        s = self.end_the_hold(d, sid)
         self.assertEqual(s["state"], "cancelled")
         self.assertEqual(len(self.fake.jobs()), 1, self.fake.jobs())
-        self.assertEqual([r["status"] for r in self.creates()], [200, 429])
+        self.assertEqual(sorted(r["status"] for r in self.creates()),
+                         [200, 429])
         job, = [j for j in self.jobs(d) if j["id"] == held["id"]]
         self.assertEqual(job["state"], "cancelled")
         self.assertIsNone(job["remote_id"])
 
     def test_a_job_held_by_the_quota_can_be_cancelled(self):
-        d, sid, held, refused_at = self.hold_one()
+        d, sid, held = self.hold_one()
         r = d.ctl("cancel", "job", str(held["id"]))
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.wait_past_the_hold(d, sid, refused_at)
+        self.end_the_hold(d, sid)
         job, = [j for j in self.jobs(d) if j["id"] == held["id"]]
         self.assertEqual(job["state"], "cancelled")
         self.assertIsNone(job["remote_id"])
@@ -541,6 +564,9 @@ class CancelWhileHeld(OpenAITest):
 class Reconcile(OpenAITest):
     def test_an_orphan_at_the_provider_is_adopted_not_submitted_again(self):
         self.fake.set_options(steps=10)
+        # The fake's clock stands until the orphan is adopted: the first
+        # job cannot end, and the second trial cannot start, before.
+        self.fake.set_speed(0)
         d = self.api_daemon()
         sid = self.submit(d, self.spec(trials=2, max_concurrent=1))
         self.wait_submitted(d, 1)
@@ -560,6 +586,7 @@ class Reconcile(OpenAITest):
             hyperparameters=json.loads(hps), seed=seed)
         d.start()
         self.wait_log(d, "adopted as job")
+        self.fake.set_speed(1)
         self.assertIn(orphan, d.read_log())
         rows = self.rows(d, "SELECT trial_id, remote_id, backend FROM jobs"
                             " WHERE intent_key = 'rftd-orphan-1'")
@@ -582,6 +609,7 @@ class Reconcile(OpenAITest):
         orphan = self.create_job(
             {"rftd_intent": "rftd-orphan-2", "rftd_sweep": "41",
              "rftd_trial": "999"}, file_id)
+        self.fake.set_speed(0)   # it cannot end by itself during the test
         d = self.api_daemon()
         self.wait_log(d, "backend oa: live jobs listed")
         log = d.read_log()
@@ -630,7 +658,7 @@ class Secrets(OpenAITest):
                 outputs["job show %d %s" % (j["id"], flags)] = \
                     r.stdout + r.stderr
         r = subprocess.run([RFTD, "-c", d.config, "-n"], capture_output=True,
-                           text=True, timeout=10)
+                           text=True, timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
         outputs["rftd -n"] = r.stdout + r.stderr
         self.assertIn("api_key_file = " + self.key_file, r.stdout)
@@ -677,22 +705,24 @@ class StrangeAnswers(OpenAITest):
                 obj["status"] = "migrating"
             return obj
         fake._job_object = with_unknown_status
-        fake.set_options(steps=16, step_secs=0.3)
+        # Steps of 100 s on the fake's clock: the job runs until the test
+        # moves the clock past its end.
+        fake.set_options(steps=16, step_secs=100)
         d = self.api_daemon()
         sid = self.submit(d, self.spec(trials=1))
         wait_until(lambda: self.rows(
-            d, "SELECT 1 FROM jobs WHERE state = 'running'"), timeout=20,
+            d, "SELECT 1 FROM jobs WHERE state = 'running'"),
             what="a running job")
         strange["on"] = True
         wait_until(lambda: self.rows(
             d, "SELECT 1 FROM jobs WHERE provider_status = 'migrating'"),
-            timeout=10, what="the raw status stored")
+            what="the raw status stored")
         job = self.rows(d, "SELECT state, error FROM jobs")[0]
         self.assertEqual(job, ("running", None))
         self.assertIn("migrating", d.ctl("job", "show", "1").stdout)
         strange["on"] = False
-        self.assertEqual(self.wait_done(d, sid, timeout=60)["state"],
-                         "completed")
+        fake.advance(16 * 100)
+        self.assertEqual(self.wait_done(d, sid)["state"], "completed")
         self.assertEqual(self.rows(d, "SELECT state, provider_status, error"
                                       " FROM jobs"),
                          [("succeeded", "succeeded", None)])
@@ -700,17 +730,19 @@ class StrangeAnswers(OpenAITest):
 
 class ProviderFailure(OpenAITest):
     def test_a_job_failed_by_the_provider_says_why_and_is_retried(self):
-        self.fake.set_options(steps=30, step_secs=0.3)
+        # Steps of 100 s on the fake's clock: the first attempt is still
+        # training when the fake fails it.
+        self.fake.set_options(steps=30, step_secs=100)
         d = self.api_daemon()
         sid = self.submit(d, self.spec(trials=1))
         remote = wait_until(lambda: self.rows(
             d, "SELECT remote_id FROM jobs WHERE state = 'running'"),
-            timeout=20, what="a running job")[0][0]
+            what="a running job")[0][0]
         self.assertTrue(self.fake.fail_job(
             remote, code="invalid_grader_output",
             message="The grader returned no score."))
         wait_until(lambda: self.rows(
-            d, "SELECT 1 FROM jobs WHERE state = 'failed'"), timeout=10,
+            d, "SELECT 1 FROM jobs WHERE state = 'failed'"),
             what="the job failed")
         error, = self.rows(d, "SELECT error FROM jobs WHERE remote_id = ?",
                            remote)[0]
@@ -719,9 +751,8 @@ class ProviderFailure(OpenAITest):
         self.assertIn("The grader returned no score.",
                       d.ctl("job", "show", "1").stdout)
         # The trial's next attempt runs and succeeds.
-        self.fake.set_options(steps=3)
-        self.assertEqual(self.wait_done(d, sid, timeout=40)["state"],
-                         "completed")
+        self.fake.set_options(steps=3, step_secs=0.3)
+        self.assertEqual(self.wait_done(d, sid)["state"], "completed")
         self.assertEqual(self.rows(d, "SELECT attempt, state FROM jobs"
                                       " ORDER BY id"),
                          [(1, "failed"), (2, "succeeded")])
@@ -737,13 +768,17 @@ class EventIngestion(OpenAITest):
         sid = self.submit(d, self.spec(trials=1))
         wait_until(lambda: self.rows(
             d, "SELECT count(*) FROM job_events WHERE type = 'metrics'"
-        )[0][0] >= 3, timeout=20, what="some metrics events")
+        )[0][0] >= 3, what="some metrics events")
+        # The fake's clock stands until rftd is back: the job is live
+        # when rftd reads its events again.
+        self.fake.set_speed(0)
         self.assertEqual(d.stop(), 0)
         db = sqlite3.connect(d.database)
         db.execute("UPDATE jobs SET events_cursor = NULL")
         db.commit()
         db.close()
         d.start()
+        self.fake.set_speed(1)
         self.assertEqual(self.wait_done(d, sid)["state"], "completed")
         remote, = self.rows(d, "SELECT remote_id FROM jobs")[0]
         stored = [r[0] for r in self.rows(
@@ -792,13 +827,12 @@ class WrongKey(OpenAITest):
                 d, "SELECT pending_reason FROM trials")}
             return any("waiting to list its jobs" in r and "401" in r
                        for r in reasons)
-        wait_until(waiting, timeout=10, what="trials waiting on a 401")
+        wait_until(waiting, what="trials waiting on a 401")
         self.assertEqual(self.creates(), [])
         with open(self.key_file, "w") as f:
             f.write(API_KEY + "\n")
         d.ctl("reload", check=True)
-        self.assertEqual(self.wait_done(d, sid, timeout=20)["state"],
-                         "completed")
+        self.assertEqual(self.wait_done(d, sid)["state"], "completed")
         self.assertEqual(len(self.creates()), 2)
         self.assert_money_safe(d)
 
@@ -840,7 +874,8 @@ class Azure(OpenAITest):
 
 class JobControl(OpenAITest):
     def test_pause_resume_and_cancel_reach_the_provider(self):
-        self.fake.set_options(steps=50, step_secs=1)
+        # Jobs that train for 500 s: none ends before the test ends it.
+        self.fake.set_options(steps=50, step_secs=10)
         d = self.api_daemon()
         # 4 trials, 2 at a time: jobs 1 and 2 run, trials 3 and 4 wait.
         sid = self.submit(d, self.spec(trials=4, max_concurrent=2))
@@ -904,7 +939,8 @@ class KeyConfiguration(OpenAITest):
 
     def rftd(self, conf, *args, env=None):
         return subprocess.run([RFTD, "-c", conf] + list(args),
-                              capture_output=True, text=True, timeout=15,
+                              capture_output=True, text=True,
+                              timeout=CALL_TIMEOUT,
                               env=env)
 
     def backend(self, key_lines):

@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import unittest
 
-from harness import DaemonTest, RFTCTL, wait_until
+from harness import CALL_TIMEOUT, DaemonTest, RFTCTL, wait_until
 
 JOB_COLUMNS = ("id", "trial_id", "attempt", "state", "intent_key",
                "remote_id", "created_at", "submitted_at", "finished_at")
@@ -42,6 +42,16 @@ BASE_SPEC = {
     "graders": GRADERS,
     "objective": {"metric": "valid_reward_mean", "mode": "max"},
 }
+
+# Spec fields of jobs that train long enough, in simulated time, for a
+# test to act on them while they run: 15 epochs of 19 steps of 45 s, 3.6
+# hours.  A test that needs them to end raises the simulator's speed
+# (SweepTest.reconfigure); max_job_hours is far off, since rftd stops a
+# job at max_job_hours by the clock, between polls, and at a high speed
+# could reach it before a poll showed the job done.
+LONG_JOBS = {"hyperparameters": {"n_epochs": [15],
+                                 "learning_rate_multiplier": [0.5, 1.0]},
+             "max_job_hours": 100}
 
 EXAMPLES = [
     {"messages": [{"role": "user", "content": "What is 2+2?"}],
@@ -359,7 +369,8 @@ class RunToCompletion(SweepTest):
                         validation_file="./data/valid.jsonl")
         r = subprocess.run(
             [RFTCTL, "-s", d.socket, "submit", "../project/spec.json"],
-            cwd=elsewhere, capture_output=True, text=True, timeout=30)
+            cwd=elsewhere, capture_output=True, text=True,
+            timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
         sweep_id = int(re.match(r"sweep (\d+) ", r.stdout).group(1))
         spec = self.sweep(d, sweep_id)["spec"]
@@ -377,7 +388,7 @@ class RunToCompletion(SweepTest):
         self.write_spec(directory=specs)
         r = subprocess.run([RFTCTL, "-s", d.socket, "plan", "specs/spec.json"],
                            cwd=self.tmp, capture_output=True, text=True,
-                           timeout=30)
+                           timeout=CALL_TIMEOUT)
         self.assertEqual(r.returncode, 1)
         self.assertIn("/training_file: cannot read '%s/train.jsonl'"
                       % os.path.realpath(specs), r.stderr)
@@ -471,20 +482,24 @@ class ConcurrencyLimits(SweepTest):
         self.assertEqual(max_overlap(jobs), 1)
 
     def test_a_higher_priority_sweep_goes_before_an_earlier_one(self):
-        d = self.start(max_concurrent=1, speed=3000)
+        # At speed 1 the first job cannot end before the second sweep is
+        # in; then the simulator runs the rest fast.
+        d = self.start(max_concurrent=1, speed=1)
         low = self.submit(d, self.write_spec("low.json", name="low"))
         wait_until(lambda: self.jobs_of(d, low), what="the first job")
         high = self.submit(d, self.write_spec("high.json", name="high",
                                               seeds=[2], priority=10))
-        self.wait_for_sweep(d, low, timeout=30)
-        self.wait_for_sweep(d, high, timeout=30)
+        self.reconfigure(d, sim_backend(max_concurrent=1, speed=50000))
+        self.wait_for_sweep(d, low)
+        self.wait_for_sweep(d, high)
         order = [sweep for (sweep,) in self.rows(
             d, "SELECT t.sweep_id FROM jobs j"
                " JOIN trials t ON t.id = j.trial_id ORDER BY j.created_at")]
         self.assertEqual(order, [low] + [high] * 4 + [low] * 3)
 
     def test_a_sweep_at_its_own_limit_does_not_block_other_sweeps(self):
-        d = self.start(speed=200, max_concurrent=4)
+        # Speed 1: the first sweep's job does not end during the test.
+        d = self.start(speed=1, max_concurrent=4)
         # Many pending trials of an earlier sweep that may run one at a time.
         big = self.write_spec(
             "big.json", name="big", graders={"exact": GRADERS["exact"]},
@@ -495,7 +510,7 @@ class ConcurrencyLimits(SweepTest):
         wait_until(lambda: self.jobs_of(d, first), what="the first job")
         second = self.submit(d, self.write_spec("small.json", name="small",
                                                 seeds=[2]))
-        wait_until(lambda: self.jobs_of(d, second), timeout=5,
+        wait_until(lambda: self.jobs_of(d, second),
                    what="the second sweep to use the free slots")
         self.assertEqual(len(self.jobs_of(d, first)), 1)
 
@@ -506,7 +521,7 @@ class Retries(SweepTest):
         spec = self.write_spec(graders={"exact": GRADERS["exact"]},
                                retries=2)
         sweep_id = self.submit(d, spec)
-        sweep = self.wait_for_sweep(d, sweep_id, timeout=30)
+        sweep = self.wait_for_sweep(d, sweep_id)
         self.assertEqual(len(sweep["trials"]), 2)
         for t in sweep["trials"]:
             self.assertEqual(t["state"], "failed")
@@ -535,7 +550,8 @@ class Retries(SweepTest):
 
 class SweepControl(SweepTest):
     def test_cancel_stops_live_jobs_and_pending_trials(self):
-        d = self.start(speed=200)
+        # Speed 1: the first two jobs are live until the cancel ends them.
+        d = self.start(speed=1)
         spec = self.write_spec(seeds=[1, 2], max_concurrent=2)
         sweep_id = self.submit(d, spec)
         wait_until(lambda: len(self.live_jobs(d, sweep_id)) == 2,
@@ -557,7 +573,7 @@ class SweepControl(SweepTest):
                          " WHERE control = 'cancelled'"), [(2,)])
 
     def test_cancel_of_a_cancelled_sweep_exits_1(self):
-        d = self.start(speed=200)
+        d = self.start(speed=1)   # the sweep cannot end before the cancel
         sweep_id = self.submit(d, self.write_spec())
         d.ctl("cancel", str(sweep_id), check=True)
         r = d.ctl("cancel", str(sweep_id))
@@ -574,9 +590,12 @@ class SweepControl(SweepTest):
         self.assertEqual(self.sweep(d, sweep_id)["state"], "completed")
 
     def test_a_paused_sweep_admits_no_jobs_and_resumes_to_completion(self):
+        # Jobs that train for minutes of real time at speed 200 (after at
+        # most 5 s of validation and queueing): none ends before the test
+        # lets it, by raising the speed.
         d = self.start(speed=200, max_concurrent=2)
         paused = self.submit(d, self.write_spec("a.json", name="a",
-                                                priority=10))
+                                                priority=10, **LONG_JOBS))
         wait_until(lambda: len(self.live_jobs(d, paused)) == 2,
                    what="two live jobs")
         r = d.ctl("pause", str(paused), check=True)
@@ -584,7 +603,7 @@ class SweepControl(SweepTest):
         # Its jobs pause once they run (queued ones run first).
         wait_until(lambda: len(d.ctl_json("jobs", "--sweep", str(paused),
                                           "--state", "paused")["jobs"]) == 2,
-                   timeout=15, what="both jobs to be paused")
+                   what="both jobs to be paused")
         sweep = self.sweep(d, paused)
         self.assertEqual(sweep["state"], "paused")
         self.assertEqual(sorted(t["state"] for t in sweep["trials"]),
@@ -592,7 +611,7 @@ class SweepControl(SweepTest):
         # Free slots go to a running sweep of lower priority, not to the
         # paused one.
         other = self.submit(d, self.write_spec("b.json", name="b",
-                                               seeds=[2]))
+                                               seeds=[2], **LONG_JOBS))
         self.reconfigure(d, sim_backend(speed=200, max_concurrent=4))
         wait_until(lambda: len(self.jobs_of(d, other)) == 2,
                    what="the other sweep to get the free slots")
@@ -610,7 +629,8 @@ class SweepControl(SweepTest):
         self.wait_for_sweep(d, other)
 
     def test_a_job_running_past_max_job_hours_is_cancelled(self):
-        d = self.start(speed=1000)
+        # At speed 200 the job would need 11 s more of real time to end.
+        d = self.start(speed=200)
         spec = self.write_spec(graders={"exact": GRADERS["exact"]},
                                hyperparameters={"n_epochs": [3]},
                                max_job_hours=0.1)
@@ -620,7 +640,7 @@ class SweepControl(SweepTest):
         job_id, = [j.id for j in self.jobs_of(d, sweep_id)]
         job = d.ctl_json("job", "show", str(job_id))
         self.assertEqual(job["state"], "cancelled")
-        self.assertIn("running -> cancelling: ran past max_job_hours (0.1 h)",
+        self.assertIn("running -> cancelling: reached max_job_hours (0.1 h)",
                       [e["message"] for e in job["events"]])
         # Stopped well before its 3 epochs (57 steps of 45 s) were done.
         self.assertGreater(job["billed_seconds"], 360)
@@ -630,12 +650,14 @@ class SweepControl(SweepTest):
 class JobControl(SweepTest):
     def running_job(self, d):
         """Submits a one-trial sweep; returns (sweep id, job id) once its
-        job runs."""
+        job runs.  At speed 300 it trains for 40 s of real time."""
         sweep_id = self.submit(d, self.write_spec(
             graders={"exact": GRADERS["exact"]},
-            hyperparameters={"n_epochs": [1]}))
+            max_job_hours=LONG_JOBS["max_job_hours"],
+            hyperparameters=dict(LONG_JOBS["hyperparameters"],
+                                 learning_rate_multiplier=[1.0])))
         wait_until(lambda: self.job_state(d, sweep_id) == "running",
-                   timeout=15, what="the job to run")
+                   what="the job to run")
         return sweep_id, self.jobs_of(d, sweep_id)[0].id
 
     def job_state(self, d, sweep_id):
@@ -737,12 +759,12 @@ class CrashRecovery(SweepTest):
         # First while the first jobs end, then during the second wave.
         wait_until(lambda: any(j.state == "succeeded"
                                for j in self.jobs_of(d, sweep_id)),
-                   timeout=20, what="a first job to end")
+                   what="a first job to end")
         d = self.restart_after_kill(d)
         wait_until(lambda: len(self.jobs_of(d, sweep_id)) >= 6,
-                   timeout=20, what="six jobs")
+                   what="six jobs")
         d = self.restart_after_kill(d)
-        sweep = self.wait_for_sweep(d, sweep_id, timeout=30)
+        sweep = self.wait_for_sweep(d, sweep_id)
         self.assertEqual({t["state"] for t in sweep["trials"]},
                          {"succeeded"})
         self.assertEqual(len(self.jobs_of(d, sweep_id)), 8)
@@ -762,9 +784,9 @@ class CrashRecovery(SweepTest):
         sweep_id = self.submit(d, self.write_spec(
             graders={"exact": GRADERS["exact"]}, retries=2))
         wait_until(lambda: len(self.jobs_of(d, sweep_id)) >= 3,
-                   timeout=20, what="a retry")
+                   what="a retry")
         d = self.restart_after_kill(d)
-        sweep = self.wait_for_sweep(d, sweep_id, timeout=30)
+        sweep = self.wait_for_sweep(d, sweep_id)
         self.assertEqual([t["attempts"] for t in sweep["trials"]], [3, 3])
         self.assertEqual(len(self.jobs_of(d, sweep_id)), 6)
         self.assert_each_job_ran_once(d, sweep_id)
@@ -774,7 +796,7 @@ class Watch(SweepTest):
     def test_watch_prints_trial_changes_and_exits_when_the_sweep_ends(self):
         d = self.start(speed=2000)
         sweep_id = self.submit(d, self.write_spec())
-        r = d.ctl("watch", str(sweep_id), "--interval", "0.1", timeout=60)
+        r = d.ctl("watch", str(sweep_id), "--interval", "0.1")
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.splitlines()
         self.assertRegex(lines[0], r'^\d\d:\d\d:\d\d watching sweep %d '
@@ -805,7 +827,7 @@ class Watch(SweepTest):
     def test_watch_without_an_id_follows_the_running_sweep(self):
         d = self.start(speed=2000)
         sweep_id = self.submit(d, self.write_spec())
-        r = d.ctl("watch", "--interval", "0.1", timeout=60)
+        r = d.ctl("watch", "--interval", "0.1")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("watching sweep %d " % sweep_id, r.stdout)
         self.assertIn("sweep %d completed" % sweep_id, r.stdout)
