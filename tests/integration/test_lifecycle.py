@@ -267,8 +267,7 @@ class Answers(APITest):
 
     def test_an_answer_that_cannot_be_recorded_is_kept_not_sent_again(self):
         d = self.daemon(
-            extra_config=self.backend_config().replace(
-                "request_timeout = 3\n", "request_timeout = 60\n"),
+            extra_config=self.backend_config(request_timeout=60),
             daemon_section="tick = 50\n")
         # The create's answer comes slowly; meanwhile the store starts
         # refusing writes.
