@@ -218,6 +218,28 @@ meter_live(struct daemon *d, struct budget_job **jobs)
 
 /* --- enforcement ---------------------------------------------------------- */
 
+/* The spend of the scope called `name` (0 when there is none). */
+static double
+scope_spent(struct daemon *d, const char *name, double now)
+{
+	struct budget *b = d->budget;
+	enum budget_kind kind;
+	int64_t sweep_id;
+
+	if (budget_scope_parse(name, &kind, &sweep_id) != 0)
+		return 0;
+	switch (kind) {
+	case BUDGET_GLOBAL:
+		return budget_spent(b, &b->global, now);
+	case BUDGET_DAY:
+		return budget_spent(b, &b->day, now);
+	case BUDGET_MONTH:
+		return budget_spent(b, &b->month, now);
+	default:
+		return budget_spent(b, budget_sweep(b, sweep_id), now);
+	}
+}
+
 struct decisions {
 	struct meter_stop *stops;
 	size_t n, cap;
@@ -238,7 +260,7 @@ decide_stop(const struct budget_scope *s, const struct budget_job *j,
 	memset(m, 0, sizeof(*m));
 	m->job_id = j->id;
 	m->pause = pause;
-	m->scope = s;
+	m->limit = s->limit;
 	budget_scope_name(s, m->name, sizeof(m->name));
 }
 
@@ -261,12 +283,13 @@ meter_halted(struct daemon *d, const struct meter_stop *stops, size_t n,
 	double now = now_wall();
 
 	for (size_t i = 0, end; i < n; i = end) {
-		const struct budget_scope *s = stops[i].scope;
+		const char *scope = stops[i].name;
 		cJSON *ids = cJSON_CreateArray();
-		double spent = budget_spent(d->budget, s, now);
+		double spent = scope_spent(d, scope, now);
 		char *text;
 
-		for (end = i; end < n && stops[end].scope == s; end++)
+		for (end = i; end < n && strcmp(stops[end].name, scope) == 0;
+		     end++)
 			if (stops[end].done)
 				cJSON_AddItemToArray(
 				    ids, cJSON_CreateNumber(
@@ -274,12 +297,12 @@ meter_halted(struct daemon *d, const struct meter_stop *stops, size_t n,
 		if (cJSON_GetArraySize(ids) > 0) {
 			log_warnx("budget %s: $%.2f spent of $%.2f; %s %d jobs "
 				  "(stop requests issued in %.3f ms)",
-				  stops[i].name, spent, s->limit,
+				  scope, spent, stops[i].limit,
 				  stops[i].pause ? "pausing" : "cancelling",
 				  cJSON_GetArraySize(ids),
 				  (double)(now_mono_ns() - started_ns) / 1e6);
 			text = cJSON_PrintUnformatted(ids);
-			store_halt_add(d->store, stops[i].name, s->limit, spent,
+			store_halt_add(d->store, scope, stops[i].limit, spent,
 				       stops[i].pause ? "pause" : "cancel",
 				       text, now);
 			free(text);

@@ -1,8 +1,10 @@
 /*
  * The spend meter: prices jobs from the rate cards, keeps the budget
- * core (budget.h) fed from the store, admits by reservation, accrues
- * spend as jobs train, and stops jobs when a scope would cross its
- * limit.  Loop thread only.
+ * core (budget.h) fed from the store and its limits from the
+ * configuration, and decides which jobs a budget must stop or may
+ * resume.  It decides only: the scheduler carries the decisions out
+ * through the lifecycle (lifecycle.h), which also accrues each job's
+ * spend.  Loop thread only.
  */
 #ifndef RFTD_METER_H
 #define RFTD_METER_H
@@ -46,9 +48,9 @@ size_t meter_live(struct daemon *d, struct budget_job **jobs);
 /* A stop the meter decides, for the scheduler to carry out. */
 struct meter_stop {
 	int64_t job_id;
-	bool pause; /* pause (the backend can); else cancel */
-	const struct budget_scope *scope;
+	bool pause;    /* pause (the backend can); else cancel */
 	char name[32]; /* the scope's */
+	double limit;  /* the scope's, USD */
 	bool done;     /* set by the caller: the stop is under way */
 };
 

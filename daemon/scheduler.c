@@ -166,15 +166,14 @@ rec_of(struct scheduler *s, const char *backend)
 /* --- the store's health --------------------------------------------------- */
 
 /*
- * A write failed: what memory holds of spend goes back to what was
- * committed, and work that writes waits; one log line per change.
+ * A write failed: work that writes waits; one log line per change.  A
+ * failed unit of writes left memory as it was (lifecycle.h).
  */
 static void
 fault_begin(struct scheduler *s)
 {
 	const char *why = store_last_error(s->d->store);
 
-	meter_resync(s->d);
 	if (s->fault.on)
 		return;
 	s->fault.on = true;
@@ -184,6 +183,19 @@ fault_begin(struct scheduler *s)
 	log_warnx("store: writes fail (%s); polls and submissions wait until "
 		  "one succeeds, budgets stay enforced",
 		  s->fault.why);
+}
+
+/*
+ * Commits the transaction a tick opened.  When that fails, its units'
+ * effects on the spend held in memory go too: it is read again.
+ */
+static void
+commit(struct scheduler *s)
+{
+	if (store_commit(s->d->store) == 0)
+		return;
+	meter_resync(s->d);
+	fault_begin(s);
 }
 
 /* Whether writes go through (again); false while they still fail. */
@@ -201,7 +213,6 @@ fault_over(struct scheduler *s)
 	log_info("store: writes succeed again after %.0f s; work resumes",
 		 now_wall() - s->fault.since);
 	s->fault.on = false;
-	meter_resync(s->d);
 	return true;
 }
 
@@ -1157,8 +1168,8 @@ enforce(struct scheduler *s, const struct budget_job *jobs, size_t n)
 		job_free(j);
 	}
 	meter_halted(d, stops, nstops, started);
-	if (tx && store_commit(d->store) != 0)
-		fault_begin(s);
+	if (tx)
+		commit(s);
 	free(stops);
 }
 
@@ -1184,8 +1195,8 @@ tick(uv_timer_t *t)
 					turn(s, &live.items[i]);
 				job_free(live.items[i]);
 			}
-			if (tx && store_commit(d->store) != 0)
-				fault_begin(s);
+			if (tx)
+				commit(s);
 		} else {
 			for (size_t i = 0; i < live.n; i++)
 				job_free(live.items[i]);
