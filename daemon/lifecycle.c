@@ -30,36 +30,44 @@ static const char *const action_names[] = {
     [JOB_DO_RESUME] = "resume",
 };
 
+/* names[i], or "?" for a value out of range. */
+static const char *
+name_of(const char *const *names, int n, int i)
+{
+	return i >= 0 && i < n ? names[i] : "?";
+}
+
 const char *
 sweep_state_name(enum sweep_state s)
 {
-	return s < SWEEP__COUNT ? sweep_names[s] : "?";
+	return name_of(sweep_names, SWEEP__COUNT, (int)s);
 }
 
 const char *
 trial_state_name(enum trial_state s)
 {
-	return s < TRIAL__COUNT ? trial_names[s] : "?";
+	return name_of(trial_names, TRIAL__COUNT, (int)s);
 }
 
 const char *
 job_state_name(enum job_state s)
 {
-	return s < JOB__COUNT ? job_names[s] : "?";
+	return name_of(job_names, JOB__COUNT, (int)s);
 }
 
 const char *
 job_event_name(enum job_event ev)
 {
-	return ev < JOB_EV__COUNT ? event_names[ev] : "?";
+	return name_of(event_names, JOB_EV__COUNT, (int)ev);
 }
 
 const char *
 job_action_name(enum job_action a)
 {
-	return a <= JOB_DO_RESUME ? action_names[a] : "?";
+	return name_of(action_names, JOB_DO_RESUME + 1, (int)a);
 }
 
+/* The index of `name` in names[0..n): 0 with *out, or -EINVAL. */
 static int
 parse(const char *const *names, int n, const char *name, int *out)
 {
@@ -72,35 +80,19 @@ parse(const char *const *names, int n, const char *name, int *out)
 	return -EINVAL;
 }
 
-int
-sweep_state_parse(const char *name, enum sweep_state *out)
-{
-	int i, rc = parse(sweep_names, SWEEP__COUNT, name, &i);
-
-	if (rc == 0)
-		*out = (enum sweep_state)i;
-	return rc;
-}
-
-int
-trial_state_parse(const char *name, enum trial_state *out)
-{
-	int i, rc = parse(trial_names, TRIAL__COUNT, name, &i);
-
-	if (rc == 0)
-		*out = (enum trial_state)i;
-	return rc;
-}
-
-int
-job_state_parse(const char *name, enum job_state *out)
-{
-	int i, rc = parse(job_names, JOB__COUNT, name, &i);
-
-	if (rc == 0)
-		*out = (enum job_state)i;
-	return rc;
-}
+#define PARSER(fn, type, names, count)                                         \
+	int fn(const char *name, enum type *out)                               \
+	{                                                                      \
+		int i, rc = parse(names, count, name, &i);                     \
+                                                                               \
+		if (rc == 0)                                                   \
+			*out = (enum type)i;                                   \
+		return rc;                                                     \
+	}
+PARSER(sweep_state_parse, sweep_state, sweep_names, SWEEP__COUNT)
+PARSER(trial_state_parse, trial_state, trial_names, TRIAL__COUNT)
+PARSER(job_state_parse, job_state, job_names, JOB__COUNT)
+#undef PARSER
 
 #define B(s)	(1u << JOB_##s)
 #define ENDINGS (B(SUCCEEDED) | B(FAILED) | B(CANCELLED) | B(LOST))

@@ -21,6 +21,7 @@
 #include "budget.h"
 #include "lifecycle.h"
 #include "store.h"
+#include "testdb.h"
 #include "tmpdir.h"
 
 /* --- the names are the store's ------------------------------------------- */
@@ -524,35 +525,13 @@ poll_as(struct fixture *f, struct job *j, enum job_state s, double billed)
 static double
 scalar(struct fixture *f, const char *sql)
 {
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	double v;
-
-	assert_int_equal(
-	    sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL),
-	    SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	v = sqlite3_column_double(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
+	return testdb_number(f->path, sql, 0);
 }
 
 static void
 text(struct fixture *f, const char *sql, char *out, size_t len)
 {
-	sqlite3 *db;
-	sqlite3_stmt *s;
-
-	assert_int_equal(
-	    sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL),
-	    SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	snprintf(out, len, "%s", (const char *)sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	testdb_text(f->path, sql, 0, out, len);
 }
 
 static void

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "meter.h"
 #include "scheduler.h"
 #include "store.h"
+#include "testdb.h"
 #include "tmpdir.h"
 
 struct fixture {
@@ -119,19 +119,7 @@ sweep(struct fixture *f, const char *name, int n, int max_concurrent,
 static int64_t
 count(struct fixture *f, const char *sql, int64_t arg)
 {
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int64_t v;
-
-	assert_int_equal(
-	    sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	sqlite3_bind_int64(s, 1, arg);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
+	return (int64_t)testdb_number(f->db, sql, arg);
 }
 
 static int64_t
