@@ -502,18 +502,23 @@ on_controlled(void *arg, int rc, const char *error)
 		call_free(c);
 		return;
 	}
-	if (rc != 0) {
+	if (rc == 0 || rc == -EALREADY || rc == -EINVAL) {
+		/* Done, or refused for the job's state (it ended, say): the
+		 * poll that follows says where it stands. */
+		if (rc != 0)
+			log_info("job %lld: %s: %s", (long long)id,
+				 job_action_name(c->action),
+				 error ? error : strerror(-rc));
+		run(s, &c->job, JOB_EV_CONTROLLED,
+		    &(struct job_input){.done = c->action});
+	} else {
+		/* Failed on the way: asked again at its next turn. */
 		log_warnx("job %lld: %s: %s", (long long)id,
 			  job_action_name(c->action),
 			  error ? error : strerror(-rc));
-		/* A provider that refused it for the job's state is not asked
-		 * again; a call that failed on the way is, at the next turn. */
 		sl = slot_get(s, id, false);
-		if (sl != NULL && rc != -EINVAL)
+		if (sl != NULL)
 			sl->sent_in = JOB__COUNT;
-	} else {
-		run(s, &c->job, JOB_EV_CONTROLLED,
-		    &(struct job_input){.done = c->action});
 	}
 	call_free(c);
 	after_call(s, id);

@@ -541,6 +541,21 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	free(sj.request);
 }
 
+/* Whether the job has ended by `now`: all its steps trained, or failed. */
+static bool
+sim_ended(struct sim *sim, const struct store_sim_job *sj, double now)
+{
+	struct sim_model m;
+	cJSON *req = cJSON_Parse(sj->request);
+	double run;
+
+	model_init(&m, req, sim->failure_rate);
+	cJSON_Delete(req);
+	run = sim_elapsed(sim, sj, now) - SIM_VALIDATING - m.queued_secs;
+	return run >=
+	       (double)(m.fail_step ? m.fail_step : m.steps) * m.step_secs;
+}
+
 static void
 sim_control(struct backend *be, const char *remote_id,
 	    enum backend_action action, backend_done_cb cb, void *arg)
@@ -559,6 +574,10 @@ sim_control(struct backend *be, const char *remote_id,
 	if (strcmp(sj.control, "cancelled") == 0) {
 		rc = -EALREADY;
 		error = "the job is cancelled";
+	} else if (sim_ended(sim, &sj, now)) {
+		/* As a provider refuses to stop a job that has ended. */
+		rc = -EALREADY;
+		error = "the job has ended";
 	} else if (action == BACKEND_CANCEL || action == BACKEND_PAUSE) {
 		if (action == BACKEND_PAUSE &&
 		    strcmp(sj.control, "paused") == 0) {

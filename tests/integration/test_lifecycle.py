@@ -171,6 +171,22 @@ class Deadline(SimTest):
         self.wait_for_sweep(d, sweep_id)
 
 
+    def test_a_job_that_ended_before_its_deadline_is_not_cancelled(self):
+        # One epoch trains 855 simulated seconds, under the 900 of
+        # max_job_hours 0.25: the job ends 0.225 s (real) before its
+        # deadline, which most often falls before the next 4 s tick's
+        # poll has seen the end.  A stop then finds a job that ended.
+        d = self.start(speed=200, tick_ms=4000)
+        sweep_id = self.submit(d, self.write_spec(
+            seeds=[1], max_job_hours=0.25))
+        sweep = self.wait_for_sweep(d, sweep_id)
+        self.assertEqual([t["state"] for t in sweep["trials"]],
+                         ["succeeded"])
+        (state, billed), = self.rows(
+            d, "SELECT state, billed_seconds FROM jobs")
+        self.assertEqual((state, billed), ("succeeded", 855))
+
+
 class FullDisk(SimTest):
     def status(self, d):
         return d.ctl_json("status")
