@@ -59,8 +59,14 @@ say() {
 
 "$RFTD" -f -c "$demo/rftd.conf" 2>"$demo/rftd.log" &
 pid=$!
-for _ in $(seq 100); do
+# Ready when it answers; a loaded machine may take a while.
+for _ in $(seq 1200); do
 	ctl ping >/dev/null 2>&1 && break
+	kill -0 "$pid" 2>/dev/null || {
+		echo "demo: rftd exited; its log:" >&2
+		cat "$demo/rftd.log" >&2
+		exit 1
+	}
 	sleep 0.05
 done
 

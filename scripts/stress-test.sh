@@ -57,14 +57,7 @@ done
 [ "$runs" -ge 1 ] || usage 2
 
 # As scripts/test.sh runs the tests of each build.
-test_env() {
-	case $1 in
-	sanitize)
-		echo "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1"
-		echo "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
-		;;
-	esac
-}
+. scripts/builds.sh
 
 # The load, and what runs now: ended by pid when the script ends.
 burner_pids=()

@@ -38,23 +38,7 @@ for arg in "$@"; do
 done
 [ ${#builds[@]} -gt 0 ] || builds=("${all_builds[@]}")
 
-# CMake options of each build.
-build_options() {
-	case $1 in
-	release) echo "-DRFTD_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo" ;;
-	sanitize) echo "-DRFTD_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DRFTD_SANITIZE=ON" ;;
-	esac
-}
-
-# What the tests of a build run with (scripts/stress-test.sh sets the same).
-test_env() {
-	case $1 in
-	sanitize)
-		echo "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1"
-		echo "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
-		;;
-	esac
-}
+. scripts/builds.sh
 
 summary=()
 failed=0
