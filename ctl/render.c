@@ -195,9 +195,15 @@ render_status(const struct render_opts *ro, const cJSON *r)
 			char until[32];
 
 			fmt_time(until, sizeof(until), get(hold, "until"));
-			fprintf(ro->out,
-				"    %-14s submissions held until %s: %s\n", "",
-				until, str(hold, "reason", "?"));
+			if (cJSON_IsNumber(get(hold, "until")))
+				fprintf(ro->out,
+					"    %-14s submissions held until %s: "
+					"%s\n",
+					"", until, str(hold, "reason", "?"));
+			else
+				fprintf(ro->out,
+					"    %-14s submissions held: %s\n", "",
+					str(hold, "reason", "?"));
 		}
 	}
 	fprintf(ro->out, "  rows:\n");

@@ -175,6 +175,12 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 						d->backends[i]->hold_until);
 			cJSON_AddStringToObject(h, "reason",
 						d->backends[i]->hold_reason);
+		} else if (scheduler_backend_waits(d->sched, d->backends[i],
+						   why, sizeof(why))) {
+			cJSON *h = cJSON_AddObjectToObject(b, "hold");
+
+			cJSON_AddNullToObject(h, "until");
+			cJSON_AddStringToObject(h, "reason", why);
 		}
 		cJSON_AddItemToArray(backends, b);
 	}

@@ -217,6 +217,33 @@ fault_over(struct scheduler *s)
 }
 
 bool
+scheduler_backend_waits(const struct scheduler *s, const struct backend *be,
+			char *why, size_t len)
+{
+	for (size_t i = 0; i < s->d->nbackends; i++) {
+		if (s->d->backends[i] != be)
+			continue;
+		if (s->rec[i].unrecorded > 0) {
+			snprintf(why, len,
+				 "%u created job%s whose answer could not be "
+				 "recorded yet",
+				 s->rec[i].unrecorded,
+				 s->rec[i].unrecorded > 1 ? "s" : "");
+			return true;
+		}
+		if (!s->rec[i].done) {
+			snprintf(why, len,
+				 "its live jobs are not listed yet after the "
+				 "start%s%s",
+				 s->rec[i].error[0] ? "; the last try: " : "",
+				 s->rec[i].error);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
 scheduler_store_fault(const struct scheduler *s, double *since, char *why,
 		      size_t len)
 {
@@ -560,6 +587,19 @@ answer_recorded(struct scheduler *s, int64_t id, const char *backend)
 			 backend);
 }
 
+/* The cancel of a job made for an attempt that had ended. */
+static void
+on_stray_cancelled(void *arg, int rc, const char *error)
+{
+	char *remote_id = arg;
+
+	if (rc != 0 && rc != -ECANCELED)
+		log_warnx("cannot cancel %s at the provider (%s); cancel it "
+			  "there by hand",
+			  remote_id, error ? error : strerror(-rc));
+	free(remote_id);
+}
+
 /*
  * The provider answered a create or a find with `remote_id`.  Recorded,
  * or kept to be recorded later; an id another job already holds fails
@@ -601,8 +641,9 @@ answered(struct scheduler *s, struct job **jp, enum job_event ev,
 			  "that at the provider",
 			  (long long)id, remote_id);
 		if (be != NULL)
-			be->ops->control(be, remote_id, BACKEND_CANCEL, NULL,
-					 NULL);
+			be->ops->control(be, remote_id, BACKEND_CANCEL,
+					 on_stray_cancelled,
+					 xstrdup(remote_id));
 	}
 	free(backend);
 }

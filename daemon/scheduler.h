@@ -36,6 +36,15 @@ uint64_t scheduler_last_tick_ns(const struct scheduler *s);
 void scheduler_close(struct scheduler *s);
 
 /*
+ * Whether backend `be` submits nothing for now for a reason of the
+ * scheduler's (answers not yet recorded, its start-up listing not done):
+ * true with the reason.  A provider's quota hold is the backend's own
+ * (hold_until).
+ */
+bool scheduler_backend_waits(const struct scheduler *s,
+			     const struct backend *be, char *why, size_t len);
+
+/*
  * Whether the store refuses writes now: true with when it began (Unix
  * seconds) and SQLite's word, false when it takes them.
  */

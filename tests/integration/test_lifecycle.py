@@ -298,7 +298,12 @@ class Answers(APITest):
         try:
             wait_until(lambda: "could not be recorded" in d.read_log(),
                        what="the answer to arrive and not be recorded")
-            self.assertFalse(d.ctl_json("status")["store"]["writable"])
+            status = d.ctl_json("status")
+            self.assertFalse(status["store"]["writable"])
+            hold, = [b["hold"] for b in status["backends"]
+                     if b["name"] == "oa"]
+            self.assertIsNone(hold["until"])
+            self.assertIn("could not be recorded yet", hold["reason"])
             self.assertEqual(self.rows(
                 d, "SELECT count(*) FROM jobs WHERE remote_id IS NOT NULL"),
                 [(0,)])
