@@ -5,7 +5,12 @@
  *
  * Operations are asynchronous: each takes a completion callback that is
  * called exactly once, possibly before the operation returns (the
- * simulator answers at once).  Callbacks run on the loop thread.
+ * simulator answers at once).  Callbacks run on the loop thread.  The
+ * strings an operation is given (remote id, cursor, intent key) may be
+ * freed by its callback: a backend does not touch them after calling it.
+ * A backend that answers at once may be called inside the scheduler's
+ * transaction, so it keeps its jobs in the same store (as the simulator
+ * does): its answers then stand or fall with that transaction.
  *
  * Crash safety rests on the intent key: the job row carrying it is
  * committed before submit() is called, the backend tags the remote job

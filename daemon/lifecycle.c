@@ -7,6 +7,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -437,6 +438,9 @@ trial_follow(struct lifecycle *lc, const struct job *j, enum job_state to,
 					     NULL, now);
 	case JOB_FAILED:
 	case JOB_LOST:
+		if (j->state == JOB_CANCELLING) /* stopped on purpose */
+			return store_trial_set_state(st, j->trial_id,
+						     "cancelled", 0, NULL, now);
 		if (j->attempt <= j->retries && !final &&
 		    j->sweep_state != SWEEP_CANCELLED) {
 			delay = fmin(lc->retry_max_s,
@@ -530,6 +534,17 @@ event_text(const struct job *j, enum job_event ev, const struct job_step *s,
 }
 
 /*
+ * Whether the event sets or clears the mark of a budget's pause: a pause
+ * sets it (when a budget asks), a resume done or an ending clears it.
+ */
+static bool
+marks_pause(enum job_event ev, const struct job_input *in, bool ended)
+{
+	return ev == JOB_EV_PAUSE ||
+	       (ev == JOB_EV_CONTROLLED && in->done == JOB_DO_RESUME) || ended;
+}
+
+/*
  * Enters the step's state: the job's row and event, the poll's data, the
  * bill, the trial.  Inside a unit of writes opened by the caller.
  */
@@ -548,10 +563,10 @@ change_state(struct lifecycle *lc, struct job *j, enum job_event ev,
 
 	*cost = j->cost;
 	*ledgered = j->ledgered;
-	if (s->to != j->state) {
+	/* Compare and set: a decision made on a stale copy is caught. */
+	c.from = job_state_name(j->state);
+	if (s->to != j->state)
 		c.state = job_state_name(s->to);
-		c.from = job_state_name(j->state);
-	}
 	c.event = event_text(j, ev, s, in, event, sizeof(event));
 	if (ev == JOB_EV_SUBMITTED || ev == JOB_EV_FOUND)
 		c.remote_id = in->remote_id;
@@ -599,7 +614,7 @@ change_state(struct lifecycle *lc, struct job *j, enum job_event ev,
 		if (rc != 0)
 			return rc;
 	}
-	if (ev == JOB_EV_PAUSE || ev == JOB_EV_RESUME || ended) {
+	if (marks_pause(ev, in, ended)) {
 		bool held = ev == JOB_EV_PAUSE && in->cause == JOB_BY_BUDGET;
 
 		if (held != j->budget_paused) {
@@ -627,6 +642,8 @@ job_fsm(struct lifecycle *lc, struct job *j, enum job_event ev,
 	if (in == NULL)
 		in = &none;
 	s = job_decide(j, ev, in);
+	assert(s.rc != 0 || s.to == j->state ||
+	       job_transition_ok(j->state, s.to));
 	if (s.rc != 0) {
 		if (s.rc == -EINVAL)
 			log_warnx("job %lld: %s in state %s refused: %s",
@@ -665,8 +682,7 @@ job_fsm(struct lifecycle *lc, struct job *j, enum job_event ev,
 		free(j->remote_id);
 		j->remote_id = xstrdup(in->remote_id);
 	}
-	if (ev == JOB_EV_PAUSE || ev == JOB_EV_RESUME ||
-	    job_state_terminal(s.to))
+	if (marks_pause(ev, in, job_state_terminal(s.to)))
 		j->budget_paused =
 		    ev == JOB_EV_PAUSE && in->cause == JOB_BY_BUDGET;
 	if (s.to != j->state) {

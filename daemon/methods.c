@@ -889,8 +889,10 @@ sweep_action(struct daemon *d, const cJSON *params, cJSON **result,
 		const char *js = cJSON_GetObjectItem(job, "state")->valuestring;
 		char msg[256];
 
+		/* A job still pausing is resumed once paused. */
 		if ((ev == JOB_EV_PAUSE && strcmp(js, "running") != 0) ||
-		    (ev == JOB_EV_RESUME && strcmp(js, "paused") != 0))
+		    (ev == JOB_EV_RESUME && strcmp(js, "paused") != 0 &&
+		     strcmp(js, "pausing") != 0))
 			continue;
 		if (scheduler_job_event(
 			d->sched,

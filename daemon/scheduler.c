@@ -26,18 +26,24 @@
 #define RETRY_MAX_S  300   /* the longest retry delay */
 #define TICK_ROWS    50000 /* metric rows ingested per tick at most */
 
-/* What the scheduler remembers of a live job between ticks. */
+/*
+ * What the scheduler remembers of a live job between ticks.  A stop may
+ * go out while a poll is under way (it must not wait for one); any other
+ * call waits until the job has none.
+ */
 struct slot {
-	int64_t id;    /* 0: free */
-	bool inflight; /* a backend call is under way */
-	bool replay;   /* its turn again once the call ends */
-	bool resume;   /* a resume asked while a call was under way */
-	enum job_cause resume_cause;
-	enum job_state sent_in; /* a stop or pause went out in this state;
-				   JOB__COUNT: none */
-	double due;		/* monotonic seconds: not polled before */
-	double deadline;	/* monotonic seconds: max_job_hours; 0: none */
-	char *answer;		/* a create's answer not yet recorded */
+	int64_t id;	      /* 0: free */
+	unsigned int calls;   /* backend calls under way */
+	bool controlling;     /* one of them is a cancel, pause or resume */
+	bool replay;	      /* its turn again once its calls end */
+	enum job_action owed; /* a cancel, pause or resume the next tick
+				 sends (JOB_DO_NOTHING: none) */
+	enum job_cause resume_cause; /* of an owed resume */
+	enum job_state sent_in;	     /* a stop or pause went out in this state;
+					JOB__COUNT: none */
+	double due;		     /* monotonic seconds: not polled before */
+	double deadline; /* monotonic seconds: max_job_hours; 0: none */
+	char *answer;	 /* a create's answer not yet recorded */
 };
 
 /* Start-up reconciliation of a backend: its live jobs listed first. */
@@ -299,10 +305,17 @@ run(struct scheduler *s, struct job **jp, enum job_event ev,
 			step = job_fsm(&s->lc, *jp, ev, in, now_wall());
 		}
 	}
-	if (step.rc == -EIO) {
+	if (step.rc == -EIO && store_failing(s->d->store)) {
 		fault_begin(s);
 		if (ev == JOB_EV_STOP || ev == JOB_EV_PAUSE)
 			step.then = want.then;
+	} else if (step.rc == -EIO) {
+		/* Not the store's health: this job's data would not fit. */
+		log_warnx("job %lld: %s cannot be recorded (%s); the job is "
+			  "left as it was",
+			  (long long)(*jp)->id, job_event_name(ev),
+			  store_last_error(s->d->store));
+		step.then = JOB_DO_NOTHING;
 	}
 	if (step.rc == 0 && job_state_terminal((*jp)->state))
 		slot_del(s, (*jp)->id);
@@ -318,21 +331,9 @@ after_call(struct scheduler *s, int64_t id)
 	struct slot *sl = slot_get(s, id, false);
 	struct job *j;
 
-	if (sl == NULL || sl->inflight || s->closing || s->fault.on)
+	if (sl == NULL || sl->calls > 0 || s->closing || s->fault.on)
 		return;
-	if (sl->resume) {
-		struct backend *be;
-
-		sl->resume = false;
-		j = reload(s, id);
-		be = j != NULL ? backend_find(s->d, j->backend) : NULL;
-		if (be != NULL)
-			run(s, &j, JOB_EV_RESUME,
-			    &(struct job_input){
-				.cause = sl->resume_cause,
-				.can_pause = be->caps & BACKEND_CAN_PAUSE});
-		job_free(j);
-	} else if (sl->replay) {
+	if (sl->replay) {
 		struct backend *be;
 
 		sl->replay = false;
@@ -353,16 +354,25 @@ after_call(struct scheduler *s, int64_t id)
  * interval, so that a backend's jobs fall due together and are polled
  * as one batch.
  */
-static void
-call_ended(struct scheduler *s, const struct job *j)
+static bool
+is_control(enum job_action a)
 {
-	struct slot *sl = slot_get(s, j->id, false);
-	struct backend *be = backend_find(s->d, j->backend);
+	return a == JOB_DO_CANCEL || a == JOB_DO_PAUSE || a == JOB_DO_RESUME;
+}
+
+static void
+call_ended(struct scheduler *s, const struct call *c)
+{
+	struct slot *sl = slot_get(s, c->job->id, false);
+	struct backend *be = backend_find(s->d, c->job->backend);
 	double every = be != NULL ? be->poll_interval : 0;
 
 	if (sl == NULL)
 		return;
-	sl->inflight = false;
+	if (sl->calls > 0)
+		sl->calls--;
+	if (is_control(c->action))
+		sl->controlling = false;
 	sl->due = every > 0 ? (floor(mono_s() / every) + 1) * every : 0;
 }
 
@@ -370,12 +380,16 @@ static struct call *
 call_new(struct scheduler *s, struct job **jp, enum job_action action)
 {
 	struct call *c = xcalloc(1, sizeof(*c));
+	struct slot *sl;
 
 	c->s = s;
 	c->job = *jp;
 	c->action = action;
 	*jp = NULL;
-	slot_get(s, c->job->id, true)->inflight = true;
+	sl = slot_get(s, c->job->id, true);
+	sl->calls++;
+	if (is_control(action))
+		sl->controlling = true;
 	return c;
 }
 
@@ -462,8 +476,6 @@ on_deadline(uv_timer_t *t)
 		if (sl->deadline > now) {
 			if (next == 0 || sl->deadline < next)
 				next = sl->deadline;
-		} else if (sl->inflight) {
-			sl->replay = true; /* its poll says; or its turn */
 		} else {
 			sl->deadline = 0;
 			if (n == cap) {
@@ -494,7 +506,7 @@ on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
 	struct scheduler *s = c->s;
 	int64_t id = c->job->id;
 
-	call_ended(s, c->job);
+	call_ended(s, c);
 	if (rc == -ECANCELED || s->closing) { /* shutting down */
 		call_free(c);
 		return;
@@ -524,7 +536,7 @@ on_controlled(void *arg, int rc, const char *error)
 	struct slot *sl;
 	int64_t id = c->job->id;
 
-	call_ended(s, c->job);
+	call_ended(s, c);
 	if (rc == -ECANCELED || s->closing) {
 		call_free(c);
 		return;
@@ -538,14 +550,21 @@ on_controlled(void *arg, int rc, const char *error)
 				 error ? error : strerror(-rc));
 		run(s, &c->job, JOB_EV_CONTROLLED,
 		    &(struct job_input){.done = c->action});
-	} else {
-		/* Failed on the way: asked again at its next turn. */
+	} else if (rc == -ENOENT) {
 		log_warnx("job %lld: %s: %s", (long long)id,
 			  job_action_name(c->action),
 			  error ? error : strerror(-rc));
+		run(s, &c->job, JOB_EV_GONE, NULL);
+	} else {
+		/* Failed on the way: the next tick sends it again. */
+		log_warnx("job %lld: %s: %s; trying again", (long long)id,
+			  job_action_name(c->action),
+			  error ? error : strerror(-rc));
 		sl = slot_get(s, id, false);
-		if (sl != NULL)
+		if (sl != NULL) {
 			sl->sent_in = JOB__COUNT;
+			sl->owed = c->action;
+		}
 	}
 	call_free(c);
 	after_call(s, id);
@@ -601,9 +620,12 @@ on_stray_cancelled(void *arg, int rc, const char *error)
 }
 
 /*
- * The provider answered a create or a find with `remote_id`.  Recorded,
- * or kept to be recorded later; an id another job already holds fails
- * this one, saying which.
+ * The provider answered a create or a find with `remote_id`: recorded,
+ * or kept in memory to be recorded later (and never asked again).  An id
+ * another job holds fails this attempt, saying which; a job made for an
+ * attempt that has ended here is cancelled at the provider.  Only a
+ * backend that keeps its jobs in this store (the simulator) answers
+ * inside a tick's transaction, so that its answer stands or falls with it.
  */
 static void
 answered(struct scheduler *s, struct job **jp, enum job_event ev,
@@ -611,13 +633,13 @@ answered(struct scheduler *s, struct job **jp, enum job_event ev,
 {
 	int64_t id = (*jp)->id, owner = 0;
 	char *backend = xstrdup((*jp)->backend);
+	struct backend *be = backend_find(s->d, backend);
+	bool kept = false, ended = false;
 	char why[300];
 	struct job_step step =
 	    run(s, jp, ev, &(struct job_input){.remote_id = remote_id});
 
-	if (step.rc == 0) {
-		answer_recorded(s, id, backend);
-	} else if (step.rc == -EEXIST && *jp != NULL) {
+	if (step.rc == -EEXIST && *jp != NULL) {
 		store_job_owner(s->d->store, backend, remote_id, &owner);
 		snprintf(why, sizeof(why),
 			 "the provider answered with job %s, which job %lld "
@@ -627,23 +649,32 @@ answered(struct scheduler *s, struct job **jp, enum job_event ev,
 		step = run(
 		    s, jp, JOB_EV_DUPLICATE,
 		    &(struct job_input){.remote_id = remote_id, .error = why});
-		if (step.rc == 0)
-			answer_recorded(s, id, backend);
-		else
-			keep_answer(s, id, backend, remote_id);
-	} else if (step.rc == -EIO) {
-		keep_answer(s, id, backend, remote_id);
-	} else if (step.rc == -EINVAL && ev == JOB_EV_SUBMITTED) {
-		/* Made for a job that has ended here: it bills for nothing. */
-		struct backend *be = backend_find(s->d, backend);
-
-		log_warnx("job %lld: created as %s after it ended; cancelling "
-			  "that at the provider",
-			  (long long)id, remote_id);
+	}
+	if (step.rc == -EINVAL && *jp != NULL &&
+	    job_state_terminal((*jp)->state)) {
+		/* Made for an attempt that has ended: it bills for nothing. */
+		log_warnx("job %lld: %s as %s after it ended; cancelling that "
+			  "at the provider",
+			  (long long)id,
+			  ev == JOB_EV_FOUND ? "found" : "created", remote_id);
 		if (be != NULL)
 			be->ops->control(be, remote_id, BACKEND_CANCEL,
 					 on_stray_cancelled,
 					 xstrdup(remote_id));
+	} else if (step.rc == -EINVAL) {
+		log_warnx("job %lld: an answer %s that it cannot take; not "
+			  "recorded",
+			  (long long)id, remote_id);
+	} else if (step.rc != 0) {
+		kept = true; /* the store's to take later */
+	}
+	ended = step.rc == 0 && *jp != NULL && job_state_terminal((*jp)->state);
+	if (kept) {
+		keep_answer(s, id, backend, remote_id);
+	} else {
+		answer_recorded(s, id, backend);
+		if (ended)
+			slot_del(s, id);
 	}
 	free(backend);
 }
@@ -655,7 +686,7 @@ on_submitted(void *arg, int rc, const char *remote_id, const char *error)
 	struct scheduler *s = c->s;
 	int64_t id = c->job->id;
 
-	call_ended(s, c->job);
+	call_ended(s, c);
 	if (rc == 0) {
 		/* Even while shutting down: an answered create is kept. */
 		answered(s, &c->job, JOB_EV_SUBMITTED, remote_id);
@@ -688,7 +719,7 @@ on_found(void *arg, int rc, const char *remote_id, const char *error)
 	struct scheduler *s = c->s;
 	int64_t id = c->job->id;
 
-	call_ended(s, c->job);
+	call_ended(s, c);
 	if (rc == -ECANCELED || s->closing) {
 		call_free(c);
 		return;
@@ -763,9 +794,12 @@ carry_out(struct scheduler *s, struct job **jp, enum job_action then)
 	if (then == JOB_DO_NOTHING || be == NULL || s->closing)
 		return;
 	sl = slot_get(s, j->id, true);
-	if (sl->inflight) {
-		/* One call at a time per job: this waits for its turn. */
-		sl->replay = true;
+	if (is_control(then) && sl->controlling) {
+		sl->owed = then; /* the next tick sends it */
+		return;
+	}
+	if (!is_control(then) && sl->calls > 0) {
+		sl->replay = true; /* its turn again once the calls end */
 		return;
 	}
 	switch (then) {
@@ -773,6 +807,14 @@ carry_out(struct scheduler *s, struct job **jp, enum job_action then)
 		submit(s, jp, be);
 		break;
 	case JOB_DO_FIND:
+		if (sl->answer != NULL) {
+			/* The answer we hold says where it is. */
+			char *answer = xstrdup(sl->answer);
+
+			answered(s, jp, JOB_EV_FOUND, answer);
+			free(answer);
+			break;
+		}
 		be->ops->find(be, j->intent_key, on_found,
 			      call_new(s, jp, then));
 		break;
@@ -803,16 +845,8 @@ turn(struct scheduler *s, struct job **jp)
 	struct backend *be = backend_find(s->d, j->backend);
 	struct slot *sl = slot_get(s, j->id, false);
 
-	if (be == NULL || (sl != NULL && sl->inflight))
-		return;
-	if (sl != NULL && sl->answer != NULL) {
-		/* Record the answer we hold; never ask again. */
-		char *answer = xstrdup(sl->answer);
-
-		answered(s, jp, JOB_EV_SUBMITTED, answer);
-		free(answer);
-		return;
-	}
+	if (be == NULL || (sl != NULL && (sl->calls > 0 || sl->answer)))
+		return; /* a call says; or its answer waits for the store */
 	if (j->remote_id == NULL && be->hold_until > now_wall() &&
 	    j->state != JOB_CANCELLING && j->sweep_state != SWEEP_CANCELLED)
 		return; /* found, or submitted, when the hold ends */
@@ -820,6 +854,89 @@ turn(struct scheduler *s, struct job **jp)
 	    &(struct job_input){.can_pause = be->caps & BACKEND_CAN_PAUSE,
 				.control_sent =
 				    sl != NULL && sl->sent_in == j->state});
+}
+
+/* --- what a tick owes from the last ----------------------------------------
+ */
+
+/* Sends the cancel, pause or resume a job is owed, when it still is. */
+static void
+send_owed(struct scheduler *s, int64_t id)
+{
+	struct slot *sl = slot_get(s, id, false);
+	enum job_action a = sl->owed;
+	enum job_cause cause = sl->resume_cause;
+	struct job *j = reload(s, id);
+	struct backend *be = j != NULL ? backend_find(s->d, j->backend) : NULL;
+
+	if (be == NULL || job_state_terminal(j->state) ||
+	    j->remote_id == NULL) {
+		/* Gone, ended, or not created: its turn finds it. */
+		sl->owed = JOB_DO_NOTHING;
+	} else if (a == JOB_DO_RESUME && j->state == JOB_PAUSED) {
+		sl->owed = JOB_DO_NOTHING;
+		if (run(s, &j, JOB_EV_RESUME,
+			&(struct job_input){.cause = cause,
+					    .can_pause =
+						be->caps & BACKEND_CAN_PAUSE})
+			    .rc == -EIO &&
+		    (sl = slot_get(s, id, false)) != NULL)
+			sl->owed = JOB_DO_RESUME; /* when it can be recorded */
+	} else if (a == JOB_DO_RESUME) {
+		/* A pausing job is resumed once paused; any other runs. */
+		if (j->state != JOB_PAUSING)
+			sl->owed = JOB_DO_NOTHING;
+	} else {
+		/* Decided already (perhaps while writes failed): sent as is. */
+		sl->owed = JOB_DO_NOTHING;
+		carry_out(s, &j, a);
+	}
+	job_free(j);
+}
+
+/*
+ * What earlier ticks left owed: answers to record, each in a transaction
+ * of its own so that nothing later can undo it; then the stops, pauses
+ * and resumes to send, which need no write and go while the store
+ * refuses writes too.
+ */
+static void
+settle(struct scheduler *s)
+{
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < s->slots_cap; i++) {
+		const struct slot *sl = &s->slots[i];
+
+		if (sl->id == 0 ||
+		    (sl->answer == NULL && sl->owed == JOB_DO_NOTHING))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			ids = xrealloc(ids, cap * sizeof(*ids));
+		}
+		ids[n++] = sl->id;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct slot *sl = slot_get(s, ids[i], false);
+
+		if (sl != NULL && sl->answer != NULL && sl->calls == 0 &&
+		    !s->fault.on) {
+			struct job *j = reload(s, ids[i]);
+			char *answer = xstrdup(sl->answer);
+
+			if (j != NULL)
+				answered(s, &j, JOB_EV_SUBMITTED, answer);
+			free(answer);
+			job_free(j);
+			sl = slot_get(s, ids[i], false);
+		}
+		if (sl != NULL && sl->owed != JOB_DO_NOTHING &&
+		    !sl->controlling)
+			send_owed(s, ids[i]);
+	}
+	free(ids);
 }
 
 /* --- the tick ------------------------------------------------------------- */
@@ -851,8 +968,8 @@ collect_due(const struct store_job_row *row, void *arg)
 	struct slot *sl = slot_get(l->s, row->id, false);
 
 	if (sl != NULL && be != NULL &&
-	    (sl->inflight || (be->poll_interval > 0 && sl->due > mono_s() &&
-			      sl->answer == NULL)))
+	    (sl->calls > 0 || sl->answer != NULL ||
+	     (be->poll_interval > 0 && sl->due > mono_s())))
 		return;
 	collect(row, arg);
 }
@@ -1051,7 +1168,7 @@ admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 				       d->store, j->trial_id, j->backend, key,
 				       (be->caps & BACKEND_SIMULATED) != 0,
 				       &price, now_wall(), &j->id, &j->attempt);
-		if (rc == -EIO && !s->fault.on)
+		if (rc == -EIO && store_failing(d->store))
 			fault_begin(s);
 		if (rc != 0) {
 			job_free(j);
@@ -1229,7 +1346,9 @@ tick(uv_timer_t *t)
 	size_t n;
 
 	s->tick_rows = 0;
-	if (fault_over(s)) {
+	fault_over(s);
+	settle(s);
+	if (!s->fault.on) {
 		reconcile(s);
 		if (store_jobs_active(d->store, collect_due, &live) == 0) {
 			/* Polls of in-process backends answer at once: one
@@ -1377,14 +1496,17 @@ scheduler_job_event(struct scheduler *s, int64_t job_id, enum job_event ev,
 		return -ENOENT;
 	}
 	in.can_pause = be != NULL && (be->caps & BACKEND_CAN_PAUSE);
-	sl = slot_get(s, job_id, false);
 	step = job_decide(j, ev, &in);
-	if (step.rc == 0 && ev == JOB_EV_RESUME && sl != NULL && sl->inflight) {
-		/* Nothing to record yet: it goes once the call ends. */
-		sl->resume = true;
+	if (ev == JOB_EV_RESUME && (step.rc == 0 || j->state == JOB_PAUSING) &&
+	    in.can_pause) {
+		sl = slot_get(s, job_id, true);
 		sl->resume_cause = cause;
-		job_free(j);
-		return 0;
+		if (j->state == JOB_PAUSING) {
+			/* Resumed once its pause is done. */
+			sl->owed = JOB_DO_RESUME;
+			job_free(j);
+			return 0;
+		}
 	}
 	if (step.rc == 0)
 		step = run(s, &j, ev, &in); /* may take j over */

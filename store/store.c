@@ -341,6 +341,7 @@ store_fail(struct store *st, const char *what)
 {
 	snprintf(st->last_error, sizeof(st->last_error), "%s",
 		 sqlite3_errmsg(st->db));
+	st->last_code = sqlite3_extended_errcode(st->db);
 	log_err("store: %s: %s", what, st->last_error);
 	return -EIO;
 }
@@ -474,6 +475,26 @@ store_probe(struct store *st, char *err, size_t errlen)
 	snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
 	store_rollback(st);
 	return -EIO;
+}
+
+bool
+store_failing(const struct store *st)
+{
+	switch (st->last_code & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_NOMEM:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_PROTOCOL:
+		return true;
+	default:
+		return false;
+	}
 }
 
 const char *

@@ -71,6 +71,13 @@ int store_probe(struct store *st, char *err, size_t errlen);
 /* SQLite's message for the last failure the store logged ("" if none). */
 const char *store_last_error(const struct store *st);
 
+/*
+ * Whether that failure was the database's health (a full disk, an I/O
+ * error, a file that cannot be written, a lock), not the data written
+ * (a constraint, a value too big): then every write may fail alike.
+ */
+bool store_failing(const struct store *st);
+
 /* --- sweeps and trials (sweeps.c) --------------------------------------- */
 
 struct store_sweep_new {

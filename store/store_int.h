@@ -17,6 +17,7 @@ struct store {
 	int version;		  /* user_version after migrations */
 	sqlite3_stmt *count_rows; /* one row (table, count) per table */
 	char last_error[256];	  /* SQLite's word on the last failure */
+	int last_code;		  /* and its extended result code */
 	struct {
 		const char *sql; /* a string literal: its address is the key */
 		sqlite3_stmt *stmt;

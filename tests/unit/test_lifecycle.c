@@ -608,6 +608,31 @@ a_failed_job_with_retries_left_sends_its_trial_back_to_wait(void **state)
 }
 
 static void
+a_job_being_cancelled_that_fails_is_not_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct job *j;
+	char trial[32];
+
+	fixture_sweep(f, 2);
+	j = admit(f, 0, "rftd-h");
+	job_fsm(&f->lc, j, JOB_EV_SUBMITTED,
+		&(struct job_input){.remote_id = "sim-3"}, 1500);
+	assert_int_equal(poll_as(f, j, JOB_RUNNING, 60).rc, 0);
+	assert_int_equal(job_fsm(&f->lc, j, JOB_EV_STOP,
+				 &(struct job_input){.cause = JOB_BY_BUDGET},
+				 1600)
+			     .then,
+			 JOB_DO_CANCEL);
+	assert_int_equal(poll_as(f, j, JOB_FAILED, 90).rc, 0);
+	assert_int_equal(j->state, JOB_FAILED);
+	text(f, "SELECT state FROM trials ORDER BY id LIMIT 1", trial,
+	     sizeof(trial));
+	assert_string_equal(trial, "cancelled");
+	job_free(j);
+}
+
+static void
 an_answer_that_is_another_jobs_id_fails_the_attempt(void **state)
 {
 	struct fixture *f = *state;
@@ -716,6 +741,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		a_failed_job_with_retries_left_sends_its_trial_back_to_wait,
 		setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		a_job_being_cancelled_that_fails_is_not_retried, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(
 		an_answer_that_is_another_jobs_id_fails_the_attempt, setup,
 		teardown),

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,73 @@ raising_a_limit_lists_the_budget_paused_jobs_that_fit_again(void **state)
 	fixture_free(f);
 }
 
+/* The state of job `id`. */
+static void
+job_state(struct fixture *f, int64_t id, char *out, size_t len)
+{
+	testdb_text(f->db, "SELECT state FROM jobs WHERE id = ?", id, out, len);
+}
+
+static void
+a_job_resumed_while_pausing_is_resumed_once_paused(void **state)
+{
+	struct fixture *f = fixture_new("[backend \"sim\"]\ntype = sim\n");
+	char err[256], st[32];
+
+	(void)state;
+	sweep(f, "a", 1, 0, 0);
+	scheduler_kick(f->d.sched);
+	/* A pause decided, not yet sent (as after a restart). */
+	assert_int_equal(
+	    store_job_change(f->d.store, 1,
+			     &(struct store_job_change){.state = "pausing",
+							.billed_seconds = -1},
+			     1500),
+	    0);
+	assert_int_equal(scheduler_job_event(f->d.sched, 1, JOB_EV_RESUME,
+					     JOB_BY_SWEEP, NULL, err,
+					     sizeof(err)),
+			 0);
+	scheduler_kick(f->d.sched); /* the pause goes, the job is paused */
+	job_state(f, 1, st, sizeof(st));
+	assert_string_equal(st, "paused");
+	scheduler_kick(f->d.sched); /* then the resume it was owed */
+	job_state(f, 1, st, sizeof(st));
+	assert_string_not_equal(st, "paused");
+	assert_string_not_equal(st, "pausing");
+	fixture_free(f);
+}
+
+static void
+a_stop_the_backend_answers_with_no_such_job_ends_it_lost(void **state)
+{
+	struct fixture *f = fixture_new("[backend \"sim\"]\ntype = sim\n"
+					"max_concurrent = 1\n");
+	sqlite3 *db;
+	char err[256], st[32];
+
+	(void)state;
+	sweep(f, "a", 2, 0, 0);
+	scheduler_kick(f->d.sched);
+	/* The provider forgets the job. */
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "DELETE FROM sim_jobs", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(scheduler_job_event(f->d.sched, 1, JOB_EV_STOP,
+					     JOB_BY_USER, NULL, err,
+					     sizeof(err)),
+			 0);
+	job_state(f, 1, st, sizeof(st));
+	assert_string_equal(st, "lost");
+	/* Stopped on purpose: its trial is cancelled, not retried. */
+	testdb_text(f->db, "SELECT state FROM trials WHERE id = ?", 1, st,
+		    sizeof(st));
+	assert_string_equal(st, "cancelled");
+	fixture_free(f);
+}
+
 int
 main(void)
 {
@@ -297,6 +365,10 @@ main(void)
 		the_meter_stops_only_what_could_cross_and_groups_by_scope),
 	    cmocka_unit_test(
 		raising_a_limit_lists_the_budget_paused_jobs_that_fit_again),
+	    cmocka_unit_test(
+		a_job_resumed_while_pausing_is_resumed_once_paused),
+	    cmocka_unit_test(
+		a_stop_the_backend_answers_with_no_such_job_ends_it_lost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
