@@ -181,6 +181,7 @@ struct parse {
 	bool section_bad;	/* keys of this section are not checked */
 	bool after_key;		/* the previous non-blank line was a key */
 	uint64_t daemon_seen;	/* bit per option: set in [daemon] */
+	size_t backend;		/* the [backend] section being read */
 	uint64_t *backend_seen; /* the same per backend */
 	int (*backend_lines)[ARRAY_LEN(options)]; /* where each was set */
 	uint64_t *price_seen;			  /* the same per price */
@@ -355,9 +356,9 @@ check_section(struct parse *p, const char *name)
 	if (strncmp(name, "backend \"", 9) == 0 && len > 10 &&
 	    name[len - 1] == '"') {
 		char *be = strndup(name + 9, len - 10);
-		bool ok = valid_backend_name(be, strlen(be));
+		bool added = false;
 
-		if (!ok)
+		if (!valid_backend_name(be, strlen(be)))
 			parse_error(p, p->line,
 				    "backend name '%s' must be 1..64 letters, "
 				    "digits, '_', '.' or '-'",
@@ -370,10 +371,14 @@ check_section(struct parse *p, const char *name)
 		else if (p->cfg->nbackends >= MAX_BACKENDS)
 			parse_error(p, p->line, "more than %d backends",
 				    MAX_BACKENDS);
-		else
+		else {
 			backend_add(p, be);
+			p->backend = p->cfg->nbackends - 1;
+			added = true;
+		}
 		free(be);
-		return ok;
+		/* A refused section has no backend for its keys to go to. */
+		return added;
 	}
 	if (strcmp(name, "budget") == 0)
 		return true;
@@ -577,14 +582,13 @@ on_key(void *user, const char *section, const char *key, const char *value)
 		base = &p->cfg->prices[p->cfg->nprices - 1];
 		seen = &p->price_seen[p->cfg->nprices - 1];
 	} else if (strcmp(section, "daemon") != 0) {
-		size_t len = strlen(section);
-		char *name = strndup(section + 9, len - 10);
-		struct config_backend *be = backend_find(p->cfg, name);
-
-		free(name);
+		/*
+		 * The section just added (check_section vetted it), not one
+		 * found by the name inih passes: inih cuts long section names.
+		 */
 		sec = SEC_BACKEND;
-		base = be;
-		seen = &p->backend_seen[be - p->cfg->backends];
+		base = &p->cfg->backends[p->backend];
+		seen = &p->backend_seen[p->backend];
 	}
 	for (i = 0; i < ARRAY_LEN(options); i++)
 		if (options[i].section == sec &&
@@ -602,8 +606,7 @@ on_key(void *user, const char *section, const char *key, const char *value)
 	}
 	*seen |= 1ull << i;
 	if (sec == SEC_BACKEND)
-		p->backend_lines[(struct config_backend *)base -
-				 p->cfg->backends][i] = p->line;
+		p->backend_lines[p->backend][i] = p->line;
 	set_value(p, base, &options[i], value);
 	return 1;
 }

@@ -614,6 +614,75 @@ line_longer_than_the_limit_is_reported_with_its_line(void **state)
 	free(text);
 }
 
+/* Sections "[backend "bN"]\ntype = sim\n" for N in 0..n-1. */
+static char *
+backends_text(int n)
+{
+	char *text = xstrdup(""), *more;
+
+	for (int i = 0; i < n; i++) {
+		more = xasprintf("%s[backend \"b%d\"]\ntype = sim\n", text, i);
+		free(text);
+		text = more;
+	}
+	return text;
+}
+
+static void
+a_65th_backend_is_reported_with_its_line(void **state)
+{
+	char *text = backends_text(65);
+
+	/* Its keys are not checked: there is no backend for them. */
+	assert_one_error(*state, text, 129, "more than 64 backends");
+	free(text);
+}
+
+static void
+sixty_four_backends_are_accepted(void **state)
+{
+	struct config cfg;
+	char *errors = NULL, *path, *text = backends_text(64);
+
+	assert_int_equal(load_text(*state, text, &cfg, &errors, &path), 0);
+	assert_int_equal(cfg.nbackends, 64 + 1); /* and the implicit sim */
+	assert_non_null(config_backend(&cfg, "b63"));
+	config_free(&cfg);
+	free(path);
+	free(text);
+}
+
+static void
+a_backend_defined_twice_is_reported_once(void **state)
+{
+	assert_one_error(*state,
+			 "[backend \"a\"]\ntype = sim\n"
+			 "[backend \"a\"]\ntype = sim\n",
+			 3, "backend \"a\" is defined twice");
+}
+
+/* inih cuts a section's name at 50 bytes: the keys still find theirs. */
+static void
+a_backend_with_a_64_character_name_gets_its_keys(void **state)
+{
+	static const char name[] = "n123456789012345678901234567890123456789"
+				   "012345678901234567890123";
+	const struct config_backend *be;
+	struct config cfg;
+	char *errors = NULL, *path, *text;
+
+	assert_int_equal(strlen(name), 64);
+	text = xasprintf("[backend \"%s\"]\ntype = sim\nmax_concurrent = 3\n",
+			 name);
+	assert_int_equal(load_text(*state, text, &cfg, &errors, &path), 0);
+	be = config_backend(&cfg, name);
+	assert_non_null(be);
+	assert_int_equal(be->max_concurrent, 3);
+	config_free(&cfg);
+	free(path);
+	free(text);
+}
+
 static void
 key_set_twice_is_reported(void **state)
 {
@@ -996,6 +1065,10 @@ main(void)
 	    TEST(every_bad_line_is_reported),
 	    TEST(every_syntax_error_is_reported),
 	    TEST(line_longer_than_the_limit_is_reported_with_its_line),
+	    TEST(a_65th_backend_is_reported_with_its_line),
+	    TEST(sixty_four_backends_are_accepted),
+	    TEST(a_backend_defined_twice_is_reported_once),
+	    TEST(a_backend_with_a_64_character_name_gets_its_keys),
 	    TEST(key_set_twice_is_reported),
 	    TEST(key_set_twice_on_consecutive_lines_is_reported_as_set_twice),
 	    TEST(indented_continuation_line_is_reported),
