@@ -61,6 +61,7 @@
 #define CHECKPOINTS_LIMIT 10
 #define LOST_AFTER_MISSES 3 /* 404s in a row before a job counts lost */
 #define KEY_MAX		  4096
+#define SCRUB_PIECE	  8 /* key characters in a row that are masked */
 
 struct oai {
 	struct backend *be;
@@ -93,16 +94,16 @@ secret_free(char *s)
 }
 
 /*
- * Masks the key wherever it shows in `text`: a server, or a proxy in
- * between, may echo the request in its error pages, and errors are
- * logged and stored.
+ * Masks the key wherever it shows in `text`, and any run of SCRUB_PIECE or
+ * more of its characters: a server, or a proxy in between, may echo the
+ * request in its error pages, whole or cut short, and errors are logged
+ * and stored.  Runs on the whole text, before it is cut to fit a buffer.
  */
 static void
 scrub(const struct oai *o, char *text)
 {
 	const char *key = strchr(o->auth, ':');
-	size_t len;
-	char *at;
+	size_t len, piece;
 
 	if (key == NULL)
 		return;
@@ -110,12 +111,31 @@ scrub(const struct oai *o, char *text)
 	if (strncmp(key, "Bearer ", 7) == 0)
 		key += 7;
 	len = strlen(key);
-	while (len > 0 && (at = strstr(text, key)) != NULL) {
-		size_t stars = len < 4 ? len : 4;
+	if (len == 0)
+		return;
+	piece = len < SCRUB_PIECE ? len : SCRUB_PIECE;
+	while (*text != '\0') {
+		size_t best = 0;
 
-		memset(at, '*', stars);
-		memmove(at + stars, at + len, strlen(at + len) + 1);
-		text = at + stars;
+		/* The longest run of the key that starts here. */
+		for (size_t q = 0; q + piece <= len && best < len - q; q++) {
+			size_t n = 0;
+
+			while (q + n < len && text[n] == key[q + n])
+				n++;
+			if (n > best)
+				best = n;
+		}
+		if (best >= piece) {
+			size_t stars = best < 4 ? best : 4;
+
+			memset(text, '*', stars);
+			memmove(text + stars, text + best,
+				strlen(text + best) + 1);
+			text += stars;
+		} else {
+			text++;
+		}
 	}
 }
 
@@ -352,9 +372,9 @@ asked_delay(const struct http_req *req)
 	return 0;
 }
 
-/* Fills r->error (and code) from an error answer. */
+/* Fills `out` (and r's code) from an error answer. */
 static void
-describe_error(struct reply *r, const char *body)
+describe_error(struct reply *r, const char *body, char *out, size_t size)
 {
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(r->json, "error");
 	const char *msg = jstr(e, "message"), *type = jstr(e, "type");
@@ -364,14 +384,13 @@ describe_error(struct reply *r, const char *body)
 
 	r->code = code;
 	r->param = param;
-	n = (size_t)snprintf(r->error, sizeof(r->error), "HTTP %ld", r->status);
+	n = (size_t)snprintf(out, size, "HTTP %ld", r->status);
 	if (what != NULL || param != NULL)
-		n += (size_t)snprintf(r->error + n, sizeof(r->error) - n,
-				      " (%.64s%s%.64s)", what ? what : "",
-				      what && param ? ", param " : "",
-				      param ? param : "");
-	if (n < sizeof(r->error))
-		snprintf(r->error + n, sizeof(r->error) - n, ": %s",
+		n += (size_t)snprintf(
+		    out + n, size - n, " (%.64s%s%.64s)", what ? what : "",
+		    what && param ? ", param " : "", param ? param : "");
+	if (n < size)
+		snprintf(out + n, size - n, ": %s",
 			 msg	   ? msg
 			 : body[0] ? body
 				   : "(no body)");
@@ -453,9 +472,13 @@ on_http(void *arg, const struct http_result *res)
 	struct call *c = arg;
 	struct oai *o = c->o;
 	struct reply r = {.status = res->status};
+	/* The error in full, scrubbed before it is cut to r.error: a key
+	 * that starts in what is kept ends in here. */
+	char full[sizeof(r.error) + KEY_MAX + 1];
 	double delay = 0;
 
 	c->req = NULL;
+	full[0] = '\0';
 	if (res->rc == 0) {
 		r.json = cJSON_ParseWithLength(res->body, res->len);
 		r.retry_after = asked_delay(res->req);
@@ -473,14 +496,17 @@ on_http(void *arg, const struct http_result *res)
 		} else {
 			r.rc = res->status == 404 ? -ENOENT : -EREMOTEIO;
 			r.unknown = res->status >= 500;
-			describe_error(&r, res->body);
+			describe_error(&r, res->body, full, sizeof(full));
 		}
 	} else {
 		r.rc = res->rc;
 		r.unknown = res->maybe_sent;
-		snprintf(r.error, sizeof(r.error), "%s", res->error);
+		snprintf(full, sizeof(full), "%s", res->error);
 	}
-	scrub(o, r.error);
+	if (full[0] != '\0') {
+		scrub(o, full);
+		snprintf(r.error, sizeof(r.error), "%s", full);
+	}
 	log_debug("backend %s: %s %s: %s (%.0f ms, try %d)", o->be->name,
 		  c->method, c->path, r.rc == 0 ? "ok" : r.error,
 		  (double)(now_mono_ns() - c->started_ns) / 1e6, c->attempt);

@@ -1030,5 +1030,71 @@ class KeyConfiguration(OpenAITest):
         self.assertEqual(self.sweep(d, sid)["state"], "running")
 
 
+
+class KeyPieces(OpenAITest):
+    """An error page that echoes the request far into its body: the
+    key is cut where rftd cuts the error, and no piece of it is kept."""
+
+    VALIDATE_PATH = r"/graders/validate$"
+
+    def echo(self):
+        return "x" * 530 + "<pre>Authorization: Bearer %s</pre>" % API_KEY
+
+    def pieces(self):
+        return {API_KEY[i:i + 8] for i in range(len(API_KEY) - 7)}
+
+    def assert_no_piece(self, name, text):
+        if isinstance(text, bytes):
+            found = [p for p in self.pieces() if p.encode() in text]
+        else:
+            found = [p for p in self.pieces() if p in text]
+        self.assertEqual(found, [], "pieces of the key in " + name)
+
+    def test_no_piece_of_an_echoed_key_is_in_a_reply_the_log_or_the_store(
+            self):
+        d = self.api_daemon(daemon_section="log_level = debug\n")
+        outputs = {}
+        # A refusal and a refused key, each answered to sweep.submit.
+        for status in (400, 401):
+            self.fake.add_fault("status", path=self.VALIDATE_PATH,
+                                method="POST", count=1, status=status,
+                                body=self.echo())
+            r = d.ctl("submit", self.spec(trials=2, name="v%d" % status))
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("xxxx", r.stderr)
+            outputs["submit (%d)" % status] = r.stdout + r.stderr
+        # A refused create, and reads and event pages that fail twice.
+        self.fake.add_fault("status", path=CREATE_PATH, method="POST",
+                            count=1, status=400, body=self.echo())
+        self.fake.add_fault("status", path=JOB_PATH, method="GET", count=2,
+                            status=500, body=self.echo())
+        self.fake.add_fault("status", path=r"/events$", method="GET",
+                            count=2, status=500, body=self.echo())
+        sid = self.submit(d, self.spec(trials=2))
+        s = self.wait_done(d, sid)
+        self.assertEqual(sorted(t["state"] for t in s["trials"]),
+                         ["failed", "succeeded"])
+        faults = [r["status"] for r in self.fake.requests() if r["fault"]]
+        self.assertEqual(sorted(faults), [400, 400, 401, 500, 500, 500, 500])
+        failed = [j for j in self.jobs(d) if j["state"] == "failed"]
+        self.assertIn("xxxx", failed[0]["error"])
+        for args in (("jobs",), ("sweep", "show", str(sid)),
+                     ("job", "show", str(failed[0]["id"])),
+                     ("sql", "SELECT * FROM jobs")):
+            r = d.ctl("--json", *args, check=True)
+            outputs[" ".join(args)] = r.stdout + r.stderr
+        log = d.read_log()
+        self.assertIn("xxxx", log)
+        outputs["log"] = log
+        self.assertEqual(d.stop(), 0)
+        outputs["log after stop"] = d.read_log()
+        store = os.path.dirname(d.database)
+        for name in os.listdir(store):
+            with open(os.path.join(store, name), "rb") as f:
+                outputs[name] = f.read()
+        for name, text in outputs.items():
+            self.assert_no_piece(name, text)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
