@@ -1043,40 +1043,59 @@ splitmix64(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
+/* A hash of one point's axis indices, for the set of points drawn. */
+static uint64_t
+point_hash(const int *idx, int naxes)
+{
+	uint64_t h = 0;
+
+	for (int a = 0; a < naxes; a++) {
+		uint64_t state = h ^ (uint64_t)(unsigned int)idx[a];
+
+		h = splitmix64(&state);
+	}
+	return h;
+}
+
 /*
- * Draws `samples` distinct points uniformly, reproducibly from `seed`.
+ * Draws `samples` distinct points uniformly, reproducibly from `seed`:
+ * each draw takes one index per axis from the seed's stream, and a point
+ * drawn before is passed over for the next draw.  The points drawn are
+ * kept in a hash set of their indices: a draw costs the same however many
+ * came before.
  * The caller has checked that the space has at least that many points.
  */
 static void
 expand_random(struct expander *x, int64_t samples, uint64_t seed)
 {
-	int *idx = xcalloc((size_t)x->naxes, sizeof(*idx));
-	char(*seen)[65] = xcalloc((size_t)samples, sizeof(*seen));
-	int64_t drawn = 0, attempts = 0;
+	size_t want = (size_t)samples, naxes = (size_t)x->naxes;
+	size_t size = 2, drawn = 0;
+	int *points = xcalloc(want, naxes * sizeof(*points));
+	size_t *slots; /* 1 + the point's row in points; 0: empty */
+	int64_t attempts = 0;
 
-	while (drawn < samples && attempts++ < samples * 1000) {
-		const cJSON *grader;
-		cJSON *hps;
-		char id[65];
-		int64_t i;
+	while (size < 2 * want)
+		size *= 2;
+	slots = xcalloc(size, sizeof(*slots));
+	while (drawn < want && attempts++ < samples * 1000) {
+		int *idx = points + drawn * naxes; /* the next row, if new */
+		size_t h;
 
-		for (int a = 0; a < x->naxes; a++)
+		for (size_t a = 0; a < naxes; a++)
 			idx[a] = (int)(splitmix64(&seed) %
 				       (uint64_t)x->axes[a].count);
-		grader = nth(x->axes[0].values, idx[0]);
-		hps = point_hps(x, idx);
-		trial_identity(x->id, grader_of(x->spec, grader), hps, false, 0,
-			       id);
-		for (i = 0; i < drawn && strcmp(seen[i], id) != 0; i++)
-			;
-		if (i == drawn) {
-			memcpy(seen[drawn++], id, sizeof(id));
-			add_point(x, grader, hps);
-		}
-		cJSON_Delete(hps);
+		for (h = (size_t)point_hash(idx, x->naxes) & (size - 1);
+		     slots[h] != 0; h = (h + 1) & (size - 1))
+			if (memcmp(points + (slots[h] - 1) * naxes, idx,
+				   naxes * sizeof(*idx)) == 0)
+				break;
+		if (slots[h] != 0)
+			continue;
+		slots[h] = ++drawn;
+		expand_point(x, idx);
 	}
-	free(seen);
-	free(idx);
+	free(slots);
+	free(points);
 }
 
 static const char *const trial_keys[] = {"hyperparameters", "grader", "seed",

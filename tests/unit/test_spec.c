@@ -968,6 +968,117 @@ random_search_of_the_whole_space_draws_every_point(void **state)
 }
 
 /*
+ * A patch to random_spec for a space of 2 graders x 1000 learning rates
+ * (1..1000) x 20 n_epochs (1..20) = 40,000 points, no seeds.
+ */
+static char *
+large_space_patch(int samples, int seed)
+{
+	size_t cap = 16384, n = 0;
+	char *p = xmalloc(cap);
+
+	n += (size_t)snprintf(p + n, cap - n,
+			      "{'seeds': null, 'search': {'samples': %d, "
+			      "'seed': %d}, 'hyperparameters': "
+			      "{'learning_rate_multiplier': [",
+			      samples, seed);
+	for (int i = 1; i <= 1000; i++)
+		n += (size_t)snprintf(p + n, cap - n, "%s%d", i > 1 ? ", " : "",
+				      i);
+	n += (size_t)snprintf(p + n, cap - n, "], 'n_epochs': [");
+	for (int i = 1; i <= 20; i++)
+		n += (size_t)snprintf(p + n, cap - n, "%s%d", i > 1 ? ", " : "",
+				      i);
+	n += (size_t)snprintf(p + n, cap - n, "]}}");
+	assert_true(n < cap);
+	return p;
+}
+
+static struct spec *
+parse_large_space(int samples, int seed)
+{
+	char *patch = large_space_patch(samples, seed);
+	struct spec *spec = parse_ok(random_spec, patch, 40000);
+
+	free(patch);
+	return spec;
+}
+
+static void
+random_search_of_a_whole_large_space_draws_each_point_once(void **state)
+{
+	struct spec *spec;
+	bool *seen = xcalloc(40000, sizeof(*seen));
+
+	(void)state;
+	spec = parse_large_space(40000, 7);
+	assert_int_equal(spec->ntrials, 40000);
+	for (size_t i = 0; i < spec->ntrials; i++) {
+		const struct spec_trial *t = &spec->trials[i];
+		double lr = hp_number(t, "learning_rate_multiplier");
+		double n = hp_number(t, "n_epochs");
+		int g = strcmp(t->grader_name, "alpha") == 0;
+		int point;
+
+		assert_true(g || strcmp(t->grader_name, "zeta") == 0);
+		assert_true(lr >= 1 && lr <= 1000 && lr == (int)lr);
+		assert_true(n >= 1 && n <= 20 && n == (int)n);
+		point = (g * 1000 + (int)lr - 1) * 20 + (int)n - 1;
+		assert_false(seen[point]);
+		seen[point] = true;
+	}
+	/* 40,000 distinct points of 40,000: every point of the grid. */
+	free(seen);
+	spec_free(spec);
+}
+
+static void
+random_search_of_a_large_space_is_reproducible_with_the_same_seed(void **state)
+{
+	struct spec *a, *b;
+
+	(void)state;
+	a = parse_large_space(40000, 11);
+	b = parse_large_space(40000, 11);
+	assert_int_equal(a->ntrials, b->ntrials);
+	for (size_t i = 0; i < a->ntrials; i++)
+		assert_string_equal(a->trials[i].sha256, b->trials[i].sha256);
+	spec_free(a);
+	spec_free(b);
+}
+
+/* The points a seed draws stay what they were: a sweep submitted again
+ * expands to the same trials. */
+static void
+random_search_draws_the_same_points_as_before_for_a_seed(void **state)
+{
+	static const struct {
+		const char *grader;
+		double lr, n_epochs;
+	} drawn[] = {
+	    {"alpha", 0.5, 1}, {"alpha", 2, 1},	 {"zeta", 2, 3},
+	    {"alpha", 4, 2},   {"zeta", 0.5, 1}, {"zeta", 4, 3},
+	    {"alpha", 0.5, 2}, {"alpha", 1, 2},	 {"zeta", 1, 1},
+	    {"alpha", 4, 3},
+	};
+	struct spec *spec;
+
+	(void)state;
+	spec = parse_ok(random_spec, "{'seeds': null}", 0);
+	assert_int_equal(spec->ntrials, ARRAY_LEN(drawn));
+	for (size_t i = 0; i < spec->ntrials; i++) {
+		const struct spec_trial *t = &spec->trials[i];
+
+		assert_string_equal(t->grader_name, drawn[i].grader);
+		assert_float_equal(hp_number(t, "learning_rate_multiplier"),
+				   drawn[i].lr, 0);
+		assert_float_equal(hp_number(t, "n_epochs"), drawn[i].n_epochs,
+				   0);
+	}
+	spec_free(spec);
+}
+
+/*
  * Two identical graders make two points one trial.  The grid refuses
  * that; random search must not quietly return fewer trials than asked.
  */
@@ -1428,6 +1539,12 @@ main(void)
 	    cmocka_unit_test(
 		random_search_of_the_whole_space_draws_every_point),
 	    cmocka_unit_test(random_search_refuses_identical_graders),
+	    cmocka_unit_test(
+		random_search_of_a_whole_large_space_draws_each_point_once),
+	    cmocka_unit_test(
+		random_search_of_a_large_space_is_reproducible_with_the_same_seed),
+	    cmocka_unit_test(
+		random_search_draws_the_same_points_as_before_for_a_seed),
 	    cmocka_unit_test(explicit_trials_override_the_top_level_values),
 	    cmocka_unit_test(explicit_trial_grader_selects_one_grader),
 	    cmocka_unit_test(explicit_trial_without_grader_runs_every_grader),
