@@ -12,6 +12,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -440,6 +441,72 @@ on_listener_closed(uv_handle_t *h)
 	control_maybe_free(ctl);
 }
 
+/* Whether members of `gid` may pass through the directory `st`. */
+static bool
+group_may_search(const struct stat *st, gid_t gid)
+{
+	return (st->st_mode & S_IXOTH) != 0 ||
+	       (st->st_gid == gid && (st->st_mode & S_IXGRP) != 0);
+}
+
+/*
+ * Makes the socket's missing directories: mode 0700, or with a socket
+ * group 0750 and that group, whose members must pass through them to the
+ * socket.  A directory that exists is left as it is; one that keeps the
+ * group's members out is warned of, once.
+ */
+static int
+make_socket_dir(const char *path, gid_t gid)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	mode_t mode = gid != (gid_t)-1 ? 0750 : 0700;
+	bool warned = false;
+	int rc = 0;
+
+	if (slash == NULL || slash == dir)
+		goto done;
+	*slash = '\0';
+	for (char *s = dir + 1;; s++) {
+		char c = *s;
+		struct stat st;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(dir, mode) == 0) {
+			/* chmod: the umask must not take the group's search
+			 * permission away. */
+			if (gid != (gid_t)-1 &&
+			    (chown(dir, (uid_t)-1, gid) != 0 ||
+			     chmod(dir, mode) != 0)) {
+				rc = -errno;
+				break;
+			}
+		} else if (errno != EEXIST) {
+			rc = -errno;
+			break;
+		} else if (gid != (gid_t)-1 && !warned && stat(dir, &st) == 0 &&
+			   !group_may_search(&st, gid)) {
+			struct group *gr = getgrgid(gid);
+			char name[24];
+
+			snprintf(name, sizeof(name), "%u", (unsigned)gid);
+			log_warnx("control: members of group %s cannot reach "
+				  "%s: %s is mode %04o, owner %u:%u",
+				  gr != NULL ? gr->gr_name : name, path, dir,
+				  (unsigned)(st.st_mode & 07777),
+				  (unsigned)st.st_uid, (unsigned)st.st_gid);
+			warned = true;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+done:
+	free(dir);
+	return rc;
+}
+
 struct control *
 control_open(struct daemon *d, const char *path, gid_t gid, char *err,
 	     size_t errlen)
@@ -455,7 +522,7 @@ control_open(struct daemon *d, const char *path, gid_t gid, char *err,
 	ctl->idle_ms = 300 * 1000;
 	ctl->max_clients = 64;
 
-	rc = mkdir_parent(path, gid != (gid_t)-1 ? 0750 : 0700);
+	rc = make_socket_dir(path, gid);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: cannot create its directory: %s",
 			 path, strerror(-rc));

@@ -550,5 +550,71 @@ class PeerCredentials(DaemonTest):
         self.assertIn("permission denied", r.stderr)
 
 
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root to act as another user")
+class SocketGroupDirectory(DaemonTest):
+    """With socket_group, the group's members reach the socket through
+    the directories rftd makes for it; a directory that was there is left
+    alone, with a warning when it keeps them out."""
+
+    USER = "daemon"  # a user with a group of its own, not the overflow
+
+    def setUp(self):
+        super().setUp()
+        try:
+            self.pw = pwd.getpwnam(self.USER)
+        except KeyError:
+            self.skipTest("no user %r to act as a member" % self.USER)
+        if self.pw.pw_uid == 0 or self.pw.pw_gid == 0:
+            self.skipTest("user %r is not an ordinary user" % self.USER)
+        self.group = grp.getgrgid(self.pw.pw_gid).gr_name
+        os.chmod(self.tmp, 0o711)  # members may pass, not list
+
+    def run_as_member(self, *args):
+        pw = self.pw
+
+        def drop():
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+        return subprocess.run([RFTCTL] + list(args), capture_output=True,
+                              text=True, preexec_fn=drop,
+                              timeout=CALL_TIMEOUT)
+
+    def daemon_at(self, socket_path):
+        d = self.daemon(start=False)
+        d.socket = socket_path
+        d.write_config("socket_group = %s\n" % self.group)
+        return d.start()
+
+    def test_directories_rftd_makes_let_the_group_reach_the_socket(self):
+        made = os.path.join(self.tmp, "made")
+        d = self.daemon_at(os.path.join(made, "run", "control.sock"))
+        for path in (made, os.path.join(made, "run")):
+            st = os.stat(path)
+            self.assertEqual(st.st_gid, self.pw.pw_gid, path)
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o750, path)
+        st = os.stat(d.socket)
+        self.assertEqual((st.st_gid, stat.S_IMODE(st.st_mode)),
+                         (self.pw.pw_gid, 0o660))
+        r = self.run_as_member("-s", d.socket, "status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("cannot reach", d.read_log())
+
+    def test_a_directory_that_keeps_the_group_out_is_kept_and_warned_of(
+            self):
+        closed = os.path.join(self.tmp, "closed")
+        os.mkdir(closed, 0o700)
+        d = self.daemon_at(os.path.join(closed, "control.sock"))
+        st = os.stat(closed)
+        self.assertEqual((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)),
+                         (0, 0, 0o700))
+        self.assertIn("members of group %s cannot reach %s: %s"
+                      % (self.group, d.socket, closed), d.read_log())
+        r = self.run_as_member("-s", d.socket, "status")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(d.ctl("status").returncode, 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
