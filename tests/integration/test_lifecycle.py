@@ -135,11 +135,12 @@ class ExactFit(SimTest):
         d = self.start(speed=3600, cancel_latency=5)
         sweep_id = self.submit(d, self.write_spec(
             budget_usd=799.99, max_job_hours=2))
-        wait_until(lambda: any(
-            t["pending_reason"] for t in self.sweep(d, sweep_id)["trials"]),
+        # The reason is seen while the trial waits (once a job ends, its
+        # reservation is released and the trial starts).
+        reasons = wait_until(lambda: [
+            t["pending_reason"] for t in self.sweep(d, sweep_id)["trials"]
+            if t["pending_reason"]],
             what="a trial to wait for the budget")
-        reasons = [t["pending_reason"] for t in
-                   self.sweep(d, sweep_id)["trials"] if t["pending_reason"]]
         self.assertTrue(reasons[0].startswith("waiting for budget sweep:"),
                         reasons)
 
