@@ -258,6 +258,7 @@ class Answers(APITest):
 
     def test_an_answer_naming_another_jobs_id_fails_that_attempt(self):
         d = self.api_daemon()
+        self.fake.set_speed(0)  # the first job waits until told
         sweep_id = self.submit(d, self.spec(trials=2, name="twins",
                                             max_concurrent=1))
         (first,) = wait_until(lambda: self.rows(
@@ -267,6 +268,7 @@ class Answers(APITest):
         self.fake.add_fault("status", path=CREATE, method="POST",
                             status=200, content_type="application/json",
                             body=json.dumps(self.fake.job(first[0])))
+        self.fake.set_speed(1)
         self.wait_done(d, sweep_id)
         rows = self.rows(d, "SELECT id, state, remote_id, error FROM jobs"
                             " ORDER BY id")
@@ -289,7 +291,7 @@ class Answers(APITest):
         # The create's answer comes slowly; meanwhile the store starts
         # refusing writes.
         self.fake.add_fault("slow", path=CREATE, method="POST",
-                            bytes_per_sec=400)
+                            bytes_per_sec=200)
         sweep_id = self.submit(d, self.spec(trials=2, name="unrecorded",
                                             max_concurrent=1))
         wait_until(lambda: any(e.get("fault") == "slow"
