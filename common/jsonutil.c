@@ -65,14 +65,25 @@ void
 json_pointer_key(char *buf, size_t len, const char *base, const char *key)
 {
 	size_t used = (size_t)snprintf(buf, len, "%s/", base);
+	size_t n = strlen(key);
 
-	for (const char *k = key; *k != '\0' && used + 3 < len; k++) {
+	/* A pointer that does not fit is cut on a character boundary. */
+	for (const char *k = key; n > 0;) {
+		size_t c = utf8_char_len(k, n);
+
+		if (c == 0)
+			c = 1; /* not UTF-8: copied as it is */
+		if (used + (c > 2 ? c : 2) >= len)
+			break;
 		if (*k == '~' || *k == '/') {
 			buf[used++] = '~';
 			buf[used++] = *k == '~' ? '0' : '1';
 		} else {
-			buf[used++] = *k;
+			memcpy(buf + used, k, c);
+			used += c;
 		}
+		k += c;
+		n -= c;
 	}
 	if (used < len)
 		buf[used] = '\0';

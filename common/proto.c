@@ -1,9 +1,12 @@
 /* Framing, envelopes, method and error tables of the control protocol. */
 #include "proto.h"
 
+#include "jsonutil.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,11 +59,14 @@ int
 proto_error_set(struct proto_error *err, int code, const char *fmt, ...)
 {
 	va_list ap;
+	char text[2048];
 
 	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* Messages quote client text: they must stay valid UTF-8. */
+	utf8_excerpt(err->message, sizeof(err->message), text);
 	return code;
 }
 
@@ -127,11 +133,20 @@ proto_reader_feed(struct proto_reader *r, const char *data, size_t n)
 		const char *nl = memchr(data, '\n', n);
 		size_t body = nl ? (size_t)(nl - data) : n;
 		size_t seg = nl ? body + 1 : n;
+		size_t frame = r->len - r->frame_start + body;
+		size_t max = r->max;
 
+		/* A '\r' before the newline is not part of the frame, and
+		 * while the newline has not come, the last byte may be one. */
+		if (nl == NULL)
+			max++;
+		else if (frame > 0 && (body > 0 ? data[body - 1]
+						: r->buf[r->len - 1]) == '\r')
+			frame--;
 		if (r->discarding) {
 			if (nl != NULL)
 				r->discarding = false;
-		} else if (r->len - r->frame_start + body > r->max) {
+		} else if (frame > max) {
 			reader_mark_oversized(r);
 			r->discarding = nl == NULL;
 		} else {
@@ -237,6 +252,147 @@ parse_json(const char *frame, size_t len, struct proto_error *err)
 	return root;
 }
 
+static int
+cmp_member_keys(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a;
+	const cJSON *y = *(const cJSON *const *)b;
+
+	return strcmp(x->string, y->string);
+}
+
+/*
+ * A key that appears twice among the members of `obj`, or NULL.  Objects
+ * of more than a few members are checked sorted, so that a frame of many
+ * keys costs n log n, not n squared.
+ */
+static const char *
+duplicate_key(const cJSON *obj)
+{
+	const cJSON *c, **members;
+	const char *dup = NULL;
+	size_t n = 0, i = 0;
+
+	cJSON_ArrayForEach(c, obj) n++;
+	if (n <= 8) {
+		for (c = obj->child; c != NULL; c = c->next)
+			for (const cJSON *e = c->next; e != NULL; e = e->next)
+				if (strcmp(c->string, e->string) == 0)
+					return c->string;
+		return NULL;
+	}
+	members = xcalloc(n, sizeof(*members));
+	cJSON_ArrayForEach(c, obj) members[i++] = c;
+	qsort(members, n, sizeof(*members), cmp_member_keys);
+	for (i = 1; i < n && dup == NULL; i++)
+		if (strcmp(members[i - 1]->string, members[i]->string) == 0)
+			dup = members[i]->string;
+	free(members);
+	return dup;
+}
+
+/*
+ * Finds a key given twice in one object, anywhere under `item` (whose
+ * JSON pointer is `path`): true, with the pointer of that key in `out`.
+ * cJSON keeps both members and reads the first, so a request that names
+ * its method twice would run one and show the other to a reader.  The
+ * recursion is bounded: parse_json() refused deeper nesting.
+ */
+static bool
+find_duplicate_key(const cJSON *item, const char *path, char *out,
+		   size_t outlen)
+{
+	const char *dup = cJSON_IsObject(item) ? duplicate_key(item) : NULL;
+	const cJSON *c;
+	char p[256];
+	int i = 0;
+
+	if (dup != NULL) {
+		json_pointer_key(out, outlen, path, dup);
+		return true;
+	}
+	cJSON_ArrayForEach(c, item)
+	{
+		if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
+			if (cJSON_IsObject(item))
+				json_pointer_key(p, sizeof(p), path, c->string);
+			else
+				json_pointer_index(p, sizeof(p), path, i);
+			if (find_duplicate_key(c, p, out, outlen))
+				return true;
+		}
+		i++;
+	}
+	return false;
+}
+
+/*
+ * Finds an escaped NUL (\u0000) in a frame that parsed: true, with its
+ * offset.  In valid JSON every backslash starts an escape inside a
+ * string, so a scan from escape to escape is exact.  cJSON would cut the
+ * string there: "daemon.ping\u0000junk" would run daemon.ping.
+ */
+static bool
+find_escaped_nul(const char *frame, size_t len, size_t *at)
+{
+	const char *p = frame, *end = frame + len;
+
+	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL &&
+	       end - p >= 2) {
+		if (p[1] == 'u' && end - p >= 6 &&
+		    memcmp(p + 2, "0000", 4) == 0) {
+			*at = (size_t)(p - frame);
+			return true;
+		}
+		p += 2; /* past the escaped character */
+	}
+	return false;
+}
+
+/* Largest integer that a double holds exactly, with all below it. */
+#define EXACT_INT_MAX 9007199254740991.0 /* 2^53 - 1 */
+
+/*
+ * Prints a number id so that it reads back as the same number: an
+ * integer in full, digit for digit; another number in the fewest digits
+ * that read back to the same double.
+ */
+static void
+id_number_text(double d, char *buf, size_t len)
+{
+	if (d == floor(d) && fabs(d) <= EXACT_INT_MAX) {
+		snprintf(buf, len, "%.0f", d);
+		return;
+	}
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(buf, len, "%.*g", digits, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+}
+
+/* Checks the request's id: 0, or -32600 with `err` filled. */
+static int
+check_id(const cJSON *id, struct proto_error *err)
+{
+	if (id == NULL || cJSON_IsString(id) || cJSON_IsNull(id))
+		return 0;
+	if (!cJSON_IsNumber(id))
+		return proto_error_set(err, PROTO_E_INVALID_REQUEST,
+				       "/id: must be a number, string or null");
+	if (!isfinite(id->valuedouble))
+		return proto_error_set(err, PROTO_E_INVALID_REQUEST,
+				       "/id: must be a finite number");
+	if (id->valuedouble == floor(id->valuedouble) &&
+	    fabs(id->valuedouble) > EXACT_INT_MAX)
+		return proto_error_set(err, PROTO_E_INVALID_REQUEST,
+				       "/id: an integer id must be at most "
+				       "9007199254740991 (2^53 - 1) in "
+				       "magnitude, so that the reply can "
+				       "carry it exactly");
+	return 0;
+}
+
 static bool
 version_ok(const cJSON *root)
 {
@@ -250,6 +406,9 @@ proto_request_parse(const char *frame, size_t len, struct proto_request *req,
 		    struct proto_error *err)
 {
 	const cJSON *id, *method, *params;
+	char dup_path[256], name[204];
+	bool dup, nul;
+	size_t nul_at = 0;
 
 	memset(req, 0, sizeof(*req));
 	req->root = parse_json(frame, len, err);
@@ -259,12 +418,25 @@ proto_request_parse(const char *frame, size_t len, struct proto_request *req,
 		return proto_error_set(err, PROTO_E_INVALID_REQUEST,
 				       "a request must be a JSON object");
 
+	dup = find_duplicate_key(req->root, "", dup_path, sizeof(dup_path));
+	nul = find_escaped_nul(frame, len, &nul_at);
 	id = cJSON_GetObjectItemCaseSensitive(req->root, "id");
-	if (id != NULL && !cJSON_IsNumber(id) && !cJSON_IsString(id) &&
-	    !cJSON_IsNull(id))
+	/* The id is echoed only when it is the one the client sent. */
+	if (check_id(id, err) != 0)
+		return err->code;
+	if (!(dup && strcmp(dup_path, "/id") == 0) &&
+	    !(nul && cJSON_IsString(id)))
+		req->id = id;
+	if (dup)
 		return proto_error_set(err, PROTO_E_INVALID_REQUEST,
-				       "/id: must be a number, string or null");
-	req->id = id;
+				       "%s: the key appears more than once "
+				       "in its object",
+				       dup_path);
+	if (nul)
+		return proto_error_set(err, PROTO_E_INVALID_REQUEST,
+				       "a string contains \\u0000 (at byte "
+				       "%zu); NUL is not allowed",
+				       nul_at);
 
 	if (!version_ok(req->root))
 		return proto_error_set(err, PROTO_E_INVALID_REQUEST,
@@ -274,9 +446,9 @@ proto_request_parse(const char *frame, size_t len, struct proto_request *req,
 		return proto_error_set(err, PROTO_E_INVALID_REQUEST,
 				       "/method: must be a string");
 	if (proto_method_lookup(method->valuestring, &req->method) != 0)
-		return proto_error_set(err, PROTO_E_METHOD_NOT_FOUND,
-				       "unknown method '%.200s'",
-				       method->valuestring);
+		return proto_error_set(
+		    err, PROTO_E_METHOD_NOT_FOUND, "unknown method '%s'",
+		    utf8_excerpt(name, sizeof(name), method->valuestring));
 	params = cJSON_GetObjectItemCaseSensitive(req->root, "params");
 	if (params != NULL && !cJSON_IsObject(params))
 		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
@@ -292,12 +464,47 @@ proto_request_free(struct proto_request *req)
 	memset(req, 0, sizeof(*req));
 }
 
+/*
+ * Replaces what is not valid UTF-8 in the strings and keys under `item`
+ * with U+FFFD: a reply may carry text that came from outside (a client's
+ * keys, a spec's names, rows of the store), and a frame must be UTF-8.
+ */
+static void
+repair_utf8(cJSON *item)
+{
+	for (cJSON *c = item; c != NULL; c = c->next) {
+		char *fixed;
+
+		if (c->string != NULL &&
+		    (fixed = utf8_repaired(c->string)) != NULL) {
+			if (!(c->type & cJSON_StringIsConst))
+				cJSON_free(c->string);
+			c->string = cJSON_malloc(strlen(fixed) + 1);
+			if (c->string == NULL)
+				fatalx("out of memory (reply)");
+			strcpy(c->string, fixed);
+			c->type &= ~cJSON_StringIsConst;
+			free(fixed);
+		}
+		if (cJSON_IsString(c) &&
+		    (fixed = utf8_repaired(c->valuestring)) != NULL) {
+			if (cJSON_SetValuestring(c, fixed) == NULL)
+				fatalx("out of memory (reply)");
+			free(fixed);
+		}
+		if (c->child != NULL)
+			repair_utf8(c->child);
+	}
+}
+
 static char *
 finish_frame(cJSON *msg, size_t *len)
 {
-	char *text = cJSON_PrintUnformatted(msg);
+	char *text;
 	size_t n;
 
+	repair_utf8(msg);
+	text = cJSON_PrintUnformatted(msg);
 	cJSON_Delete(msg);
 	if (text == NULL)
 		return NULL;
@@ -315,9 +522,15 @@ envelope(const cJSON *id)
 	cJSON *msg = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(msg, "jsonrpc", "2.0");
-	if (id != NULL)
+	if (cJSON_IsNumber(id) && isfinite(id->valuedouble)) {
+		/* cJSON prints 2^53 - 1 as 9.00719925474099e+15. */
+		char text[64];
+
+		id_number_text(id->valuedouble, text, sizeof(text));
+		cJSON_AddRawToObject(msg, "id", text);
+	} else if (id != NULL && !cJSON_IsNumber(id)) {
 		cJSON_AddItemToObject(msg, "id", cJSON_Duplicate(id, 1));
-	else
+	} else
 		cJSON_AddNullToObject(msg, "id");
 	return msg;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,124 @@ mkdir_parent(const char *path, unsigned int mode)
 	}
 	free(dir);
 	return rc;
+}
+
+size_t
+utf8_char_len(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need;
+
+	if (n == 0)
+		return 0;
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		need = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		need = 3;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		need = 4;
+	else
+		return 0;
+	/* The second byte's range rules out overlong forms, surrogates and
+	 * code points above U+10FFFF. */
+	if (u[0] == 0xe0)
+		lo = 0xa0;
+	else if (u[0] == 0xed)
+		hi = 0x9f;
+	else if (u[0] == 0xf0)
+		lo = 0x90;
+	else if (u[0] == 0xf4)
+		hi = 0x8f;
+	if (n < need || u[1] < lo || u[1] > hi)
+		return 0;
+	for (size_t i = 2; i < need; i++)
+		if (u[i] < 0x80 || u[i] > 0xbf)
+			return 0;
+	return need;
+}
+
+/* Bytes utf8_excerpt() writes for the first n bytes of s, uncut. */
+static size_t
+escaped_width(const char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t c = utf8_char_len(s + i, n - i);
+
+		w += c > 0 ? c : 4;
+		i += c > 0 ? c : 1;
+	}
+	return w;
+}
+
+const char *
+utf8_excerpt(char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(s), used = 0, room;
+	bool cut;
+
+	if (len < 8) {
+		if (len > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	cut = escaped_width(s, n) > len - 1;
+	room = cut ? len - 1 - 3 : len - 1; /* "..." ends a cut text */
+	while (n > 0) {
+		size_t c = utf8_char_len(s, n);
+
+		if (used + (c > 0 ? c : 4) > room)
+			break;
+		if (c > 0)
+			memcpy(buf + used, s, c);
+		else
+			snprintf(buf + used, 5, "\\x%02x", (unsigned char)*s);
+		used += c > 0 ? c : 4;
+		s += c > 0 ? c : 1;
+		n -= c > 0 ? c : 1;
+	}
+	if (cut) {
+		memcpy(buf + used, "...", 3);
+		used += 3;
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
+char *
+utf8_repaired(const char *s)
+{
+	size_t n = strlen(s), bad = 0, used = 0;
+	char *out;
+
+	for (size_t i = 0; i < n;) {
+		size_t c = utf8_char_len(s + i, n - i);
+
+		bad += c == 0;
+		i += c > 0 ? c : 1;
+	}
+	if (bad == 0)
+		return NULL;
+	out = xmalloc(n + 2 * bad + 1);
+	for (size_t i = 0; i < n;) {
+		size_t c = utf8_char_len(s + i, n - i);
+
+		if (c > 0) {
+			memcpy(out + used, s + i, c);
+			used += c;
+			i += c;
+		} else {
+			memcpy(out + used, "\xef\xbf\xbd", 3); /* U+FFFD */
+			used += 3;
+			i++;
+		}
+	}
+	out[used] = '\0';
+	return out;
 }
 
 uint64_t

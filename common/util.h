@@ -35,6 +35,30 @@ int mkdir_p(const char *path, unsigned int mode);
 /* Creates the parent directory of the file `path` (mkdir -p). 0 or -errno. */
 int mkdir_parent(const char *path, unsigned int mode);
 
+/*
+ * UTF-8.  Valid means RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF.
+ *
+ * utf8_char_len() returns the length (1..4) of the valid character that
+ * starts at s, whose n bytes may be read, or 0 when none starts there.
+ */
+size_t utf8_char_len(const char *s, size_t n);
+
+/*
+ * For a message that quotes outside text: copies `s` into buf (of size
+ * len, at least 8), writing each byte that is not part of a valid
+ * character as the four characters \xNN; text that does not fit is cut
+ * on a character boundary and ended with "...".  The result is valid
+ * UTF-8.  Returns buf.
+ */
+const char *utf8_excerpt(char *buf, size_t len, const char *s);
+
+/*
+ * Returns NULL when `s` is valid UTF-8, else a malloc'd copy with each
+ * byte that is not part of a valid character replaced by U+FFFD.
+ */
+char *utf8_repaired(const char *s);
+
 /* Monotonic clock in nanoseconds and wall clock in seconds since 1970. */
 uint64_t now_mono_ns(void);
 double now_wall(void);

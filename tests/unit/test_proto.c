@@ -12,8 +12,11 @@
 /* clang-format on */
 
 #include "proto.h"
+#include "util.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -985,6 +988,372 @@ error_set_fills_code_and_truncates_message(void **state)
 	assert_int_equal(strlen(err.message), sizeof(err.message) - 1);
 }
 
+/* --- review: UTF-8, ids, parser quirks, CRLF at the cap ------------------ */
+
+/* True when the n bytes at s are valid UTF-8 (RFC 3629). */
+static bool
+valid_utf8(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t c = utf8_char_len(s + i, n - i);
+
+		if (c == 0)
+			return false;
+		i += c;
+	}
+	return true;
+}
+
+/* Parses `frame` and sends its error back as a reply frame. */
+static char *
+error_reply_of(const char *frame, int want_code)
+{
+	struct proto_request req;
+	struct proto_error err = {0};
+	size_t len;
+	char *out;
+
+	assert_int_equal(parse(frame, &req, &err), want_code);
+	out = proto_error_frame(req.id, err.code, err.message, NULL, &len);
+	assert_non_null(out);
+	assert_true(valid_utf8(out, len));
+	proto_request_free(&req);
+	return out;
+}
+
+static void
+unknown_method_of_many_two_byte_characters_is_cut_between_characters(
+    void **state)
+{
+	char frame[512], *reply, *at = frame;
+
+	(void)state;
+	at += sprintf(at, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a");
+	for (int i = 0; i < 150; i++)
+		at += sprintf(at, "\xc3\xa9");
+	sprintf(at, "\"}");
+	reply = error_reply_of(frame, PROTO_E_METHOD_NOT_FOUND);
+	assert_non_null(strstr(reply, "\xc3\xa9...'"));
+	free(reply);
+}
+
+static void
+unknown_method_with_invalid_utf8_is_quoted_with_escapes(void **state)
+{
+	char *reply;
+
+	(void)state;
+	reply = error_reply_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			       "\"ping\xff\xc3\"}",
+			       PROTO_E_METHOD_NOT_FOUND);
+	/* The message says \xff\xc3; JSON escapes each backslash. */
+	assert_non_null(strstr(reply, "ping\\\\xff\\\\xc3'"));
+	free(reply);
+}
+
+static void
+unknown_parameter_name_of_invalid_utf8_stays_valid_in_the_message(void **state)
+{
+	struct proto_error err;
+
+	(void)state;
+	proto_error_set(&err, PROTO_E_INVALID_PARAMS, "/params/%s: unknown",
+			"\xe2\x82");
+	assert_true(valid_utf8(err.message, strlen(err.message)));
+	assert_string_equal(err.message, "/params/\\xe2\\x82: unknown");
+}
+
+static void
+error_message_cut_at_its_cap_ends_on_a_character(void **state)
+{
+	struct proto_error err;
+	char big[2000];
+
+	(void)state;
+	for (size_t i = 0; i + 2 < sizeof(big); i += 2)
+		memcpy(big + i, "\xc3\xa9", 2);
+	big[sizeof(big) - 2] = '\0';
+	proto_error_set(&err, PROTO_E_CONFLICT, "x%s", big);
+	assert_true(valid_utf8(err.message, strlen(err.message)));
+	assert_true(strlen(err.message) < sizeof(err.message));
+	assert_non_null(strstr(err.message, "\xc3\xa9..."));
+}
+
+static void
+excerpt_that_fits_is_copied_whole(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	assert_string_equal(utf8_excerpt(buf, sizeof(buf), "caf\xc3\xa9"),
+			    "caf\xc3\xa9");
+	/* 15 bytes exactly: no "..." */
+	assert_string_equal(utf8_excerpt(buf, sizeof(buf), "123456789012345"),
+			    "123456789012345");
+	assert_string_equal(utf8_excerpt(buf, sizeof(buf), "1234567890123456"),
+			    "123456789012...");
+}
+
+static void
+reply_strings_that_are_not_utf8_are_repaired(void **state)
+{
+	cJSON *result = cJSON_CreateObject();
+	size_t len;
+	char *out;
+
+	(void)state;
+	cJSON_AddStringToObject(result, "name\xff", "x\xc3y\xed\xa0\x80");
+	out = proto_result_frame(NULL, result, &len);
+	assert_true(valid_utf8(out, len));
+	assert_non_null(strstr(out, "\"name\xef\xbf\xbd\""));
+	assert_non_null(strstr(
+	    out, "\"x\xef\xbf\xbdy\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""));
+	free(out);
+}
+
+/* The reply to `frame` (an accepted request) as a result frame. */
+static char *
+result_reply_of(const char *frame)
+{
+	struct proto_request req;
+	struct proto_error err = {0};
+	size_t len;
+	char *out;
+
+	assert_int_equal(parse(frame, &req, &err), 0);
+	out = proto_result_frame(req.id, NULL, &len);
+	proto_request_free(&req);
+	return out;
+}
+
+static void
+integer_ids_up_to_2_to_the_53_are_echoed_digit_for_digit(void **state)
+{
+	char *out;
+
+	(void)state;
+	out = result_reply_of("{\"jsonrpc\":\"2.0\",\"id\":9007199254740991,"
+			      "\"method\":\"daemon.ping\"}");
+	assert_string_equal(
+	    out,
+	    "{\"jsonrpc\":\"2.0\",\"id\":9007199254740991,\"result\":null}\n");
+	free(out);
+	out = result_reply_of("{\"jsonrpc\":\"2.0\",\"id\":-9007199254740991,"
+			      "\"method\":\"daemon.ping\"}");
+	assert_non_null(strstr(out, "\"id\":-9007199254740991,"));
+	free(out);
+	out = result_reply_of("{\"jsonrpc\":\"2.0\",\"id\":4294967296,"
+			      "\"method\":\"daemon.ping\"}");
+	assert_non_null(strstr(out, "\"id\":4294967296,"));
+	free(out);
+}
+
+static void
+fractional_ids_are_echoed_as_the_same_number(void **state)
+{
+	char *out;
+
+	(void)state;
+	out = result_reply_of("{\"jsonrpc\":\"2.0\",\"id\":0.1,"
+			      "\"method\":\"daemon.ping\"}");
+	assert_non_null(strstr(out, "\"id\":0.1,"));
+	free(out);
+	out = result_reply_of("{\"jsonrpc\":\"2.0\",\"id\":1.0000000000000002,"
+			      "\"method\":\"daemon.ping\"}");
+	assert_non_null(strstr(out, "\"id\":1.0000000000000002,"));
+	free(out);
+}
+
+/* Expects `frame` refused as -32600, without an id, naming `what`. */
+static void
+assert_invalid_without_id(const char *frame, const char *what)
+{
+	struct proto_request req;
+	struct proto_error err = {0};
+
+	assert_int_equal(parse(frame, &req, &err), PROTO_E_INVALID_REQUEST);
+	assert_null(req.id);
+	assert_non_null(strstr(err.message, what));
+	proto_request_free(&req);
+}
+
+static void
+non_finite_id_is_invalid_request(void **state)
+{
+	(void)state;
+	assert_invalid_without_id("{\"jsonrpc\":\"2.0\",\"id\":1e999,"
+				  "\"method\":\"daemon.ping\"}",
+				  "/id: must be a finite number");
+	assert_invalid_without_id("{\"jsonrpc\":\"2.0\",\"id\":-1e999,"
+				  "\"method\":\"daemon.ping\"}",
+				  "/id: must be a finite number");
+}
+
+static void
+integer_id_beyond_2_to_the_53_is_invalid_request(void **state)
+{
+	(void)state;
+	assert_invalid_without_id(
+	    "{\"jsonrpc\":\"2.0\",\"id\":"
+	    "9007199254740993,\"method\":\"daemon.ping\"}",
+	    "/id: an integer id");
+	assert_invalid_without_id("{\"jsonrpc\":\"2.0\",\"id\":1e20,"
+				  "\"method\":\"daemon.ping\"}",
+				  "/id: an integer id");
+}
+
+static void
+duplicate_method_key_is_invalid_request(void **state)
+{
+	struct proto_request req;
+	struct proto_error err = {0};
+
+	(void)state;
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":"
+			       "\"daemon.ping\",\"method\":\"daemon.reload\"}",
+			       &req, &err),
+			 PROTO_E_INVALID_REQUEST);
+	assert_string_equal(err.message,
+			    "/method: the key appears more than once in its "
+			    "object");
+	assert_int_equal(req.id->valueint, 7);
+	proto_request_free(&req);
+}
+
+static void
+duplicate_key_deep_in_params_is_named_by_its_path(void **state)
+{
+	struct proto_request req;
+	struct proto_error err = {0};
+
+	(void)state;
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			       "\"sweep.plan\",\"params\":{\"spec\":{\"g\":[1,"
+			       "{\"a/b\":1,\"a/b\":2}]}}}",
+			       &req, &err),
+			 PROTO_E_INVALID_REQUEST);
+	assert_non_null(strstr(err.message, "/params/spec/g/1/a~1b: "));
+	proto_request_free(&req);
+}
+
+static void
+duplicate_key_among_many_members_is_found(void **state)
+{
+	struct proto_request req;
+	struct proto_error err = {0};
+	char frame[8192], *at = frame;
+
+	(void)state;
+	at += sprintf(at, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			  "\"daemon.ping\",\"params\":{");
+	for (int i = 0; i < 500; i++)
+		at += sprintf(at, "\"k%d\":%d,", i, i);
+	sprintf(at, "\"k250\":0}}");
+	assert_int_equal(parse(frame, &req, &err), PROTO_E_INVALID_REQUEST);
+	assert_non_null(strstr(err.message, "/params/k250: "));
+	proto_request_free(&req);
+}
+
+static void
+duplicate_id_is_refused_without_an_id(void **state)
+{
+	(void)state;
+	assert_invalid_without_id("{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,"
+				  "\"method\":\"daemon.ping\"}",
+				  "/id: the key appears more than once");
+}
+
+static void
+escaped_nul_in_a_string_is_invalid_request(void **state)
+{
+	struct proto_request req;
+	struct proto_error err = {0};
+
+	(void)state;
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
+			       "\"daemon.ping\\u0000junk\"}",
+			       &req, &err),
+			 PROTO_E_INVALID_REQUEST);
+	assert_non_null(strstr(err.message, "\\u0000 (at byte 45)"));
+	assert_int_equal(req.id->valueint, 3);
+	proto_request_free(&req);
+	assert_invalid_without_id("{\"jsonrpc\":\"2.0\",\"id\":\"a\\u0000b\","
+				  "\"method\":\"daemon.ping\"}",
+				  "\\u0000");
+}
+
+static void
+escaped_backslash_before_u0000_text_is_not_a_nul(void **state)
+{
+	struct proto_request req;
+	struct proto_error err = {0};
+	const cJSON *x;
+
+	(void)state;
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			       "\"daemon.ping\",\"params\":{\"x\":"
+			       "\"\\\\u0000\"}}",
+			       &req, &err),
+			 0);
+	x = cJSON_GetObjectItemCaseSensitive(req.params, "x");
+	assert_string_equal(x->valuestring, "\\u0000");
+	proto_request_free(&req);
+}
+
+static void
+reader_accepts_a_frame_of_max_bytes_ended_by_crlf(void **state)
+{
+	struct proto_reader r;
+	const char *frame;
+	size_t len;
+
+	(void)state;
+	proto_reader_init(&r, 16);
+	feed_repeated(&r, 'x', 16, 16);
+	feed_str(&r, "\r\n");
+	assert_int_equal(proto_reader_next(&r, &frame, &len), 1);
+	assert_int_equal(len, 16);
+	/* The '\r' alone in one feed, its newline in the next. */
+	feed_repeated(&r, 'y', 16, 16);
+	feed_str(&r, "\r");
+	assert_no_frame(&r);
+	feed_str(&r, "\n");
+	assert_int_equal(proto_reader_next(&r, &frame, &len), 1);
+	assert_int_equal(len, 16);
+	assert_int_equal(frame[0], 'y');
+	/* All of it in one feed. */
+	{
+		char buf[18];
+
+		memset(buf, 'z', 16);
+		memcpy(buf + 16, "\r\n", 2);
+		proto_reader_feed(&r, buf, sizeof(buf));
+	}
+	assert_int_equal(proto_reader_next(&r, &frame, &len), 1);
+	assert_int_equal(len, 16);
+	assert_no_frame(&r);
+	proto_reader_free(&r);
+}
+
+static void
+reader_refuses_max_plus_one_bytes_ended_by_crlf(void **state)
+{
+	struct proto_reader r;
+
+	(void)state;
+	proto_reader_init(&r, 16);
+	feed_repeated(&r, 'x', 17, 17);
+	feed_str(&r, "\r\nok\n");
+	assert_next_oversized(&r);
+	assert_next_frame(&r, "ok");
+	/* 16 bytes and a byte that is not '\r', its newline later. */
+	feed_repeated(&r, 'x', 17, 17);
+	feed_str(&r, "\n");
+	assert_next_oversized(&r);
+	assert_no_frame(&r);
+	proto_reader_free(&r);
+}
+
 int
 main(void)
 {
@@ -1049,6 +1418,28 @@ main(void)
 	    cmocka_unit_test(error_text_names_known_codes),
 	    cmocka_unit_test(error_text_of_unknown_code_says_unknown),
 	    cmocka_unit_test(error_set_fills_code_and_truncates_message),
+	    cmocka_unit_test(
+		unknown_method_of_many_two_byte_characters_is_cut_between_characters),
+	    cmocka_unit_test(
+		unknown_method_with_invalid_utf8_is_quoted_with_escapes),
+	    cmocka_unit_test(
+		unknown_parameter_name_of_invalid_utf8_stays_valid_in_the_message),
+	    cmocka_unit_test(error_message_cut_at_its_cap_ends_on_a_character),
+	    cmocka_unit_test(excerpt_that_fits_is_copied_whole),
+	    cmocka_unit_test(reply_strings_that_are_not_utf8_are_repaired),
+	    cmocka_unit_test(
+		integer_ids_up_to_2_to_the_53_are_echoed_digit_for_digit),
+	    cmocka_unit_test(fractional_ids_are_echoed_as_the_same_number),
+	    cmocka_unit_test(non_finite_id_is_invalid_request),
+	    cmocka_unit_test(integer_id_beyond_2_to_the_53_is_invalid_request),
+	    cmocka_unit_test(duplicate_method_key_is_invalid_request),
+	    cmocka_unit_test(duplicate_key_deep_in_params_is_named_by_its_path),
+	    cmocka_unit_test(duplicate_key_among_many_members_is_found),
+	    cmocka_unit_test(duplicate_id_is_refused_without_an_id),
+	    cmocka_unit_test(escaped_nul_in_a_string_is_invalid_request),
+	    cmocka_unit_test(escaped_backslash_before_u0000_text_is_not_a_nul),
+	    cmocka_unit_test(reader_accepts_a_frame_of_max_bytes_ended_by_crlf),
+	    cmocka_unit_test(reader_refuses_max_plus_one_bytes_ended_by_crlf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
