@@ -241,7 +241,7 @@ parse_spec(struct daemon *d, const cJSON *params, struct spec **spec,
 	    .max_trials = d->cfg.max_trials,
 	};
 	cJSON *errors;
-	char *text;
+	char *text, excerpt[404];
 	int n;
 
 	*data = NULL;
@@ -253,8 +253,8 @@ parse_spec(struct daemon *d, const cJSON *params, struct spec **spec,
 	n = cJSON_GetArraySize(errors);
 	text = spec_errors_text(errors);
 	proto_error_set(err, PROTO_E_INVALID_PARAMS,
-			"the spec has %d problem%s:\n%.400s", n,
-			n == 1 ? "" : "s", text);
+			"the spec has %d problem%s:\n%s", n, n == 1 ? "" : "s",
+			utf8_excerpt(excerpt, sizeof(excerpt), text));
 	free(text);
 	*data = cJSON_CreateObject();
 	cJSON_AddItemToObject(*data, "errors", errors);
@@ -960,7 +960,7 @@ budget_set(struct daemon *d, const cJSON *params, cJSON **result,
 	    cJSON_GetObjectItemCaseSensitive(params, "action");
 	int64_t *resume;
 	size_t nresume;
-	char msg[256];
+	char msg[256], excerpt[104];
 	int rc;
 
 	if (check_params(params, allowed, err) != 0)
@@ -969,6 +969,13 @@ budget_set(struct daemon *d, const cJSON *params, cJSON **result,
 		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
 				       "/params/scope: must be global, day, "
 				       "month or sweep:ID");
+	/* No scope is this long; quoted whole, it would be cut mid-way. */
+	if (strlen(scope->valuestring) > 64)
+		return proto_error_set(
+		    err, PROTO_E_INVALID_PARAMS,
+		    "/params/scope: '%s' is not a scope: global, day, month "
+		    "or sweep:ID",
+		    utf8_excerpt(excerpt, sizeof(excerpt), scope->valuestring));
 	if (!cJSON_IsNull(limit) &&
 	    (!cJSON_IsNumber(limit) || limit->valuedouble < 0 ||
 	     limit->valuedouble > 1e9))
@@ -1041,6 +1048,8 @@ sql_work_done(uv_work_t *req, int status)
 		code = PROTO_E_REFUSED;
 	else if (w->code == STORE_SQL_TIMEOUT)
 		code = PROTO_E_TIMEOUT;
+	else if (w->code == STORE_SQL_FAILED)
+		code = PROTO_E_STORE;
 	else if (w->code != 0)
 		code = PROTO_E_INVALID_PARAMS;
 	if (code != 0) {

@@ -196,6 +196,30 @@ column_value(sqlite3_stmt *s, int i)
 	}
 }
 
+/*
+ * What a failure of SQLite's says: the database itself failed (it cannot
+ * be opened or read), or the query is bad (anything else).
+ */
+static int
+failure_code(sqlite3 *db)
+{
+	switch (sqlite3_extended_errcode(db) & 0xff) {
+	case SQLITE_IOERR:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_CANTOPEN:
+	case SQLITE_FULL:
+	case SQLITE_NOMEM:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_PROTOCOL:
+	case SQLITE_READONLY:
+		return STORE_SQL_FAILED;
+	default:
+		return STORE_SQL_ERROR;
+	}
+}
+
 /* True when `tail` holds only whitespace and comments. */
 static bool
 only_comments(const char *tail)
@@ -232,11 +256,12 @@ store_sql_run(const char *path, const char *sql,
 	uint64_t t0 = now_mono_ns();
 	int rc, ncols, nrows = 0;
 
-	*code = STORE_SQL_ERROR;
+	*code = STORE_SQL_FAILED; /* until the database is open */
 	g.deadline_ns = t0 + (uint64_t)lim->timeout_ms * 1000000u;
 	db = open_guarded(path, &g, err, errlen);
 	if (db == NULL)
 		return NULL;
+	*code = STORE_SQL_ERROR;
 	rc = sqlite3_prepare_v3(db, sql, -1, 0, &s, &tail);
 	if (rc != SQLITE_OK || s == NULL) {
 		if (g.denied[0] != '\0') {
@@ -248,6 +273,7 @@ store_sql_run(const char *path, const char *sql,
 		} else if (s == NULL && rc == SQLITE_OK) {
 			store_errf(err, errlen, "no statement to run");
 		} else {
+			*code = failure_code(db);
 			store_errf(err, errlen, "%s", sqlite3_errmsg(db));
 		}
 		goto done;
@@ -300,6 +326,7 @@ store_sql_run(const char *path, const char *sql,
 			    "interrupted: the query ran longer than %d ms",
 			    lim->timeout_ms);
 		} else {
+			*code = failure_code(db);
 			store_errf(err, errlen, "%s", sqlite3_errmsg(db));
 		}
 		goto done;

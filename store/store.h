@@ -395,9 +395,10 @@ struct store_sql_limits {
 };
 
 enum store_sql_code {
-	STORE_SQL_ERROR = -1,	/* a bad query or a database error */
+	STORE_SQL_ERROR = -1,	/* a bad query: it does not compile or fails */
 	STORE_SQL_REFUSED = -2, /* not allowed: it would write or escape */
 	STORE_SQL_TIMEOUT = -3, /* interrupted at the deadline */
+	STORE_SQL_FAILED = -4,	/* the database failed: I/O, corrupt, locked */
 };
 
 /*
