@@ -237,7 +237,8 @@ main(int argc, char **argv)
 	bool check = false, foreground = false, verbose = false;
 	char *default_config = NULL, *config_real = NULL, *errors = NULL;
 	char err[1024];
-	int ready_fd = -1, lock_fd, passed_fd, ch, rc;
+	int ready_fd = -1, lock_fd = -1, passed_fd, ch, rc, status = 1;
+	bool curl_up = false;
 
 	while ((ch = getopt(argc, argv, "c:fnvV")) != -1) {
 		switch (ch) {
@@ -275,17 +276,15 @@ main(int argc, char **argv)
 	    0) {
 		fputs(errors, stderr);
 		fprintf(stderr, "rftd: the configuration has errors\n");
-		return 1;
+		goto out;
 	}
 	d.verbose = verbose;
 	if (verbose)
 		d.cfg.log_level = LOG_LVL_DEBUG;
 	if (check) {
 		config_print(&d.cfg, stdout);
-		config_free(&d.cfg);
-		free(default_config);
-		free(config_real);
-		return 0;
+		status = 0;
+		goto out;
 	}
 	/* Before anything is created: a key that cannot be read is a
 	 * configuration error. */
@@ -296,10 +295,7 @@ main(int argc, char **argv)
 		    openai_check_key(be, err, sizeof(err)) != 0) {
 			fprintf(stderr, "rftd: backend %s: %s\n", be->name,
 				err);
-			config_free(&d.cfg);
-			free(default_config);
-			free(config_real);
-			return 1;
+			goto out;
 		}
 	}
 	log_set_level(d.cfg.log_level);
@@ -312,15 +308,13 @@ main(int argc, char **argv)
 	lock_fd = lock_database(d.cfg.database_path, err, sizeof(err));
 	if (lock_fd < 0) {
 		log_err("%s", err);
-		config_free(&d.cfg);
-		free(default_config);
-		free(config_real);
-		return 1;
+		goto out;
 	}
 
 	/* Once, before any thread or transfer (libcurl's rule). */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init failed");
+	curl_up = true;
 	rc = uv_loop_init(&d.loop);
 	if (rc != 0)
 		fatalx("uv_loop_init: %s", uv_strerror(rc));
@@ -344,8 +338,7 @@ main(int argc, char **argv)
 		log_err("%s", err);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d.loop);
-		close(lock_fd);
-		return 1;
+		goto out;
 	}
 	/* After the socket: an rftd that shares only the socket with a
 	 * running one stops before creating or migrating its store. */
@@ -355,8 +348,7 @@ main(int argc, char **argv)
 		control_close(d.control);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d.loop);
-		close(lock_fd);
-		return 1;
+		goto out;
 	}
 	control_set_limits(d.control, d.cfg.idle_timeout, d.cfg.max_clients);
 	backends_init(&d);
@@ -387,11 +379,19 @@ main(int argc, char **argv)
 	backends_free(&d);
 	meter_free(&d);
 	store_close(d.store);
-	close(lock_fd); /* after the store: the next rftd finds it closed */
-	curl_global_cleanup();
+	log_info("rftd stopped");
+	status = rc == 0 ? 0 : 1;
+out:
+	/* Every exit frees what start-up took, so that a leak checker
+	 * reports only real leaks.  The lock goes after the store: the next
+	 * rftd finds the store closed. */
+	if (lock_fd >= 0)
+		close(lock_fd);
+	if (curl_up)
+		curl_global_cleanup();
 	config_free(&d.cfg);
+	free(errors);
 	free(default_config);
 	free(config_real);
-	log_info("rftd stopped");
-	return rc == 0 ? 0 : 1;
+	return status;
 }

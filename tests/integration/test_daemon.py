@@ -616,5 +616,210 @@ class SocketGroupDirectory(DaemonTest):
         self.assertEqual(d.ctl("status").returncode, 0)
 
 
+def raw_reply(client):
+    """The next reply line as bytes, and decoded strictly as UTF-8 JSON."""
+    while b"\n" not in client.buf:
+        chunk = client.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("rftd closed the connection")
+        client.buf += chunk
+    line, client.buf = client.buf.split(b"\n", 1)
+    return line, json.loads(line.decode("utf-8"))
+
+
+class RepliesAreUtf8(DaemonTest):
+    """Replies stay valid UTF-8 whatever text the request quotes."""
+
+    def call_raw(self, d, frame):
+        c = d.connect()
+        try:
+            c.send(frame + b"\n")
+            return raw_reply(c)
+        finally:
+            c.close()
+
+    def test_a_long_unknown_method_is_cut_between_characters(self):
+        d = self.daemon()
+        frame = json.dumps({"jsonrpc": "2.0", "id": 1,
+                            "method": "a" + "\u00e9" * 150},
+                           ensure_ascii=False).encode()
+        _, reply = self.call_raw(d, frame)
+        self.assertEqual(reply["error"]["code"], -32601)
+        self.assertTrue(reply["error"]["message"].endswith("\u00e9...'"),
+                        reply)
+
+    def test_bytes_that_are_not_utf8_are_quoted_as_escapes(self):
+        d = self.daemon()
+        _, reply = self.call_raw(
+            d, b'{"jsonrpc":"2.0","id":1,"method":"ping\xff\xc3"}')
+        self.assertEqual(reply["error"]["code"], -32601)
+        self.assertIn("ping\\xff\\xc3", reply["error"]["message"])
+
+    def test_spec_problems_are_cut_between_characters(self):
+        d = self.daemon()
+        spec = {"a" + "\u00e9" * 60 + str(i): 1 for i in range(10)}
+        frame = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "sweep.plan",
+                            "params": {"spec": spec}},
+                           ensure_ascii=False).encode()
+        _, reply = self.call_raw(d, frame)
+        self.assertEqual(reply["error"]["code"], -32602)
+        self.assertTrue(reply["error"]["message"].endswith("..."), reply)
+
+    def test_a_long_budget_scope_is_cut_between_characters(self):
+        d = self.daemon()
+        for scope in ("\u00e9" * 150, "sweep:\u00e9" + "x" * 90):
+            frame = json.dumps({"jsonrpc": "2.0", "id": 1,
+                                "method": "budget.set",
+                                "params": {"scope": scope, "limit_usd": 1}},
+                               ensure_ascii=False).encode()
+            _, reply = self.call_raw(d, frame)
+            self.assertEqual(reply["error"]["code"], -32602)
+            self.assertIn("is not a scope", reply["error"]["message"])
+        _, reply = self.call_raw(
+            d, b'{"jsonrpc":"2.0","id":1,"method":"budget.set",'
+               b'"params":{"scope":"w\xe9ek","limit_usd":1}}')
+        self.assertIn("'w\\xe9ek' is not a scope", reply["error"]["message"])
+
+    def test_a_parameter_name_not_in_utf8_is_quoted_with_escapes(self):
+        d = self.daemon()
+        _, reply = self.call_raw(
+            d, b'{"jsonrpc":"2.0","id":1,"method":"daemon.ping",'
+               b'"params":{"n\xffo":1}}')
+        self.assertEqual(reply["error"]["code"], -32602)
+        self.assertIn("/params/n\\xffo: unknown parameter",
+                      reply["error"]["message"])
+
+
+class RequestIds(DaemonTest):
+    def call_raw(self, d, frame):
+        c = d.connect()
+        try:
+            c.send(frame + b"\n")
+            return raw_reply(c)
+        finally:
+            c.close()
+
+    def test_the_largest_exact_integer_id_is_echoed_digit_for_digit(self):
+        d = self.daemon()
+        line, reply = self.call_raw(
+            d, b'{"jsonrpc":"2.0","id":9007199254740991,'
+               b'"method":"daemon.ping"}')
+        self.assertIn(b'"id":9007199254740991,', line)
+        self.assertTrue(reply["result"]["pong"])
+
+    def test_an_infinite_id_is_refused(self):
+        d = self.daemon()
+        _, reply = self.call_raw(
+            d, b'{"jsonrpc":"2.0","id":1e999,"method":"daemon.ping"}')
+        self.assertEqual(reply["error"]["code"], -32600)
+        self.assertIsNone(reply["id"])
+        self.assertIn("/id: must be a finite number",
+                      reply["error"]["message"])
+
+    def test_a_duplicate_method_key_is_refused_and_nothing_runs(self):
+        d = self.daemon()
+        _, reply = self.call_raw(
+            d, b'{"jsonrpc":"2.0","id":4,"method":"daemon.ping",'
+               b'"method":"daemon.reload"}')
+        self.assertEqual(reply["id"], 4)
+        self.assertEqual(reply["error"]["code"], -32600)
+        self.assertIn("/method: the key appears more than once",
+                      reply["error"]["message"])
+        self.assertNotIn("reload", d.read_log())
+
+    def test_an_escaped_nul_in_the_method_is_refused(self):
+        d = self.daemon()
+        _, reply = self.call_raw(
+            d, b'{"jsonrpc":"2.0","id":5,'
+               b'"method":"daemon.ping\\u0000junk"}')
+        self.assertEqual(reply["error"]["code"], -32600)
+        self.assertIn("\\u0000", reply["error"]["message"])
+
+
+class FrameCap(DaemonTest):
+    MAX = 4 << 20
+
+    def padded(self, size):
+        body = b'{"jsonrpc":"2.0","id":1,"method":"daemon.ping"}'
+        return body + b" " * (size - len(body))
+
+    def test_a_frame_of_exactly_4_mib_ended_by_crlf_is_served(self):
+        d = self.daemon()
+        c = d.connect()
+        c.send(self.padded(self.MAX) + b"\r\n")
+        self.assertTrue(c.reply()["result"]["pong"])
+        c.send(self.padded(self.MAX + 1) + b"\r\n")
+        self.assertEqual(c.reply()["error"]["code"], -32000)
+        self.assertTrue(c.call("daemon.ping")["result"]["pong"])
+        c.close()
+
+
+class StoreFailures(DaemonTest):
+    def test_sql_query_on_a_failing_database_is_a_store_error(self):
+        d = self.daemon()
+        wal = d.database + "-wal"
+        wait_until(lambda: os.path.exists(wal), what="the WAL file")
+        os.remove(wal)
+        c = d.connect()
+        reply = c.call("sql.query", {"query": "SELECT count(*) FROM jobs"})
+        c.close()
+        self.assertEqual(reply["error"]["code"], -32003, reply)
+
+
+class FailedStartsLeakNothing(DaemonTest):
+    """Every exit of rftd frees what it took: a sanitized build's leak
+    checker stays silent on start-ups that fail."""
+
+    def run_rftd(self, *args):
+        env = dict(os.environ)
+        env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "")
+                               + ":detect_leaks=1").lstrip(":")
+        return subprocess.run([RFTD] + list(args), capture_output=True,
+                              text=True, timeout=CALL_TIMEOUT, env=env)
+
+    def assert_failed_cleanly(self, r, why):
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(why, r.stderr)
+        self.assertNotIn("LeakSanitizer", r.stderr)
+
+    def test_configuration_errors_in_check_mode(self):
+        d = self.daemon(start=False, daemon_section="colour = blue\n")
+        self.assert_failed_cleanly(self.run_rftd("-n", "-c", d.config),
+                                   "unknown key 'colour'")
+
+    def test_configuration_errors_at_start(self):
+        d = self.daemon(start=False, daemon_section="colour = blue\n")
+        self.assert_failed_cleanly(self.run_rftd("-f", "-c", d.config),
+                                   "unknown key 'colour'")
+
+    def test_check_mode_of_a_valid_configuration(self):
+        d = self.daemon(start=False)
+        r = self.run_rftd("-n", "-c", d.config)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("LeakSanitizer", r.stderr)
+
+    def test_a_socket_in_use_a_database_in_use_and_not_a_database(self):
+        d = self.daemon()
+        other = os.path.join(self.tmp, "other.conf")
+        with open(other, "w") as f:
+            f.write("[daemon]\nsocket = %s\ndatabase = %s\n"
+                    % (d.socket, os.path.join(self.tmp, "o", "rftd.db")))
+        self.assert_failed_cleanly(self.run_rftd("-f", "-c", other),
+                                   "another rftd is running")
+        with open(other, "w") as f:
+            f.write("[daemon]\nsocket = %s\ndatabase = %s\n"
+                    % (os.path.join(self.tmp, "o", "c.sock"), d.database))
+        self.assert_failed_cleanly(self.run_rftd("-f", "-c", other),
+                                   "is in use by another rftd")
+        junk = os.path.join(self.tmp, "junk.db")
+        with open(junk, "wb") as f:
+            f.write(b"not a database\n" * 500)
+        with open(other, "w") as f:
+            f.write("[daemon]\nsocket = %s\ndatabase = %s\n"
+                    % (os.path.join(self.tmp, "o", "c.sock"), junk))
+        self.assert_failed_cleanly(self.run_rftd("-f", "-c", other),
+                                   "not an SQLite database")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
