@@ -17,11 +17,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct guard;
+struct slow_fn;
+
+/* The user data of a checked built-in: see slow_call(). */
+struct slow_call {
+	struct guard *g;
+	const struct slow_fn *fn;
+};
+
+#define NSLOW 7 /* entries of slow_fns[] */
+
 struct guard {
 	uint64_t deadline_ns; /* monotonic */
 	bool timed_out;
 	char denied[160]; /* the first refused action, for the message */
+	int value_max;	  /* SQLITE_LIMIT_LENGTH: bytes of one value */
+	sqlite3 *side;	  /* runs the built-ins that slow_call() checked */
+	struct slow_call calls[NSLOW];
 };
+
+/* What one value may take, so that a reply holds at least one. */
+#define VALUE_MAX_CAP (8 << 20)
+#define COLUMNS_MAX   100
+/* Steps (pairs of bytes) a quadratic built-in may take in one call. */
+#define QUADRATIC_MAX (1ll << 30)
 
 static const char *
 action_name(int action)
@@ -83,19 +103,70 @@ static const char *const denied_functions[] = {
     "load_extension", "readfile",      "writefile", "edit",
     "fts3_tokenizer", "sqlite_dbpage", NULL};
 
+/*
+ * Pragmas that only read, also as table-valued functions (pragma_NAME()).
+ * Those marked `with_arg` take a table or index name; the others are
+ * allowed only without an argument, since with one most of them write.
+ */
+static const struct {
+	const char *name;
+	bool with_arg;
+} read_pragmas[] = {
+    {"table_info", true},	{"table_xinfo", true},
+    {"table_list", true},	{"index_list", true},
+    {"index_info", true},	{"index_xinfo", true},
+    {"foreign_key_list", true}, {"collation_list", false},
+    {"function_list", false},	{"module_list", false},
+    {"pragma_list", false},	{"database_list", false},
+    {"compile_options", false}, {"user_version", false},
+    {"application_id", false},	{"schema_version", false},
+    {"data_version", false},	{"encoding", false},
+    {"page_size", false},	{"page_count", false},
+    {"freelist_count", false},	{"foreign_keys", false},
+    {"journal_mode", false},
+};
+
+static bool
+read_pragma(const char *name, const char *arg, const char *db)
+{
+	if (db != NULL && strcmp(db, "main") != 0)
+		return false;
+	for (size_t i = 0; i < sizeof(read_pragmas) / sizeof(read_pragmas[0]);
+	     i++)
+		if (strcasecmp(name, read_pragmas[i].name) == 0)
+			return arg == NULL || read_pragmas[i].with_arg;
+	return false;
+}
+
 static int
 authorize(void *arg, int action, const char *a, const char *b, const char *db,
 	  const char *trigger)
 {
 	struct guard *g = arg;
 
-	(void)trigger;
 	switch (action) {
 	case SQLITE_SELECT:
 	case SQLITE_RECURSIVE:
 		return SQLITE_OK;
 	case SQLITE_READ:
 		if (db == NULL || strcmp(db, "main") == 0)
+			return SQLITE_OK;
+		break;
+	case SQLITE_UPDATE:
+		/*
+		 * A table-valued function (json_each(), pragma_table_info())
+		 * is a virtual table that SQLite declares on first use, and
+		 * authorizes the schema row of that declaration, which it
+		 * never writes.  A query that names sqlite_master to write it
+		 * fails before this (DEFENSIVE), and every statement must be
+		 * read-only on a read-only connection.
+		 */
+		if (a != NULL && strcmp(a, "sqlite_master") == 0 &&
+		    db != NULL && strcmp(db, "main") == 0 && trigger == NULL)
+			return SQLITE_OK;
+		break;
+	case SQLITE_PRAGMA:
+		if (read_pragma(a, b, db))
 			return SQLITE_OK;
 		break;
 	case SQLITE_FUNCTION:
@@ -128,6 +199,158 @@ progress(void *arg)
 	return 1;
 }
 
+/*
+ * Built-ins that run long inside one call, where neither the progress
+ * handler nor sqlite3_interrupt() reaches: printf() loops once per unit
+ * of a width or precision, and instr(), replace() and trim() compare
+ * every byte of one argument with every byte of another.  Each is
+ * replaced by a check of its arguments and, when they pass, a call of
+ * the built-in on a side connection with the same value limit.
+ */
+struct slow_fn {
+	const char *name;
+	/* 0 when the call is quick enough, else -1 and why in msg. */
+	int (*check)(const struct guard *g, int argc, sqlite3_value **argv,
+		     char *msg, size_t len);
+	bool null_is_toobig; /* the built-in answers NULL for too long */
+};
+
+static long long
+parse_count(const char **p)
+{
+	long long n = 0;
+
+	while (**p >= '0' && **p <= '9') {
+		if (n < 1ll << 40)
+			n = n * 10 + (**p - '0');
+		(*p)++;
+	}
+	return n;
+}
+
+static int
+check_printf(const struct guard *g, int argc, sqlite3_value **argv, char *msg,
+	     size_t len)
+{
+	const char *f = (const char *)sqlite3_value_text(argv[0]);
+	bool star = false;
+
+	if (f == NULL)
+		return 0;
+	while ((f = strchr(f, '%')) != NULL) {
+		f++;
+		f += strspn(f, "-+ #!0,");
+		if (*f == '*')
+			star = true, f++;
+		else if (parse_count(&f) > g->value_max)
+			goto refuse;
+		if (*f == '.') {
+			f++;
+			if (*f == '*')
+				star = true, f++;
+			else if (parse_count(&f) > g->value_max)
+				goto refuse;
+		}
+		if (*f == '%')
+			f++;
+	}
+	/* Which argument a '*' takes is the built-in's business: bound all. */
+	for (int i = 1; star && i < argc; i++) {
+		sqlite3_int64 n = sqlite3_value_int64(argv[i]);
+
+		if (n > g->value_max || n < -(sqlite3_int64)g->value_max)
+			goto refuse;
+	}
+	return 0;
+refuse:
+	snprintf(msg, len,
+		 "a width or precision over the limit of %d bytes of a value",
+		 g->value_max);
+	return -1;
+}
+
+static int
+check_quadratic(const struct guard *g, int argc, sqlite3_value **argv,
+		char *msg, size_t len)
+{
+	long long a, b;
+
+	(void)g;
+	if (argc < 2)
+		return 0;
+	a = sqlite3_value_bytes(argv[0]);
+	b = sqlite3_value_bytes(argv[1]);
+	if (a * b <= QUADRATIC_MAX)
+		return 0;
+	snprintf(msg, len,
+		 "arguments of %lld and %lld bytes, over the limit of %lld "
+		 "for the product of their lengths",
+		 a, b, QUADRATIC_MAX);
+	return -1;
+}
+
+static const struct slow_fn slow_fns[] = {
+    {"printf", check_printf, true},    {"format", check_printf, true},
+    {"instr", check_quadratic, false}, {"replace", check_quadratic, false},
+    {"trim", check_quadratic, false},  {"ltrim", check_quadratic, false},
+    {"rtrim", check_quadratic, false},
+};
+
+_Static_assert(sizeof(slow_fns) / sizeof(slow_fns[0]) == NSLOW,
+	       "NSLOW counts slow_fns[]");
+
+static void
+slow_call(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct slow_call *c = sqlite3_user_data(ctx);
+	struct guard *g = c->g;
+	sqlite3_stmt *st = NULL;
+	char sql[40 + 4 * 32], why[160], msg[200];
+	size_t n;
+
+	if (c->fn->check(g, argc, argv, why, sizeof(why)) != 0) {
+		snprintf(msg, sizeof(msg), "%s(): %s", c->fn->name, why);
+		sqlite3_result_error(ctx, msg, -1);
+		return;
+	}
+	if (g->side == NULL) {
+		if (sqlite3_open_v2(":memory:", &g->side,
+				    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+				    NULL) != SQLITE_OK) {
+			sqlite3_result_error_nomem(ctx);
+			return;
+		}
+		sqlite3_limit(g->side, SQLITE_LIMIT_LENGTH, g->value_max);
+	}
+	n = (size_t)snprintf(sql, sizeof(sql), "SELECT %s(", c->fn->name);
+	for (int i = 0; i < argc && n < sizeof(sql); i++)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s?%d",
+				      i ? "," : "", i + 1);
+	if (n + 2 > sizeof(sql)) {
+		sqlite3_result_error(ctx, "too many arguments", -1);
+		return;
+	}
+	memcpy(sql + n, ")", 2);
+	if (sqlite3_prepare_v2(g->side, sql, -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (int i = 0; i < argc; i++)
+		sqlite3_bind_value(st, i + 1, argv[i]);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	if (c->fn->null_is_toobig &&
+	    sqlite3_column_type(st, 0) == SQLITE_NULL &&
+	    sqlite3_value_type(argv[0]) != SQLITE_NULL)
+		sqlite3_result_error_toobig(ctx);
+	else
+		sqlite3_result_value(ctx, sqlite3_column_value(st, 0));
+	sqlite3_finalize(st);
+	return;
+fail:
+	sqlite3_result_error(ctx, sqlite3_errmsg(g->side), -1);
+	sqlite3_result_error_code(ctx, sqlite3_errcode(g->side));
+	sqlite3_finalize(st);
+}
+
 static sqlite3 *
 open_guarded(const char *path, struct guard *g, char *err, size_t errlen)
 {
@@ -150,9 +373,9 @@ open_guarded(const char *path, struct guard *g, char *err, size_t errlen)
 	 */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
 	sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
-	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 16 << 20);
+	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, g->value_max);
 	sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, 100000);
-	sqlite3_limit(db, SQLITE_LIMIT_COLUMN, 200);
+	sqlite3_limit(db, SQLITE_LIMIT_COLUMN, COLUMNS_MAX);
 	sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 200);
 	sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, 64);
 	sqlite3_limit(db, SQLITE_LIMIT_VDBE_OP, 250000);
@@ -163,6 +386,19 @@ open_guarded(const char *path, struct guard *g, char *err, size_t errlen)
 	sqlite3_busy_timeout(db, 1000);
 	sqlite3_set_authorizer(db, authorize, g);
 	sqlite3_progress_handler(db, 1000, progress, g);
+	for (size_t i = 0; i < NSLOW; i++) {
+		g->calls[i] = (struct slow_call){g, &slow_fns[i]};
+		if (sqlite3_create_function_v2(
+			db, slow_fns[i].name, -1,
+			SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+			&g->calls[i], slow_call, NULL, NULL,
+			NULL) != SQLITE_OK) {
+			store_errf(err, errlen, "cannot guard %s(): %s",
+				   slow_fns[i].name, sqlite3_errmsg(db));
+			sqlite3_close(db);
+			return NULL;
+		}
+	}
 	return db;
 }
 
@@ -220,6 +456,33 @@ failure_code(sqlite3 *db)
 	}
 }
 
+/* Bytes that column_value() of column i takes printed, at most. */
+static size_t
+column_json_bytes(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t;
+	size_t n = 0;
+	int len;
+
+	switch (sqlite3_column_type(s, i)) {
+	case SQLITE_INTEGER:
+	case SQLITE_FLOAT:
+		return 32;
+	case SQLITE_TEXT:
+		t = sqlite3_column_text(s, i);
+		len = sqlite3_column_bytes(s, i);
+		for (int k = 0; k < len; k++)
+			n += t[k] < 0x20		   ? 6
+			     : t[k] == '"' || t[k] == '\\' ? 2
+							   : 1;
+		return n + 2;
+	case SQLITE_BLOB:
+		return (size_t)sqlite3_column_bytes(s, i) * 2 + 5;
+	default:
+		return 4;
+	}
+}
+
 /* True when `tail` holds only whitespace and comments. */
 static bool
 only_comments(const char *tail)
@@ -255,9 +518,13 @@ store_sql_run(const char *path, const char *sql,
 	size_t bytes = 0;
 	uint64_t t0 = now_mono_ns();
 	int rc, ncols, nrows = 0;
+	bool row_too_big = false;
 
 	*code = STORE_SQL_FAILED; /* until the database is open */
 	g.deadline_ns = t0 + (uint64_t)lim->timeout_ms * 1000000u;
+	g.value_max = lim->max_bytes / 4 < VALUE_MAX_CAP
+			  ? (int)(lim->max_bytes / 4)
+			  : VALUE_MAX_CAP;
 	db = open_guarded(path, &g, err, errlen);
 	if (db == NULL)
 		return NULL;
@@ -298,23 +565,32 @@ store_sql_run(const char *path, const char *sql,
 		    columns, cJSON_CreateString(sqlite3_column_name(s, i)));
 	rows = cJSON_AddArrayToObject(out, "rows");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t row_bytes = 2;
 		cJSON *row;
 
 		if (nrows >= lim->max_rows) {
 			cJSON_AddStringToObject(out, "truncated", "row cap");
 			break;
 		}
-		row = cJSON_CreateArray();
-		for (int i = 0; i < ncols; i++) {
-			bytes += (size_t)sqlite3_column_bytes(s, i) + 8;
-			cJSON_AddItemToArray(row, column_value(s, i));
-		}
-		cJSON_AddItemToArray(rows, row);
-		nrows++;
-		if (bytes > lim->max_bytes) {
+		/* Measured before it is built: a row that does not fit is
+		 * never made. */
+		for (int i = 0; i < ncols; i++)
+			row_bytes += column_json_bytes(s, i) + 1;
+		if (bytes + row_bytes > lim->max_bytes) {
+			if (nrows == 0) {
+				row_too_big = true;
+				rc = SQLITE_ERROR;
+				break;
+			}
 			cJSON_AddStringToObject(out, "truncated", "byte cap");
 			break;
 		}
+		bytes += row_bytes;
+		row = cJSON_CreateArray();
+		for (int i = 0; i < ncols; i++)
+			cJSON_AddItemToArray(row, column_value(s, i));
+		cJSON_AddItemToArray(rows, row);
+		nrows++;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		cJSON_Delete(out);
@@ -325,6 +601,22 @@ store_sql_run(const char *path, const char *sql,
 			    err, errlen,
 			    "interrupted: the query ran longer than %d ms",
 			    lim->timeout_ms);
+		} else if (row_too_big) {
+			store_errf(err, errlen,
+				   "the first row is longer than the limit of "
+				   "%zu bytes of a reply",
+				   lim->max_bytes);
+		} else if (sqlite3_errcode(db) == SQLITE_TOOBIG) {
+			store_errf(err, errlen,
+				   "a value is longer than the limit of %d "
+				   "bytes (%s)",
+				   g.value_max, sqlite3_errmsg(db));
+		} else if (g.denied[0] != '\0') {
+			*code = STORE_SQL_REFUSED;
+			store_errf(err, errlen,
+				   "refused: %s is not allowed; queries are "
+				   "read-only",
+				   g.denied);
 		} else {
 			*code = failure_code(db);
 			store_errf(err, errlen, "%s", sqlite3_errmsg(db));
@@ -338,5 +630,6 @@ store_sql_run(const char *path, const char *sql,
 done:
 	sqlite3_finalize(s);
 	sqlite3_close(db);
+	sqlite3_close(g.side);
 	return out;
 }

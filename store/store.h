@@ -390,7 +390,8 @@ cJSON *store_sweep_job_ids(struct store *st, int64_t sweep_id);
 
 struct store_sql_limits {
 	int max_rows;	  /* rows returned at most */
-	size_t max_bytes; /* about this much data at most */
+	size_t max_bytes; /* rows printed as JSON take at most this; one
+			   * value at most a quarter of it, up to 8 MiB */
 	int timeout_ms;	  /* the query is interrupted after this */
 };
 

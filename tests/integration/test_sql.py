@@ -84,6 +84,21 @@ class Sql(DaemonTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("refused: DELETE ledger is not allowed", r.stderr)
 
+    def test_json_each_and_pragma_functions_are_read_only_and_allowed(self):
+        d = self.daemon()
+        r = d.ctl("sql", "SELECT value FROM json_each('[1,2]')",
+                  "--format", "csv", check=True)
+        self.assertEqual(r.stdout.splitlines(), ["value", "1", "2"])
+        r = d.ctl("sql", "SELECT count(*) FROM pragma_table_info('jobs') "
+                  "WHERE name = 'state'", "--format", "csv", check=True)
+        self.assertEqual(r.stdout.splitlines()[1], "1")
+
+    def test_a_value_over_the_limit_is_an_error_not_a_null(self):
+        d = self.daemon()
+        r = d.ctl("sql", "SELECT printf('%.*c', 2000000000, 'x')")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("over the limit", r.stderr)
+
     def test_a_bad_format_is_a_usage_error(self):
         d = self.daemon()
         r = d.ctl("sql", "SELECT 1", "--format", "xml")

@@ -179,6 +179,9 @@ static const struct attack {
     {"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
      " SELECT count(*) FROM c",
      STORE_SQL_TIMEOUT},
+    {"PRAGMA temp.table_info(jobs)", STORE_SQL_REFUSED},
+    {"SELECT * FROM pragma_table_info('jobs', 'temp')", STORE_SQL_REFUSED},
+    {"SELECT 1 FROM pragma_writable_schema", STORE_SQL_REFUSED},
     {"SELECT * FROM metrics a, metrics b", 0},
 };
 
@@ -345,6 +348,128 @@ the_row_cap_cuts_a_result(void **state)
 	cJSON_Delete(r);
 }
 
+/* --- table-valued functions ----------------------------------------------
+ */
+
+static void
+json_each_json_tree_and_pragma_functions_answer(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_true(first_number(f, "SELECT sum(j.value) FROM trials, "
+				    "json_each(trials.hyperparameters) AS j "
+				    "WHERE j.key = 'n_epochs'") == 3);
+	assert_true(first_number(f, "SELECT count(*) FROM trials, "
+				    "json_tree(trials.hyperparameters)") == 4);
+	assert_true(first_number(f, "SELECT count(*) FROM "
+				    "pragma_table_info('jobs') WHERE name = "
+				    "'state'") == 1);
+	assert_true(first_number(f, "SELECT count(*) > 0 FROM "
+				    "pragma_index_list('metrics')") >= 0);
+	assert_true(first_number(f, "SELECT user_version FROM "
+				    "pragma_user_version") > 0);
+}
+
+/* --- limits ----------------------------------------------------------------
+ */
+
+static void
+a_value_over_the_length_limit_is_an_error_naming_it(void **state)
+{
+	static const char *const sql[] = {
+	    "SELECT randomblob(16000000) AS c0, randomblob(16000000) AS c1",
+	    /* printf() answers NULL for a result over the limit */
+	    "SELECT printf('%s%s', printf('%.*c', 200000, 'x'), "
+	    "printf('%.*c', 200000, 'x'))",
+	};
+
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		char err[512] = "";
+		int code = 1;
+		cJSON *r = run(*state, sql[i], &code, err, sizeof(err));
+
+		if (r != NULL || code != STORE_SQL_ERROR ||
+		    strstr(err, "longer than the limit of 262144 bytes") ==
+			NULL)
+			fail_msg("'%s': code %d (%s)", sql[i], code, err);
+	}
+}
+
+static void
+a_row_is_measured_before_it_is_built(void **state)
+{
+	char err[512] = "";
+	int code = 1;
+	cJSON *r = run(*state,
+		       "SELECT randomblob(200000) AS c0, randomblob(200000), "
+		       "randomblob(200000)",
+		       &code, err, sizeof(err));
+	char *text;
+
+	assert_null(r);
+	assert_int_equal(code, STORE_SQL_ERROR);
+	assert_non_null(strstr(err, "limit of 1048576 bytes of a reply"));
+	/* Later rows that do not fit are cut, and the rest fits. */
+	r = run(*state,
+		"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM "
+		"c WHERE x < 100) SELECT randomblob(100000) FROM c",
+		&code, err, sizeof(err));
+	assert_non_null(r);
+	assert_string_equal(cJSON_GetObjectItem(r, "truncated")->valuestring,
+			    "byte cap");
+	text = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "rows"));
+	assert_true(strlen(text) <= limits.max_bytes);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "rows")), 5);
+	free(text);
+	cJSON_Delete(r);
+}
+
+static void
+a_call_that_would_outrun_the_deadline_is_refused(void **state)
+{
+	/* Each ran for seconds or more inside one call, where neither the
+	 * progress handler nor an interrupt reaches. */
+	static const char *const sql[] = {
+	    "SELECT printf('%.*c', 2000000000, 'x')",
+	    "SELECT format('%.2000000000c', 'x')",
+	    "SELECT instr(printf('%.*c', 200000, 'a'), printf('%.*c', "
+	    "100000, 'a') || 'b')",
+	    "SELECT trim(printf('%.*c', 200000, 'a'), printf('%.*c', "
+	    "100000, 'b'))",
+	};
+
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		char err[512] = "";
+		int code = 1;
+		cJSON *r = run(*state, sql[i], &code, err, sizeof(err));
+
+		if (r != NULL || code != STORE_SQL_ERROR ||
+		    strstr(err, "over the limit") == NULL)
+			fail_msg("'%s': code %d (%s)", sql[i], code, err);
+	}
+}
+
+static void
+checked_built_ins_still_answer(void **state)
+{
+	char err[512];
+	int code;
+	cJSON *r = run(*state,
+		       "SELECT printf('%s=%d', 'a', 5), format('%5.1f', 2.25), "
+		       "instr('hello', 'l'), replace('abc', 'b', 'x'), "
+		       "trim('  x '), ltrim('xxa', 'x'), rtrim('ayy', 'y'), "
+		       "printf(NULL)",
+		       &code, err, sizeof(err));
+	char *text;
+
+	assert_non_null(r);
+	text = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "rows"));
+	assert_string_equal(
+	    text, "[[\"a=5\",\"  2.3\",3,\"axc\",\"x\",\"a\",\"a\",null]]");
+	free(text);
+	cJSON_Delete(r);
+}
+
 int
 main(void)
 {
@@ -357,6 +482,11 @@ main(void)
 	    TEST(a_trailing_comment_is_not_a_second_statement),
 	    TEST(every_view_answers),
 	    TEST(the_row_cap_cuts_a_result),
+	    TEST(json_each_json_tree_and_pragma_functions_answer),
+	    TEST(a_value_over_the_length_limit_is_an_error_naming_it),
+	    TEST(a_row_is_measured_before_it_is_built),
+	    TEST(a_call_that_would_outrun_the_deadline_is_refused),
+	    TEST(checked_built_ins_still_answer),
 	};
 #undef TEST
 	return cmocka_run_group_tests(tests, NULL, NULL);
