@@ -504,8 +504,12 @@ on_http(void *arg, const struct http_result *res)
 		snprintf(full, sizeof(full), "%s", res->error);
 	}
 	if (full[0] != '\0') {
+		size_t n;
+
 		scrub(o, full);
-		snprintf(r.error, sizeof(r.error), "%s", full);
+		n = strnlen(full, sizeof(r.error) - 1);
+		memcpy(r.error, full, n);
+		r.error[n] = '\0';
 	}
 	log_debug("backend %s: %s %s: %s (%.0f ms, try %d)", o->be->name,
 		  c->method, c->path, r.rc == 0 ? "ok" : r.error,
