@@ -153,13 +153,22 @@ class RawClient:
         return self.reply()
 
     def reply(self):
+        return self.reply_line()[1]
+
+    def reply_line(self):
+        """The next reply as its bytes, and parsed (as strict UTF-8)."""
         while b"\n" not in self.buf:
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise ConnectionError("rftd closed the connection")
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
+        return line, json.loads(line.decode("utf-8"))
+
+    def exchange(self, frame):
+        """Sends one raw frame; returns the reply as reply_line() does."""
+        self.send(frame + b"\n")
+        return self.reply_line()
 
     def closed_by_peer(self, timeout=WAIT):
         self.sock.settimeout(timeout)

@@ -616,41 +616,32 @@ class SocketGroupDirectory(DaemonTest):
         self.assertEqual(d.ctl("status").returncode, 0)
 
 
-def raw_reply(client):
-    """The next reply line as bytes, and decoded strictly as UTF-8 JSON."""
-    while b"\n" not in client.buf:
-        chunk = client.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("rftd closed the connection")
-        client.buf += chunk
-    line, client.buf = client.buf.split(b"\n", 1)
-    return line, json.loads(line.decode("utf-8"))
+def call_raw(d, frame):
+    """One raw frame on a connection of its own: the reply's bytes, and
+    the reply decoded strictly as UTF-8 JSON."""
+    c = d.connect()
+    try:
+        return c.exchange(frame)
+    finally:
+        c.close()
 
 
 class RepliesAreUtf8(DaemonTest):
     """Replies stay valid UTF-8 whatever text the request quotes."""
-
-    def call_raw(self, d, frame):
-        c = d.connect()
-        try:
-            c.send(frame + b"\n")
-            return raw_reply(c)
-        finally:
-            c.close()
 
     def test_a_long_unknown_method_is_cut_between_characters(self):
         d = self.daemon()
         frame = json.dumps({"jsonrpc": "2.0", "id": 1,
                             "method": "a" + "\u00e9" * 150},
                            ensure_ascii=False).encode()
-        _, reply = self.call_raw(d, frame)
+        _, reply = call_raw(d, frame)
         self.assertEqual(reply["error"]["code"], -32601)
         self.assertTrue(reply["error"]["message"].endswith("\u00e9...'"),
                         reply)
 
     def test_bytes_that_are_not_utf8_are_quoted_as_escapes(self):
         d = self.daemon()
-        _, reply = self.call_raw(
+        _, reply = call_raw(
             d, b'{"jsonrpc":"2.0","id":1,"method":"ping\xff\xc3"}')
         self.assertEqual(reply["error"]["code"], -32601)
         self.assertIn("ping\\xff\\xc3", reply["error"]["message"])
@@ -661,7 +652,7 @@ class RepliesAreUtf8(DaemonTest):
         frame = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "sweep.plan",
                             "params": {"spec": spec}},
                            ensure_ascii=False).encode()
-        _, reply = self.call_raw(d, frame)
+        _, reply = call_raw(d, frame)
         self.assertEqual(reply["error"]["code"], -32602)
         self.assertTrue(reply["error"]["message"].endswith("..."), reply)
 
@@ -672,17 +663,17 @@ class RepliesAreUtf8(DaemonTest):
                                 "method": "budget.set",
                                 "params": {"scope": scope, "limit_usd": 1}},
                                ensure_ascii=False).encode()
-            _, reply = self.call_raw(d, frame)
+            _, reply = call_raw(d, frame)
             self.assertEqual(reply["error"]["code"], -32602)
             self.assertIn("is not a scope", reply["error"]["message"])
-        _, reply = self.call_raw(
+        _, reply = call_raw(
             d, b'{"jsonrpc":"2.0","id":1,"method":"budget.set",'
                b'"params":{"scope":"w\xe9ek","limit_usd":1}}')
         self.assertIn("'w\\xe9ek' is not a scope", reply["error"]["message"])
 
     def test_a_parameter_name_not_in_utf8_is_quoted_with_escapes(self):
         d = self.daemon()
-        _, reply = self.call_raw(
+        _, reply = call_raw(
             d, b'{"jsonrpc":"2.0","id":1,"method":"daemon.ping",'
                b'"params":{"n\xffo":1}}')
         self.assertEqual(reply["error"]["code"], -32602)
@@ -691,17 +682,9 @@ class RepliesAreUtf8(DaemonTest):
 
 
 class RequestIds(DaemonTest):
-    def call_raw(self, d, frame):
-        c = d.connect()
-        try:
-            c.send(frame + b"\n")
-            return raw_reply(c)
-        finally:
-            c.close()
-
     def test_the_largest_exact_integer_id_is_echoed_digit_for_digit(self):
         d = self.daemon()
-        line, reply = self.call_raw(
+        line, reply = call_raw(
             d, b'{"jsonrpc":"2.0","id":9007199254740991,'
                b'"method":"daemon.ping"}')
         self.assertIn(b'"id":9007199254740991,', line)
@@ -709,7 +692,7 @@ class RequestIds(DaemonTest):
 
     def test_an_infinite_id_is_refused(self):
         d = self.daemon()
-        _, reply = self.call_raw(
+        _, reply = call_raw(
             d, b'{"jsonrpc":"2.0","id":1e999,"method":"daemon.ping"}')
         self.assertEqual(reply["error"]["code"], -32600)
         self.assertIsNone(reply["id"])
@@ -718,7 +701,7 @@ class RequestIds(DaemonTest):
 
     def test_a_duplicate_method_key_is_refused_and_nothing_runs(self):
         d = self.daemon()
-        _, reply = self.call_raw(
+        _, reply = call_raw(
             d, b'{"jsonrpc":"2.0","id":4,"method":"daemon.ping",'
                b'"method":"daemon.reload"}')
         self.assertEqual(reply["id"], 4)
@@ -729,7 +712,7 @@ class RequestIds(DaemonTest):
 
     def test_an_escaped_nul_in_the_method_is_refused(self):
         d = self.daemon()
-        _, reply = self.call_raw(
+        _, reply = call_raw(
             d, b'{"jsonrpc":"2.0","id":5,'
                b'"method":"daemon.ping\\u0000junk"}')
         self.assertEqual(reply["error"]["code"], -32600)
