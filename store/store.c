@@ -53,7 +53,7 @@ query_int(sqlite3 *db, const char *sql, int64_t *out)
 static int
 check_identity(struct store *st, char *err, size_t errlen)
 {
-	int64_t version, app_id, objects;
+	int64_t version = 0, app_id = 0, objects = 0;
 	int rc;
 
 	rc = query_int(st->db, "PRAGMA user_version;", &version);
