@@ -678,7 +678,7 @@ a_refused_connection_fails_and_was_not_sent(void **state)
 	    .method = "POST", .body = "{}", .body_len = 2};
 	struct outcome o = {0};
 	char u[128];
-	int port;
+	int port = 0;
 	int fd = bind_loopback(&port); /* bound, never listening */
 
 	assert_true(fd >= 0);
