@@ -1,34 +1,80 @@
-/* The backends of the configuration (see backend.h). */
+/* The backend types, and the backends of the configuration (backend.h). */
 #include "backend.h"
 
 #include "daemon.h"
 #include "log.h"
+#include "scheduler.h"
 #include "util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+const struct backend_type *const backend_types[] = {
+    &sim_backend_type,
+    &openai_backend_type,
+    NULL,
+};
+
+const struct backend_type *
+backend_type_find(const char *name)
+{
+	for (size_t i = 0; backend_types[i] != NULL; i++)
+		if (strcmp(backend_types[i]->name, name) == 0)
+			return backend_types[i];
+	return NULL;
+}
+
+/* A round of answers is one unit of the scheduler's store writes. */
+static void
+env_round(void *arg, bool begin)
+{
+	struct daemon *d = arg;
+
+	if (d->sched != NULL)
+		scheduler_round(d->sched, begin);
+}
+
+int
+backends_check_host(const struct config *cfg, char *err, size_t errlen)
+{
+	char why[512];
+
+	for (size_t i = 0; i < cfg->nbackends; i++) {
+		const struct config_backend *be = &cfg->backends[i];
+
+		if (be->type->check_host != NULL &&
+		    be->type->check_host(be, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "backend %s: %s", be->name, why);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
 
 void
 backends_init(struct daemon *d)
 {
+	struct backend_env *env = xcalloc(1, sizeof(*env));
+
+	*env = (struct backend_env){
+	    .loop = &d->loop,
+	    .store = d->store,
+	    .round = env_round,
+	    .arg = d,
+	};
+	d->backend_env = env;
 	d->backends = xcalloc(d->cfg.nbackends, sizeof(*d->backends));
 	for (size_t i = 0; i < d->cfg.nbackends; i++) {
 		const struct config_backend *c = &d->cfg.backends[i];
+		struct backend *be = c->type->create(env, c);
 
-		if (strcmp(c->type, "sim") == 0)
-			d->backends[i] = sim_backend_new(d, c);
-		else if (strcmp(c->type, "openai") == 0)
-			d->backends[i] = openai_backend_new(d, c);
-		else
-			fatalx("backend %s: type %s is not implemented",
-			       c->name, c->type);
-		d->nbackends++;
+		d->backends[d->nbackends++] = be;
 		log_info("backend %s: %s%s, at most %u jobs at once", c->name,
-			 c->type,
-			 d->backends[i]->caps & BACKEND_SIMULATED
-			     ? " (simulated)"
-			     : "",
-			 d->backends[i]->max_concurrent);
+			 c->type->name,
+			 be->caps & BACKEND_SIMULATED ? " (simulated)" : "",
+			 be->max_concurrent);
 	}
 }
 
@@ -58,6 +104,8 @@ backends_free(struct daemon *d)
 	for (size_t i = 0; i < d->nbackends; i++)
 		d->backends[i]->ops->destroy(d->backends[i]);
 	free(d->backends);
+	free(d->backend_env);
+	d->backend_env = NULL;
 	d->backends = NULL;
 	d->nbackends = 0;
 }

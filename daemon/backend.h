@@ -25,12 +25,14 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <uv.h>
 
+#include "config.h"
 #include "lifecycle.h"
 
 struct daemon;
 struct backend;
-struct config_backend;
+struct store;
 
 enum backend_caps {
 	BACKEND_CAN_PAUSE = 1 << 0, /* pause() and resume() work */
@@ -154,6 +156,20 @@ struct backend_ops {
 	void (*destroy)(struct backend *be);
 };
 
+/*
+ * What a backend may use of the daemon, and no more: the loop, the store
+ * (its own tables: the simulator's jobs, the provider file cache), and
+ * a way to deliver a round of answers in one unit of store writes, which
+ * the scheduler opens (a backend never opens a transaction itself).
+ */
+struct backend_env {
+	uv_loop_t *loop;
+	struct store *store;
+	/* Around the callbacks of one round of polls: begin, then end. */
+	void (*round)(void *arg, bool begin);
+	void *arg;
+};
+
 struct backend {
 	const struct backend_ops *ops;
 	char *name;		     /* the [backend "NAME"] */
@@ -161,12 +177,45 @@ struct backend {
 	unsigned int max_concurrent; /* jobs running at once */
 	double time_scale;	     /* billed seconds per real second */
 	double poll_interval;	     /* seconds between polls; 0: each tick */
+	double gpus_per_job;	     /* GPUs a job holds, for per_gpu_hour */
 	/* Submissions wait until then (a provider's quota); 0: none. */
 	double hold_until;
 	char hold_reason[256];
-	struct daemon *d;
+	const struct backend_env *env;
 	void *priv; /* the implementation's state */
 };
+
+/*
+ * A type of backend: one file implements it, one line of backend.c
+ * registers it.  Its option table (struct config_option, offsets into a
+ * struct of opts_size bytes) is read, defaulted and printed by config.c.
+ */
+struct config_check;
+struct backend_type {
+	const char *name;
+	const char *help; /* one line, printed by `rftd -n` */
+	const struct config_option *options;
+	size_t noptions;
+	size_t opts_size;
+	/* After the options are read: defaults that depend on others, and
+	 * how they fit; problems go to config_check_error().  Optional. */
+	void (*check_config)(struct config_backend *cfg,
+			     struct config_check *check);
+	/* Before the daemon starts or takes a reloaded configuration: what
+	 * the host must provide (a readable key, a writable directory).
+	 * 0, or -EINVAL with the reason in `err`.  Optional. */
+	int (*check_host)(const struct config_backend *cfg, char *err,
+			  size_t errlen);
+	struct backend *(*create)(const struct backend_env *env,
+				  const struct config_backend *cfg);
+};
+
+/* The registry: NULL-terminated. */
+extern const struct backend_type *const backend_types[];
+const struct backend_type *backend_type_find(const char *name);
+
+extern const struct backend_type sim_backend_type;
+extern const struct backend_type openai_backend_type;
 
 /* Creates the backends of the configuration; fatal on failure. */
 void backends_init(struct daemon *d);
@@ -177,15 +226,7 @@ void backends_close(struct daemon *d);
 void backends_free(struct daemon *d);
 /* The backend called `name`, or NULL. */
 struct backend *backend_find(struct daemon *d, const char *name);
-
-/* The implementations' constructors. */
-struct backend *sim_backend_new(struct daemon *d,
-				const struct config_backend *cfg);
-struct backend *openai_backend_new(struct daemon *d,
-				   const struct config_backend *cfg);
-/* Whether an openai backend's API key can be read: 0, or -EINVAL with
- * the reason in `err` (the key itself is never kept or shown). */
-int openai_check_key(const struct config_backend *cfg, char *err,
-		     size_t errlen);
+/* Every backend's check_host(): 0, or -EINVAL with "backend NAME: why". */
+int backends_check_host(const struct config *cfg, char *err, size_t errlen);
 
 #endif

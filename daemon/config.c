@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "backend.h"
 #include "jsonutil.h"
 #include "paths.h"
 #include "util.h"
@@ -25,170 +26,141 @@
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define MAX_BACKENDS 64
 
-enum opt_type {
-	OPT_PATH,	  /* an absolute path */
-	OPT_SOCKET,	  /* an absolute path that fits sockaddr_un */
-	OPT_LOGLEVEL,	  /* error | warning | info | debug */
-	OPT_UINT,	  /* an integer in [min, max] */
-	OPT_DOUBLE,	  /* a number in [min, max] */
-	OPT_GROUP,	  /* a group name or number */
-	OPT_BACKEND_TYPE, /* a backend type this rftd implements */
-	OPT_MONEY,	  /* USD >= 0; unset is -1 */
-	OPT_ACTION,	  /* pause | cancel */
-	OPT_STRING,	  /* any text without control characters */
-	OPT_URL,	  /* http:// or https://, no trailing '/' kept */
-	OPT_BOOL,	  /* yes | no | true | false | 1 | 0 */
-	OPT_CHOICE,	  /* one of option.choices */
-};
-
 enum opt_section {
 	SEC_DAEMON,  /* [daemon]; fields of struct config */
-	SEC_BACKEND, /* [backend "NAME"]; fields of struct config_backend */
+	SEC_BACKEND, /* [backend "NAME"]; struct config_backend, then the
+			type's own options */
 	SEC_PRICE,   /* [price "BACKEND/MODEL"]; struct config_price */
 	SEC_BUDGET,  /* [budget]; fields of struct config */
 };
-
-struct option {
-	enum opt_section section;
-	const char *key;
-	enum opt_type type;
-	size_t offset;	 /* of the field in its struct */
-	double min, max; /* for OPT_UINT and OPT_DOUBLE */
-	bool reloadable;
-	const char *help;  /* printed above the option by config_print() */
-	const char *types; /* backend types it applies to */
-	const char *const *choices; /* for OPT_CHOICE */
-};
-
-static const char *const dialects[] = {"openai", "azure", NULL};
 
 #define CFG(field) offsetof(struct config, field)
 #define BE(field)  offsetof(struct config_backend, field)
 #define PR(field)  offsetof(struct config_price, field)
 
-static const struct option options[] = {
-    {SEC_DAEMON, "socket", OPT_SOCKET, CFG(socket_path), 0, 0, false,
+static const struct config_option daemon_options[] = {
+    {"socket", CONFIG_SOCKET, CFG(socket_path), 0, 0, false,
      "control socket (rftctl connects here)"},
-    {SEC_DAEMON, "database", OPT_PATH, CFG(database_path), 0, 0, false,
+    {"database", CONFIG_PATH, CFG(database_path), 0, 0, false,
      "SQLite database; its directory is created if missing"},
-    {SEC_DAEMON, "log_level", OPT_LOGLEVEL, CFG(log_level), 0, 0, true,
+    {"log_level", CONFIG_LOGLEVEL, CFG(log_level), 0, 0, true,
      "error, warning, info or debug"},
-    {SEC_DAEMON, "socket_group", OPT_GROUP, CFG(socket_group), 0, 0, false,
+    {"socket_group", CONFIG_GROUP, CFG(socket_group), 0, 0, false,
      "group allowed to use the socket (mode 0660); unset: owner only "
      "(0600)"},
-    {SEC_DAEMON, "idle_timeout", OPT_UINT, CFG(idle_timeout), 1, 86400, true,
+    {"idle_timeout", CONFIG_UINT, CFG(idle_timeout), 1, 86400, true,
      "seconds a silent client may stay connected"},
-    {SEC_DAEMON, "max_clients", OPT_UINT, CFG(max_clients), 1, 1024, true,
+    {"max_clients", CONFIG_UINT, CFG(max_clients), 1, 1024, true,
      "control connections served at once"},
-    {SEC_DAEMON, "tick", OPT_UINT, CFG(tick_ms), 10, 60000, true,
+    {"tick", CONFIG_UINT, CFG(tick_ms), 10, 60000, true,
      "scheduler tick in milliseconds: admission, polling, metering"},
-    {SEC_DAEMON, "max_trials_per_sweep", OPT_UINT, CFG(max_trials), 1, 1000000,
-     true, "a sweep expanding to more trials is refused"},
-    {SEC_BACKEND, "type", OPT_BACKEND_TYPE, BE(type), 0, 0, false,
-     "sim: the built-in simulator; openai: an OpenAI-compatible "
-     "fine-tuning API"},
-    {SEC_BACKEND, "max_concurrent", OPT_UINT, BE(max_concurrent), 1, 10000,
-     true, "jobs running at once on this backend"},
-    {SEC_BACKEND, "speed", OPT_DOUBLE, BE(speed), 1, 1e7, true,
-     "sim: simulated seconds per real second (3600: an hour a second)", "sim"},
-    {SEC_BACKEND, "failure_rate", OPT_DOUBLE, BE(failure_rate), 0, 1, true,
-     "sim: probability that a job fails part way", "sim"},
-    {SEC_BACKEND, "pause_after_hours", OPT_DOUBLE, BE(pause_after_hours), 0,
-     1e6, true,
-     "sim: the provider pauses a job after this much training, as Azure "
-     "does at its cost cap (0: never)",
-     "sim"},
-    {SEC_BACKEND, "dialect", OPT_CHOICE, BE(dialect), 0, 0, true,
-     "openai: Authorization: Bearer; azure: the api-key header", "openai",
-     dialects},
-    {SEC_BACKEND, "base_url", OPT_URL, BE(base_url), 0, 0, true,
-     "the API up to the version: https://api.openai.com/v1, or "
-     "https://NAME.openai.azure.com/openai/v1",
-     "openai"},
-    {SEC_BACKEND, "api_version", OPT_STRING, BE(api_version), 0, 0, true,
-     "azure: the dated API (base_url .../openai, ?api-version=); unset: "
-     "the v1 API",
-     "openai"},
-    {SEC_BACKEND, "api_key_file", OPT_PATH, BE(api_key_file), 0, 0, true,
-     "a file holding the API key (one of api_key_file, api_key_env, "
-     "api_key_credential)",
-     "openai"},
-    {SEC_BACKEND, "api_key_env", OPT_STRING, BE(api_key_env), 0, 0, true,
-     "an environment variable holding the API key", "openai"},
-    {SEC_BACKEND, "api_key_credential", OPT_STRING, BE(api_key_credential), 0,
-     0, true, "a systemd credential (LoadCredential=) holding the API key",
-     "openai"},
-    {SEC_BACKEND, "organization", OPT_STRING, BE(organization), 0, 0, true,
-     "sent as OpenAI-Organization", "openai"},
-    {SEC_BACKEND, "project", OPT_STRING, BE(project), 0, 0, true,
-     "sent as OpenAI-Project", "openai"},
-    {SEC_BACKEND, "training_type", OPT_STRING, BE(training_type), 0, 0, true,
-     "azure: trainingType of new jobs (e.g. globalstandard); unset: the "
-     "provider's default",
-     "openai"},
-    {SEC_BACKEND, "ca_file", OPT_PATH, BE(ca_file), 0, 0, false,
-     "CA certificates to verify the API's TLS with; unset: the system's",
-     "openai"},
-    {SEC_BACKEND, "poll_interval", OPT_DOUBLE, BE(poll_interval), 0.05, 3600,
-     true, "seconds between two polls of a live job", "openai"},
-    {SEC_BACKEND, "request_timeout", OPT_DOUBLE, BE(request_timeout), 1, 600,
-     true, "seconds one request may take", "openai"},
-    {SEC_BACKEND, "connect_timeout", OPT_DOUBLE, BE(connect_timeout), 0.1, 120,
-     false, "seconds to connect to the API", "openai"},
-    {SEC_BACKEND, "preflight", OPT_BOOL, BE(preflight), 0, 0, true,
-     "validate every grader with the provider before a sweep is accepted",
-     "openai"},
-    {SEC_PRICE, "per_training_hour", OPT_DOUBLE, PR(per_training_hour), 0, 1e6,
-     true, "USD per hour of training (the billed wall-clock time)"},
-    {SEC_PRICE, "grader_per_mtok_in", OPT_DOUBLE, PR(grader_per_mtok_in), 0,
-     1e6, true, "USD per million input tokens of model graders"},
-    {SEC_PRICE, "grader_per_mtok_out", OPT_DOUBLE, PR(grader_per_mtok_out), 0,
-     1e6, true, "USD per million output tokens of model graders"},
-    {SEC_BUDGET, "global", OPT_MONEY, CFG(budget_global), 0, 1e9, true,
-     "USD for all jobs, all time; unset: no limit"},
-    {SEC_BUDGET, "global_action", OPT_ACTION, CFG(global_action), 0, 0, true,
-     "pause (where the backend can) or cancel at the limit"},
-    {SEC_BUDGET, "day", OPT_MONEY, CFG(budget_day), 0, 1e9, true,
-     "USD for all jobs in any 24 hours; unset: no limit"},
-    {SEC_BUDGET, "day_action", OPT_ACTION, CFG(day_action), 0, 0, true,
-     "pause or cancel"},
-    {SEC_BUDGET, "month", OPT_MONEY, CFG(budget_month), 0, 1e9, true,
-     "USD for all jobs in any 30 days; unset: no limit"},
-    {SEC_BUDGET, "month_action", OPT_ACTION, CFG(month_action), 0, 0, true,
-     "pause or cancel"},
-    {SEC_BUDGET, "default_max_job_hours", OPT_DOUBLE,
-     CFG(default_max_job_hours), 0.01, 720, true,
-     "a sweep without max_job_hours gets this"},
-    {SEC_BUDGET, "grader_mtok_in_per_hour", OPT_DOUBLE,
-     CFG(grader_mtok_in_per_hour), 0, 1e6, true,
-     "model-grader input tokens per training hour (millions), estimated"},
-    {SEC_BUDGET, "grader_mtok_out_per_hour", OPT_DOUBLE,
-     CFG(grader_mtok_out_per_hour), 0, 1e6, true,
-     "model-grader output tokens per training hour (millions), estimated"},
-    {SEC_BUDGET, "cancel_latency", OPT_DOUBLE, CFG(cancel_latency), 0, 3600,
-     true, "seconds a pause or cancel takes to stop the billing"},
+    {"max_trials_per_sweep", CONFIG_UINT, CFG(max_trials), 1, 1000000, true,
+     "a sweep expanding to more trials is refused"},
 };
 
-static const char *const backend_types[] = {"sim", "openai", NULL};
+/* What every backend has; `type` is read first and chooses the rest. */
+static const struct config_option backend_options[] = {
+    {"max_concurrent", CONFIG_UINT, BE(max_concurrent), 1, 10000, true,
+     "jobs running at once on this backend", "8"},
+};
 
-_Static_assert(ARRAY_LEN(options) <= 64, "seen masks are 64 bits");
+static const struct config_option price_options[] = {
+    {"per_training_hour", CONFIG_DOUBLE, PR(per_training_hour), 0, 1e6, true,
+     "USD per hour of training (the billed wall-clock time)"},
+    {"per_gpu_hour", CONFIG_DOUBLE, PR(per_gpu_hour), 0, 1e6, true,
+     "USD per GPU-hour: a job costs gpus_per_job x hours x this"},
+    {"grader_per_mtok_in", CONFIG_DOUBLE, PR(grader_per_mtok_in), 0, 1e6, true,
+     "USD per million input tokens of model graders"},
+    {"grader_per_mtok_out", CONFIG_DOUBLE, PR(grader_per_mtok_out), 0, 1e6,
+     true, "USD per million output tokens of model graders"},
+};
+
+static const struct config_option budget_options[] = {
+    {"global", CONFIG_MONEY, CFG(budget_global), 0, 1e9, true,
+     "USD for all jobs, all time; unset: no limit"},
+    {"global_action", CONFIG_ACTION, CFG(global_action), 0, 0, true,
+     "pause (where the backend can) or cancel at the limit"},
+    {"day", CONFIG_MONEY, CFG(budget_day), 0, 1e9, true,
+     "USD for all jobs in any 24 hours; unset: no limit"},
+    {"day_action", CONFIG_ACTION, CFG(day_action), 0, 0, true,
+     "pause or cancel"},
+    {"month", CONFIG_MONEY, CFG(budget_month), 0, 1e9, true,
+     "USD for all jobs in any 30 days; unset: no limit"},
+    {"month_action", CONFIG_ACTION, CFG(month_action), 0, 0, true,
+     "pause or cancel"},
+    {"default_max_job_hours", CONFIG_DOUBLE, CFG(default_max_job_hours), 0.01,
+     720, true, "a sweep without max_job_hours gets this"},
+    {"grader_mtok_in_per_hour", CONFIG_DOUBLE, CFG(grader_mtok_in_per_hour), 0,
+     1e6, true,
+     "model-grader input tokens per training hour (millions), estimated"},
+    {"grader_mtok_out_per_hour", CONFIG_DOUBLE, CFG(grader_mtok_out_per_hour),
+     0, 1e6, true,
+     "model-grader output tokens per training hour (millions), estimated"},
+    {"cancel_latency", CONFIG_DOUBLE, CFG(cancel_latency), 0, 3600, true,
+     "seconds a pause or cancel takes to stop the billing"},
+};
+
+struct table {
+	const struct config_option *opts;
+	size_t n;
+};
+
+static const struct table tables[] = {
+    [SEC_DAEMON] = {daemon_options, ARRAY_LEN(daemon_options)},
+    [SEC_BACKEND] = {backend_options, ARRAY_LEN(backend_options)},
+    [SEC_PRICE] = {price_options, ARRAY_LEN(price_options)},
+    [SEC_BUDGET] = {budget_options, ARRAY_LEN(budget_options)},
+};
+
+/* The option `key` of a table, or NULL. */
+static const struct config_option *
+table_find(const struct config_option *opts, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(opts[i].key, key) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+/* A key = value of a backend section, applied once its type is known. */
+struct pending {
+	char *key;
+	char *value;
+	int line;
+};
+
+struct backend_keys {
+	struct pending *keys;
+	size_t n;
+};
 
 struct parse {
 	struct config *cfg;
 	const char *file;
 	FILE *fp;
-	int line;		/* line the reader returned last */
-	bool section_bad;	/* keys of this section are not checked */
-	bool after_key;		/* the previous non-blank line was a key */
-	uint64_t daemon_seen;	/* bit per option: set in [daemon] */
-	size_t backend;		/* the [backend] section being read */
-	uint64_t *backend_seen; /* the same per backend */
-	int (*backend_lines)[ARRAY_LEN(options)]; /* where each was set */
-	uint64_t *price_seen;			  /* the same per price */
+	int line;	      /* line the reader returned last */
+	bool section_bad;     /* keys of this section are not checked */
+	bool after_key;	      /* the previous non-blank line was a key */
+	uint64_t daemon_seen; /* bit per option: set in [daemon] */
+	size_t backend;	      /* the [backend] section being read */
+	struct backend_keys *backend_keys; /* per backend, until its type */
+	uint64_t *price_seen;		   /* bit per option, per price */
 	uint64_t budget_seen;
 	char *errors; /* accumulated "FILE:LINE: msg\n" */
 	size_t errors_len;
 	int nerrors;
+};
+
+_Static_assert(ARRAY_LEN(daemon_options) <= 64 &&
+		   ARRAY_LEN(price_options) <= 64 &&
+		   ARRAY_LEN(budget_options) <= 64,
+	       "seen masks are 64 bits");
+
+/* A backend type checking its options (config_check_*). */
+struct config_check {
+	struct parse *p;
+	struct config_backend *be;
+	const struct backend_keys *keys;
 };
 
 static void parse_error(struct parse *p, int line, const char *fmt, ...)
@@ -216,21 +188,15 @@ parse_error(struct parse *p, int line, const char *fmt, ...)
 }
 
 static void
-backend_defaults(struct config_backend *be, const char *name)
+backend_init(struct config_backend *be, const char *name, int line)
 {
 	memset(be, 0, sizeof(*be));
 	be->name = xstrdup(name);
-	be->speed = 3600;
-	be->failure_rate = 0;
-	be->max_concurrent = 8;
-	be->poll_interval = 30;
-	be->request_timeout = 60;
-	be->connect_timeout = 10;
-	be->preflight = true;
+	be->line = line;
 }
 
 static struct config_backend *
-backend_find(struct config *cfg, const char *name)
+config_backend_find(struct config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->nbackends; i++)
 		if (strcmp(cfg->backends[i].name, name) == 0)
@@ -241,27 +207,21 @@ backend_find(struct config *cfg, const char *name)
 const struct config_backend *
 config_backend(const struct config *cfg, const char *name)
 {
-	return backend_find((struct config *)cfg, name);
+	return config_backend_find((struct config *)cfg, name);
 }
 
 static struct config_backend *
 backend_add(struct parse *p, const char *name)
 {
 	struct config *cfg = p->cfg;
-	struct config_backend *be;
 
 	cfg->backends = xrealloc(cfg->backends,
 				 (cfg->nbackends + 1) * sizeof(*cfg->backends));
-	p->backend_seen = xrealloc(
-	    p->backend_seen, (cfg->nbackends + 1) * sizeof(*p->backend_seen));
-	p->backend_seen[cfg->nbackends] = 0;
-	p->backend_lines = xrealloc(
-	    p->backend_lines, (cfg->nbackends + 1) * sizeof(*p->backend_lines));
-	memset(p->backend_lines[cfg->nbackends], 0, sizeof(*p->backend_lines));
-	be = &cfg->backends[cfg->nbackends++];
-	backend_defaults(be, name);
-	be->line = p->line;
-	return be;
+	p->backend_keys = xrealloc(
+	    p->backend_keys, (cfg->nbackends + 1) * sizeof(*p->backend_keys));
+	memset(&p->backend_keys[cfg->nbackends], 0, sizeof(*p->backend_keys));
+	backend_init(&cfg->backends[cfg->nbackends], name, p->line);
+	return &cfg->backends[cfg->nbackends++];
 }
 
 static struct config_price *
@@ -363,7 +323,7 @@ check_section(struct parse *p, const char *name)
 				    "backend name '%s' must be 1..64 letters, "
 				    "digits, '_', '.' or '-'",
 				    be);
-		else if (backend_find(p->cfg, be) != NULL)
+		else if (config_backend_find(p->cfg, be) != NULL)
 			parse_error(p, p->line,
 				    "backend \"%s\" is defined "
 				    "twice",
@@ -392,8 +352,32 @@ check_section(struct parse *p, const char *name)
 	return false;
 }
 
+/* "30", "30s", "2m", "1.5h": seconds in [min, max]. */
 static int
-set_value(struct parse *p, void *base, const struct option *o,
+parse_duration(const char *value, double min, double max, double *out)
+{
+	size_t len = strlen(value);
+	double unit = 1, d;
+	char *num;
+	int rc;
+
+	if (len > 0 && strchr("smh", value[len - 1]) != NULL) {
+		unit = value[len - 1] == 'h'   ? 3600
+		       : value[len - 1] == 'm' ? 60
+					       : 1;
+		len--;
+	}
+	num = strndup(value, len);
+	rc = parse_double(num, min / unit, max / unit, &d);
+	free(num);
+	if (rc != 0)
+		return -EINVAL;
+	*out = d * unit;
+	return 0;
+}
+
+static int
+set_value(struct parse *p, int line, void *base, const struct config_option *o,
 	  const char *value)
 {
 	void *field = (char *)base + o->offset;
@@ -402,18 +386,18 @@ set_value(struct parse *p, void *base, const struct option *o,
 	double d;
 
 	switch (o->type) {
-	case OPT_SOCKET:
+	case CONFIG_SOCKET:
 		if (strlen(value) > SUN_PATH_MAX) {
-			parse_error(p, p->line,
+			parse_error(p, line,
 				    "%s: path too long for a socket (%zu "
 				    "bytes, at most %zu)",
 				    o->key, strlen(value), SUN_PATH_MAX);
 			return -EINVAL;
 		}
 		/* FALLTHROUGH */
-	case OPT_PATH:
+	case CONFIG_PATH:
 		if (value[0] != '/') {
-			parse_error(p, p->line,
+			parse_error(p, line,
 				    "%s: must be an absolute path, not '%s'",
 				    o->key, value);
 			return -EINVAL;
@@ -421,51 +405,48 @@ set_value(struct parse *p, void *base, const struct option *o,
 		free(*str);
 		*str = xstrdup(value);
 		return 0;
-	case OPT_LOGLEVEL:
+	case CONFIG_LOGLEVEL:
 		if (log_level_parse(value, field) != 0) {
-			parse_error(p, p->line,
+			parse_error(p, line,
 				    "%s: '%s' is not one of error, warning, "
 				    "info, debug",
 				    o->key, value);
 			return -EINVAL;
 		}
 		return 0;
-	case OPT_UINT:
+	case CONFIG_UINT:
 		if (parse_i64(value, (int64_t)o->min, (int64_t)o->max, &n) !=
 		    0) {
-			parse_error(p, p->line,
+			parse_error(p, line,
 				    "%s: '%s' is not an integer in %.0f..%.0f",
 				    o->key, value, o->min, o->max);
 			return -EINVAL;
 		}
 		*(unsigned int *)field = (unsigned int)n;
 		return 0;
-	case OPT_DOUBLE:
+	case CONFIG_DOUBLE:
 		if (parse_double(value, o->min, o->max, &d) != 0) {
-			parse_error(p, p->line,
+			parse_error(p, line,
 				    "%s: '%s' is not a number in %g..%g",
 				    o->key, value, o->min, o->max);
 			return -EINVAL;
 		}
 		*(double *)field = d;
 		return 0;
-	case OPT_BACKEND_TYPE:
-		for (size_t i = 0; backend_types[i] != NULL; i++) {
-			if (strcmp(value, backend_types[i]) == 0) {
-				free(*str);
-				*str = xstrdup(value);
-				return 0;
-			}
+	case CONFIG_DURATION:
+		if (parse_duration(value, o->min, o->max, &d) != 0) {
+			parse_error(p, line,
+				    "%s: '%s' is not a duration in %gs..%gs "
+				    "(a number of seconds, or with s, m or h)",
+				    o->key, value, o->min, o->max);
+			return -EINVAL;
 		}
-		parse_error(p, p->line,
-			    "type: '%s' is not a backend type this rftd "
-			    "implements (sim, openai)",
-			    value);
-		return -EINVAL;
-	case OPT_STRING:
+		*(double *)field = d;
+		return 0;
+	case CONFIG_STRING:
 		for (const char *c = value; *c != '\0'; c++) {
 			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-				parse_error(p, p->line,
+				parse_error(p, line,
 					    "%s: control characters are not "
 					    "allowed",
 					    o->key);
@@ -475,13 +456,13 @@ set_value(struct parse *p, void *base, const struct option *o,
 		free(*str);
 		*str = xstrdup(value);
 		return 0;
-	case OPT_URL: {
+	case CONFIG_URL: {
 		size_t len = strlen(value);
 
 		if ((strncmp(value, "https://", 8) != 0 &&
 		     strncmp(value, "http://", 7) != 0) ||
 		    strpbrk(value, " \t\r\n?#") != NULL || len > 2048) {
-			parse_error(p, p->line,
+			parse_error(p, line,
 				    "%s: '%s' is not an http:// or https:// "
 				    "URL without query or fragment",
 				    o->key, value);
@@ -493,7 +474,7 @@ set_value(struct parse *p, void *base, const struct option *o,
 		*str = strndup(value, len);
 		return 0;
 	}
-	case OPT_BOOL:
+	case CONFIG_BOOL:
 		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
 		    strcmp(value, "1") == 0 || strcmp(value, "on") == 0) {
 			*(bool *)field = true;
@@ -504,10 +485,10 @@ set_value(struct parse *p, void *base, const struct option *o,
 			*(bool *)field = false;
 			return 0;
 		}
-		parse_error(p, p->line, "%s: '%s' is not yes or no", o->key,
+		parse_error(p, line, "%s: '%s' is not yes or no", o->key,
 			    value);
 		return -EINVAL;
-	case OPT_CHOICE:
+	case CONFIG_CHOICE:
 		for (size_t i = 0; o->choices[i] != NULL; i++) {
 			if (strcmp(value, o->choices[i]) == 0) {
 				free(*str);
@@ -515,13 +496,13 @@ set_value(struct parse *p, void *base, const struct option *o,
 				return 0;
 			}
 		}
-		parse_error(p, p->line, "%s: '%s' is not one of %s%s%s", o->key,
+		parse_error(p, line, "%s: '%s' is not one of %s%s%s", o->key,
 			    value, o->choices[0], o->choices[1] ? ", " : "",
 			    o->choices[1] ? o->choices[1] : "");
 		return -EINVAL;
-	case OPT_MONEY:
+	case CONFIG_MONEY:
 		if (parse_double(value, o->min, o->max, &d) != 0) {
-			parse_error(p, p->line,
+			parse_error(p, line,
 				    "%s: '%s' is not an amount of USD in "
 				    "0..%g",
 				    o->key, value, o->max);
@@ -529,24 +510,24 @@ set_value(struct parse *p, void *base, const struct option *o,
 		}
 		*(double *)field = d;
 		return 0;
-	case OPT_ACTION:
+	case CONFIG_ACTION:
 		if (strcmp(value, "pause") == 0 ||
 		    strcmp(value, "cancel") == 0) {
 			*(enum config_action *)field =
 			    value[0] == 'p' ? CONFIG_PAUSE : CONFIG_CANCEL;
 			return 0;
 		}
-		parse_error(p, p->line, "%s: '%s' is not pause or cancel",
-			    o->key, value);
+		parse_error(p, line, "%s: '%s' is not pause or cancel", o->key,
+			    value);
 		return -EINVAL;
-	case OPT_GROUP: {
+	case CONFIG_GROUP: {
 		struct group *gr = getgrnam(value);
 
 		if (gr == NULL && parse_i64(value, 0, INT32_MAX, &n) == 0)
 			gr = getgrgid((gid_t)n);
 		if (gr == NULL) {
-			parse_error(p, p->line, "%s: no such group '%s'",
-				    o->key, value);
+			parse_error(p, line, "%s: no such group '%s'", o->key,
+				    value);
 			return -EINVAL;
 		}
 		free(*str);
@@ -558,6 +539,26 @@ set_value(struct parse *p, void *base, const struct option *o,
 	return -EINVAL;
 }
 
+/* A key of a backend section waits for the section's end: until then
+ * its type, which says what the key means, may be unknown. */
+static void
+backend_key(struct parse *p, const char *key, const char *value)
+{
+	struct backend_keys *bk = &p->backend_keys[p->backend];
+
+	for (size_t i = 0; i < bk->n; i++) {
+		if (strcmp(bk->keys[i].key, key) == 0) {
+			parse_error(p, p->line,
+				    "'%s' is set twice in [backend \"%s\"]",
+				    key, p->cfg->backends[p->backend].name);
+			return;
+		}
+	}
+	bk->keys = xrealloc(bk->keys, (bk->n + 1) * sizeof(*bk->keys));
+	bk->keys[bk->n++] =
+	    (struct pending){xstrdup(key), xstrdup(value), p->line};
+}
+
 static int
 on_key(void *user, const char *section, const char *key, const char *value)
 {
@@ -565,6 +566,7 @@ on_key(void *user, const char *section, const char *key, const char *value)
 	enum opt_section sec = SEC_DAEMON;
 	uint64_t *seen = &p->daemon_seen;
 	void *base = p->cfg;
+	const struct config_option *o;
 	size_t i;
 
 	if (p->section_bad)
@@ -586,28 +588,23 @@ on_key(void *user, const char *section, const char *key, const char *value)
 		 * The section just added (check_section vetted it), not one
 		 * found by the name inih passes: inih cuts long section names.
 		 */
-		sec = SEC_BACKEND;
-		base = &p->cfg->backends[p->backend];
-		seen = &p->backend_seen[p->backend];
+		backend_key(p, key, value);
+		return 1;
 	}
-	for (i = 0; i < ARRAY_LEN(options); i++)
-		if (options[i].section == sec &&
-		    strcmp(options[i].key, key) == 0)
-			break;
-	if (i == ARRAY_LEN(options)) {
+	o = table_find(tables[sec].opts, tables[sec].n, key);
+	if (o == NULL) {
 		parse_error(p, p->line, "unknown key '%s' in [%s]", key,
 			    section);
 		return 1;
 	}
+	i = (size_t)(o - tables[sec].opts);
 	if (*seen & (1ull << i)) {
 		parse_error(p, p->line, "'%s' is set twice in [%s]", key,
 			    section);
 		return 1;
 	}
 	*seen |= 1ull << i;
-	if (sec == SEC_BACKEND)
-		p->backend_lines[p->backend][i] = p->line;
-	set_value(p, base, &options[i], value);
+	set_value(p, p->line, base, o, value);
 	return 1;
 }
 
@@ -711,75 +708,138 @@ set_defaults(struct config *cfg)
 	cfg->cancel_latency = 5;
 }
 
-/* The line of a backend's option `key`; 0 when it was not set. */
-static int
-option_line(const int *lines, const char *key)
+void
+config_check_error(struct config_check *c, int line, const char *fmt, ...)
 {
-	for (size_t i = 0; i < ARRAY_LEN(options); i++)
-		if (options[i].section == SEC_BACKEND &&
-		    strcmp(options[i].key, key) == 0)
-			return lines[i];
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	parse_error(c->p, line > 0 ? line : c->be->line, "backend \"%s\": %s",
+		    c->be->name, msg);
+}
+
+int
+config_check_line(const struct config_check *c, const char *key)
+{
+	for (size_t i = 0; c->keys != NULL && i < c->keys->n; i++)
+		if (strcmp(c->keys->keys[i].key, key) == 0)
+			return c->keys->keys[i].line;
 	return 0;
 }
 
-/* The options of an openai backend: defaults, and how they fit. */
-static void
-finish_openai(struct parse *p, struct config_backend *be, const int *lines)
+void
+config_check_default_price(struct config_check *c, const char *model,
+			   double per_hour)
 {
-	int keys = (be->api_key_file != NULL) + (be->api_key_env != NULL) +
-		   (be->api_key_credential != NULL);
+	struct config *cfg = c->p->cfg;
+	struct config_price *pr;
 
-	if (option_line(lines, "max_concurrent") == 0)
-		be->max_concurrent = 3; /* OpenAI's limit of running jobs */
-	if (be->dialect == NULL)
-		be->dialect = xstrdup("openai");
-	if (keys != 1)
-		parse_error(p, be->line,
-			    "backend \"%s\": set exactly one of api_key_file, "
-			    "api_key_env and api_key_credential",
-			    be->name);
-	if (be->base_url == NULL && strcmp(be->dialect, "azure") == 0)
-		parse_error(p, be->line,
-			    "backend \"%s\": dialect azure needs base_url "
-			    "(https://NAME.openai.azure.com/openai/v1)",
-			    be->name);
-	else if (be->base_url == NULL)
-		be->base_url = xstrdup("https://api.openai.com/v1");
-	if (be->api_version != NULL && strcmp(be->dialect, "azure") != 0)
-		parse_error(p, option_line(lines, "api_version"),
-			    "backend \"%s\": api_version is for dialect azure",
-			    be->name);
+	for (size_t k = 0; k < cfg->nprices; k++)
+		if (strcmp(cfg->prices[k].backend, c->be->name) == 0 &&
+		    (strcmp(model, "*") == 0 ||
+		     strcmp(cfg->prices[k].model, model) == 0 ||
+		     strcmp(cfg->prices[k].model, "*") == 0))
+			return;
+	pr = price_add(c->p, c->be->name, model);
+	pr->per_training_hour = per_hour;
+	pr->line = 0;
 }
 
-/* Options that belong to another type of backend are mistakes. */
-static void
-check_backend_options(struct parse *p, const struct config_backend *be,
-		      const int *lines)
+/* The backend type that has option `key`, other than `not`; or NULL. */
+static const struct backend_type *
+type_with_option(const char *key, const struct backend_type * not )
 {
-	for (size_t i = 0; i < ARRAY_LEN(options); i++) {
-		const struct option *o = &options[i];
+	for (size_t i = 0; backend_types[i] != NULL; i++)
+		if (backend_types[i] !=
+		    not &&table_find(backend_types[i]->options,
+				     backend_types[i]->noptions, key) != NULL)
+			return backend_types[i];
+	return NULL;
+}
 
-		if (o->section == SEC_BACKEND && o->types != NULL &&
-		    lines[i] > 0 && strcmp(o->types, be->type) != 0)
-			parse_error(p, lines[i],
+static void
+type_names(char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; backend_types[i] != NULL && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 i ? ", " : "", backend_types[i]->name);
+}
+
+/* Gives `be` its type's options: the defaults, then the file's keys. */
+static void
+backend_apply(struct parse *p, struct config_backend *be,
+	      const struct backend_keys *keys)
+{
+	const struct backend_type *type;
+	struct config_check check = {p, be, keys};
+	const char *name = NULL;
+	int type_line = be->line, before = p->nerrors;
+	char names[256];
+
+	for (size_t i = 0; keys != NULL && i < keys->n; i++)
+		if (strcmp(keys->keys[i].key, "type") == 0) {
+			name = keys->keys[i].value;
+			type_line = keys->keys[i].line;
+		}
+	if (name == NULL) {
+		parse_error(p, be->line, "backend \"%s\" needs a type",
+			    be->name);
+		return;
+	}
+	type = backend_type_find(name);
+	if (type == NULL) {
+		type_names(names, sizeof(names));
+		parse_error(p, type_line,
+			    "type: '%s' is not a backend type this rftd "
+			    "implements (%s)",
+			    name, names);
+		return;
+	}
+	be->type = type;
+	be->opts = xcalloc(1, type->opts_size);
+	be->lines =
+	    xcalloc(type->noptions ? type->noptions : 1, sizeof(*be->lines));
+	for (size_t i = 0; i < ARRAY_LEN(backend_options); i++)
+		if (backend_options[i].def != NULL)
+			set_value(p, 0, be, &backend_options[i],
+				  backend_options[i].def);
+	for (size_t i = 0; i < type->noptions; i++)
+		if (type->options[i].def != NULL)
+			set_value(p, 0, be->opts, &type->options[i],
+				  type->options[i].def);
+	for (size_t i = 0; keys != NULL && i < keys->n; i++) {
+		const struct pending *k = &keys->keys[i];
+		const struct config_option *o;
+		const struct backend_type *other;
+
+		if (strcmp(k->key, "type") == 0)
+			continue;
+		if ((o = table_find(backend_options, ARRAY_LEN(backend_options),
+				    k->key)) != NULL) {
+			set_value(p, k->line, be, o, k->value);
+		} else if ((o = table_find(type->options, type->noptions,
+					   k->key)) != NULL) {
+			be->lines[o - type->options] = k->line;
+			set_value(p, k->line, be->opts, o, k->value);
+		} else if ((other = type_with_option(k->key, type)) != NULL) {
+			parse_error(p, k->line,
 				    "backend \"%s\": %s applies to type %s, "
 				    "not %s",
-				    be->name, o->key, o->types, be->type);
+				    be->name, k->key, other->name, type->name);
+		} else {
+			parse_error(p, k->line,
+				    "unknown key '%s' in [backend \"%s\"]",
+				    k->key, be->name);
+		}
 	}
-}
-
-/* A built-in price, unless the configuration prices the backend. */
-static void
-default_price(struct parse *p, const char *backend, const char *model,
-	      double per_hour)
-{
-	for (size_t k = 0; k < p->cfg->nprices; k++)
-		if (strcmp(p->cfg->prices[k].backend, backend) == 0 &&
-		    (strcmp(p->cfg->prices[k].model, model) == 0 ||
-		     strcmp(p->cfg->prices[k].model, "*") == 0))
-			return;
-	price_add(p, backend, model)->per_training_hour = per_hour;
-	p->cfg->prices[p->cfg->nprices - 1].line = 0;
+	if (p->nerrors == before && type->check_config != NULL)
+		type->check_config(be, &check);
 }
 
 /* Every backend has a type; "sim" exists even when not configured. */
@@ -788,48 +848,37 @@ finish_backends(struct parse *p)
 {
 	struct config *cfg = p->cfg;
 
-	for (size_t i = 0; i < cfg->nbackends; i++) {
-		struct config_backend *be = &cfg->backends[i];
-
-		if (be->type == NULL) {
-			parse_error(p, be->line, "backend \"%s\" needs a type",
-				    be->name);
-			continue;
-		}
-		check_backend_options(p, be, p->backend_lines[i]);
-		if (strcmp(be->type, "openai") == 0) {
-			finish_openai(p, be, p->backend_lines[i]);
-			/* The published price of RFT on o4-mini. */
-			default_price(p, be->name, "o4-mini-2025-04-16", 100);
-		}
+	if (config_backend_find(cfg, "sim") == NULL) {
+		p->line = 0;
+		backend_add(p, "sim");
+		p->backend_keys[cfg->nbackends - 1].keys =
+		    xcalloc(1, sizeof(struct pending));
+		p->backend_keys[cfg->nbackends - 1].keys[0] =
+		    (struct pending){xstrdup("type"), xstrdup("sim"), 0};
+		p->backend_keys[cfg->nbackends - 1].n = 1;
 	}
-	if (backend_find(cfg, "sim") == NULL) {
-		struct config_backend *be = backend_add(p, "sim");
-
-		be->type = xstrdup("sim");
-		be->line = 0;
-	}
+	for (size_t i = 0; i < cfg->nbackends; i++)
+		backend_apply(p, &cfg->backends[i], &p->backend_keys[i]);
 	for (size_t i = 0; i < cfg->nprices; i++)
-		if (backend_find(cfg, cfg->prices[i].backend) == NULL)
+		if (config_backend_find(cfg, cfg->prices[i].backend) == NULL)
 			parse_error(p, cfg->prices[i].line,
 				    "price \"%s/%s\": no backend \"%s\"",
 				    cfg->prices[i].backend,
 				    cfg->prices[i].model,
 				    cfg->prices[i].backend);
-	/* Simulated jobs cost simulated dollars: $100 an hour, like o4-mini,
-	 * unless the configuration prices them. */
-	for (size_t i = 0; i < cfg->nbackends; i++) {
-		const char *name = cfg->backends[i].name;
-		bool priced = false;
+}
 
-		if (cfg->backends[i].type == NULL ||
-		    strcmp(cfg->backends[i].type, "sim") != 0)
-			continue;
-		for (size_t k = 0; k < cfg->nprices; k++)
-			priced |= strcmp(cfg->prices[k].backend, name) == 0;
-		if (!priced)
-			default_price(p, name, "*", 100);
+static void
+backend_keys_free(struct parse *p)
+{
+	for (size_t i = 0; i < p->cfg->nbackends; i++) {
+		for (size_t k = 0; k < p->backend_keys[i].n; k++) {
+			free(p->backend_keys[i].keys[k].key);
+			free(p->backend_keys[i].keys[k].value);
+		}
+		free(p->backend_keys[i].keys);
 	}
+	free(p->backend_keys);
 }
 
 int
@@ -857,8 +906,7 @@ config_load(struct config *cfg, const char *path, bool must_exist,
 			parse_error(&p, rc, "syntax error");
 	}
 	finish_backends(&p);
-	free(p.backend_seen);
-	free(p.backend_lines);
+	backend_keys_free(&p);
 	free(p.price_seen);
 	if (p.nerrors == 0)
 		return 0;
@@ -867,6 +915,22 @@ fail:
 	*errors = p.errors;
 	config_free(cfg);
 	return rc;
+}
+
+static bool
+is_text(enum config_type t)
+{
+	return t == CONFIG_PATH || t == CONFIG_SOCKET || t == CONFIG_GROUP ||
+	       t == CONFIG_STRING || t == CONFIG_URL || t == CONFIG_CHOICE;
+}
+
+/* Frees the strings a table's options hold in `base`. */
+static void
+free_options(const struct config_option *opts, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++)
+		if (is_text(opts[i].type))
+			free(*(char **)((char *)base + opts[i].offset));
 }
 
 void
@@ -880,17 +944,11 @@ config_free(struct config *cfg)
 		struct config_backend *be = &cfg->backends[i];
 
 		free(be->name);
-		free(be->type);
-		free(be->dialect);
-		free(be->base_url);
-		free(be->api_version);
-		free(be->api_key_file);
-		free(be->api_key_env);
-		free(be->api_key_credential);
-		free(be->organization);
-		free(be->project);
-		free(be->training_type);
-		free(be->ca_file);
+		if (be->type != NULL && be->opts != NULL)
+			free_options(be->type->options, be->type->noptions,
+				     be->opts);
+		free(be->opts);
+		free(be->lines);
 	}
 	free(cfg->backends);
 	for (size_t i = 0; i < cfg->nprices; i++) {
@@ -901,93 +959,126 @@ config_free(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-static void
-print_section(FILE *out, enum opt_section sec, const void *base,
-	      const char *type)
+/* An option's value as a file would write it; false when unset. */
+static bool
+option_text(const struct config_option *o, const void *base, char *buf,
+	    size_t len)
 {
-	for (size_t i = 0; i < ARRAY_LEN(options); i++) {
-		const struct option *o = &options[i];
-		const void *field = (const char *)base + o->offset;
+	const void *field = (const char *)base + o->offset;
 
-		if (o->section != sec)
-			continue;
-		if (o->types != NULL && type != NULL &&
-		    strcmp(o->types, type) != 0)
-			continue;
-		fprintf(out, "; %s\n", o->help);
-		switch (o->type) {
-		case OPT_PATH:
-		case OPT_SOCKET:
-		case OPT_GROUP:
-		case OPT_STRING:
-		case OPT_URL:
-		case OPT_CHOICE:
-		case OPT_BACKEND_TYPE: {
-			const char *s = *(char *const *)field;
+	buf[0] = '\0';
+	switch (o->type) {
+	case CONFIG_PATH:
+	case CONFIG_SOCKET:
+	case CONFIG_GROUP:
+	case CONFIG_STRING:
+	case CONFIG_URL:
+	case CONFIG_CHOICE: {
+		const char *s = *(char *const *)field;
 
-			if (s != NULL)
-				fprintf(out, "%s = %s\n", o->key, s);
-			else
-				fprintf(out, ";%s =\n", o->key);
-			break;
-		}
-		case OPT_ACTION:
-			fprintf(out, "%s = %s\n", o->key,
-				*(const enum config_action *)field ==
-					CONFIG_PAUSE
-				    ? "pause"
-				    : "cancel");
-			break;
-		case OPT_BOOL:
-			fprintf(out, "%s = %s\n", o->key,
-				*(const bool *)field ? "yes" : "no");
-			break;
-		case OPT_LOGLEVEL:
-			fprintf(out, "%s = %s\n", o->key,
-				log_level_name(*(const enum log_level *)field));
-			break;
-		case OPT_UINT:
-			fprintf(out, "%s = %u\n", o->key,
-				*(const unsigned int *)field);
-			break;
-		case OPT_MONEY:
-			if (*(const double *)field < 0) {
-				fprintf(out, ";%s =\n", o->key);
-				break;
-			}
-			/* FALLTHROUGH */
-		case OPT_DOUBLE: {
-			char num[64];
+		if (s == NULL)
+			return false;
+		snprintf(buf, len, "%s", s);
+		return true;
+	}
+	case CONFIG_ACTION:
+		snprintf(buf, len, "%s",
+			 *(const enum config_action *)field == CONFIG_PAUSE
+			     ? "pause"
+			     : "cancel");
+		return true;
+	case CONFIG_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)field ? "yes" : "no");
+		return true;
+	case CONFIG_LOGLEVEL:
+		snprintf(buf, len, "%s",
+			 log_level_name(*(const enum log_level *)field));
+		return true;
+	case CONFIG_UINT:
+		snprintf(buf, len, "%u", *(const unsigned int *)field);
+		return true;
+	case CONFIG_MONEY:
+		if (*(const double *)field < 0)
+			return false;
+		/* FALLTHROUGH */
+	case CONFIG_DOUBLE:
+		json_print_number(buf, len, *(const double *)field);
+		return true;
+	case CONFIG_DURATION: {
+		size_t n;
 
-			json_print_number(num, sizeof(num),
-					  *(const double *)field);
-			fprintf(out, "%s = %s\n", o->key, num);
-			break;
-		}
-		}
+		json_print_number(buf, len, *(const double *)field);
+		n = strlen(buf);
+		if (n + 1 < len)
+			memcpy(buf + n, "s", 2);
+		return true;
+	}
+	}
+	return false;
+}
+
+void
+config_backend_value(const struct config_backend *be, const char *key,
+		     char *buf, size_t len)
+{
+	const struct config_option *o =
+	    be->type == NULL
+		? NULL
+		: table_find(be->type->options, be->type->noptions, key);
+
+	buf[0] = '\0';
+	if (o != NULL)
+		option_text(o, be->opts, buf, len);
+	else if ((o = table_find(backend_options, ARRAY_LEN(backend_options),
+				 key)) != NULL)
+		option_text(o, be, buf, len);
+}
+
+static void
+print_options(FILE *out, const struct config_option *opts, size_t n,
+	      const void *base)
+{
+	char text[4096];
+
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "; %s\n", opts[i].help);
+		if (option_text(&opts[i], base, text, sizeof(text)))
+			fprintf(out, "%s = %s\n", opts[i].key, text);
+		else
+			fprintf(out, ";%s =\n", opts[i].key);
 	}
 }
 
 void
 config_print(const struct config *cfg, FILE *out)
 {
+	char names[256];
+
 	fprintf(out, "# rftd configuration%s%s (normalized)\n",
 		cfg->path ? " from " : " (defaults)",
 		cfg->path ? cfg->path : "");
 	fprintf(out, "\n[daemon]\n");
-	print_section(out, SEC_DAEMON, cfg, NULL);
+	print_options(out, daemon_options, ARRAY_LEN(daemon_options), cfg);
+	type_names(names, sizeof(names));
 	for (size_t i = 0; i < cfg->nbackends; i++) {
-		fprintf(out, "\n[backend \"%s\"]\n", cfg->backends[i].name);
-		print_section(out, SEC_BACKEND, &cfg->backends[i],
-			      cfg->backends[i].type);
+		const struct config_backend *be = &cfg->backends[i];
+
+		fprintf(out, "\n[backend \"%s\"]\n; %s: %s (types: %s)\n",
+			be->name, be->type->name, be->type->help, names);
+		fprintf(out, "type = %s\n", be->type->name);
+		print_options(out, backend_options, ARRAY_LEN(backend_options),
+			      be);
+		print_options(out, be->type->options, be->type->noptions,
+			      be->opts);
 	}
 	for (size_t i = 0; i < cfg->nprices; i++) {
 		fprintf(out, "\n[price \"%s/%s\"]\n", cfg->prices[i].backend,
 			cfg->prices[i].model);
-		print_section(out, SEC_PRICE, &cfg->prices[i], NULL);
+		print_options(out, price_options, ARRAY_LEN(price_options),
+			      &cfg->prices[i]);
 	}
 	fprintf(out, "\n[budget]\n");
-	print_section(out, SEC_BUDGET, cfg, NULL);
+	print_options(out, budget_options, ARRAY_LEN(budget_options), cfg);
 }
 
 static bool
@@ -1017,23 +1108,31 @@ config_needs_restart(const struct config *a, const struct config *b, char *buf,
 		NOTE("database");
 	if (str_differs(a->socket_group, b->socket_group))
 		NOTE("socket_group");
-	if (a->nbackends != b->nbackends)
+	if (a->nbackends != b->nbackends) {
 		NOTE("backends");
-	else
-		for (size_t i = 0; i < a->nbackends; i++)
-			if (str_differs(a->backends[i].name,
-					b->backends[i].name) ||
-			    str_differs(a->backends[i].type,
-					b->backends[i].type)) {
-				NOTE("backends");
-				break;
-			} else if (str_differs(a->backends[i].ca_file,
-					       b->backends[i].ca_file) ||
-				   a->backends[i].connect_timeout !=
-				       b->backends[i].connect_timeout) {
-				NOTE("ca_file, connect_timeout");
-				break;
-			}
+		return true;
+	}
+	for (size_t i = 0; i < a->nbackends; i++) {
+		const struct config_backend *x = &a->backends[i],
+					    *y = &b->backends[i];
+
+		if (strcmp(x->name, y->name) != 0 || x->type != y->type) {
+			NOTE("backends");
+			break;
+		}
+		/* The options a running backend cannot take up. */
+		for (size_t k = 0; k < x->type->noptions; k++) {
+			const struct config_option *o = &x->type->options[k];
+			char tx[4096], ty[4096];
+
+			if (o->reloadable)
+				continue;
+			option_text(o, x->opts, tx, sizeof(tx));
+			option_text(o, y->opts, ty, sizeof(ty));
+			if (strcmp(tx, ty) != 0 && strstr(buf, o->key) == NULL)
+				NOTE(o->key);
+		}
+	}
 #undef NOTE
 	return used > 0;
 }

@@ -7,42 +7,76 @@
 #define RFTD_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
 
 #include "log.h"
 
+struct backend_type;
+
+/* How an option's text is read (and printed back by `rftd -n`). */
+enum config_type {
+	CONFIG_PATH,	 /* an absolute path */
+	CONFIG_SOCKET,	 /* an absolute path that fits sockaddr_un */
+	CONFIG_LOGLEVEL, /* error | warning | info | debug */
+	CONFIG_UINT,	 /* an integer in [min, max] */
+	CONFIG_DOUBLE,	 /* a number in [min, max] */
+	CONFIG_DURATION, /* seconds in [min, max], with an s, m or h suffix */
+	CONFIG_GROUP,	 /* a group name or number */
+	CONFIG_MONEY,	 /* USD >= 0; unset is -1 */
+	CONFIG_ACTION,	 /* pause | cancel */
+	CONFIG_STRING,	 /* any text without control characters */
+	CONFIG_URL,	 /* http:// or https://, no trailing '/' kept */
+	CONFIG_BOOL,	 /* yes | no | true | false | 1 | 0 */
+	CONFIG_CHOICE,	 /* one of option.choices */
+};
+
+/*
+ * One option of a section: its key, how it is read, where it goes (the
+ * offset of its field), its default and its help.  Tables of these drive
+ * parsing, defaults, checks, `rftd -n` and what a reload may change.
+ */
+struct config_option {
+	const char *key;
+	enum config_type type;
+	size_t offset;	 /* of the field in its struct */
+	double min, max; /* for numbers */
+	bool reloadable;
+	const char *help;
+	const char *def;	    /* the default as written; NULL: unset */
+	const char *const *choices; /* for CONFIG_CHOICE */
+};
+
 /* A [backend "NAME"] section. */
 struct config_backend {
-	char *name;		  /* the quoted name */
-	char *type;		  /* "sim" or "openai" */
-	double speed;		  /* sim: simulated seconds per second */
-	double failure_rate;	  /* sim: probability that a job fails */
-	double pause_after_hours; /* sim: the provider pauses jobs (0: never) */
-	unsigned int max_concurrent; /* jobs running at once on it */
-	/* openai: an OpenAI-compatible fine-tuning API. */
-	char *dialect;	    /* "openai" or "azure" */
-	char *base_url;	    /* up to and including /v1 (no '/' at end) */
-	char *api_version;  /* azure dated paths: ?api-version= */
-	char *api_key_file; /* where the key is: one of three */
-	char *api_key_env;
-	char *api_key_credential; /* in $CREDENTIALS_DIRECTORY */
-	char *organization;	  /* OpenAI-Organization header */
-	char *project;		  /* OpenAI-Project header */
-	char *training_type;	  /* azure: trainingType of new jobs */
-	char *ca_file;		  /* CA bundle for TLS; NULL: the system's */
-	double poll_interval;	  /* seconds between polls of a job */
-	double request_timeout;	  /* seconds a request may take */
-	double connect_timeout;	  /* seconds to connect */
-	bool preflight;		  /* validate graders before a sweep runs */
-	int line;		  /* where the section starts (0: built in) */
+	char *name;			 /* the quoted name */
+	const struct backend_type *type; /* what implements it */
+	unsigned int max_concurrent;	 /* jobs running at once on it */
+	void *opts; /* the type's own options (its option table's struct) */
+	int *lines; /* per option of the type: where it was set, or 0 */
+	int line;   /* where the section starts (0: built in) */
 };
+
+/* A problem found while a backend type checks its options. */
+struct config_check;
+void config_check_error(struct config_check *c, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The line where the backend set `key`; 0 when it was not set. */
+int config_check_line(const struct config_check *c, const char *key);
+/* Prices `model` on the backend at `per_hour` unless the file does. */
+void config_check_default_price(struct config_check *c, const char *model,
+				double per_hour);
+/* The type's option `key` of `be` as written in a file ("" when unset). */
+void config_backend_value(const struct config_backend *be, const char *key,
+			  char *buf, size_t len);
 
 /* A [price "BACKEND/MODEL"] section; MODEL may be "*". */
 struct config_price {
 	char *backend;
 	char *model;
 	double per_training_hour;  /* USD */
+	double per_gpu_hour;	   /* USD per GPU of a job, per hour */
 	double grader_per_mtok_in; /* USD per million model-grader tokens */
 	double grader_per_mtok_out;
 	int line; /* where the section starts (0: built in) */

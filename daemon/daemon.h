@@ -15,6 +15,7 @@
 struct store;
 struct control;
 struct backend;
+struct backend_env;
 struct scheduler;
 struct budget;
 
@@ -26,7 +27,8 @@ struct daemon {
 	bool verbose;		 /* -v: debug logging, kept across reloads */
 	struct store *store;
 	struct control *control;
-	struct backend **backends; /* one per configured backend */
+	struct backend_env *backend_env; /* what backends may use */
+	struct backend **backends;	 /* one per configured backend */
 	size_t nbackends;
 	struct scheduler *sched;
 	struct budget *budget; /* the money core, fed by the meter */

@@ -288,15 +288,9 @@ main(int argc, char **argv)
 	}
 	/* Before anything is created: a key that cannot be read is a
 	 * configuration error. */
-	for (size_t i = 0; i < d.cfg.nbackends; i++) {
-		const struct config_backend *be = &d.cfg.backends[i];
-
-		if (strcmp(be->type, "openai") == 0 &&
-		    openai_check_key(be, err, sizeof(err)) != 0) {
-			fprintf(stderr, "rftd: backend %s: %s\n", be->name,
-				err);
-			goto out;
-		}
+	if (backends_check_host(&d.cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "rftd: %s\n", err);
+		goto out;
 	}
 	log_set_level(d.cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);

@@ -55,6 +55,11 @@ meter_price(struct daemon *d, const char *backend, const char *model,
 		return -ENOENT;
 	}
 	*rate = p->per_training_hour;
+	if (p->per_gpu_hour > 0) {
+		const struct backend *be = backend_find(d, backend);
+
+		*rate += p->per_gpu_hour * (be != NULL ? be->gpus_per_job : 0);
+	}
 	if (uses_model(grader))
 		*rate +=
 		    d->cfg.grader_mtok_in_per_hour * p->grader_per_mtok_in +

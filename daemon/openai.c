@@ -25,7 +25,6 @@
 #include "backend.h"
 
 #include "config.h"
-#include "daemon.h"
 #include "http.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -65,7 +64,7 @@
 
 struct oai {
 	struct backend *be;
-	struct daemon *d;
+	const struct backend_env *env;
 	struct http *http;
 	bool azure;
 	char *base_url, *api_version, *training_type;
@@ -139,30 +138,90 @@ scrub(const struct oai *o, char *text)
 	}
 }
 
+/* The options of a [backend] of type openai. */
+struct openai_config {
+	char *dialect;	    /* "openai" or "azure" */
+	char *base_url;	    /* up to and including /v1 (no '/' at end) */
+	char *api_version;  /* azure dated paths: ?api-version= */
+	char *api_key_file; /* where the key is: one of three */
+	char *api_key_env;
+	char *api_key_credential; /* in $CREDENTIALS_DIRECTORY */
+	char *organization;	  /* OpenAI-Organization header */
+	char *project;		  /* OpenAI-Project header */
+	char *training_type;	  /* azure: trainingType of new jobs */
+	char *ca_file;		  /* CA bundle for TLS; NULL: the system's */
+	double poll_interval;	  /* seconds between polls of a job */
+	double request_timeout;	  /* seconds a request may take */
+	double connect_timeout;	  /* seconds to connect */
+	bool preflight;		  /* validate graders before a sweep runs */
+};
+
+static const char *const dialects[] = {"openai", "azure", NULL};
+
+#define OC(field) offsetof(struct openai_config, field)
+
+static const struct config_option openai_options[] = {
+    {"dialect", CONFIG_CHOICE, OC(dialect), 0, 0, true,
+     "openai: Authorization: Bearer; azure: the api-key header", NULL,
+     dialects},
+    {"base_url", CONFIG_URL, OC(base_url), 0, 0, true,
+     "the API up to the version: https://api.openai.com/v1, or "
+     "https://NAME.openai.azure.com/openai/v1"},
+    {"api_version", CONFIG_STRING, OC(api_version), 0, 0, true,
+     "azure: the dated API (base_url .../openai, ?api-version=); unset: "
+     "the v1 API"},
+    {"api_key_file", CONFIG_PATH, OC(api_key_file), 0, 0, true,
+     "a file holding the API key (one of api_key_file, api_key_env, "
+     "api_key_credential)"},
+    {"api_key_env", CONFIG_STRING, OC(api_key_env), 0, 0, true,
+     "an environment variable holding the API key"},
+    {"api_key_credential", CONFIG_STRING, OC(api_key_credential), 0, 0, true,
+     "a systemd credential (LoadCredential=) holding the API key"},
+    {"organization", CONFIG_STRING, OC(organization), 0, 0, true,
+     "sent as OpenAI-Organization"},
+    {"project", CONFIG_STRING, OC(project), 0, 0, true,
+     "sent as OpenAI-Project"},
+    {"training_type", CONFIG_STRING, OC(training_type), 0, 0, true,
+     "azure: trainingType of new jobs (e.g. globalstandard); unset: the "
+     "provider's default"},
+    {"ca_file", CONFIG_PATH, OC(ca_file), 0, 0, false,
+     "CA certificates to verify the API's TLS with; unset: the system's"},
+    {"poll_interval", CONFIG_DOUBLE, OC(poll_interval), 0.05, 3600, true,
+     "seconds between two polls of a live job", "30"},
+    {"request_timeout", CONFIG_DOUBLE, OC(request_timeout), 1, 600, true,
+     "seconds one request may take", "60"},
+    {"connect_timeout", CONFIG_DOUBLE, OC(connect_timeout), 0.1, 120, false,
+     "seconds to connect to the API", "10"},
+    {"preflight", CONFIG_BOOL, OC(preflight), 0, 0, true,
+     "validate every grader with the provider before a sweep is accepted",
+     "yes"},
+};
+
 /* Reads the key (first line, trimmed) from one of the configured places. */
 static char *
 read_key(const struct config_backend *cfg, char *err, size_t errlen)
 {
+	const struct openai_config *oc = cfg->opts;
 	char path[4096], buf[KEY_MAX + 2];
 	const char *from = NULL;
 	size_t n = 0;
 	ssize_t r;
 	int fd;
 
-	if (cfg->api_key_env != NULL) {
-		const char *v = getenv(cfg->api_key_env);
+	if (oc->api_key_env != NULL) {
+		const char *v = getenv(oc->api_key_env);
 
 		if (v == NULL || v[0] == '\0') {
 			snprintf(err, errlen,
 				 "api_key_env: %s is not set in rftd's "
 				 "environment",
-				 cfg->api_key_env);
+				 oc->api_key_env);
 			return NULL;
 		}
 		snprintf(buf, sizeof(buf), "%s", v);
 		n = strlen(buf);
 	} else {
-		if (cfg->api_key_credential != NULL) {
+		if (oc->api_key_credential != NULL) {
 			const char *dir = getenv("CREDENTIALS_DIRECTORY");
 
 			if (dir == NULL) {
@@ -173,9 +232,9 @@ read_key(const struct config_backend *cfg, char *err, size_t errlen)
 				return NULL;
 			}
 			snprintf(path, sizeof(path), "%s/%s", dir,
-				 cfg->api_key_credential);
+				 oc->api_key_credential);
 		} else {
-			snprintf(path, sizeof(path), "%s", cfg->api_key_file);
+			snprintf(path, sizeof(path), "%s", oc->api_key_file);
 		}
 		from = path;
 		fd = open(from, O_RDONLY | O_CLOEXEC);
@@ -204,7 +263,7 @@ read_key(const struct config_backend *cfg, char *err, size_t errlen)
 		n = strlen(s);
 		if (n == 0 || n > KEY_MAX) {
 			snprintf(err, errlen, "the API key from %.200s is %s",
-				 from ? from : cfg->api_key_env,
+				 from ? from : oc->api_key_env,
 				 n == 0 ? "empty" : "too long");
 			explicit_bzero(buf, sizeof(buf));
 			return NULL;
@@ -215,7 +274,7 @@ read_key(const struct config_backend *cfg, char *err, size_t errlen)
 				    err, errlen,
 				    "the API key from %.200s has blanks or "
 				    "control characters",
-				    from ? from : cfg->api_key_env);
+				    from ? from : oc->api_key_env);
 				explicit_bzero(buf, sizeof(buf));
 				return NULL;
 			}
@@ -522,7 +581,7 @@ on_http(void *arg, const struct http_result *res)
 			 delay);
 		cJSON_Delete(r.json);
 		if (!c->timer_init) {
-			uv_timer_init(&o->d->loop, &c->timer);
+			uv_timer_init(o->env->loop, &c->timer);
 			c->timer.data = c;
 			c->timer_init = true;
 		}
@@ -859,8 +918,10 @@ static void
 round_deliver(struct round *rd)
 {
 	struct oai *o = rd->o;
-	bool tx = !o->closing && store_begin(o->d->store) == 0;
+	bool round = !o->closing;
 
+	if (round)
+		o->env->round(o->env->arg, true);
 	for (size_t i = 0; i < rd->n; i++) {
 		struct pollop *op = rd->ops[i];
 
@@ -871,8 +932,8 @@ round_deliver(struct round *rd)
 		free(op->remote_id);
 		free(op);
 	}
-	if (tx)
-		store_commit(o->d->store);
+	if (round)
+		o->env->round(o->env->arg, false);
 	free(rd->ops);
 	free(rd);
 }
@@ -1576,8 +1637,8 @@ on_uploaded(struct oai *o, struct reply *r, void *arg)
 			 "the upload's answer has no file id");
 	}
 	if (rc == 0) {
-		store_file_add(o->d->store, o->be->name, u->sha256, id, u->path,
-			       u->bytes, "fine-tune", now_wall());
+		store_file_add(o->env->store, o->be->name, u->sha256, id,
+			       u->path, u->bytes, "fine-tune", now_wall());
 		log_info("backend %s: uploaded %s as %s (%lld bytes)",
 			 o->be->name, u->path, id, u->bytes);
 	} else {
@@ -1622,7 +1683,7 @@ ensure_file(struct oai *o, const char *ref, file_cb cb, void *arg)
 		cb(o, -EINVAL, NULL, err, arg);
 		return;
 	}
-	if (store_file_get(o->d->store, o->be->name, sha, "fine-tune", id,
+	if (store_file_get(o->env->store, o->be->name, sha, "fine-tune", id,
 			   sizeof(id)) == 0) {
 		cb(o, 0, id, NULL, arg);
 		return;
@@ -1739,7 +1800,7 @@ on_created(struct oai *o, struct reply *r, void *arg)
 		const char *file = jstr(sb->body, r->param);
 
 		if (file != NULL)
-			store_file_forget(o->d->store, o->be->name, file);
+			store_file_forget(o->env->store, o->be->name, file);
 		sb->cb(sb->arg, -EIO, NULL, r->error);
 	} else if (r->rc == -ECANCELED) {
 		sb->cb(sb->arg, -ECANCELED, NULL, r->error);
@@ -2102,11 +2163,12 @@ static int
 apply_config(struct oai *o, const struct config_backend *cfg, char *err,
 	     size_t errlen)
 {
+	const struct openai_config *oc = cfg->opts;
 	char *key = read_key(cfg, err, errlen);
 
 	if (key == NULL)
 		return -EINVAL;
-	o->azure = strcmp(cfg->dialect, "azure") == 0;
+	o->azure = strcmp(oc->dialect, "azure") == 0;
 	secret_free(o->auth);
 	o->auth = xasprintf(
 	    "%s%s", o->azure ? "api-key: " : "Authorization: Bearer ", key);
@@ -2116,20 +2178,20 @@ apply_config(struct oai *o, const struct config_backend *cfg, char *err,
 	free(o->training_type);
 	free(o->org);
 	free(o->project);
-	o->base_url = xstrdup(cfg->base_url);
-	o->api_version = cfg->api_version ? xstrdup(cfg->api_version) : NULL;
+	o->base_url = xstrdup(oc->base_url);
+	o->api_version = oc->api_version ? xstrdup(oc->api_version) : NULL;
 	o->training_type =
-	    cfg->training_type ? xstrdup(cfg->training_type) : NULL;
-	o->org = cfg->organization
-		     ? xasprintf("OpenAI-Organization: %s", cfg->organization)
+	    oc->training_type ? xstrdup(oc->training_type) : NULL;
+	o->org = oc->organization
+		     ? xasprintf("OpenAI-Organization: %s", oc->organization)
 		     : NULL;
 	o->project =
-	    cfg->project ? xasprintf("OpenAI-Project: %s", cfg->project) : NULL;
-	o->poll_interval = cfg->poll_interval;
-	o->timeout_ms = (long)(cfg->request_timeout * 1000);
-	o->preflight = cfg->preflight;
+	    oc->project ? xasprintf("OpenAI-Project: %s", oc->project) : NULL;
+	o->poll_interval = oc->poll_interval;
+	o->timeout_ms = (long)(oc->request_timeout * 1000);
+	o->preflight = oc->preflight;
 	o->be->max_concurrent = cfg->max_concurrent;
-	o->be->poll_interval = cfg->poll_interval;
+	o->be->poll_interval = oc->poll_interval;
 	return 0;
 }
 
@@ -2197,8 +2259,8 @@ oai_destroy(struct backend *be)
 	free(be);
 }
 
-int
-openai_check_key(const struct config_backend *cfg, char *err, size_t errlen)
+static int
+oai_check_host(const struct config_backend *cfg, char *err, size_t errlen)
 {
 	char *key = read_key(cfg, err, errlen);
 
@@ -2222,16 +2284,17 @@ static const struct backend_ops oai_ops = {
     .destroy = oai_destroy,
 };
 
-struct backend *
-openai_backend_new(struct daemon *d, const struct config_backend *cfg)
+static struct backend *
+oai_create(const struct backend_env *env, const struct config_backend *cfg)
 {
+	const struct openai_config *oc = cfg->opts;
 	struct backend *be = xcalloc(1, sizeof(*be));
 	struct oai *o = xcalloc(1, sizeof(*o));
 	struct http_limits lim = {
-	    .connect_timeout_ms = (long)(cfg->connect_timeout * 1000),
-	    .timeout_ms = (long)(cfg->request_timeout * 1000),
+	    .connect_timeout_ms = (long)(oc->connect_timeout * 1000),
+	    .timeout_ms = (long)(oc->request_timeout * 1000),
 	    .max_body = 32u << 20,
-	    .ca_file = cfg->ca_file,
+	    .ca_file = oc->ca_file,
 	    .user_agent = "rftd/" RFTD_VERSION,
 	};
 	char err[512];
@@ -2240,14 +2303,56 @@ openai_backend_new(struct daemon *d, const struct config_backend *cfg)
 	be->name = xstrdup(cfg->name);
 	be->caps = BACKEND_CAN_PAUSE;
 	be->time_scale = 1;
-	be->d = d;
+	be->env = env;
 	be->priv = o;
 	o->be = be;
-	o->d = d;
+	o->env = env;
 	if (apply_config(o, cfg, err, sizeof(err)) != 0)
 		fatalx("backend %s: %s", cfg->name, err);
-	o->http = http_new(&d->loop, &lim);
-	uv_timer_init(&d->loop, &o->flush);
+	o->http = http_new(env->loop, &lim);
+	uv_timer_init(env->loop, &o->flush);
 	o->flush.data = o;
 	return be;
 }
+
+/* The options of an openai backend: defaults, and how they fit. */
+static void
+oai_check_config(struct config_backend *cfg, struct config_check *check)
+{
+	struct openai_config *oc = cfg->opts;
+	int keys = (oc->api_key_file != NULL) + (oc->api_key_env != NULL) +
+		   (oc->api_key_credential != NULL);
+
+	if (config_check_line(check, "max_concurrent") == 0)
+		cfg->max_concurrent = 3; /* OpenAI's limit of running jobs */
+	if (oc->dialect == NULL)
+		oc->dialect = xstrdup("openai");
+	if (keys != 1)
+		config_check_error(check, 0,
+				   "set exactly one of api_key_file, "
+				   "api_key_env and api_key_credential");
+	if (oc->base_url == NULL && strcmp(oc->dialect, "azure") == 0)
+		config_check_error(check, 0,
+				   "dialect azure needs base_url "
+				   "(https://NAME.openai.azure.com/openai/v1)");
+	else if (oc->base_url == NULL)
+		oc->base_url = xstrdup("https://api.openai.com/v1");
+	if (oc->api_version != NULL && strcmp(oc->dialect, "azure") != 0)
+		config_check_error(check,
+				   config_check_line(check, "api_version"),
+				   "api_version is for dialect azure");
+	/* The published price of RFT on o4-mini. */
+	config_check_default_price(check, "o4-mini-2025-04-16", 100);
+}
+
+const struct backend_type openai_backend_type = {
+    .name = "openai",
+    .help = "an OpenAI-compatible fine-tuning API (OpenAI, Azure OpenAI, "
+	    "Bedrock)",
+    .options = openai_options,
+    .noptions = ARRAY_LEN(openai_options),
+    .opts_size = sizeof(struct openai_config),
+    .check_config = oai_check_config,
+    .check_host = oai_check_host,
+    .create = oai_create,
+};

@@ -72,6 +72,7 @@ struct scheduler {
 	size_t nslots, slots_cap;
 	struct reconcile *rec; /* parallel to d->backends */
 	struct fault fault;
+	bool round_open;       /* a backend's round holds a transaction */
 	int closing;	       /* handles still to close */
 	uint64_t last_tick_ns; /* when the last tick finished */
 	size_t tick_rows;      /* metric rows ingested in this tick */
@@ -202,6 +203,19 @@ commit(struct scheduler *s)
 		return;
 	meter_resync(s->d);
 	fault_begin(s);
+}
+
+void
+scheduler_round(struct scheduler *s, bool begin)
+{
+	if (begin) {
+		s->round_open = !s->fault.on &&
+				!store_in_transaction(s->d->store) &&
+				store_begin(s->d->store) == 0;
+	} else if (s->round_open) {
+		s->round_open = false;
+		commit(s);
+	}
 }
 
 /* Whether writes go through (again); false while they still fail. */

@@ -32,6 +32,12 @@ void scheduler_configure(struct scheduler *s, unsigned int tick_ms);
 void scheduler_kick(struct scheduler *s);
 /* When the last tick finished (monotonic ns); 0 before the first. */
 uint64_t scheduler_last_tick_ns(const struct scheduler *s);
+/*
+ * A backend's round of answers (backend_env.round): begin opens one unit
+ * of store writes for its callbacks, end commits it.  Nothing is opened
+ * while the store refuses writes or a transaction is already open.
+ */
+void scheduler_round(struct scheduler *s, bool begin);
 /* Stops the timers; the memory goes in the close callbacks. */
 void scheduler_close(struct scheduler *s);
 

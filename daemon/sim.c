@@ -23,7 +23,6 @@
 #include "backend.h"
 
 #include "config.h"
-#include "daemon.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "store.h"
@@ -31,6 +30,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,7 +401,7 @@ sim_submit(struct backend *be, const struct backend_job *job,
 	sj.created_at = now_wall();
 	sj.active_since = sj.created_at;
 	snprintf(sj.control, sizeof(sj.control), "active");
-	rc = store_sim_insert(be->d->store, &sj);
+	rc = store_sim_insert(be->env->store, &sj);
 	cb(arg, rc, rc == 0 ? sj.remote_id : NULL,
 	   rc == 0 ? NULL : "simulator: cannot record the job");
 	free(sj.request);
@@ -413,7 +413,7 @@ sim_find(struct backend *be, const char *intent_key, backend_submit_cb cb,
 	 void *arg)
 {
 	struct store_sim_job sj;
-	int rc = store_sim_get(be->d->store, NULL, intent_key, &sj);
+	int rc = store_sim_get(be->env->store, NULL, intent_key, &sj);
 
 	cb(arg, rc, rc == 0 ? sj.remote_id : NULL, NULL);
 	if (rc == 0)
@@ -447,7 +447,7 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	cJSON *req;
 	int rc;
 
-	rc = store_sim_get(be->d->store, remote_id, NULL, &sj);
+	rc = store_sim_get(be->env->store, remote_id, NULL, &sj);
 	if (rc != 0) {
 		cb(arg, rc, NULL, "simulator: no such job");
 		return;
@@ -469,7 +469,7 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 		sj.elapsed = e - over;
 		sj.active_since = 0;
 		snprintf(sj.control, sizeof(sj.control), "provider-paused");
-		store_sim_update(be->d->store, &sj);
+		store_sim_update(be->env->store, &sj);
 		e = sj.elapsed;
 		run = e - SIM_VALIDATING - m.queued_secs;
 	}
@@ -566,7 +566,7 @@ sim_control(struct backend *be, const char *remote_id,
 	const char *error = NULL;
 	int rc;
 
-	rc = store_sim_get(be->d->store, remote_id, NULL, &sj);
+	rc = store_sim_get(be->env->store, remote_id, NULL, &sj);
 	if (rc != 0) {
 		cb(arg, rc, "simulator: no such job");
 		return;
@@ -603,7 +603,7 @@ sim_control(struct backend *be, const char *remote_id,
 			 capped ? "resumed" : "active");
 	}
 	if (rc == 0)
-		rc = store_sim_update(be->d->store, &sj);
+		rc = store_sim_update(be->env->store, &sj);
 	free(sj.request);
 	cb(arg, rc, error);
 }
@@ -633,15 +633,36 @@ sim_estimate_hours(struct backend *be, const struct backend_job *job)
 	return (double)m.steps * m.step_secs / 3600.0;
 }
 
+/* The options of a [backend] of type sim. */
+struct sim_config {
+	double speed;		  /* simulated seconds per real second */
+	double failure_rate;	  /* probability that a job fails */
+	double pause_after_hours; /* the provider pauses jobs (0: never) */
+};
+
+#define SC(field) offsetof(struct sim_config, field)
+
+static const struct config_option sim_options[] = {
+    {"speed", CONFIG_DOUBLE, SC(speed), 1, 1e7, true,
+     "sim: simulated seconds per real second (3600: an hour a second)", "3600"},
+    {"failure_rate", CONFIG_DOUBLE, SC(failure_rate), 0, 1, true,
+     "sim: probability that a job fails part way", "0"},
+    {"pause_after_hours", CONFIG_DOUBLE, SC(pause_after_hours), 0, 1e6, true,
+     "sim: the provider pauses a job after this much training, as Azure "
+     "does at its cost cap (0: never)",
+     "0"},
+};
+
 static void
 sim_reconfigure(struct backend *be, const struct config_backend *cfg)
 {
 	struct sim *sim = be->priv;
+	const struct sim_config *sc = cfg->opts;
 
-	sim->speed = cfg->speed;
-	be->time_scale = cfg->speed;
-	sim->failure_rate = cfg->failure_rate;
-	sim->pause_after_hours = cfg->pause_after_hours;
+	sim->speed = sc->speed;
+	be->time_scale = sc->speed;
+	sim->failure_rate = sc->failure_rate;
+	sim->pause_after_hours = sc->pause_after_hours;
 	be->max_concurrent = cfg->max_concurrent;
 }
 
@@ -665,16 +686,35 @@ static const struct backend_ops sim_ops = {
     .destroy = sim_destroy,
 };
 
-struct backend *
-sim_backend_new(struct daemon *d, const struct config_backend *cfg)
+static struct backend *
+sim_create(const struct backend_env *env, const struct config_backend *cfg)
 {
 	struct backend *be = xcalloc(1, sizeof(*be));
 
 	be->ops = &sim_ops;
 	be->name = xstrdup(cfg->name);
 	be->caps = BACKEND_CAN_PAUSE | BACKEND_SIMULATED;
-	be->d = d;
+	be->env = env;
 	be->priv = xcalloc(1, sizeof(struct sim));
 	sim_reconfigure(be, cfg);
 	return be;
 }
+
+/* Simulated jobs cost simulated dollars: $100 an hour, like o4-mini,
+ * unless the configuration prices the backend. */
+static void
+sim_check_config(struct config_backend *cfg, struct config_check *check)
+{
+	(void)cfg;
+	config_check_default_price(check, "*", 100);
+}
+
+const struct backend_type sim_backend_type = {
+    .name = "sim",
+    .help = "the built-in simulator: nothing is trained or paid",
+    .options = sim_options,
+    .noptions = ARRAY_LEN(sim_options),
+    .opts_size = sizeof(struct sim_config),
+    .check_config = sim_check_config,
+    .create = sim_create,
+};
