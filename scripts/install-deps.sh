@@ -10,6 +10,9 @@ packages=(
 	python3 python3-numpy sqlite3 openssl
 	# tests of the manual pages, systemd units and bash completion
 	mandoc man-db systemd bash-completion
+	# a private single-node Slurm for the process backend's slurm launcher
+	# (tests/slurm/)
+	slurmctld slurmd slurm-client munge
 )
 
 missing=()
