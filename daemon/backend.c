@@ -14,6 +14,7 @@
 const struct backend_type *const backend_types[] = {
     &sim_backend_type,
     &openai_backend_type,
+    &process_backend_type,
     NULL,
 };
 
@@ -24,6 +25,14 @@ backend_type_find(const char *name)
 		if (strcmp(backend_types[i]->name, name) == 0)
 			return backend_types[i];
 	return NULL;
+}
+
+bool
+backend_can_pause(struct backend *be, const char *remote_id)
+{
+	if (be == NULL || !(be->caps & BACKEND_CAN_PAUSE))
+		return false;
+	return be->ops->can_pause == NULL || be->ops->can_pause(be, remote_id);
 }
 
 /* A round of answers is one unit of the scheduler's store writes. */

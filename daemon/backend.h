@@ -58,6 +58,7 @@ struct backend_job {
 	int64_t seed;
 	int64_t sweep_id;
 	int64_t trial_id;
+	int attempt;
 	const char *sweep_name;
 };
 
@@ -122,9 +123,19 @@ typedef void (*backend_owned_cb)(void *arg, const struct backend_owned *job);
 
 struct backend_ops {
 	const char *type;
+	/* Hyperparameters are the user's own names with JSON scalar values
+	 * (not OpenAI's set). */
+	bool any_hyperparameters;
 	/* Creates the remote job tagged with job->intent_key. */
 	void (*submit)(struct backend *be, const struct backend_job *job,
 		       backend_submit_cb cb, void *arg);
+	/* Whether the job can pause now (BACKEND_CAN_PAUSE is then a
+	 * question per job); optional. */
+	bool (*can_pause)(struct backend *be, const char *remote_id);
+	/* Whether the backend can run `job` as the spec gives it: 0, or
+	 * -EINVAL with the reason; optional, asked by plan and submit. */
+	int (*check_job)(struct backend *be, const struct backend_job *job,
+			 char *err, size_t errlen);
 	/* Finds the job tagged with `intent_key`: rc 0, or -ENOENT. */
 	void (*find)(struct backend *be, const char *intent_key,
 		     backend_submit_cb cb, void *arg);
@@ -216,6 +227,7 @@ const struct backend_type *backend_type_find(const char *name);
 
 extern const struct backend_type sim_backend_type;
 extern const struct backend_type openai_backend_type;
+extern const struct backend_type process_backend_type;
 
 /* Creates the backends of the configuration; fatal on failure. */
 void backends_init(struct daemon *d);
@@ -226,6 +238,8 @@ void backends_close(struct daemon *d);
 void backends_free(struct daemon *d);
 /* The backend called `name`, or NULL. */
 struct backend *backend_find(struct daemon *d, const char *name);
+/* Whether job `remote_id` (NULL: none yet) of `be` can pause. */
+bool backend_can_pause(struct backend *be, const char *remote_id);
 /* Every backend's check_host(): 0, or -EINVAL with "backend NAME: why". */
 int backends_check_host(const struct config *cfg, char *err, size_t errlen);
 

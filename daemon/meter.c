@@ -207,7 +207,7 @@ add_live(const struct store_job_row *r, void *arg)
 	    .worst = r->reserved,
 	    .spent = r->cost,
 	    .running = strcmp(r->state, "running") == 0,
-	    .can_pause = be != NULL && (be->caps & BACKEND_CAN_PAUSE),
+	    .can_pause = backend_can_pause(be, r->remote_id),
 	};
 }
 

@@ -229,6 +229,48 @@ backend_exists(const char *name, void *arg)
 	return backend_find(arg, name) != NULL;
 }
 
+static bool
+any_hyperparameters(const char *name, void *arg)
+{
+	const struct backend *be = backend_find(arg, name);
+
+	return be != NULL && be->ops->any_hyperparameters;
+}
+
+static void backend_job_of(const struct spec *spec, const struct spec_trial *t,
+			   struct backend_job *bj);
+
+/* Whether the backend can run every trial: 0, or -EINVAL with the
+ * problems (one per distinct reason) in *errors. */
+static int
+check_jobs(struct daemon *d, const struct spec *spec, cJSON **errors)
+{
+	struct backend *be = backend_find(d, spec->backend);
+	char why[512], last[512] = "";
+
+	*errors = NULL;
+	if (be == NULL || be->ops->check_job == NULL)
+		return 0;
+	for (size_t i = 0; i < spec->ntrials; i++) {
+		struct backend_job bj;
+		cJSON *e;
+
+		backend_job_of(spec, &spec->trials[i], &bj);
+		bj.sweep_name = spec->name;
+		if (be->ops->check_job(be, &bj, why, sizeof(why)) == 0 ||
+		    strcmp(why, last) == 0)
+			continue;
+		snprintf(last, sizeof(last), "%s", why);
+		if (*errors == NULL)
+			*errors = cJSON_CreateArray();
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "path", "/hyperparameters");
+		cJSON_AddStringToObject(e, "message", why);
+		cJSON_AddItemToArray(*errors, e);
+	}
+	return *errors != NULL ? -EINVAL : 0;
+}
+
 /* Parses params.spec; on failure fills err (with the problems as data). */
 static int
 parse_spec(struct daemon *d, const cJSON *params, struct spec **spec,
@@ -237,6 +279,7 @@ parse_spec(struct daemon *d, const cJSON *params, struct spec **spec,
 	const cJSON *json = cJSON_GetObjectItemCaseSensitive(params, "spec");
 	struct spec_env env = {
 	    .backend_exists = backend_exists,
+	    .any_hyperparameters = any_hyperparameters,
 	    .arg = d,
 	    .max_trials = d->cfg.max_trials,
 	};
@@ -248,8 +291,12 @@ parse_spec(struct daemon *d, const cJSON *params, struct spec **spec,
 	if (json == NULL)
 		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
 				       "/params/spec: is required");
-	if (spec_parse(json, &env, spec, &errors) == 0)
-		return 0;
+	if (spec_parse(json, &env, spec, &errors) == 0) {
+		if (check_jobs(d, *spec, &errors) == 0)
+			return 0;
+		spec_free(*spec);
+		*spec = NULL;
+	}
 	n = cJSON_GetArraySize(errors);
 	text = spec_errors_text(errors);
 	proto_error_set(err, PROTO_E_INVALID_PARAMS,
@@ -475,7 +522,9 @@ sweep_plan(struct daemon *d, const cJSON *params, cJSON **result,
 		double h;
 
 		backend_job_of(spec, &spec->trials[i], &bj);
-		h = be->ops->estimate_hours(be, &bj);
+		/* A backend that cannot tell says "up to max_job_hours". */
+		h = fmin(be->ops->estimate_hours(be, &bj),
+			 meter_max_hours(d, spec->max_job_hours));
 		lo = fmin(lo, h);
 		hi = fmax(hi, h);
 		sum += h;
@@ -493,6 +542,12 @@ sweep_plan(struct daemon *d, const cJSON *params, cJSON **result,
 		if (spec->max_job_hours > 0)
 			cJSON_AddNumberToObject(e, "max_job_hours",
 						spec->max_job_hours);
+		if (be->gpus_per_job > 0) {
+			cJSON_AddNumberToObject(e, "gpus_per_job",
+						be->gpus_per_job);
+			cJSON_AddNumberToObject(e, "gpu_hours",
+						sum * be->gpus_per_job);
+		}
 	}
 	trial_rows_build(spec, &tr);
 	known = store_trials_known(d->store, tr.rows, tr.n);

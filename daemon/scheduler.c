@@ -357,7 +357,8 @@ after_call(struct scheduler *s, int64_t id)
 		if (be != NULL && sl != NULL && job_state_active(j->state))
 			run(s, &j, JOB_EV_TURN,
 			    &(struct job_input){
-				.can_pause = be->caps & BACKEND_CAN_PAUSE,
+				.can_pause =
+				    backend_can_pause(be, j->remote_id),
 				.control_sent = sl->sent_in == j->state});
 		job_free(j);
 	}
@@ -442,8 +443,8 @@ stop_at_deadline(struct scheduler *s, struct job **jp)
 	run(s, jp, JOB_EV_STOP,
 	    &(struct job_input){.cause = JOB_BY_DEADLINE,
 				.why = why,
-				.can_pause = be != NULL &&
-					     (be->caps & BACKEND_CAN_PAUSE)});
+				.can_pause =
+				    backend_can_pause(be, (*jp)->remote_id)});
 }
 
 /*
@@ -784,6 +785,7 @@ submit(struct scheduler *s, struct job **jp, struct backend *be)
 	    .seed = j->seed,
 	    .sweep_id = j->sweep_id,
 	    .trial_id = j->trial_id,
+	    .attempt = j->attempt,
 	    .sweep_name = j->sweep_name,
 	};
 
@@ -865,9 +867,9 @@ turn(struct scheduler *s, struct job **jp)
 	    j->state != JOB_CANCELLING && j->sweep_state != SWEEP_CANCELLED)
 		return; /* found, or submitted, when the hold ends */
 	run(s, jp, JOB_EV_TURN,
-	    &(struct job_input){.can_pause = be->caps & BACKEND_CAN_PAUSE,
-				.control_sent =
-				    sl != NULL && sl->sent_in == j->state});
+	    &(struct job_input){
+		.can_pause = backend_can_pause(be, j->remote_id),
+		.control_sent = sl != NULL && sl->sent_in == j->state});
 }
 
 /* --- what a tick owes from the last ----------------------------------------
@@ -890,9 +892,9 @@ send_owed(struct scheduler *s, int64_t id)
 	} else if (a == JOB_DO_RESUME && j->state == JOB_PAUSED) {
 		sl->owed = JOB_DO_NOTHING;
 		if (run(s, &j, JOB_EV_RESUME,
-			&(struct job_input){.cause = cause,
-					    .can_pause =
-						be->caps & BACKEND_CAN_PAUSE})
+			&(struct job_input){
+			    .cause = cause,
+			    .can_pause = backend_can_pause(be, j->remote_id)})
 			    .rc == -EIO &&
 		    (sl = slot_get(s, id, false)) != NULL)
 			sl->owed = JOB_DO_RESUME; /* when it can be recorded */
@@ -1336,12 +1338,13 @@ enforce(struct scheduler *s, const struct budget_job *jobs, size_t n)
 			continue;
 		}
 		snprintf(why, sizeof(why), "%s budget reached", m->name);
-		m->done = run(s, &j, m->pause ? JOB_EV_PAUSE : JOB_EV_STOP,
-			      &(struct job_input){
-				  .cause = JOB_BY_BUDGET,
-				  .why = why,
-				  .can_pause = be->caps & BACKEND_CAN_PAUSE})
-			      .rc != -EALREADY;
+		m->done =
+		    run(s, &j, m->pause ? JOB_EV_PAUSE : JOB_EV_STOP,
+			&(struct job_input){
+			    .cause = JOB_BY_BUDGET,
+			    .why = why,
+			    .can_pause = backend_can_pause(be, j->remote_id)})
+			.rc != -EALREADY;
 		job_free(j);
 	}
 	meter_halted(d, stops, nstops, started);
@@ -1509,7 +1512,7 @@ scheduler_job_event(struct scheduler *s, int64_t job_id, enum job_event ev,
 		job_free(j);
 		return -ENOENT;
 	}
-	in.can_pause = be != NULL && (be->caps & BACKEND_CAN_PAUSE);
+	in.can_pause = backend_can_pause(be, j->remote_id);
 	step = job_decide(j, ev, &in);
 	if (ev == JOB_EV_RESUME && (step.rc == 0 || j->state == JOB_PAUSING) &&
 	    in.can_pause) {

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <openssl/evp.h>
@@ -17,7 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_AXIS_VALUES 1000 /* values in one hyperparameter list */
+#define MAX_AXIS_VALUES 1000  /* values in one hyperparameter list */
+#define MAX_ANY_HPS	32    /* free-form hyperparameters of a spec */
+#define MAX_ANY_VALUE	200   /* bytes of a free-form string value */
+#define HPS_TEXT_MAX	65536 /* their canonical JSON fits this */
 #define MAX_SEEDS	1000
 #define MAX_GRADERS	100
 #define MAX_NAME	128
@@ -29,6 +33,7 @@ struct vctx {
 	cJSON *errors; /* array of {path, message} */
 	int count;     /* including those not recorded */
 	const struct spec_env *env;
+	bool any_hps; /* the backend's hyperparameters are free-form */
 };
 
 static void verr(struct vctx *v, const char *path, const char *fmt, ...)
@@ -177,7 +182,7 @@ get_number(struct vctx *v, const char *path, const cJSON *obj, const char *key,
 
 /* --- hyperparameters ----------------------------------------------------- */
 
-enum hp_kind { HP_INT, HP_NUMBER, HP_ENUM };
+enum hp_kind { HP_INT, HP_NUMBER, HP_ENUM, HP_ANY };
 
 static const char *const reasoning_efforts[] = {"default", "low", "medium",
 						"high", NULL};
@@ -213,6 +218,32 @@ hp_find(const char *name)
 	return NULL;
 }
 
+/* A process backend's own hyperparameter: any JSON scalar. */
+static const struct hp_def any_def = {
+    NULL,
+    HP_ANY,
+    0,
+    0,
+    NULL,
+    "must be a number, a boolean or a string of at most 200 bytes without "
+    "control characters (or a list of them)"};
+
+/* A name that a command line's {placeholder} can hold. */
+static bool
+hp_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 64 ||
+	    !(isalpha((unsigned char)name[0]) || name[0] == '_'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) &&
+		    strchr("_.-", name[i]) == NULL)
+			return false;
+	return true;
+}
+
 static bool
 is_auto(const cJSON *value)
 {
@@ -222,9 +253,22 @@ is_auto(const cJSON *value)
 static bool
 hp_value_ok(const struct hp_def *def, const cJSON *value)
 {
+	if (def->kind == HP_ANY && cJSON_IsString(value)) {
+		size_t n = strlen(value->valuestring);
+
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)value->valuestring[i] < 0x20)
+				return false;
+		return n <= MAX_ANY_VALUE;
+	}
+	if (def->kind == HP_ANY)
+		return cJSON_IsBool(value) ||
+		       (cJSON_IsNumber(value) && isfinite(value->valuedouble));
 	if (is_auto(value))
 		return true;
 	switch (def->kind) {
+	case HP_ANY:
+		return false;
 	case HP_INT:
 		return is_integer(value) && value->valuedouble >= def->min &&
 		       value->valuedouble <= def->max;
@@ -249,12 +293,24 @@ check_hyperparameters(struct vctx *v, const char *path, const cJSON *hps,
 		verr(v, path, "must be an object of hyperparameters");
 		return;
 	}
+	if (v->any_hps && cJSON_GetArraySize(hps) > MAX_ANY_HPS) {
+		verr(v, path, "has more than %d hyperparameters", MAX_ANY_HPS);
+		return;
+	}
 	cJSON_ArrayForEach(hp, hps)
 	{
-		const struct hp_def *def = hp_find(hp->string);
+		const struct hp_def *def =
+		    v->any_hps ? &any_def : hp_find(hp->string);
 		int i = 0;
 
 		json_pointer_key(p, sizeof(p), path, hp->string);
+		if (v->any_hps && !hp_name_ok(hp->string)) {
+			verr(v, p,
+			     "a hyperparameter's name is 1..64 letters, "
+			     "digits, '_', '.' or '-', starting with a letter "
+			     "or '_'");
+			continue;
+		}
 		if (def == NULL) {
 			verr(v, p,
 			     "unknown hyperparameter; expected one of: "
@@ -890,15 +946,23 @@ print_hps(const cJSON *hps, bool skip_auto, char *buf, size_t len)
 	{
 		if (skip_auto && is_auto(m))
 			continue;
-		if (used + 64 + strlen(m->string) >= len)
+		if (used + 2 * MAX_ANY_VALUE + 96 + strlen(m->string) >= len)
 			break; /* cannot happen: names and values are short */
 		used += (size_t)snprintf(buf + used, len - used,
 					 "%s\"%s\":", used > 1 ? "," : "",
 					 m->string);
-		if (cJSON_IsString(m))
+		if (cJSON_IsString(m) &&
+		    strpbrk(m->valuestring, "\"\\") == NULL) {
 			used += (size_t)snprintf(buf + used, len - used,
 						 "\"%s\"", m->valuestring);
-		else
+		} else if (cJSON_IsString(m) || cJSON_IsBool(m)) {
+			/* A free-form value: cJSON escapes it. */
+			char *text = cJSON_PrintUnformatted(m);
+
+			used += (size_t)snprintf(buf + used, len - used, "%s",
+						 text);
+			free(text);
+		} else
 			used += json_print_number(buf + used, len - used,
 						  m->valuedouble);
 	}
@@ -909,7 +973,7 @@ static void
 trial_identity(struct identity *id, const struct spec_grader *g,
 	       const cJSON *hps, bool has_seed, int64_t seed, char out[65])
 {
-	char text[1024], seed_text[32];
+	char text[HPS_TEXT_MAX], seed_text[32];
 
 	/* "auto" means unset: it is not part of the identity. */
 	print_hps(hps, true, text, sizeof(text));
@@ -956,7 +1020,7 @@ add_trial(struct expander *x, const char *grader_name, const cJSON *grader,
 	t->grader = grader;
 	t->graderv = grader_of(spec, grader);
 	{
-		char text[1024];
+		char text[HPS_TEXT_MAX];
 
 		print_hps(hps, false, text, sizeof(text));
 		t->hyperparameters_json = xstrdup(text);
@@ -1416,6 +1480,9 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 	check_keys(&v, "", json, spec_keys);
 	spec->name = get_string(&v, "", json, "name", true, MAX_NAME);
 	spec->backend = get_string(&v, "", json, "backend", true, MAX_NAME);
+	if (spec->backend != NULL && env->any_hyperparameters != NULL &&
+	    env->backend_exists(spec->backend, env->arg))
+		v.any_hps = env->any_hyperparameters(spec->backend, env->arg);
 	if (spec->backend != NULL &&
 	    !env->backend_exists(spec->backend, env->arg))
 		verr(&v, "/backend",

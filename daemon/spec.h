@@ -32,6 +32,9 @@
 struct spec_env {
 	/* Returns true when `name` is a configured backend. */
 	bool (*backend_exists)(const char *name, void *arg);
+	/* Returns true when the backend takes hyperparameters of any name
+	 * (JSON scalars) instead of OpenAI's set; NULL: never. */
+	bool (*any_hyperparameters)(const char *name, void *arg);
 	void *arg;
 	unsigned int max_trials; /* cap on trials per sweep */
 };
