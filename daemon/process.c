@@ -482,6 +482,8 @@ static void
 cmd_run(char *const argv[], char *const envp[], struct cmd_result *r)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t defaults;
 	int out[2] = {-1, -1}, er[2] = {-1, -1}, rc;
 	double deadline = mono_s() + COMMAND_TIMEOUT;
 	size_t err_len = 0;
@@ -495,6 +497,13 @@ cmd_run(char *const argv[], char *const envp[], struct cmd_result *r)
 		snprintf(r->err, sizeof(r->err), "pipe: %s", strerror(errno));
 		goto out;
 	}
+	/* rftd ignores SIGPIPE and SIGXFSZ; a command must not inherit that. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	sigaddset(&defaults, SIGXFSZ);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
@@ -958,7 +967,7 @@ struct pollwork {
 	void *arg;
 	/* out */
 	int rc;
-	char error[2048];
+	char error[4096];
 	enum job_state state;
 	char status[64];
 	double billed;
@@ -1159,6 +1168,29 @@ describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "exit code %d", status);
 }
 
+/* The intent key of the job in `rel`, from its trial.json ("" unknown). */
+static void
+trial_intent(const struct proc *p, const char *rel, char *buf, size_t len)
+{
+	char *path = job_path(p, rel, "trial.json");
+	char *text = read_small(path, 1 << 20);
+	cJSON *t = cJSON_Parse(text ? text : "");
+	const cJSON *intent = cJSON_GetObjectItemCaseSensitive(t, "intent");
+
+	snprintf(buf, len, "%s",
+		 cJSON_IsString(intent) ? intent->valuestring : "");
+	cJSON_Delete(t);
+	free(text);
+	free(path);
+}
+
+/* A run asked to stop is stopping until it has ended. */
+static enum job_state
+stopping(char stop, enum job_state state)
+{
+	return stop == 'p' ? JOB_PAUSING : stop == 'c' ? JOB_CANCELLING : state;
+}
+
 /* How the run stands: the worker side of a poll. */
 static void
 poll_state(struct pollwork *pw, const struct run_state *rs)
@@ -1179,8 +1211,9 @@ poll_state(struct pollwork *pw, const struct run_state *rs)
 	}
 	if (!p->slurm) {
 		if (!ended && wrapper_alive(rs)) {
-			pw->state = JOB_RUNNING;
-			snprintf(pw->status, sizeof(pw->status), "running");
+			pw->state = stopping(stop, JOB_RUNNING);
+			snprintf(pw->status, sizeof(pw->status), "%s",
+				 stop ? "stopping" : "running");
 			pw->billed += fmax(0, now - rs->started_at);
 			return;
 		}
@@ -1197,8 +1230,25 @@ poll_state(struct pollwork *pw, const struct run_state *rs)
 	} else {
 		const struct snapshot *s = pw->snap;
 
-		if (s != NULL && s->rc == 0)
+		if (rs->slurm_id == 0 && !ended) {
+			/* sbatch is under way (a resume), or its answer was
+			 * not recorded: the job's name finds it. */
+			char intent[128], name[160];
+
+			trial_intent(p, pw->rel, intent, sizeof(intent));
+			snprintf(name, sizeof(name), "rftd-%s", intent);
+			if (s != NULL && s->rc == 0)
+				q = snapshot_find(s, 0, name);
+			if (q == NULL && now - rs->launched_at <
+					     COMMAND_TIMEOUT + LAUNCH_GRACE) {
+				pw->state = stopping(stop, JOB_QUEUED);
+				snprintf(pw->status, sizeof(pw->status),
+					 "submitting");
+				return;
+			}
+		} else if (s != NULL && s->rc == 0) {
 			q = snapshot_find(s, rs->slurm_id, NULL);
+		}
 		if (q == NULL && !ended && rs->slurm_id > 0 &&
 		    (s == NULL || s->rc == 0) &&
 		    sacct_lookup(p, rs->slurm_id, NULL, &sj))
@@ -1231,6 +1281,7 @@ poll_state(struct pollwork *pw, const struct run_state *rs)
 				pw->state = slurm_state(q->state);
 				if (pw->state == JOB__COUNT)
 					pw->state = JOB_RUNNING;
+				pw->state = stopping(stop, pw->state);
 				return;
 			}
 			if (q->has_exit && !known) {
@@ -1869,6 +1920,8 @@ on_grace(uv_timer_t *t)
 		kill(-(pid_t)rs.pid, SIGKILL);
 	}
 	uv_close((uv_handle_t *)t, pjob_closed);
+	if (pj->ended && !pj->child_open)
+		pjob_release(pj);
 }
 
 /* Asks the run to stop, for `action` ("cancel" or "pause"). */
@@ -1919,9 +1972,8 @@ static void
 resume_run(struct proc *p, const char *rel, backend_done_cb cb, void *arg)
 {
 	struct run_state rs;
-	char *path, *from, *trial_path, *text;
+	char *path, *from;
 	char intent[128] = "";
-	cJSON *t;
 	int st;
 	double ended = 0;
 
@@ -1931,17 +1983,7 @@ resume_run(struct proc *p, const char *rel, backend_done_cb cb, void *arg)
 		cb(arg, -EALREADY, "the run has not stopped yet");
 		return;
 	}
-	trial_path = job_path(p, rel, "trial.json");
-	text = read_small(trial_path, 1 << 20);
-	free(trial_path);
-	t = cJSON_Parse(text ? text : "");
-	free(text);
-	snprintf(
-	    intent, sizeof(intent), "%s",
-	    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(t, "intent"))
-		? cJSON_GetObjectItemCaseSensitive(t, "intent")->valuestring
-		: "");
-	cJSON_Delete(t);
+	trial_intent(p, rel, intent, sizeof(intent));
 	from = newest_checkpoint(p, rel);
 	if (from == NULL) {
 		cb(arg, -EINVAL, "the run left no checkpoint to resume from");
@@ -2187,7 +2229,30 @@ proc_check_config(struct config_backend *cfg, struct config_check *check)
 				   "each job gets its own directory");
 }
 
-/* The work directory must exist or be creatable, and be writable. */
+/* Whether `cmd` names an executable: a path, or a name on PATH. */
+static bool
+on_path(const char *cmd)
+{
+	const char *path = getenv("PATH");
+	bool found = false;
+	char *copy, *dir, *save = NULL;
+
+	if (strchr(cmd, '/') != NULL)
+		return access(cmd, X_OK) == 0;
+	copy = xstrdup(path ? path : "/usr/bin:/bin");
+	for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
+	     dir = strtok_r(NULL, ":", &save)) {
+		char *full = xasprintf("%s/%s", *dir ? dir : ".", cmd);
+
+		found = access(full, X_OK) == 0;
+		free(full);
+	}
+	free(copy);
+	return found;
+}
+
+/* The work directory must exist or be creatable, and be writable; a
+ * Slurm launcher's commands must be there. */
 static int
 proc_check_host(const struct config_backend *cfg, char *err, size_t errlen)
 {
@@ -2211,6 +2276,21 @@ proc_check_host(const struct config_backend *cfg, char *err, size_t errlen)
 	close(fd);
 	unlink(probe);
 	free(probe);
+	if (strcmp(pc->launcher, "slurm") == 0) {
+		const char *cmds[] = {pc->sbatch, pc->squeue, pc->sacct,
+				      pc->scancel};
+
+		for (size_t i = 0; i < ARRAY_LEN(cmds); i++) {
+			if (!on_path(cmds[i])) {
+				snprintf(err, errlen,
+					 "launcher slurm: %s is not an "
+					 "executable here (PATH=%s)",
+					 cmds[i],
+					 getenv("PATH") ? getenv("PATH") : "");
+				return -EINVAL;
+			}
+		}
+	}
 	return 0;
 }
 
