@@ -24,6 +24,7 @@
  */
 #include "backend.h"
 
+#include "cmdline.h"
 #include "config.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -359,35 +360,15 @@ append(char **buf, size_t *len, const char *s, size_t n)
 	(*buf)[*len] = '\0';
 }
 
-/* Appends `s` single-quoted for sh. */
-static void
-append_quoted(char **buf, size_t *len, const char *s)
-{
-	append(buf, len, "'", 1);
-	for (; *s != '\0'; s++) {
-		if (*s == '\'')
-			append(buf, len, "'\\''", 4);
-		else
-			append(buf, len, s, 1);
-	}
-	append(buf, len, "'", 1);
-}
-
-static bool
-is_name_char(char c, bool first)
-{
-	return isalpha((unsigned char)c) || c == '_' ||
-	       (!first && (isdigit((unsigned char)c) || c == '.' || c == '-'));
-}
-
 /*
  * The value of placeholder `name` for `job`, as text (a string as it is,
  * a number as JSON writes it); false when the trial has none.
  */
 static bool
-placeholder_value(const struct backend_job *job, const char *name, char *buf,
-		  size_t len, const char **text)
+placeholder_value(void *arg, const char *name, char *buf, size_t len,
+		  const char **text)
 {
+	const struct backend_job *job = arg;
 	const cJSON *v =
 	    cJSON_GetObjectItemCaseSensitive(job->hyperparameters, name);
 
@@ -422,47 +403,13 @@ placeholder_value(const struct backend_job *job, const char *name, char *buf,
 	return true;
 }
 
-/*
- * Fills the {placeholders} of `command` for `job`: a name in braces that
- * is not after '$' (so ${VAR} stays the shell's).  Returns the command
- * line, or NULL with `err` naming the placeholder that has no value.
- */
+/* The command line of `job`, or NULL with `err` saying why. */
 static char *
 fill_command(const char *command, const struct backend_job *job, char *err,
 	     size_t errlen)
 {
-	char *out = xstrdup(""), name[128], num[64];
-	size_t len = 0;
-	const char *s = command;
-
-	while (*s != '\0') {
-		const char *end = s + 1, *text;
-
-		if (*s != '{' || (s > command && s[-1] == '$') ||
-		    !is_name_char(s[1], true)) {
-			append(&out, &len, s++, 1);
-			continue;
-		}
-		while (is_name_char(*end, false))
-			end++;
-		if (*end != '}' || (size_t)(end - s - 1) >= sizeof(name)) {
-			append(&out, &len, s++, 1);
-			continue;
-		}
-		memcpy(name, s + 1, (size_t)(end - s - 1));
-		name[end - s - 1] = '\0';
-		if (!placeholder_value(job, name, num, sizeof(num), &text)) {
-			snprintf(err, errlen,
-				 "the command's placeholder {%s} has no value: "
-				 "add %s to the sweep's hyperparameters",
-				 name, name);
-			free(out);
-			return NULL;
-		}
-		append_quoted(&out, &len, text);
-		s = end + 1;
-	}
-	return out;
+	return cmdline_fill(command, placeholder_value, (void *)job, err,
+			    errlen);
 }
 
 /* --- running commands (thread pool only) ---------------------------------- */
