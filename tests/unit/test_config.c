@@ -1046,6 +1046,79 @@ printed_openai_config_loads_back_without_the_key(void **state)
 	free(path2);
 }
 
+/* --- the process backend --------------------------------------------------
+ */
+
+static void
+process_backend_gets_its_defaults(void **state)
+{
+	struct fixture *f = *state;
+	const struct config_backend *be;
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_int_equal(load_text(f,
+				   "[backend \"box\"]\ntype = process\n"
+				   "command = train --lr {lr}\n"
+				   "workdir = /var/lib/rftd/runs\n"
+				   "stop_grace = 2m\n",
+				   &cfg, &errors, &path),
+			 0);
+	be = config_backend(&cfg, "box");
+	assert_non_null(be);
+	assert_string_equal(value(be, "launcher"), "local");
+	assert_string_equal(value(be, "metrics_format"), "rftd");
+	assert_string_equal(value(be, "gpus_per_job"), "1");
+	/* A duration is read with its unit and printed in seconds. */
+	assert_string_equal(value(be, "stop_grace"), "120s");
+	assert_string_equal(value(be, "sbatch"), "sbatch");
+	assert_string_equal(value(be, "sbatch_args"), "");
+	config_free(&cfg);
+	free(path);
+}
+
+static void
+process_backend_needs_a_command_and_a_workdir(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_error_starts(f,
+			    "[backend \"box\"]\ntype = process\n"
+			    "workdir = /w\n",
+			    1, "backend \"box\": command is missing");
+	assert_error_starts(f,
+			    "[backend \"box\"]\ntype = process\n"
+			    "command = true\n",
+			    1, "backend \"box\": workdir is missing");
+}
+
+static void
+bad_process_values_are_reported(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_one_error(f,
+			 "[backend \"box\"]\ntype = process\ncommand = t\n"
+			 "workdir = /w\nlauncher = kubernetes\n",
+			 5,
+			 "launcher: 'kubernetes' is not one of local, slurm");
+	assert_error_starts(f,
+			    "[backend \"box\"]\ntype = process\ncommand = t\n"
+			    "workdir = /w\nstop_grace = soon\n",
+			    5, "stop_grace: 'soon' is not a duration");
+	assert_one_error(f,
+			 "[backend \"box\"]\ntype = process\ncommand = t\n"
+			 "workdir = w\n",
+			 4, "workdir: must be an absolute path, not 'w'");
+	/* An option given before the type is checked against it. */
+	assert_one_error(f,
+			 "[backend \"box\"]\nspeed = 3\ntype = process\n"
+			 "command = t\nworkdir = /w\n",
+			 2,
+			 "backend \"box\": speed applies to type sim, not "
+			 "process");
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1097,6 +1170,9 @@ main(void)
 	    TEST(openai_backend_needs_exactly_one_key),
 	    TEST(azure_needs_a_base_url),
 	    TEST(options_of_another_backend_type_are_reported),
+	    TEST(process_backend_gets_its_defaults),
+	    TEST(process_backend_needs_a_command_and_a_workdir),
+	    TEST(bad_process_values_are_reported),
 	    TEST(bad_openai_values_are_reported),
 	    TEST(printed_openai_config_loads_back_without_the_key),
 	};

@@ -51,7 +51,16 @@ static bool
 backend_exists(const char *name, void *arg)
 {
 	(void)arg;
-	return strcmp(name, "sim") == 0 || strcmp(name, "azure") == 0;
+	return strcmp(name, "sim") == 0 || strcmp(name, "azure") == 0 ||
+	       strcmp(name, "box") == 0;
+}
+
+/* "box" stands for a process backend: hyperparameters of any name. */
+static bool
+any_hyperparameters(const char *name, void *arg)
+{
+	(void)arg;
+	return strcmp(name, "box") == 0;
 }
 
 static int
@@ -176,6 +185,7 @@ parse(const cJSON *json, unsigned int max_trials, struct spec **out,
 {
 	struct spec_env env = {
 	    .backend_exists = backend_exists,
+	    .any_hyperparameters = any_hyperparameters,
 	    .arg = NULL,
 	    .max_trials = max_trials ? max_trials : 10000,
 	};
@@ -1510,11 +1520,69 @@ given_settings_are_read(void **state)
 	spec_free(spec);
 }
 
+/* A process backend takes the trainer's own names with scalar values. */
+static void
+a_process_backend_takes_its_own_hyperparameters(void **state)
+{
+	static const struct {
+		const char *patch, *path, *message;
+	} bad[] = {
+	    {"{'backend': 'box', 'hyperparameters': {'cfg': {'a': 1}}}",
+	     "/hyperparameters/cfg", "must be a number, a boolean or a string"},
+	    {"{'backend': 'box', 'hyperparameters': {'x': [1, [2]]}}",
+	     "/hyperparameters/x/1", "must be a number, a boolean or a string"},
+	    {"{'backend': 'box', 'hyperparameters': {'bad name': 1}}",
+	     "/hyperparameters/bad name", "a hyperparameter's name is"},
+	    {"{'backend': 'box', 'hyperparameters': {'s': 'a\\nb'}}",
+	     "/hyperparameters/s", "without control characters"},
+	    {"{'backend': 'box', 'hyperparameters': {'lr': [1, 1]}}",
+	     "/hyperparameters/lr/1", "repeats value 0"},
+	};
+	struct spec *spec;
+
+	(void)state;
+	spec =
+	    parse_ok(base_spec,
+		     "{'backend': 'box', 'hyperparameters': {'learning_rate':"
+		     " [1e-6, 40], 'group_size': 8, 'note': 'say \\\"hi\\\"',"
+		     " 'fast': "
+		     "true}}",
+		     0);
+	/* 2 learning rates x 2 graders x the base spec's seeds. */
+	assert_true(spec->ntrials >= 4);
+	assert_non_null(
+	    strstr(spec->trials[0].hyperparameters_json, "\"fast\":true"));
+	assert_non_null(strstr(spec->trials[0].hyperparameters_json,
+			       "\"note\":\"say \\\"hi\\\"\""));
+	spec_free(spec);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		cJSON *json = patched(base_spec, bad[i].patch), *errors = NULL;
+		int rc = parse(json, 0, &spec, &errors);
+
+		cJSON_Delete(json);
+		if (rc != -EINVAL ||
+		    !has_error(errors, bad[i].path, bad[i].message)) {
+			char *text = errors ? spec_errors_text(errors) : NULL;
+
+			print_error("%s: wanted %s: %s, got:\n%s\n",
+				    bad[i].patch, bad[i].path, bad[i].message,
+				    text ? text : "(valid)");
+			free(text);
+			cJSON_Delete(errors);
+			if (rc == 0)
+				spec_free(spec);
+			fail();
+		}
+		cJSON_Delete(errors);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(base_spec_is_valid),
+	    cmocka_unit_test(a_process_backend_takes_its_own_hyperparameters),
 	    cmocka_unit_test(each_bad_spec_is_refused_with_its_path_and_reason),
 	    cmocka_unit_test(a_spec_must_be_an_object),
 	    cmocka_unit_test(every_error_is_reported_not_just_the_first),
