@@ -325,6 +325,13 @@ plan_without_a_budget_says_no_limit_applies(void **state)
 	golden_of(render_plan, "plan-no-budget", "plan-no-budget", 0);
 }
 
+static void
+plan_of_a_gpu_backend_says_the_gpu_hours(void **state)
+{
+	(void)state;
+	golden_of(render_plan, "plan-gpu", "plan-gpu", 0);
+}
+
 /* --- one line ------------------------------------------------------------- */
 
 static void
@@ -591,6 +598,7 @@ main(void)
 	    cmocka_unit_test(status_says_until_when_a_backend_is_held),
 	    cmocka_unit_test(plan_previews_the_first_trials_and_the_bill),
 	    cmocka_unit_test(plan_without_a_budget_says_no_limit_applies),
+	    cmocka_unit_test(plan_of_a_gpu_backend_says_the_gpu_hours),
 	    cmocka_unit_test(submit_prints_the_new_sweep_id),
 	    cmocka_unit_test(submit_counts_trials_reused_from_earlier_sweeps),
 	    cmocka_unit_test(reload_names_the_options_that_take_a_restart),
