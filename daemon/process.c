@@ -604,6 +604,9 @@ trial_json(const struct backend_job *job)
 	return t;
 }
 
+/* What a run writes about itself, left from an earlier launch. */
+static const char *const run_files[] = {"pid", "exit", "stop"};
+
 /*
  * Makes the job's directory and its files, and the intent's link.
  * Returns 0, -EEXIST when this intent was launched before (*rel is then
@@ -662,6 +665,13 @@ prepare_dir(struct proc *p, const struct backend_job *job, char **rel,
 	if (rc == 0) {
 		path = job_path(p, *rel, "run.sh");
 		rc = write_atomic(path, wrapper, 0755);
+		free(path);
+	}
+	/* What a launch of this directory that never happened left. */
+	for (size_t i = 0; rc == 0 && i < ARRAY_LEN(run_files); i++) {
+		path = job_path(p, *rel, run_files[i]);
+		if (unlink(path) != 0 && errno != ENOENT)
+			rc = -errno;
 		free(path);
 	}
 	if (rc == 0) {
@@ -860,7 +870,8 @@ launch_local(struct proc *p, const char *rel, const char *intent,
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the run: %s",
 			 uv_strerror(rc));
-		uv_close((uv_handle_t *)&pj->child, NULL);
+		pj->child_open = true; /* until its close, as libuv wants */
+		uv_close((uv_handle_t *)&pj->child, pjob_closed);
 		return -EIO;
 	}
 	pj->child_open = true;
