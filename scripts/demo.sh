@@ -6,17 +6,42 @@
 # watch`, prints the leaderboard, the spend and a summary computed in SQL,
 # and stops the daemon.
 #
+# With --process it runs real training instead: a sweep of the example
+# trainer (examples/trainers/tiny_grpo.py, a tiny GRPO policy that learns
+# a toy task on the CPU) on a process backend, 3 learning rates x 2 seeds,
+# priced per GPU-hour, and prints the leaderboard, the spend and the best
+# trial's reward curve.  It needs python3 and numpy (python3-numpy).
+#
+# Usage: scripts/demo.sh [--process]
+#
 # Environment: BUILD_DIR (default build-demo); RFTD and RFTCTL to use
 # binaries built elsewhere (nothing is installed or built then);
 # DEMO_SPEED (simulated seconds per second, default 3600: an hour a second).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=sim
+case "${1:-}" in
+'') ;;
+--process) mode=process ;;
+-h | --help)
+	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+	;;
+*)
+	echo "usage: scripts/demo.sh [--process]" >&2
+	exit 2
+	;;
+esac
 root=$PWD
 build=${BUILD_DIR:-$root/build-demo}
 speed=${DEMO_SPEED:-3600}
 
 if [ -z "${RFTD:-}" ] || [ -z "${RFTCTL:-}" ]; then
 	scripts/install-deps.sh
+	if [ "$mode" = process ] && ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+		echo "demo: the example trainer needs numpy: apt-get install python3-numpy" >&2
+		exit 1
+	fi
 	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DBUILD_TESTING=OFF >/dev/null
 	cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
@@ -35,7 +60,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$demo/rftd.conf" <<CONF
+if [ "$mode" = sim ]; then
+	cat >"$demo/rftd.conf" <<CONF
 [daemon]
 socket = $demo/run/control.sock
 database = $demo/state/rftd.db
@@ -48,6 +74,29 @@ speed = $speed
 max_concurrent = 6
 failure_rate = 0.05
 CONF
+else
+	# The example trainer on this machine; --sleep makes each run last a
+	# few seconds, so that the sweep can be followed.
+	cat >"$demo/rftd.conf" <<CONF
+[daemon]
+socket = $demo/run/control.sock
+database = $demo/state/rftd.db
+log_level = warning
+tick = 100
+
+[backend "local"]
+type = process
+launcher = local
+command = $root/examples/trainers/tiny_grpo.py --sleep 0.05
+workdir = $demo/runs
+max_concurrent = 3
+gpus_per_job = 1
+poll_interval = 0.5
+
+[price "local/*"]
+per_gpu_hour = 2.50
+CONF
+fi
 ctl() { "$RFTCTL" -s "$demo/run/control.sock" "$@"; }
 say() {
 	if [ -t 1 ]; then
@@ -70,38 +119,77 @@ for _ in $(seq 1200); do
 	sleep 0.05
 done
 
-say "rftctl plan examples/sweep-demo.json"
-ctl plan examples/sweep-demo.json
+if [ "$mode" = process ]; then
+	spec=examples/sweep-process.json
+	say "rftctl plan $spec"
+	ctl plan "$spec"
 
-say "rftctl submit examples/sweep-demo.json"
-submitted=$(ctl submit examples/sweep-demo.json)
-echo "$submitted"
-sweep=$(echo "$submitted" | awk '{ print $2 }')
+	say "rftctl submit $spec"
+	submitted=$(ctl submit "$spec")
+	echo "$submitted"
+	sweep=$(echo "$submitted" | awk '{ print $2 }')
 
-say "rftctl watch $sweep"
-ctl watch "$sweep"
+	say "rftctl watch $sweep"
+	ctl watch "$sweep"
 
-say "rftctl leaderboard $sweep --limit 8"
-ctl leaderboard "$sweep" --limit 8
+	say "rftctl leaderboard $sweep"
+	ctl leaderboard "$sweep"
 
-say "rftctl budget   # simulated dollars: \$100 per training hour"
-ctl budget
+	say "rftctl budget   # \$2.50 per GPU-hour, 1 GPU per run"
+	ctl budget
 
-say "sqlite3 -readonly rftd.db   # mean best reward per grader and learning rate"
-sqlite3 -readonly -column -header "$demo/state/rftd.db" <<SQL
-SELECT t.grader_name AS grader,
-       json_extract(t.hyperparameters, '$.learning_rate_multiplier') AS lr,
-       count(*) AS trials,
-       round(avg(t.objective), 4) AS mean_best,
-       round(max(t.objective), 4) AS top,
-       sum(j.attempts) AS jobs
-FROM sweep_trials l
-JOIN trials t ON t.id = l.trial_id
-JOIN (SELECT trial_id, count(*) AS attempts FROM jobs GROUP BY trial_id) j
-  ON j.trial_id = t.id
-WHERE l.sweep_id = $sweep
-GROUP BY 1, 2 ORDER BY mean_best DESC;
-SQL
+	say "rftctl sql ...   # what each trial's run took and cost"
+	ctl sql "SELECT trial_id AS trial, round(objective, 4) AS best,
+		round(training_hours * 3600, 1) AS seconds,
+		printf('\$%.5f', cost_usd) AS cost
+		FROM leaderboard WHERE sweep_id = $sweep ORDER BY trial_id"
+
+	best=$(ctl sql "SELECT trial_id FROM leaderboard WHERE sweep_id = $sweep
+		ORDER BY score DESC, trial_id LIMIT 1" --format csv | tail -n 1 | tr -d "\r")
+	say "rftctl sql ...   # the validation reward of trial $best, the best, by step"
+	ctl sql "SELECT step, round(value, 4) AS valid_reward_mean,
+		substr('########################################', 1,
+		       CAST(round(value * 40) AS INTEGER)) AS curve
+		FROM reward_curves
+		WHERE trial_id = $best AND metric = 'valid_reward_mean'
+		ORDER BY step"
+
+	say "ls $demo/runs/$sweep-*/$best-1"
+	ls "$demo"/runs/"$sweep"-*/"$best"-1
+else
+	say "rftctl plan examples/sweep-demo.json"
+	ctl plan examples/sweep-demo.json
+
+	say "rftctl submit examples/sweep-demo.json"
+	submitted=$(ctl submit examples/sweep-demo.json)
+	echo "$submitted"
+	sweep=$(echo "$submitted" | awk '{ print $2 }')
+
+	say "rftctl watch $sweep"
+	ctl watch "$sweep"
+
+	say "rftctl leaderboard $sweep --limit 8"
+	ctl leaderboard "$sweep" --limit 8
+
+	say "rftctl budget   # simulated dollars: \$100 per training hour"
+	ctl budget
+
+	say "sqlite3 -readonly rftd.db   # mean best reward per grader and learning rate"
+	sqlite3 -readonly -column -header "$demo/state/rftd.db" <<-SQL
+	SELECT t.grader_name AS grader,
+	       json_extract(t.hyperparameters, '$.learning_rate_multiplier') AS lr,
+	       count(*) AS trials,
+	       round(avg(t.objective), 4) AS mean_best,
+	       round(max(t.objective), 4) AS top,
+	       sum(j.attempts) AS jobs
+	FROM sweep_trials l
+	JOIN trials t ON t.id = l.trial_id
+	JOIN (SELECT trial_id, count(*) AS attempts FROM jobs GROUP BY trial_id) j
+	  ON j.trial_id = t.id
+	WHERE l.sweep_id = $sweep
+	GROUP BY 1, 2 ORDER BY mean_best DESC;
+	SQL
+fi
 
 say "kill -TERM rftd"
 kill -TERM "$pid"

@@ -33,6 +33,12 @@ EXPECTED = {
     "share/doc/rftd/examples/sweep-multi-grader.json",
     "share/doc/rftd/examples/data/train.jsonl",
     "share/doc/rftd/examples/data/valid.jsonl",
+    "share/doc/rftd/examples/data/arith-train.jsonl",
+    "share/doc/rftd/examples/data/arith-valid.jsonl",
+    "share/doc/rftd/examples/process.conf",
+    "share/doc/rftd/examples/sweep-process.json",
+    "share/doc/rftd/examples/trainers/README.md",
+    "share/doc/rftd/examples/trainers/tiny_grpo.py",
     "share/man/man1/rftctl.1",
     "share/man/man5/rftd-sweep.5",
     "share/man/man5/rftd.conf.5",
@@ -93,6 +99,11 @@ class Install(InstallTest):
             self.assertTrue(os.access(path, os.X_OK), path)
             r = run([path, "-V"])
             self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_example_trainer_is_executable(self):
+        path = os.path.join(self.prefix, "share/doc/rftd/examples/trainers/"
+                            "tiny_grpo.py")
+        self.assertTrue(os.access(path, os.X_OK), path)
 
     def test_units_name_the_installed_binaries_and_configuration(self):
         text = read(os.path.join(self.prefix, "lib/systemd/system/"
@@ -242,7 +253,8 @@ class Completion(DaemonTest):
     def test_spec_files(self):
         examples = os.path.join(SOURCE_DIR, "examples")
         self.check(["plan", "sweep-"],
-                   ["sweep-demo.json", "sweep-multi-grader.json"],
+                   ["sweep-demo.json", "sweep-multi-grader.json",
+                    "sweep-process.json"],
                    cwd=examples)
         self.check(["submit", "d"], ["data"], cwd=examples)
 
