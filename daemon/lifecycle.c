@@ -686,9 +686,19 @@ job_fsm(struct lifecycle *lc, struct job *j, enum job_event ev,
 		j->budget_paused =
 		    ev == JOB_EV_PAUSE && in->cause == JOB_BY_BUDGET;
 	if (s.to != j->state) {
-		log_info("job %lld: %s -> %s%s%s", (long long)j->id,
-			 job_state_name(j->state), job_state_name(s.to),
-			 s.why ? ": " : "", s.why ? s.why : "");
+		char *line =
+		    xasprintf("job %lld: %s -> %s%s%s", (long long)j->id,
+			      job_state_name(j->state), job_state_name(s.to),
+			      s.why ? ": " : "", s.why ? s.why : "");
+
+		if (outer) {
+			log_info("%s", line);
+			free(line);
+		} else {
+			lc->held = xrealloc(lc->held, (lc->nheld + 1) *
+							  sizeof(*lc->held));
+			lc->held[lc->nheld++] = line;
+		}
 		j->state = s.to;
 	} else if (ev == JOB_EV_SUBMITTED || ev == JOB_EV_FOUND) {
 		log_info("job %lld: %s as %s", (long long)j->id,
@@ -697,4 +707,21 @@ job_fsm(struct lifecycle *lc, struct job *j, enum job_event ev,
 			 in->remote_id);
 	}
 	return s;
+}
+
+void
+lifecycle_settle(struct lifecycle *lc, bool committed)
+{
+	for (size_t i = 0; i < lc->nheld; i++) {
+		if (committed)
+			log_info("%s", lc->held[i]);
+		free(lc->held[i]);
+	}
+	if (!committed && lc->nheld > 0)
+		log_info("store: %zu state change%s not kept; made again once "
+			 "writes succeed",
+			 lc->nheld, lc->nheld == 1 ? " was" : "s were");
+	free(lc->held);
+	lc->held = NULL;
+	lc->nheld = 0;
 }

@@ -29,6 +29,7 @@
 #define RFTD_LIFECYCLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The states, as the store's CHECK lists spell them (a test compares). */
@@ -190,7 +191,18 @@ struct lifecycle {
 	struct store *store;
 	struct budget *budget; /* follows what was committed */
 	unsigned int retry_base_s, retry_max_s;
+	/* Moves made inside a transaction someone else commits: logged
+	 * when it is (lifecycle_settle), so a log never tells of a move
+	 * that was rolled back. */
+	char **held;
+	size_t nheld;
 };
+
+/*
+ * The transaction the moves were made in ended: `committed` logs them,
+ * else they are dropped (they were not kept; they are made again).
+ */
+void lifecycle_settle(struct lifecycle *lc, bool committed);
 
 /*
  * Runs event `ev` on job `j`: decides, then records the move, the poll's

@@ -1403,8 +1403,12 @@ after_poll(uv_work_t *req, int status)
 	for (struct pjob *pj = p->jobs; pj != NULL; pj = pj->next) {
 		if (strcmp(pj->rel, pw->rel) != 0)
 			continue;
+		/* A "no" is looked at again: a trainer may save without
+		 * announcing it. */
 		if (pw->nckpt > 0)
 			pj->checkpointed = 1;
+		else if (pj->checkpointed == 0)
+			pj->checkpointed = -1;
 		/* Its handles go once the child is reaped. */
 		pj->ended = job_state_terminal(pw->state);
 		if (pj->ended && !pj->child_open && !pj->grace_open)

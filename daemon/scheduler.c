@@ -199,8 +199,11 @@ fault_begin(struct scheduler *s)
 static void
 commit(struct scheduler *s)
 {
-	if (store_commit(s->d->store) == 0)
+	if (store_commit(s->d->store) == 0) {
+		lifecycle_settle(&s->lc, true);
 		return;
+	}
+	lifecycle_settle(&s->lc, false);
 	meter_resync(s->d);
 	fault_begin(s);
 }
@@ -1445,6 +1448,7 @@ on_closed(uv_handle_t *h)
 		return;
 	for (size_t i = 0; i < s->slots_cap; i++)
 		free(s->slots[i].answer);
+	lifecycle_settle(&s->lc, false);
 	free(s->slots);
 	free(s->rec);
 	free(s);
@@ -1471,7 +1475,12 @@ explain(const struct job *j, const struct backend *be, enum job_event ev,
 {
 	long long id = (long long)j->id;
 
-	if (step->rc == -EOPNOTSUPP)
+	if (step->rc == -EOPNOTSUPP && (be->caps & BACKEND_CAN_PAUSE))
+		snprintf(err, len,
+			 "job %lld cannot pause yet: its run has kept no "
+			 "checkpoint to resume from (cancel it instead)",
+			 id);
+	else if (step->rc == -EOPNOTSUPP)
 		snprintf(err, len, "backend %s cannot pause jobs", be->name);
 	else if (job_state_terminal(j->state))
 		snprintf(err, len, "job %lld has ended (%s)", id,
