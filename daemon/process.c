@@ -156,9 +156,10 @@ struct pjob {
 	bool child_open;
 	uv_timer_t grace;
 	bool grace_open;
-	int checkpointed; /* a checkpoint exists: 1, 0, or -1 unknown */
-	bool released;	  /* off the list: freed when its handles close */
-	bool ended;	  /* a poll found the run ended */
+	int checkpointed;  /* a checkpoint exists: 1, 0, or -1 unknown */
+	int grace_segment; /* the run segment the grace timer is for */
+	bool released;	   /* off the list: freed when its handles close */
+	bool ended;	   /* a poll found the run ended */
 };
 
 /* What run.json says. */
@@ -654,7 +655,13 @@ prepare_dir(struct proc *p, const struct backend_job *job, char **rel,
 		free(text);
 	}
 	if (rc == 0) {
-		text = xasprintf("# job %s of sweep %s, trial %lld\n%s\n",
+		/* A stop signal reaches the whole group: this shell waits for
+		 * the command to handle it, then ends, never runs on. */
+		text = xasprintf("# job %s of sweep %s, trial %lld\n"
+				 "trap 'exit 143' TERM\n"
+				 "trap 'exit 130' INT\n"
+				 "trap 'exit 129' HUP\n"
+				 "%s\n",
 				 job->intent_key, job->sweep_name,
 				 (long long)job->trial_id, command);
 		path = job_path(p, *rel, "command.sh");
@@ -1872,7 +1879,9 @@ on_grace(uv_timer_t *t)
 	struct run_state rs;
 
 	run_state_read(p, pj->rel, &rs);
-	if (p->slurm) {
+	if (rs.segment != pj->grace_segment) {
+		/* Resumed since: the stop was for a run that has ended. */
+	} else if (p->slurm) {
 		if (rs.slurm_id > 0)
 			slurm_signal(p, pj->rel, rs.slurm_id, true, NULL, NULL);
 	} else if (wrapper_alive(&rs)) {
@@ -1911,6 +1920,7 @@ stop_run(struct proc *p, const char *rel, const char *action,
 		return 0;
 	}
 	pj = pjob_get(p, rel);
+	pj->grace_segment = rs.segment;
 	if (!pj->grace_open) {
 		uv_timer_init(p->env->loop, &pj->grace);
 		pj->grace.data = pj;
@@ -1951,6 +1961,11 @@ resume_run(struct proc *p, const char *rel, backend_done_cb cb, void *arg)
 		cb(arg, -EINVAL, "the run left no checkpoint to resume from");
 		return;
 	}
+	/* The stop's kill timer was for the run that ended. */
+	for (struct pjob *pj = p->jobs; pj != NULL; pj = pj->next)
+		if (strcmp(pj->rel, rel) == 0 && pj->grace_open &&
+		    !uv_is_closing((uv_handle_t *)&pj->grace))
+			uv_close((uv_handle_t *)&pj->grace, pjob_closed);
 	/* The segment that ended is billed; the next begins. */
 	if (!p->slurm && rs.started_at > 0)
 		rs.billed +=

@@ -399,13 +399,9 @@ class Cancel(ProcessTest):
                               job_id)
         self.assertEqual(cost, cost2)
 
-    @unittest.expectedFailure
     def test_a_trainer_under_sh_gets_to_handle_sigterm(self):
-        # DEFECT: the wrapper runs `/bin/sh ./command.sh`; that shell
-        # (dash) dies at once of the group's SIGTERM, so the wrapper goes
-        # on to `kill -KILL 0` while the trainer is still saving its
-        # checkpoint: a command that is not `exec ...` never gets to stop
-        # cleanly on cancel or pause.
+        # The command is not `exec ...`: the shell that runs it waits
+        # for the trainer to save its checkpoint and stop.
         d = self.start()
         self.submit(d, self.write_spec(hyperparameters={
             "learning_rate": 40, "steps": 1000, "sleep": 0.2}))
@@ -633,12 +629,9 @@ class PauseResume(ProcessTest):
         self.grace = STOP_GRACE
         self.pause_then_resume(40, wait_out_grace=True)
 
-    @unittest.expectedFailure
     def test_a_run_resumed_soon_after_its_pause_is_not_killed(self):
-        # DEFECT: stop_run() starts a stop_grace timer that nothing stops
-        # when the run ends; when it fires after a resume, on_grace() reads
-        # the new run.json and SIGKILLs the resumed run, whose job then
-        # fails "without an exit status (its wrapper was killed)".
+        # The pause's kill timer is for the run that stopped, not for
+        # the one resumed before stop_grace is over.
         self.grace = 6.0
         self.pause_then_resume(60, wait_out_grace=False)
 
