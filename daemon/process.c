@@ -899,26 +899,26 @@ enum work_kind {
 	WORK_SCANCEL, /* stop a Slurm run */
 };
 
+/* A piece of work for the thread pool: its inputs, what it found, and
+ * whom to tell (submit_cb or done_cb) on the loop thread. */
 struct work {
 	uv_work_t req;
 	enum work_kind kind;
 	struct proc *p;
-	char *rel;
-	char *intent;
-	char **argv;
-	char **envp;
+	char *rel;    /* the job's directory, when it has one */
+	char *intent; /* find: the intent looked up */
+	char **argv;  /* the command to run */
+	char **envp;  /* its environment; NULL: rftd's */
 	struct cmd_result res;
 	int rc;
 	char error[1024];
-	int64_t slurm_id;
-	/* poll */
-	struct snapshot *snap;
-	char *cursor;
-	backend_poll_cb poll_cb;
+	int64_t slurm_id;      /* sbatch, find: found; scancel: the job */
+	bool hard;	       /* scancel: the job, not a signal */
+	struct snapshot *snap; /* squeue: the one being taken */
+	struct pollwork *pw;   /* poll */
 	backend_submit_cb submit_cb;
 	backend_done_cb done_cb;
 	void *arg;
-	struct pollwork *pw;
 };
 
 /* One poll: its inputs and what the worker found. */
@@ -945,6 +945,17 @@ struct pollwork {
 static void queue_work(struct proc *p, struct work *w, void (*fn)(uv_work_t *),
 		       void (*after)(uv_work_t *, int));
 
+static struct work *
+work_new(struct proc *p, enum work_kind kind, const char *rel)
+{
+	struct work *w = xcalloc(1, sizeof(*w));
+
+	w->kind = kind;
+	w->p = p;
+	w->rel = rel != NULL ? xstrdup(rel) : NULL;
+	return w;
+}
+
 static void
 work_free(struct work *w)
 {
@@ -953,7 +964,6 @@ work_free(struct work *w)
 	strv_free(w->argv);
 	strv_free(w->envp);
 	cmd_result_free(&w->res);
-	free(w->cursor);
 	free(w);
 }
 
@@ -1434,10 +1444,8 @@ out:
 static void
 start_poll(struct pollwork *pw)
 {
-	struct work *w = xcalloc(1, sizeof(*w));
+	struct work *w = work_new(pw->p, WORK_POLL, NULL);
 
-	w->kind = WORK_POLL;
-	w->p = pw->p;
 	w->pw = pw;
 	queue_work(pw->p, w, do_poll, after_poll);
 }
@@ -1507,11 +1515,9 @@ proc_poll(struct backend *be, const char *remote_id, const char *cursor,
 	pw->next = p->waiting;
 	p->waiting = pw;
 	if (!p->snapping) {
-		struct work *w = xcalloc(1, sizeof(*w));
+		struct work *w = work_new(p, WORK_SQUEUE, NULL);
 
 		p->snapping = true;
-		w->kind = WORK_SQUEUE;
-		w->p = p;
 		w->snap = xcalloc(1, sizeof(*w->snap));
 		w->snap->refs = 1;
 		w->snap->taken = mono_s();
@@ -1646,11 +1652,8 @@ launch(struct proc *p, const char *rel, const char *intent,
 		return;
 	}
 	{
-		struct work *w = xcalloc(1, sizeof(*w));
+		struct work *w = work_new(p, WORK_SBATCH, rel);
 
-		w->kind = WORK_SBATCH;
-		w->p = p;
-		w->rel = xstrdup(rel);
 		w->argv = sbatch_argv(p, rel, intent);
 		w->envp = run_env(p, rel, intent, resume_from);
 		w->submit_cb = submit_cb;
@@ -1795,10 +1798,8 @@ proc_find(struct backend *be, const char *intent_key, backend_submit_cb cb,
 	  void *arg)
 {
 	struct proc *p = be->priv;
-	struct work *w = xcalloc(1, sizeof(*w));
+	struct work *w = work_new(p, WORK_FIND, NULL);
 
-	w->kind = WORK_FIND;
-	w->p = p;
 	w->intent = xstrdup(intent_key);
 	w->submit_cb = cb;
 	w->arg = arg;
@@ -1814,7 +1815,7 @@ do_scancel(uv_work_t *req)
 	struct work *w = req->data;
 
 	cmd_run(w->argv, NULL, &w->res);
-	if (w->res.status != 0 && w->envp == NULL) {
+	if (w->res.status != 0 && !w->hard) {
 		/* A pending job takes no signal: cancel it outright. */
 		char ids[32];
 		char *argv[] = {w->p->scancel, ids, NULL};
@@ -1849,20 +1850,16 @@ static void
 slurm_signal(struct proc *p, const char *rel, int64_t id, bool hard,
 	     backend_done_cb cb, void *arg)
 {
-	struct work *w = xcalloc(1, sizeof(*w));
+	struct work *w = work_new(p, WORK_SCANCEL, rel);
 	size_t k = 0;
 
-	w->kind = WORK_SCANCEL;
-	w->p = p;
-	w->rel = xstrdup(rel);
 	w->slurm_id = id;
+	w->hard = hard;
 	w->argv = xcalloc(6, sizeof(char *));
 	w->argv[k++] = xstrdup(p->scancel);
 	if (!hard) {
 		w->argv[k++] = xstrdup("--signal=TERM");
 		w->argv[k++] = xstrdup("--full");
-	} else {
-		w->envp = xcalloc(1, sizeof(char *)); /* no second try */
 	}
 	w->argv[k++] = xasprintf("%lld", (long long)id);
 	w->done_cb = cb;
