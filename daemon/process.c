@@ -55,6 +55,7 @@ extern char **environ;
 #define COMMAND_TIMEOUT 120.0 /* seconds a Slurm command may take */
 #define COMMAND_OUT_MAX (64u << 20)
 #define LAUNCH_GRACE	30.0 /* seconds a launched wrapper has to say its pid */
+#define ABSENT_PROOF	60.0 /* seconds Slurm shows no job before it is none */
 
 /* --- configuration -------------------------------------------------------- */
 
@@ -164,13 +165,14 @@ struct pjob {
 
 /* What run.json says. */
 struct run_state {
-	double launched_at; /* 0: no launch yet */
-	int64_t pid;	    /* local: the wrapper; 0 unknown */
-	uint64_t start;	    /* its start time, clock ticks after boot */
-	int64_t slurm_id;   /* slurm: the batch job; 0 unknown */
-	double started_at;  /* local: when this segment began */
-	double billed;	    /* seconds of the segments that ended */
-	int segment;	    /* 1 for the first run, +1 per resume */
+	double launched_at;  /* 0: no launch yet */
+	int64_t pid;	     /* local: the wrapper; 0 unknown */
+	uint64_t start;	     /* its start time, clock ticks after boot */
+	int64_t slurm_id;    /* slurm: the batch job; 0 unknown */
+	double started_at;   /* local: when this segment began */
+	double billed;	     /* seconds of the segments that ended */
+	int segment;	     /* 1 for the first run, +1 per resume */
+	double absent_since; /* slurm: an unknown sbatch's job not seen since */
 };
 
 /* A number member of a JSON object, or `def`. */
@@ -274,6 +276,7 @@ run_state_read(const struct proc *p, const char *rel, struct run_state *rs)
 	rs->started_at = json_number(j, "started_at", 0);
 	rs->billed = json_number(j, "billed_seconds", 0);
 	rs->segment = (int)json_number(j, "segment", 0);
+	rs->absent_since = json_number(j, "absent_since", 0);
 	cJSON_Delete(j);
 }
 
@@ -297,6 +300,8 @@ run_state_write(const struct proc *p, const char *rel,
 	cJSON_AddNumberToObject(j, "started_at", rs->started_at);
 	cJSON_AddNumberToObject(j, "billed_seconds", rs->billed);
 	cJSON_AddNumberToObject(j, "segment", rs->segment);
+	if (rs->absent_since > 0)
+		cJSON_AddNumberToObject(j, "absent_since", rs->absent_since);
 	text = cJSON_Print(j);
 	rc = write_atomic(path, text, 0644);
 	free(text);
@@ -532,6 +537,23 @@ out:
 	for (char *c = r->err; *c != '\0'; c++)
 		if (*c == '\n' || *c == '\r')
 			*c = ' ';
+}
+
+/* "CMD: what it said", said once (Slurm's commands name themselves). */
+static void
+cmd_error(const char *cmd, const struct cmd_result *r, char *buf, size_t len)
+{
+	const char *base = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+	size_t n = strlen(base);
+	const char *said = r->err[0] ? r->err : "failed";
+
+	if (strncmp(said, base, n) == 0 && said[n] == ':')
+		snprintf(buf, len, "%.960s", said);
+	else
+		snprintf(buf, len, "%s: %.900s", base, said);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = '\0';
 }
 
 static void
@@ -912,6 +934,7 @@ struct work {
 	struct cmd_result res;
 	int rc;
 	char error[1024];
+	double absent_since;   /* find: since when Slurm shows no such job */
 	int64_t slurm_id;      /* sbatch, find: found; scancel: the job */
 	bool hard;	       /* scancel: the job, not a signal */
 	struct snapshot *snap; /* squeue: the one being taken */
@@ -1211,7 +1234,7 @@ poll_state(struct pollwork *pw, const struct run_state *rs)
 			char intent[128], name[160];
 
 			trial_intent(p, pw->rel, intent, sizeof(intent));
-			snprintf(name, sizeof(name), "rftd-%s", intent);
+			snprintf(name, sizeof(name), "%s", intent);
 			if (s != NULL && s->rc == 0)
 				q = snapshot_find(s, 0, name);
 			if (q == NULL && now - rs->launched_at <
@@ -1540,7 +1563,7 @@ sbatch_argv(const struct proc *p, const char *rel, const char *intent)
 	argv = xcalloc(n + 16, sizeof(*argv));
 	argv[k++] = xstrdup(p->sbatch);
 	argv[k++] = xstrdup("--parsable");
-	argv[k++] = xasprintf("--job-name=rftd-%s", intent);
+	argv[k++] = xasprintf("--job-name=%s", intent); /* rftd-<hex> */
 	argv[k++] = xasprintf("--comment=rftd:%s", rel);
 	argv[k++] = xasprintf("--chdir=%s", dir);
 	argv[k++] = xasprintf("--output=%s/slurm-%%j.out", dir);
@@ -1567,8 +1590,7 @@ do_sbatch(uv_work_t *req)
 	if (w->res.status == -1) {
 		/* Not known to have run: it may have reached the cluster. */
 		w->rc = -EAGAIN;
-		snprintf(w->error, sizeof(w->error), "sbatch: %.960s",
-			 w->res.err);
+		cmd_error(w->argv[0], &w->res, w->error, sizeof(w->error));
 		return;
 	}
 	if (!WIFEXITED(w->res.status) || WEXITSTATUS(w->res.status) != 0) {
@@ -1577,8 +1599,7 @@ do_sbatch(uv_work_t *req)
 				   strstr(w->res.err, "Connection") != NULL;
 
 		w->rc = unreachable ? -EAGAIN : -EINVAL;
-		snprintf(w->error, sizeof(w->error), "sbatch: %.960s",
-			 w->res.err[0] ? w->res.err : "failed");
+		cmd_error(w->argv[0], &w->res, w->error, sizeof(w->error));
 		return;
 	}
 	snprintf(idtext, sizeof(idtext), "%.*s",
@@ -1689,6 +1710,39 @@ proc_submit(struct backend *be, const struct backend_job *job,
 /* --- find ------------------------------------------------------------------
  */
 
+/*
+ * A Slurm job for the intent is absent from an answering controller.
+ * It counts as never submitted only once sbatch cannot be running any
+ * more and the controller has shown no such job for ABSENT_PROOF
+ * seconds on end: a submission that timed out may still be carried out
+ * when the controller gets to it.
+ */
+static void
+absent(struct work *w, const struct run_state *rs, double now)
+{
+	double from = rs->launched_at + COMMAND_TIMEOUT;
+
+	if (now < from) {
+		w->rc = -EAGAIN;
+		snprintf(w->error, sizeof(w->error),
+			 "Slurm shows no job %s yet; its sbatch may still be "
+			 "running",
+			 w->intent);
+		return;
+	}
+	if (w->absent_since < from)
+		w->absent_since = now;
+	if (now - w->absent_since >= ABSENT_PROOF) {
+		w->rc = -ENOENT;
+		return;
+	}
+	w->rc = -EAGAIN;
+	snprintf(w->error, sizeof(w->error),
+		 "Slurm has shown no job %s for %.0f s; it is submitted again "
+		 "after %.0f s without one",
+		 w->intent, now - w->absent_since, ABSENT_PROOF);
+}
+
 static void
 do_find(uv_work_t *req)
 {
@@ -1741,19 +1795,23 @@ do_find(uv_work_t *req)
 	}
 	if (rs.slurm_id > 0)
 		return;
-	/* sbatch may have answered without its answer being recorded:
-	 * the job name says. */
-	snprintf(name, sizeof(name), "rftd-%s", w->intent);
+	/* sbatch may have answered without its answer being recorded, or
+	 * timed out while the controller went on to create the job: the job
+	 * name says. */
+	snprintf(name, sizeof(name), "%s", w->intent);
+	w->absent_since = rs.absent_since;
 	take_snapshot(p, &s);
 	if (s.rc != 0) {
+		/* Requests may wait at an unreachable controller: the time
+		 * it has shown no such job starts again. */
 		w->rc = -EAGAIN;
+		w->absent_since = 0;
 		snprintf(w->error, sizeof(w->error), "%s", s.error);
 	} else if ((q = snapshot_find(&s, 0, name)) != NULL ||
 		   (sacct_lookup(p, 0, name, &sj) && (q = &sj) != NULL)) {
 		w->slurm_id = q->id;
 	} else {
-		w->rc = now_wall() - rs.launched_at < LAUNCH_GRACE ? -EAGAIN
-								   : -ENOENT;
+		absent(w, &rs, now_wall());
 	}
 	free(s.jobs);
 }
@@ -1768,6 +1826,13 @@ after_find(uv_work_t *req, int status)
 	p->works--;
 	if (status == UV_ECANCELED)
 		w->rc = -ECANCELED;
+	if (p->slurm && w->rel != NULL && w->rc == -EAGAIN) {
+		run_state_read(p, w->rel, &rs);
+		if (rs.absent_since != w->absent_since) {
+			rs.absent_since = w->absent_since;
+			run_state_write(p, w->rel, &rs);
+		}
+	}
 	if (w->rc == 0 && w->slurm_id > 0) {
 		run_state_read(p, w->rel, &rs);
 		if (p->slurm) {
@@ -1826,8 +1891,7 @@ do_scancel(uv_work_t *req)
 	}
 	if (w->res.status != 0) {
 		w->rc = -EAGAIN;
-		snprintf(w->error, sizeof(w->error), "scancel: %.960s",
-			 w->res.err[0] ? w->res.err : "failed");
+		cmd_error(w->p->scancel, &w->res, w->error, sizeof(w->error));
 	}
 }
 

@@ -4,7 +4,7 @@ single-node Slurm (tests/slurm/start.sh), the real rftd and rftctl and the
 example trainer (examples/trainers/tiny_grpo.py):
 
 1. a sweep runs through sbatch to its end, each run a Slurm job named
-   rftd-<intent key> whose id run.json records;
+   <intent key> (rftd-<hex>) whose id run.json records;
 2. a cancel reaches the job through scancel within stop_grace;
 3. rftd killed (-9) while sbatch's answer is unrecorded, then restarted:
    the job is found by its name and adopted, never submitted twice;
@@ -263,7 +263,7 @@ class SlurmTest(DaemonTest):
     def assert_one_slurm_job_per_intent(self, d):
         """Each job of the store is exactly one Slurm job, by its name."""
         for job_id, j in self.jobs(d).items():
-            named = self.cluster.named("rftd-" + j["intent"])
+            named = self.cluster.named(j["intent"])
             self.assertEqual(
                 len(named), 1,
                 "job %d (%s): %d Slurm jobs by that name: %s"
@@ -296,14 +296,14 @@ class SlurmTest(DaemonTest):
                              " WHERE name = 'valid_reward_mean'")
         self.assertEqual(n, 4)
         # Each run is one Slurm job: its id in run.json, its name
-        # rftd-<intent key>.
+        # the intent key (rftd-<hex>).
         squeue = {j["job_id"]: j for j in self.cluster.answered_jobs()}
         for job_id, j in self.jobs(d).items():
             slurm_id = self.run_json(j["remote_id"]).get("slurm_job_id")
             self.assertIsInstance(slurm_id, int, "job %d" % job_id)
             self.assertGreater(slurm_id, 0)
             self.assertIn(slurm_id, squeue)
-            self.assertEqual(squeue[slurm_id]["name"], "rftd-" + j["intent"])
+            self.assertEqual(squeue[slurm_id]["name"], j["intent"])
             self.assertEqual(job_state_word(squeue[slurm_id]), "COMPLETED")
         self.assert_one_slurm_job_per_intent(d)
 
@@ -392,7 +392,7 @@ class SlurmTest(DaemonTest):
         sweep = self.wait_for_sweep(d2, sweep_id)
         self.assertEqual([t["state"] for t in sweep["trials"]],
                          ["succeeded"])
-        named = self.cluster.named("rftd-" + intent)
+        named = self.cluster.named(intent)
         self.assertEqual([j["job_id"] for j in named], [slurm_id],
                          "duplicate Slurm jobs for %s" % intent)
         self.assertEqual(self.run_json(rel).get("slurm_job_id"), slurm_id)
@@ -477,17 +477,13 @@ class SlurmTest(DaemonTest):
         self.assertEqual(self.rows(d, "SELECT count(*) FROM jobs"), [(1,)])
         self.assert_one_slurm_job_per_intent(d)
 
-    @unittest.expectedFailure
     def test_7_an_sbatch_carried_out_after_its_timeout_is_not_doubled(self):
-        # Defect (daemon/process.c, do_find): a job whose sbatch timed out
-        # is taken for never submitted once LAUNCH_GRACE (30 s) has passed
-        # since run.json's launched_at, and submitted again -- but a
-        # controller that was stopped or busy carries the timed-out
-        # request out when it runs again, however late (seen on this
-        # cluster with slurmctld SIGSTOPped for 45 s: two Slurm jobs of
-        # the same name, both run).  Here deterministically: a fake sbatch
-        # whose first call answers the timeout error and submits for real
-        # DELAY s later.
+        # A controller that was stopped or busy carries a timed-out
+        # submission out when it runs again, however late: a job whose
+        # sbatch timed out is looked for by its name, never submitted
+        # again while it may still appear.  Here deterministically: a fake
+        # sbatch whose first call answers the timeout error and submits
+        # for real DELAY s later.
         delay = 40
         real = shutil.which("sbatch", path=self.cluster.env.get("PATH"))
         flag = os.path.join(self.tmp, "late")
