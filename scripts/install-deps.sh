@@ -33,6 +33,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	}
 	sudo=(sudo)
 fi
+# Installing munge and Slurm must not start the system's own daemons: the
+# tests start private ones.  A temporary policy-rc.d says so to the
+# packages' scripts, unless the machine has one already.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+	"${sudo[@]}" chmod 755 "$policy"
+	trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
 "${sudo[@]}" apt-get update -q
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
 	--no-install-recommends "${missing[@]}"
