@@ -303,15 +303,24 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /* --- accepting ---------------------------------------------------------- */
 
+/* The peer's supplementary groups, from the kernel: how many. */
+static size_t
+peer_groups(int fd, gid_t *groups, size_t max)
+{
+	socklen_t len = (socklen_t)(max * sizeof(gid_t));
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+		return 0;
+	return len / sizeof(gid_t);
+}
+
 static bool
 peer_in_group(int fd, gid_t gid)
 {
 	gid_t groups[256];
-	socklen_t len = sizeof(groups);
+	size_t n = peer_groups(fd, groups, ARRAY_LEN(groups));
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
-		return false;
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+	for (size_t i = 0; i < n; i++)
 		if (groups[i] == gid)
 			return true;
 	return false;
@@ -333,6 +342,14 @@ peer_allowed(struct control *ctl, int fd, struct peer *peer)
 	peer->uid = cred.uid;
 	peer->gid = cred.gid;
 	peer->pid = cred.pid;
+	{
+		gid_t groups[ARRAY_LEN(peer->groups)];
+		size_t n = peer_groups(fd, groups, ARRAY_LEN(groups));
+
+		for (size_t i = 0; i < n; i++)
+			peer->groups[i] = groups[i];
+		peer->ngroups = (unsigned int)n;
+	}
 	if (cred.uid == OVERFLOW_UID && geteuid() != OVERFLOW_UID)
 		return false;
 	if (cred.uid == 0 || cred.uid == geteuid())
@@ -584,9 +601,10 @@ control_defer(struct control *ctl, unsigned int client_id, const cJSON *id)
 	return to;
 }
 
-void
-control_answer(struct control_reply_to *to, int code, const char *message,
-	       cJSON *result)
+/* Sends the reply (when `send`), then lets the handle go. */
+static void
+reply_to(struct control_reply_to *to, bool send, int code, const char *message,
+	 cJSON *result)
 {
 	struct control *ctl = to->ctl;
 	struct client *c;
@@ -598,7 +616,7 @@ control_answer(struct control_reply_to *to, int code, const char *message,
 			break;
 	if (c != NULL)
 		c->deferred--;
-	if (c == NULL || to->id == NULL) {
+	if (c == NULL || to->id == NULL || !send) {
 		cJSON_Delete(result); /* gone, or a notification */
 	} else {
 		frame = code == 0 ? proto_result_frame(to->id, result, &len)
@@ -614,6 +632,19 @@ control_answer(struct control_reply_to *to, int code, const char *message,
 	free(to);
 	ctl->deferred--;
 	control_maybe_free(ctl);
+}
+
+void
+control_answer(struct control_reply_to *to, int code, const char *message,
+	       cJSON *result)
+{
+	reply_to(to, true, code, message, result);
+}
+
+void
+control_forget(struct control_reply_to *to)
+{
+	reply_to(to, false, 0, NULL, NULL);
 }
 
 struct control *

@@ -56,6 +56,8 @@ struct control_reply_to *control_defer(struct control *c,
 				       unsigned int client_id, const cJSON *id);
 void control_answer(struct control_reply_to *to, int code, const char *message,
 		    cJSON *result);
+/* Lets the handle go without a reply: another handle answers instead. */
+void control_forget(struct control_reply_to *to);
 
 /*
  * Stops listening, removes the socket file and closes every client.  The

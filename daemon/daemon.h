@@ -31,7 +31,8 @@ struct daemon {
 	struct backend **backends;	 /* one per configured backend */
 	size_t nbackends;
 	struct scheduler *sched;
-	struct budget *budget; /* the money core, fed by the meter */
+	struct budget *budget;		/* the money core, fed by the meter */
+	struct dataset_cache *datasets; /* datasets hashed, by version */
 	uv_signal_t sig_int;
 	uv_signal_t sig_term;
 	uv_signal_t sig_hup;

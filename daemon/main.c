@@ -7,6 +7,7 @@
 #include "backend.h"
 #include "control.h"
 #include "daemon.h"
+#include "datasets.h"
 #include "log.h"
 #include "meter.h"
 #include "notify.h"
@@ -345,6 +346,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	control_set_limits(d.control, d.cfg.idle_timeout, d.cfg.max_clients);
+	d.datasets = dataset_cache_new(&d.loop);
 	backends_init(&d);
 	meter_init(&d);
 	d.sched = scheduler_new(&d);
@@ -372,6 +374,7 @@ main(int argc, char **argv)
 	}
 	backends_free(&d);
 	meter_free(&d);
+	dataset_cache_free(d.datasets);
 	store_close(d.store);
 	log_info("rftd stopped");
 	status = rc == 0 ? 0 : 1;

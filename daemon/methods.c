@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "control.h"
 #include "daemon.h"
+#include "datasets.h"
 #include "log.h"
 #include "meter.h"
 #include "scheduler.h"
@@ -229,6 +230,28 @@ backend_exists(const char *name, void *arg)
 	return backend_find(arg, name) != NULL;
 }
 
+/*
+ * The client whose plan or submit is being handled, for the datasets its
+ * spec names (set around the synchronous call; the loop is one thread).
+ */
+static const struct dataset_client *asking;
+
+/* Datasets were hashed before the spec is read (datasets_first()); one
+ * not in the cache now changed meanwhile. */
+static int
+dataset_ref(const char *path, char ref[65], char *err, size_t errlen, void *arg)
+{
+	struct daemon *d = arg;
+	int rc = dataset_lookup(d->datasets, path, asking, ref, err, errlen);
+
+	if (rc == -EAGAIN)
+		snprintf(err, errlen,
+			 "'%s' changed while rftd read it (or a read "
+			 "failed); try again once it is written",
+			 path);
+	return rc;
+}
+
 static bool
 any_hyperparameters(const char *name, void *arg)
 {
@@ -280,6 +303,7 @@ parse_spec(struct daemon *d, const cJSON *params, struct spec **spec,
 	struct spec_env env = {
 	    .backend_exists = backend_exists,
 	    .any_hyperparameters = any_hyperparameters,
+	    .dataset_ref = dataset_ref,
 	    .arg = d,
 	    .max_trials = d->cfg.max_trials,
 	};
@@ -674,6 +698,7 @@ struct preflight {
 	struct daemon *d;
 	struct control_reply_to *to;
 	cJSON *params;
+	struct dataset_client client;
 };
 
 static void
@@ -709,7 +734,9 @@ on_preflight(void *arg, int rc, const char *error)
 		control_answer(pf->to, PROTO_E_SHUTTING_DOWN,
 			       "rftd is shutting down", NULL);
 	} else {
+		asking = &pf->client;
 		rc = sweep_submit(pf->d, pf->params, &result, &err);
+		asking = NULL;
 		control_answer(pf->to, rc ? err.code : 0,
 			       rc ? err.message : NULL, result);
 	}
@@ -743,6 +770,7 @@ sweep_submit_start(struct daemon *d, const struct peer *peer,
 	pf = xcalloc(1, sizeof(*pf));
 	pf->d = d;
 	pf->params = cJSON_Duplicate(params, true);
+	pf->client = *asking;
 	pf->to = control_defer(d->control, peer->client_id, req->id);
 	log_debug("sweep '%s': asking backend %s about its graders", spec->name,
 		  be->name);
@@ -1201,10 +1229,127 @@ static const method_fn handlers[PROTO_M__COUNT] = {
     [PROTO_M_BUDGET_SET] = budget_set,
 };
 
+static int dispatch(struct daemon *d, const struct peer *peer,
+		    const struct proto_request *req, cJSON **result,
+		    struct proto_error *err);
+
+/*
+ * Plan and submit read the datasets a spec names.  Those not hashed yet
+ * are hashed on the thread pool first, the reply deferred; then the
+ * method runs, finding them in the cache: the loop never reads them.
+ */
+struct datasets_wait {
+	struct daemon *d;
+	struct peer peer;
+	struct dataset_client client;
+	struct control_reply_to *to;
+	enum proto_method method;
+	cJSON *id;
+	cJSON *params;
+	unsigned int waiting;
+};
+
+static void
+datasets_hashed(void *arg)
+{
+	struct datasets_wait *w = arg;
+	struct proto_request req = {
+	    .id = w->id, .method = w->method, .params = w->params};
+	struct proto_error err = {0};
+	cJSON *result = NULL;
+	int rc;
+
+	if (--w->waiting > 0)
+		return;
+	if (w->d->stopping) {
+		control_answer(w->to, PROTO_E_SHUTTING_DOWN,
+			       "rftd is shutting down", NULL);
+	} else {
+		asking = &w->client;
+		rc = dispatch(w->d, &w->peer, &req, &result, &err);
+		asking = NULL;
+		if (rc == METHODS_DEFERRED)
+			control_forget(w->to); /* the method answers */
+		else
+			control_answer(w->to, rc, rc ? err.message : NULL,
+				       result);
+	}
+	cJSON_Delete(w->id);
+	cJSON_Delete(w->params);
+	free(w);
+}
+
+static int
+datasets_first(struct daemon *d, const struct peer *peer,
+	       const struct proto_request *req)
+{
+	static const char *const keys[] = {"training_file", "validation_file"};
+	const cJSON *spec =
+	    cJSON_GetObjectItemCaseSensitive(req->params, "spec");
+	struct datasets_wait *w = NULL;
+	char ref[65], why[512];
+
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		const cJSON *path =
+		    cJSON_GetObjectItemCaseSensitive(spec, keys[i]);
+
+		if (!cJSON_IsString(path) || path->valuestring[0] != '/' ||
+		    dataset_lookup(d->datasets, path->valuestring, asking, ref,
+				   why, sizeof(why)) != -EAGAIN)
+			continue; /* known, or the spec's check says why */
+		if (w == NULL) {
+			w = xcalloc(1, sizeof(*w));
+			w->d = d;
+			w->peer = *peer;
+			w->client = *asking;
+			w->method = req->method;
+			w->id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
+			w->params = cJSON_Duplicate(req->params, 1);
+			w->to =
+			    control_defer(d->control, peer->client_id, req->id);
+			w->waiting = 1; /* until every hash is queued */
+		}
+		w->waiting++;
+		log_debug("dataset %s: hashing it off the loop",
+			  path->valuestring);
+		dataset_hash(d->datasets, path->valuestring, datasets_hashed,
+			     w);
+	}
+	if (w == NULL)
+		return 0;
+	datasets_hashed(w); /* the one for queueing */
+	return METHODS_DEFERRED;
+}
+
 int
 methods_dispatch(struct daemon *d, const struct peer *peer,
 		 const struct proto_request *req, cJSON **result,
 		 struct proto_error *err)
+{
+	struct dataset_client client;
+	int rc;
+
+	*result = NULL;
+	if ((req->method != PROTO_M_SWEEP_PLAN &&
+	     req->method != PROTO_M_SWEEP_SUBMIT) ||
+	    d->stopping || !cJSON_IsObject(req->params))
+		return dispatch(d, peer, req, result, err);
+	client = (struct dataset_client){.uid = peer->uid, .gid = peer->gid};
+	for (unsigned int i = 0;
+	     i < peer->ngroups && i < ARRAY_LEN(client.groups); i++)
+		client.groups[client.ngroups++] = peer->groups[i];
+	asking = &client;
+	rc = datasets_first(d, peer, req);
+	if (rc == 0)
+		rc = dispatch(d, peer, req, result, err);
+	asking = NULL;
+	return rc;
+}
+
+static int
+dispatch(struct daemon *d, const struct peer *peer,
+	 const struct proto_request *req, cJSON **result,
+	 struct proto_error *err)
 {
 	const struct proto_method_info *info = proto_method_info(req->method);
 	static const cJSON empty = {.type = cJSON_Object};

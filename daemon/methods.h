@@ -15,6 +15,8 @@ struct daemon;
 struct peer {
 	unsigned int uid;
 	unsigned int gid;
+	unsigned int groups[64]; /* supplementary groups (SO_PEERGROUPS) */
+	unsigned int ngroups;
 	int pid;
 	unsigned int client_id; /* the control connection it came on */
 };

@@ -5,6 +5,7 @@
  */
 #include "spec.h"
 
+#include "datasets.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "util.h"
@@ -762,12 +763,8 @@ static void
 dataset_ref(struct vctx *v, const char *path, const char *value, char *ref,
 	    size_t reflen)
 {
-	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	unsigned long long total = 0;
-	EVP_MD_CTX *ctx;
-	FILE *f;
-	size_t n;
+	char err[512];
+	int rc;
 
 	if (strncmp(value, "file-", 5) == 0) {
 		if (strlen(value) >= reflen) {
@@ -783,32 +780,16 @@ dataset_ref(struct vctx *v, const char *path, const char *value, char *ref,
 		     "(rftctl makes paths absolute)");
 		return;
 	}
-	f = fopen(value, "rb");
-	if (f == NULL) {
-		verr(v, path, "cannot read '%s': %s", value, strerror(errno));
+	if (reflen < 65) {
+		verr(v, path, "no room for a dataset's hash");
 		return;
 	}
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		fatalx("libcrypto: cannot start SHA-256");
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		total += n;
-		if (total > SPEC_MAX_DATASET_BYTES)
-			break;
-		EVP_DigestUpdate(ctx, buf, n);
-	}
-	if (ferror(f))
-		verr(v, path, "cannot read '%s': %s", value, strerror(errno));
-	else if (total > SPEC_MAX_DATASET_BYTES)
-		verr(v, path, "'%s' is larger than %llu bytes", value,
-		     (unsigned long long)SPEC_MAX_DATASET_BYTES);
-	else if (total == 0)
-		verr(v, path, "'%s' is empty", value);
-	fclose(f);
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	for (unsigned int i = 0; i < mdlen && 2 * i + 2 < reflen; i++)
-		snprintf(ref + 2 * i, 3, "%02x", md[i]);
+	rc =
+	    v->env->dataset_ref != NULL
+		? v->env->dataset_ref(value, ref, err, sizeof(err), v->env->arg)
+		: dataset_hash_file(value, ref, err, sizeof(err));
+	if (rc != 0)
+		verr(v, path, "%s", err);
 }
 
 static void

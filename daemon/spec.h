@@ -35,6 +35,10 @@ struct spec_env {
 	/* Returns true when the backend takes hyperparameters of any name
 	 * (JSON scalars) instead of OpenAI's set; NULL: never. */
 	bool (*any_hyperparameters)(const char *name, void *arg);
+	/* The SHA-256 (hex) of the dataset at absolute `path`: 0, or a
+	 * negative errno with `err` in words; NULL: hash it now. */
+	int (*dataset_ref)(const char *path, char ref[65], char *err,
+			   size_t errlen, void *arg);
 	void *arg;
 	unsigned int max_trials; /* cap on trials per sweep */
 };
