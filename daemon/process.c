@@ -64,6 +64,7 @@ struct process_config {
 	char *command;	      /* the trainer's command line */
 	char *workdir;	      /* where job directories go */
 	unsigned int gpus;    /* gpus_per_job */
+	char *gpu_list;	      /* local: the GPUs runs share out, "0,1,2,3" */
 	char *metrics_format; /* rftd | verl | trl */
 	double stop_grace;    /* seconds from SIGTERM to SIGKILL */
 	double poll_interval; /* seconds between two polls of a run */
@@ -93,6 +94,10 @@ static const struct config_option process_options[] = {
      "GPUs a run holds: its price is gpus_per_job x hours x per_gpu_hour; "
      "on Slurm, --gres=gpu:N",
      "1"},
+    {"gpus", CONFIG_STRING, PC(gpu_list), 0, 0, false,
+     "local: this machine's GPUs to share out (\"0,1,2,3\"): each run gets "
+     "gpus_per_job of its own in CUDA_VISIBLE_DEVICES; unset: runs see "
+     "every GPU"},
     {"metrics_format", CONFIG_CHOICE, PC(metrics_format), 0, 0, true,
      "rftd: {\"step\", \"metrics\"} lines in $RFTD_METRICS; verl: its file "
      "logger at $RFTD_METRICS; trl: trainer_state.json of the checkpoints "
@@ -139,6 +144,7 @@ struct proc {
 	double stop_grace;
 	unsigned int gpus;
 	char **sbatch_args; /* NULL-terminated */
+	char **gpu_ids;	    /* local: GPUs to share out; NULL: none */
 	char *sbatch, *squeue, *sacct, *scancel;
 	struct pjob *jobs; /* those with a timer or a child */
 	struct snapshot *snap;
@@ -627,6 +633,9 @@ trial_json(const struct backend_job *job)
 	return t;
 }
 
+static char *gpus_take(struct proc *p, const char *rel);
+static void gpus_release(struct proc *p, const char *rel);
+
 /* What a run writes about itself, left from an earlier launch. */
 static const char *const run_files[] = {"pid", "exit", "stop"};
 
@@ -660,6 +669,17 @@ prepare_dir(struct proc *p, const struct backend_job *job, char **rel,
 	safe_component(job->sweep_name, sweep, sizeof(sweep));
 	*rel = xasprintf("%lld-%s/%lld-%d", (long long)job->sweep_id, sweep,
 			 (long long)job->trial_id, job->attempt);
+	/* Its GPUs first: without them it waits, nothing written. */
+	text = gpus_take(p, *rel);
+	if (text == NULL) {
+		snprintf(err, errlen,
+			 "every GPU of gpus is held by a run; the job starts "
+			 "when one ends");
+		free(link_path);
+		free(command);
+		return -EDQUOT;
+	}
+	free(text);
 	dir = job_path(p, *rel, NULL);
 	rc = mkdir_p(dir, 0755);
 	if (rc == 0) {
@@ -716,9 +736,11 @@ prepare_dir(struct proc *p, const struct backend_job *job, char **rel,
 	}
 	if (rc == 0 && symlink(*rel, link_path) != 0)
 		rc = -errno;
-	if (rc != 0)
+	if (rc != 0) {
 		snprintf(err, errlen, "cannot prepare the job directory %s: %s",
 			 dir, strerror(-rc));
+		gpus_release(p, *rel);
+	}
 	free(dir);
 	free(link_path);
 	free(command);
@@ -759,17 +781,19 @@ newest_checkpoint(const struct proc *p, const char *rel)
 /* The run's environment: rftd's own, plus the contract's variables. */
 static char **
 run_env(const struct proc *p, const char *rel, const char *intent,
-	const char *resume_from)
+	const char *resume_from, const char *cuda)
 {
 	size_t n = 0, k = 0;
 	char **env, *dir = job_path(p, rel, NULL);
 
 	while (environ[n] != NULL)
 		n++;
-	env = xcalloc(n + 10, sizeof(*env));
+	env = xcalloc(n + 11, sizeof(*env));
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "RFTD_", 5) != 0 &&
-		    strncmp(environ[i], "VERL_FILE_LOGGER_PATH=", 22) != 0)
+		    strncmp(environ[i], "VERL_FILE_LOGGER_PATH=", 22) != 0 &&
+		    (cuda == NULL || cuda[0] == '\0' ||
+		     strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21) != 0))
 			env[k++] = xstrdup(environ[i]);
 	env[k++] = xasprintf("RFTD_JOB_DIR=%s", dir);
 	env[k++] = xasprintf("RFTD_TRIAL=%s/trial.json", dir);
@@ -780,6 +804,8 @@ run_env(const struct proc *p, const char *rel, const char *intent,
 	env[k++] = xasprintf("RFTD_LAUNCHER=%s", p->slurm ? "slurm" : "local");
 	if (resume_from != NULL)
 		env[k++] = xasprintf("RFTD_RESUME_FROM=%s", resume_from);
+	if (cuda != NULL && cuda[0] != '\0')
+		env[k++] = xasprintf("CUDA_VISIBLE_DEVICES=%s", cuda);
 	env[k] = NULL;
 	free(dir);
 	return env;
@@ -871,7 +897,7 @@ launch_local(struct proc *p, const char *rel, const char *intent,
 	     size_t errlen)
 {
 	struct pjob *pj = pjob_get(p, rel);
-	char *dir = job_path(p, rel, NULL), **env;
+	char *dir = job_path(p, rel, NULL), **env, *cuda;
 	char *args[] = {"/bin/sh", "run.sh", NULL};
 	uv_stdio_container_t stdio[3] = {
 	    {.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_IGNORE}};
@@ -883,7 +909,14 @@ launch_local(struct proc *p, const char *rel, const char *intent,
 		snprintf(err, errlen, "a run of this job is still going");
 		return -EBUSY;
 	}
-	env = run_env(p, rel, intent, resume_from);
+	cuda = gpus_take(p, rel);
+	if (cuda == NULL) {
+		free(dir);
+		snprintf(err, errlen, "every GPU of gpus is held by a run");
+		return -EDQUOT;
+	}
+	env = run_env(p, rel, intent, resume_from, cuda);
+	free(cuda);
 	opt.file = args[0];
 	opt.args = args;
 	opt.env = env;
@@ -908,6 +941,85 @@ launch_local(struct proc *p, const char *rel, const char *intent,
 	rs->start = proc_start(rs->pid);
 	rs->started_at = now_wall();
 	return 0;
+}
+
+/* --- the GPUs of this machine --------------------------------------------
+ */
+
+/*
+ * With `gpus` set, each GPU is held by at most one local run:
+ * WORKDIR/.gpus/<id> is a link to the holder's directory, made before its
+ * launch (symlink() is atomic, and the link outlives a restart of rftd)
+ * and removed when a poll finds the run ended.  A paused run keeps its
+ * GPUs: it counts toward max_concurrent, and it resumes on them.
+ */
+static char *
+gpu_link(const struct proc *p, const char *id)
+{
+	return xasprintf("%s/.gpus/%s", p->workdir, id);
+}
+
+/* Whether GPU `id` is held by the run in `rel`. */
+static bool
+gpu_held_by(const struct proc *p, const char *id, const char *rel)
+{
+	char *link = gpu_link(p, id), target[4096];
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+
+	free(link);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, rel) == 0;
+}
+
+static void
+gpus_release(struct proc *p, const char *rel)
+{
+	for (size_t i = 0; p->gpu_ids != NULL && p->gpu_ids[i] != NULL; i++) {
+		if (gpu_held_by(p, p->gpu_ids[i], rel)) {
+			char *link = gpu_link(p, p->gpu_ids[i]);
+
+			unlink(link);
+			free(link);
+		}
+	}
+}
+
+/*
+ * Holds gpus_per_job GPUs for the run in `rel` (those it holds already
+ * count): returns CUDA_VISIBLE_DEVICES for it (malloc'd), "" without
+ * `gpus`, or NULL when too few are free.
+ */
+static char *
+gpus_take(struct proc *p, const char *rel)
+{
+	char *dir, *list = xstrdup("");
+	size_t have = 0, len = 0;
+
+	if (p->gpu_ids == NULL || p->slurm)
+		return list;
+	dir = xasprintf("%s/.gpus", p->workdir);
+	mkdir_p(dir, 0755);
+	free(dir);
+	for (size_t i = 0; p->gpu_ids[i] != NULL && have < p->gpus; i++) {
+		const char *id = p->gpu_ids[i];
+		char *link = gpu_link(p, id);
+		bool mine = gpu_held_by(p, id, rel) || symlink(rel, link) == 0;
+
+		free(link);
+		if (!mine)
+			continue;
+		if (have++ > 0)
+			append(&list, &len, ",", 1);
+		append(&list, &len, id, strlen(id));
+	}
+	if (have < p->gpus) {
+		gpus_release(p, rel);
+		free(list);
+		return NULL;
+	}
+	return list;
 }
 
 /* --- thread-pool work ------------------------------------------------------
@@ -1418,9 +1530,13 @@ after_poll(uv_work_t *req, int status)
 		goto out;
 	}
 	if (pw->rc != 0) {
+		if (pw->rc == -ENOENT)
+			gpus_release(p, pw->rel);
 		pw->cb(pw->arg, pw->rc, NULL, pw->error);
 		goto out;
 	}
+	if (job_state_terminal(pw->state))
+		gpus_release(p, pw->rel);
 	m = xcalloc(pw->batch.npoints + 1, sizeof(*m));
 	for (size_t i = 0; i < pw->batch.npoints; i++)
 		m[i] = (struct backend_metric){pw->batch.points[i].step,
@@ -1676,7 +1792,7 @@ launch(struct proc *p, const char *rel, const char *intent,
 		struct work *w = work_new(p, WORK_SBATCH, rel);
 
 		w->argv = sbatch_argv(p, rel, intent);
-		w->envp = run_env(p, rel, intent, resume_from);
+		w->envp = run_env(p, rel, intent, resume_from, NULL);
 		w->submit_cb = submit_cb;
 		w->done_cb = done_cb;
 		w->arg = arg;
@@ -1698,8 +1814,13 @@ proc_submit(struct backend *be, const struct backend_job *job,
 		free(rel);
 		return;
 	}
+	if (rc == -EDQUOT) {
+		/* Held until a poll's interval has passed: a run may end. */
+		be->hold_until = now_wall() + fmax(1, be->poll_interval);
+		snprintf(be->hold_reason, sizeof(be->hold_reason), "%.200s", err);
+	}
 	if (rc != 0) {
-		cb(arg, rc == -EINVAL ? -EINVAL : -EIO, NULL, err);
+		cb(arg, rc == -EINVAL || rc == -EDQUOT ? rc : -EIO, NULL, err);
 		free(rel);
 		return;
 	}
@@ -2157,6 +2278,23 @@ split_args(const char *s)
 	return v;
 }
 
+/* "0, 1,2" -> {"0", "1", "2", NULL}. */
+static char **
+split_list(const char *s)
+{
+	char *copy = xstrdup(s), *c;
+
+	for (c = copy; *c != '\0'; c++)
+		if (*c == ',')
+			*c = ' ';
+	{
+		char **v = split_args(copy);
+
+		free(copy);
+		return v;
+	}
+}
+
 static void
 proc_reconfigure(struct backend *be, const struct config_backend *cfg)
 {
@@ -2175,6 +2313,8 @@ proc_reconfigure(struct backend *be, const struct config_backend *cfg)
 	p->sacct = xstrdup(pc->sacct);
 	p->scancel = xstrdup(pc->scancel);
 	p->sbatch_args = split_args(pc->sbatch_args);
+	strv_free(p->gpu_ids);
+	p->gpu_ids = pc->gpu_list != NULL ? split_list(pc->gpu_list) : NULL;
 	metrics_format_parse(pc->metrics_format, &p->format);
 	p->stop_grace = pc->stop_grace;
 	p->gpus = pc->gpus;
@@ -2208,6 +2348,7 @@ proc_destroy(struct backend *be)
 	free(p->sacct);
 	free(p->scancel);
 	strv_free(p->sbatch_args);
+	strv_free(p->gpu_ids);
 	free(p);
 	free(be->name);
 	free(be);
@@ -2250,6 +2391,41 @@ proc_create(const struct backend_env *env, const struct config_backend *cfg)
 	return be;
 }
 
+/* `gpus`: ids for CUDA_VISIBLE_DEVICES, enough for one run; they bound
+ * max_concurrent when it is not given. */
+static void
+check_gpus(struct config_backend *cfg, struct config_check *check)
+{
+	struct process_config *pc = cfg->opts;
+	int line = config_check_line(check, "gpus");
+	char **ids = split_list(pc->gpu_list);
+	size_t n = 0;
+
+	for (; ids[n] != NULL; n++) {
+		for (const char *c = ids[n]; *c != '\0'; c++)
+			if (!isalnum((unsigned char)*c) && *c != '-') {
+				config_check_error(check, line,
+						   "gpus: '%s' is not a GPU id "
+						   "(a number or a UUID)",
+						   ids[n]);
+				strv_free(ids);
+				return;
+			}
+	}
+	strv_free(ids);
+	if (strcmp(pc->launcher, "local") != 0)
+		config_check_error(check, line,
+				   "gpus is for launcher local (Slurm gives "
+				   "runs their GPUs)");
+	else if (pc->gpus == 0 || n < pc->gpus)
+		config_check_error(check, line,
+				   "gpus lists %zu GPU%s, fewer than one run's "
+				   "gpus_per_job (%u)",
+				   n, n == 1 ? "" : "s", pc->gpus);
+	else if (config_check_line(check, "max_concurrent") == 0)
+		cfg->max_concurrent = (unsigned int)(n / pc->gpus);
+}
+
 static void
 proc_check_config(struct config_backend *cfg, struct config_check *check)
 {
@@ -2265,6 +2441,8 @@ proc_check_config(struct config_backend *cfg, struct config_check *check)
 		config_check_error(check, 0,
 				   "workdir is missing: the directory where "
 				   "each job gets its own directory");
+	if (pc->gpu_list != NULL)
+		check_gpus(cfg, check);
 }
 
 /* Whether `cmd` names an executable: a path, or a name on PATH. */

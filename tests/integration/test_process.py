@@ -810,5 +810,47 @@ class BadInput(ProcessTest):
         self.assertRegex(d.read_log(), r"job 1-tiny/1-1: metrics: .*")
 
 
+class Gpus(ProcessTest):
+    def test_each_local_run_gets_gpus_of_its_own(self):
+        script = os.path.join(self.tmp, "gpu.sh")
+        with open(script, "w") as f:
+            f.write('#!/bin/sh\n'
+                    'echo "$CUDA_VISIBLE_DEVICES" > cuda\n'
+                    'date +%s.%N > started\n'
+                    'sleep "$1"\n'
+                    'date +%s.%N > ended\n')
+        os.chmod(script, 0o755)
+        # Two GPUs, one a run: at most two runs at once, unless told.
+        extra = self.config(command="%s {sleep}" % script, gpus="0, 1")
+        extra = extra.replace("max_concurrent = 4\n", "")
+        d = self.daemon(daemon_section="tick = 50\n", extra_config=extra)
+        box, = [b for b in d.ctl_json("status")["backends"]
+                if b["name"] == "box"]
+        self.assertEqual(box["max_concurrent"], 2)
+        sweep_id = self.submit(d, self.write_spec(
+            seeds=[1, 2, 3, 4, 5], hyperparameters={"sleep": 0.5}))
+        self.wait_for_sweep(d, sweep_id)
+        runs = []
+        for (remote_id,) in self.rows(d, "SELECT remote_id FROM jobs"):
+            directory = os.path.join(self.workdir, remote_id)
+            with open(os.path.join(directory, "cuda")) as f:
+                cuda = f.read().strip()
+            with open(os.path.join(directory, "started")) as f:
+                started = float(f.read())
+            with open(os.path.join(directory, "ended")) as f:
+                ended = float(f.read())
+            runs.append((cuda, started, ended))
+        self.assertEqual(len(runs), 5)
+        self.assertTrue(all(cuda in ("0", "1") for cuda, _, _ in runs),
+                        runs)
+        for i, (a, a0, a1) in enumerate(runs):
+            for b, b0, b1 in runs[i + 1:]:
+                if a0 < b1 and b0 < a1:  # at the same time
+                    self.assertNotEqual(a, b, runs)
+        # Every GPU is free again.
+        self.assertEqual(os.listdir(os.path.join(self.workdir, ".gpus")),
+                         [])
+
+
 if __name__ == "__main__":
     unittest.main()

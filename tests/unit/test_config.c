@@ -1073,6 +1073,17 @@ process_backend_gets_its_defaults(void **state)
 	assert_string_equal(value(be, "stop_grace"), "120s");
 	assert_string_equal(value(be, "sbatch"), "sbatch");
 	assert_string_equal(value(be, "sbatch_args"), "");
+	assert_int_equal(be->max_concurrent, 8);
+	config_free(&cfg);
+	free(path);
+	/* Four GPUs, two a run: two runs at once, unless told otherwise. */
+	assert_int_equal(load_text(f,
+				   "[backend \"box\"]\ntype = process\n"
+				   "command = t\nworkdir = /w\n"
+				   "gpus = 0,1,2,3\ngpus_per_job = 2\n",
+				   &cfg, &errors, &path),
+			 0);
+	assert_int_equal(config_backend(&cfg, "box")->max_concurrent, 2);
 	config_free(&cfg);
 	free(path);
 }
@@ -1110,6 +1121,22 @@ bad_process_values_are_reported(void **state)
 			 "[backend \"box\"]\ntype = process\ncommand = t\n"
 			 "workdir = w\n",
 			 4, "workdir: must be an absolute path, not 'w'");
+	assert_one_error(f,
+			 "[backend \"box\"]\ntype = process\ncommand = t\n"
+			 "workdir = /w\ngpus = 0,1;2\n",
+			 5,
+			 "backend \"box\": gpus: '1;2' is not a GPU id (a "
+			 "number or a UUID)");
+	assert_one_error(f,
+			 "[backend \"box\"]\ntype = process\ncommand = t\n"
+			 "workdir = /w\ngpus = 0\ngpus_per_job = 2\n",
+			 5,
+			 "backend \"box\": gpus lists 1 GPU, fewer than one "
+			 "run's gpus_per_job (2)");
+	assert_error_starts(f,
+			    "[backend \"box\"]\ntype = process\ncommand = t\n"
+			    "workdir = /w\nlauncher = slurm\ngpus = 0\n",
+			    6, "backend \"box\": gpus is for launcher local");
 	/* An option given before the type is checked against it. */
 	assert_one_error(f,
 			 "[backend \"box\"]\nspeed = 3\ntype = process\n"
