@@ -28,6 +28,7 @@
 #include "http.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "openai_parse.h"
 #include "store.h"
 #include "util.h"
 
@@ -35,6 +36,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -307,6 +309,19 @@ jnum(const cJSON *o, const char *key, double *out)
 	if (!cJSON_IsNumber(v))
 		return false;
 	*out = v->valuedouble;
+	return true;
+}
+
+/* A step number: a number in [0, 2^53], cut to an integer; a provider's
+ * answer may hold anything, and a cast of a larger one is undefined. */
+static bool
+jstep(const cJSON *o, const char *key, int64_t *out)
+{
+	double v;
+
+	if (!jnum(o, key, &v) || !(v >= 0 && v <= 9007199254740992.0))
+		return false;
+	*out = (int64_t)v;
 	return true;
 }
 
@@ -795,7 +810,7 @@ cursor_parse(const char *text, struct cursor *c)
 		c->rs = v;
 	if (jnum(j, "ft", &v))
 		c->ft = v;
-	if (jnum(j, "m", &v))
+	if (jnum(j, "m", &v) && v >= 0 && v <= INT_MAX)
 		c->m = (int)v;
 	cJSON_Delete(j);
 }
@@ -1324,16 +1339,17 @@ event_metrics(struct metric_list *l, const cJSON *data, const cJSON *job)
 {
 	const cJSON *scores = cJSON_GetObjectItemCaseSensitive(data, "scores");
 	const cJSON *g, *item;
-	double step, v;
+	int64_t step;
+	double v;
 
-	if (!jnum(data, "step", &step))
+	if (!jstep(data, "step", &step))
 		return;
 	if (jnum(scores, "train_reward_mean", &v) ||
 	    jnum(data, "train_mean_reward", &v))
-		metric_add(l, (int64_t)step, "train_reward_mean", v, false);
+		metric_add(l, step, "train_reward_mean", v, false);
 	if (jnum(scores, "valid_reward_mean", &v) ||
 	    jnum(data, "full_valid_mean_reward", &v))
-		metric_add(l, (int64_t)step, "valid_reward_mean", v, false);
+		metric_add(l, step, "valid_reward_mean", v, false);
 	cJSON_ArrayForEach(g,
 			   cJSON_GetObjectItemCaseSensitive(scores, "graders"))
 	{
@@ -1344,12 +1360,12 @@ event_metrics(struct metric_list *l, const cJSON *data, const cJSON *job)
 		name = grader_key(job, name);
 		if (jnum(g, "train_reward_mean", &v))
 			metric_add(
-			    l, (int64_t)step,
+			    l, step,
 			    xasprintf("grader.%.64s.train_reward_mean", name),
 			    v, true);
 		if (jnum(g, "valid_reward_mean", &v))
 			metric_add(
-			    l, (int64_t)step,
+			    l, step,
 			    xasprintf("grader.%.64s.valid_reward_mean", name),
 			    v, true);
 	}
@@ -1360,8 +1376,8 @@ event_metrics(struct metric_list *l, const cJSON *data, const cJSON *job)
 		    strcmp(item->string, "step") != 0 &&
 		    strcmp(item->string, "total_steps") != 0 &&
 		    strlen(item->string) < 64)
-			metric_add(l, (int64_t)step, item->string,
-				   item->valuedouble, false);
+			metric_add(l, step, item->string, item->valuedouble,
+				   false);
 	}
 	{
 		const cJSON *timing =
@@ -1370,7 +1386,7 @@ event_metrics(struct metric_list *l, const cJSON *data, const cJSON *job)
 		    cJSON_GetObjectItemCaseSensitive(timing, "step");
 
 		if (jnum(st, "full_iteration", &v))
-			metric_add(l, (int64_t)step, "step_seconds", v, false);
+			metric_add(l, step, "step_seconds", v, false);
 	}
 }
 
@@ -1479,14 +1495,14 @@ op_deliver(struct pollop *op)
 			const cJSON *k = cJSON_GetArrayItem(op->ckpts, i);
 			const cJSON *m =
 			    cJSON_GetObjectItemCaseSensitive(k, "metrics");
-			double step;
+			int64_t step;
 
-			if (!jnum(k, "step_number", &step))
+			if (!jstep(k, "step_number", &step))
 				continue;
 			texts[ntexts] =
 			    m ? cJSON_PrintUnformatted(m) : xstrdup("{}");
 			cks[nck++] = (struct backend_checkpoint){
-			    .step = (int64_t)step,
+			    .step = step,
 			    .remote_id = jstr(k, "id"),
 			    .model = jstr(k, "fine_tuned_model_checkpoint"),
 			    .metrics = texts[ntexts++],
@@ -1513,6 +1529,60 @@ op_deliver(struct pollop *op)
 	free(cks);
 	free(cursor);
 	free(error);
+}
+
+/* The same reading without the network (openai_parse.h). */
+void
+openai_read_answers(const struct openai_answers *a, backend_poll_cb cb,
+		    void *arg, char *err, size_t errlen)
+{
+	struct pollop op = {.cb = cb, .arg = arg};
+	struct reply r = {.status = a->status};
+	cJSON *page = NULL;
+	const cJSON *ev;
+	char *body;
+
+	cursor_parse(a->cursor, &op.cur);
+	if (a->job != NULL)
+		op.job = cJSON_ParseWithLength(a->job, a->job_len);
+	if (op.job != NULL)
+		fingerprint(op.job, op.seen);
+	/* New events, as on_events() keeps them. */
+	op.events = cJSON_CreateArray();
+	if (a->events != NULL)
+		page = cJSON_ParseWithLength(a->events, a->events_len);
+	cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(page, "data"))
+	{
+		const char *id = jstr(ev, "id");
+
+		if (id == NULL)
+			continue;
+		if (op.cur.e[0] != '\0' && strcmp(id, op.cur.e) == 0)
+			break;
+		cJSON_AddItemToArray(op.events, cJSON_Duplicate(ev, true));
+	}
+	cJSON_Delete(page);
+	(void)events_evaluated(op.events);
+	if (a->checkpoints != NULL) {
+		page =
+		    cJSON_ParseWithLength(a->checkpoints, a->checkpoints_len);
+		op.ckpts =
+		    cJSON_DetachItemFromObjectCaseSensitive(page, "data");
+		cJSON_Delete(page);
+	}
+	op_deliver(&op);
+	cJSON_Delete(op.job);
+	cJSON_Delete(op.events);
+	cJSON_Delete(op.ckpts);
+	/* An error answer, as on_http() reads it. */
+	body = xmalloc(a->error_len + 1);
+	if (a->error_len > 0)
+		memcpy(body, a->error, a->error_len);
+	body[a->error_len] = '\0';
+	r.json = cJSON_Parse(body);
+	describe_error(&r, body, err, errlen);
+	cJSON_Delete(r.json);
+	free(body);
 }
 
 /* --- holds ---------------------------------------------------------------- */

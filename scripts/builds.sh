@@ -1,4 +1,4 @@
-# The two builds of rftd's test suite, for scripts/test.sh and
+# The three builds of rftd's test suite, for scripts/test.sh and
 # scripts/stress-test.sh (sourced, not run).
 
 # CMake options of a build.
@@ -6,6 +6,22 @@ build_options() {
 	case $1 in
 	release) echo "-DRFTD_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo" ;;
 	sanitize) echo "-DRFTD_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DRFTD_SANITIZE=ON" ;;
+	# libFuzzer targets only (clang): no unit or integration tests.
+	fuzz) echo "-DRFTD_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DRFTD_FUZZ=ON -DBUILD_TESTING=OFF" ;;
+	esac
+}
+
+# The C compiler of a build (empty: CMake's default).
+build_cc() {
+	case $1 in
+	fuzz) echo clang ;;
+	esac
+}
+
+# What ctest runs of a build: its options selecting tests.
+test_selection() {
+	case $1 in
+	fuzz) echo "-L fuzz" ;;
 	esac
 }
 
@@ -14,6 +30,10 @@ test_env() {
 	case $1 in
 	sanitize)
 		echo "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+		echo "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+		;;
+	fuzz)
+		echo "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
 		echo "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
 		;;
 	esac

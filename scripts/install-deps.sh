@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config clang-format
 	libuv1-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev
-	libinih-dev libssl-dev libcmocka-dev
+	libinih-dev libssl-dev libcmocka-dev clang libclang-rt-dev
 	python3 python3-numpy sqlite3 openssl
 	# tests of the manual pages, systemd units and bash completion
 	mandoc man-db systemd bash-completion

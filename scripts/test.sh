@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Installs missing packages, builds rftd from scratch twice (with warnings
-# as errors; then also with AddressSanitizer and UndefinedBehaviorSanitizer)
-# and runs every test of each build.  A failure does not stop the rest:
-# both builds are made and tested, a summary per build follows, and the
-# exit status is non-zero if anything failed.
+# Installs missing packages, builds rftd from scratch three times (with
+# warnings as errors; then also with AddressSanitizer and
+# UndefinedBehaviorSanitizer; then the libFuzzer targets with clang) and
+# runs every test of the first two builds and the fuzz targets, ~20 s
+# each, of the third (scripts/fuzz.sh runs them longer).  A failure does
+# not stop the rest: every build is made and tested, a summary per build
+# follows, and the exit status is non-zero if anything failed.
 #
-#   scripts/test.sh                      both builds
+#   scripts/test.sh                      all three builds
 #   scripts/test.sh sanitize             only the named builds (release,
-#                                        sanitize)
+#                                        sanitize, fuzz)
 #   scripts/test.sh --build-only [NAME]  build from scratch, run nothing
 #   BUILD_ROOT=/tmp/x scripts/test.sh    put the build trees elsewhere
 #                                        (default: build-test/)
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 build_root=${BUILD_ROOT:-$root/build-test}
 jobs=$(nproc 2>/dev/null || echo 2)
-all_builds=(release sanitize)
+all_builds=(release sanitize fuzz)
 
 usage() { # exit status
 	sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
@@ -28,7 +30,7 @@ builds=()
 for arg in "$@"; do
 	case $arg in
 	--build-only) build_only=1 ;;
-	release | sanitize) builds+=("$arg") ;;
+	release | sanitize | fuzz) builds+=("$arg") ;;
 	-h | --help) usage 0 ;;
 	*)
 		echo "test.sh: unknown argument '$arg'" >&2
@@ -53,11 +55,13 @@ if ! scripts/install-deps.sh; then
 fi
 
 build() { # name
-	local name=$1 dir=$build_root/$1
+	local name=$1 dir=$build_root/$1 cc
 	echo "=== $name build: $dir"
 	rm -rf "$dir"
+	cc=$(build_cc "$name")
 	# shellcheck disable=SC2046 # the options are words
-	if ! cmake -S "$root" -B "$dir" $(build_options "$name"); then
+	if ! env ${cc:+CC=$cc} cmake -S "$root" -B "$dir" \
+		$(build_options "$name"); then
 		note "$name" "FAILED: cmake could not configure the build"
 		return 1
 	fi
@@ -74,10 +78,13 @@ run_tests() { # name
 	rm -f "$failed_log"
 	local env=()
 	mapfile -t env < <(test_env "$name")
+	# shellcheck disable=SC2046 # the options are words
 	env ${env[@]+"${env[@]}"} ctest --test-dir "$dir" --output-on-failure \
-		-j "$jobs" --timeout 600
+		-j "$jobs" --timeout 600 $(test_selection "$name")
 	rc=$?
-	total=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
+	# shellcheck disable=SC2046
+	total=$(ctest --test-dir "$dir" -N $(test_selection "$name") |
+		sed -n 's/^Total Tests: //p')
 	if [ -s "$failed_log" ]; then
 		local names
 		names=$(cut -d: -f2- "$failed_log" | tr '\n' ' ')
