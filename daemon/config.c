@@ -23,8 +23,10 @@
 #include <string.h>
 #include <sys/un.h>
 
-#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
-#define MAX_BACKENDS 64
+#define SUN_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define MAX_BACKENDS	64
+#define CONFIG_LINE_MAX 16384  /* bytes of one line, without its end */
+#define LONG_VALUE	'\x1b' /* starts a stand-in for a long value */
 
 enum opt_section {
 	SEC_DAEMON,  /* [daemon]; fields of struct config */
@@ -146,6 +148,8 @@ struct parse {
 	struct backend_keys *backend_keys; /* per backend, until its type */
 	uint64_t *price_seen;		   /* bit per option, per price */
 	uint64_t budget_seen;
+	char **long_values; /* values too long for inih's line buffer */
+	size_t nlong;
 	char *errors; /* accumulated "FILE:LINE: msg\n" */
 	size_t errors_len;
 	int nerrors;
@@ -559,6 +563,8 @@ backend_key(struct parse *p, const char *key, const char *value)
 	    (struct pending){xstrdup(key), xstrdup(value), p->line};
 }
 
+static const char *real_value(const struct parse *p, const char *value);
+
 static int
 on_key(void *user, const char *section, const char *key, const char *value)
 {
@@ -571,6 +577,7 @@ on_key(void *user, const char *section, const char *key, const char *value)
 
 	if (p->section_bad)
 		return 1;
+	value = real_value(p, value);
 	if (*section == '\0') {
 		parse_error(p, p->line, "'%s' is outside a section", key);
 		return 1;
@@ -654,39 +661,114 @@ check_line(struct parse *p, const char *line)
  * line it reports is handed to inih as blank, so that one mistake makes
  * one error.
  */
+/*
+ * A key line longer than inih's fixed line buffer (200 bytes in Debian's
+ * build): its value is kept here and inih gets "key = ESC<index>", which
+ * on_key() reads back (a trainer's command line is long).  The value is
+ * read as inih reads one: blanks around it and an inline "; comment"
+ * (a ';' after a blank) go.
+ */
+static bool
+stash_long_value(struct parse *p, char *line, size_t cap)
+{
+	char *sep = strpbrk(line, "=:"), *value, *end, stand_in[32];
+	size_t keylen;
+
+	if (sep == NULL || *line == '[')
+		return false;
+	value = sep + 1;
+	for (end = value; *end != '\0'; end++)
+		if (*end == ';' && end > value &&
+		    (end[-1] == ' ' || end[-1] == '\t'))
+			break;
+	while (end > value &&
+	       (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		end--;
+	while (value < end && (*value == ' ' || *value == '\t'))
+		value++;
+	snprintf(stand_in, sizeof(stand_in), "= %c%zu", LONG_VALUE, p->nlong);
+	keylen = (size_t)(sep - line);
+	if (keylen + strlen(stand_in) >= cap)
+		return false;
+	p->long_values =
+	    xrealloc(p->long_values, (p->nlong + 1) * sizeof(*p->long_values));
+	p->long_values[p->nlong++] = strndup(value, (size_t)(end - value));
+	memcpy(line + keylen, stand_in, strlen(stand_in) + 1);
+	return true;
+}
+
+/* The value a key line held: itself, or the long one it stands in for. */
+static const char *
+real_value(const struct parse *p, const char *value)
+{
+	char *end;
+	unsigned long i;
+
+	if (value[0] != LONG_VALUE)
+		return value;
+	i = strtoul(value + 1, &end, 10);
+	return *end == '\0' && i < p->nlong ? p->long_values[i] : "";
+}
+
+/*
+ * An ini_reader that reads whole lines, counts them and checks them.  A
+ * line it reports is handed to inih as blank, so that one mistake makes
+ * one error.
+ */
 static char *
 read_line(char *str, int num, void *stream)
 {
 	struct parse *p = stream;
 	size_t n = 0, cap = (size_t)num - 2;
 	bool any = false, too_long = false;
+	char *line = xmalloc(CONFIG_LINE_MAX + 1);
 	int c;
 
 	while ((c = getc(p->fp)) != EOF) {
 		any = true;
 		if (c == '\n')
 			break;
-		if (n < cap)
-			str[n++] = (char)c;
+		if (n < CONFIG_LINE_MAX)
+			line[n++] = (char)c;
 		else
 			too_long = true;
 	}
 	if (ferror(p->fp)) {
 		parse_error(p, p->line + 1, "read error: %s", strerror(errno));
+		free(line);
 		return NULL;
 	}
-	if (!any)
+	if (!any) {
+		free(line);
 		return NULL;
+	}
 	p->line++;
-	str[n] = '\0';
+	line[n] = '\0';
 	if (too_long) {
-		parse_error(p, p->line, "line longer than %zu bytes", cap);
+		parse_error(p, p->line, "line longer than %d bytes",
+			    CONFIG_LINE_MAX);
 		n = 0;
-	} else if (!check_line(p, str)) {
+	} else if (!check_line(p, line)) {
 		n = 0;
+	} else if (n > cap) {
+		const char *s = line + strspn(line, " \t");
+
+		if (*s == ';' || *s == '#')
+			n = 0; /* a long comment */
+		else if (stash_long_value(p, line, cap))
+			n = strlen(line); /* the stand-in fits */
+		else {
+			parse_error(p, p->line,
+				    "line longer than %zu bytes (only a key "
+				    "= value line may be longer)",
+				    cap);
+			n = 0;
+		}
 	}
+	memcpy(str, line, n);
 	str[n++] = '\n';
 	str[n] = '\0';
+	free(line);
 	return str;
 }
 
@@ -907,6 +989,9 @@ config_load(struct config *cfg, const char *path, bool must_exist,
 	}
 	finish_backends(&p);
 	backend_keys_free(&p);
+	for (size_t i = 0; i < p.nlong; i++)
+		free(p.long_values[i]);
+	free(p.long_values);
 	free(p.price_seen);
 	if (p.nerrors == 0)
 		return 0;

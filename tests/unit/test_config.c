@@ -596,22 +596,60 @@ every_syntax_error_is_reported(void **state)
 	assert_true(ok);
 }
 
+/* A backend type's option as a file writes it ("" when unset). */
+static const char *
+value(const struct config_backend *be, const char *key)
+{
+	static char buf[4][4096];
+	static int next;
+	char *b = buf[next++ % 4];
+
+	config_backend_value(be, key, b, sizeof(buf[0]));
+	return b;
+}
+
 static void
 line_longer_than_the_limit_is_reported_with_its_line(void **state)
 {
 	struct fixture *f = *state;
-	char value[300];
-	char *text;
+	char *value = xmalloc(17000), *text;
 
 	value[0] = '/';
-	memset(value + 1, 'a', sizeof(value) - 2);
-	value[sizeof(value) - 1] = '\0';
+	memset(value + 1, 'a', 17000 - 2);
+	value[17000 - 1] = '\0';
 	/* One error only: the line's tail must not parse as a line. */
 	text = xasprintf("[daemon]\nlog_level = info\ndatabase = %s\n"
 			 "max_clients = 2\n",
 			 value);
-	assert_error_starts(f, text, 3, "line longer than");
+	assert_error_starts(f, text, 3, "line longer than 16384 bytes");
 	free(text);
+	free(value);
+}
+
+/* A trainer's command line is long: a value may be, too. */
+static void
+a_long_value_is_read_whole(void **state)
+{
+	struct fixture *f = *state;
+	char *command = xmalloc(3001), *text, *errors = NULL, *path;
+	const struct config_backend *be;
+	struct config cfg;
+
+	memset(command, 'x', 3000);
+	command[0] = 'y';
+	command[3000] = '\0';
+	text = xasprintf("[backend \"box\"]\ntype = process\n"
+			 "command =  %s  ; a comment\nworkdir = /w\n"
+			 "; %s\nmax_concurrent = 2\n",
+			 command, command);
+	assert_int_equal(load_text(f, text, &cfg, &errors, &path), 0);
+	be = config_backend(&cfg, "box");
+	assert_string_equal(value(be, "command"), command);
+	assert_int_equal(be->max_concurrent, 2);
+	config_free(&cfg);
+	free(path);
+	free(text);
+	free(command);
 }
 
 /* Sections "[backend "bN"]\ntype = sim\n" for N in 0..n-1. */
@@ -845,18 +883,6 @@ config_free_is_safe_twice(void **state)
 	config_free(&cfg);
 	config_free(&cfg);
 	assert_null(cfg.socket_path);
-}
-
-/* A backend type's option as a file writes it ("" when unset). */
-static const char *
-value(const struct config_backend *be, const char *key)
-{
-	static char buf[4][512];
-	static int next;
-	char *b = buf[next++ % 4];
-
-	config_backend_value(be, key, b, sizeof(buf[0]));
-	return b;
 }
 
 /* --- the openai backend ----------------------------------------------------
@@ -1179,6 +1205,7 @@ main(void)
 	    TEST(every_bad_line_is_reported),
 	    TEST(every_syntax_error_is_reported),
 	    TEST(line_longer_than_the_limit_is_reported_with_its_line),
+	    TEST(a_long_value_is_read_whole),
 	    TEST(a_65th_backend_is_reported_with_its_line),
 	    TEST(sixty_four_backends_are_accepted),
 	    TEST(a_backend_defined_twice_is_reported_once),
