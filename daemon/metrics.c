@@ -143,6 +143,8 @@ add_checkpoint(struct reader *r, int64_t step, const char *path)
 static void
 bad(struct reader *r, int64_t offset, const char *reason)
 {
+	if (offset < 0)
+		r->out->lines++; /* a state file bad as a whole: one read */
 	if (r->out->bad++ == 0) {
 		r->out->first_bad_offset = offset;
 		r->out->first_bad_reason = reason;

@@ -116,7 +116,8 @@ struct metrics_batch {
 	struct metrics_checkpoint *checkpoints; /* in file / step order */
 	size_t ncheckpoints;
 	size_t lines;	/* lines read (trl: log_history entries above the
-			   cursor's step, and bad ones) */
+			   cursor's step, bad ones, and each state file bad
+			   as a whole) */
 	size_t bad;	/* of which bad (trl: bad entries, bad state files) */
 	size_t skipped; /* metrics skipped in good lines */
 	/* The first bad line: its file offset (trl: its log_history index,
