@@ -2089,6 +2089,12 @@ stop_run(struct proc *p, const char *rel, const char *action,
 	double ended;
 	int rc;
 
+	if (read_exit(p, rel, &st, &ended) == 0) {
+		/* It ended already, on its own: the poll says how. */
+		free(path);
+		cb(arg, 0, NULL);
+		return 0;
+	}
 	text = xasprintf("{\"action\": \"%s\", \"at\": %.3f}\n", action,
 			 now_wall());
 	rc = write_atomic(path, text, 0644);
@@ -2097,10 +2103,6 @@ stop_run(struct proc *p, const char *rel, const char *action,
 	if (rc != 0)
 		return rc;
 	run_state_read(p, rel, &rs);
-	if (read_exit(p, rel, &st, &ended) == 0) {
-		cb(arg, 0, NULL); /* it ended already: the poll says how */
-		return 0;
-	}
 	pj = pjob_get(p, rel);
 	pj->grace_segment = rs.segment;
 	if (!pj->grace_open) {
