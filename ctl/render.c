@@ -295,8 +295,7 @@ render_plan(const struct render_opts *ro, const cJSON *r)
 		num(e, "min", 0), num(e, "max", 0), num(e, "mean", 0),
 		num(e, "total", 0));
 	if (cJSON_IsNumber(get(e, "gpu_hours")))
-		fprintf(ro->out,
-			"GPU-hours: up to %.1f (%g GPU%s per job)\n",
+		fprintf(ro->out, "GPU-hours: up to %.1f (%g GPU%s per job)\n",
 			num(e, "gpu_hours", 0), num(e, "gpus_per_job", 0),
 			num(e, "gpus_per_job", 0) == 1 ? "" : "s");
 	{

@@ -1817,7 +1817,8 @@ proc_submit(struct backend *be, const struct backend_job *job,
 	if (rc == -EDQUOT) {
 		/* Held until a poll's interval has passed: a run may end. */
 		be->hold_until = now_wall() + fmax(1, be->poll_interval);
-		snprintf(be->hold_reason, sizeof(be->hold_reason), "%.200s", err);
+		snprintf(be->hold_reason, sizeof(be->hold_reason), "%.200s",
+			 err);
 	}
 	if (rc != 0) {
 		cb(arg, rc == -EINVAL || rc == -EDQUOT ? rc : -EIO, NULL, err);

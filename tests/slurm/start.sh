@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts a private single-node Slurm (munged, slurmctld, slurmd; no
 # slurmdbd) whose every file lives in DIR, for the tests of the process
-# backend's slurm launcher.  See /work/shared/reference/slurm.md (§2, §7)
-# for the measured facts this follows.
+# backend's slurm launcher.  It runs as root, with no systemd and no
+# cgroups, and listens on 127.0.0.1 only.
 #
 #   tests/slurm/start.sh DIR
 #   . DIR/slurm.env            # exports SLURM_CONF for rftd and the CLI
