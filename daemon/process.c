@@ -150,7 +150,6 @@ struct proc {
 	struct snapshot *snap;
 	bool snapping;		  /* an squeue is under way */
 	struct pollwork *waiting; /* polls waiting for it */
-	unsigned int works;	  /* work items under way */
 	bool closing;
 };
 
@@ -179,6 +178,7 @@ struct run_state {
 	double billed;	     /* seconds of the segments that ended */
 	int segment;	     /* 1 for the first run, +1 per resume */
 	double absent_since; /* slurm: an unknown sbatch's job not seen since */
+	double segment_seconds; /* the segment that ended (paused): its time */
 };
 
 /* A number member of a JSON object, or `def`. */
@@ -283,6 +283,7 @@ run_state_read(const struct proc *p, const char *rel, struct run_state *rs)
 	rs->billed = json_number(j, "billed_seconds", 0);
 	rs->segment = (int)json_number(j, "segment", 0);
 	rs->absent_since = json_number(j, "absent_since", 0);
+	rs->segment_seconds = json_number(j, "segment_seconds", 0);
 	cJSON_Delete(j);
 }
 
@@ -308,6 +309,9 @@ run_state_write(const struct proc *p, const char *rel,
 	cJSON_AddNumberToObject(j, "segment", rs->segment);
 	if (rs->absent_since > 0)
 		cJSON_AddNumberToObject(j, "absent_since", rs->absent_since);
+	if (rs->segment_seconds > 0)
+		cJSON_AddNumberToObject(j, "segment_seconds",
+					rs->segment_seconds);
 	text = cJSON_Print(j);
 	rc = write_atomic(path, text, 0644);
 	free(text);
@@ -427,7 +431,8 @@ fill_command(const char *command, const struct backend_job *job, char *err,
 /* --- running commands (thread pool only) ---------------------------------- */
 
 struct cmd_result {
-	int status; /* wait status; -1: it could not run or timed out */
+	int status; /* wait status; -1: it could not run, timed out, or said
+		       more than COMMAND_OUT_MAX */
 	char *out;  /* stdout, NUL-terminated */
 	size_t out_len;
 	char err[1024]; /* the end of stderr, or why it did not run */
@@ -446,6 +451,7 @@ cmd_run(char *const argv[], char *const envp[], struct cmd_result *r)
 	int out[2] = {-1, -1}, er[2] = {-1, -1}, rc;
 	double deadline = mono_s() + COMMAND_TIMEOUT;
 	size_t err_len = 0;
+	bool too_much = false;
 	pid_t pid;
 	char ebuf[4096];
 
@@ -467,9 +473,10 @@ cmd_run(char *const argv[], char *const envp[], struct cmd_result *r)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, er[1], 2);
-	rc =
-	    posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp ? envp : environ);
+	rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv,
+			  envp ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 	close(out[1]);
 	close(er[1]);
 	out[1] = er[1] = -1;
@@ -509,7 +516,9 @@ cmd_run(char *const argv[], char *const envp[], struct cmd_result *r)
 				open_fds--;
 				continue;
 			}
-			if (i == 0 && r->out_len + (size_t)n <= COMMAND_OUT_MAX)
+			if (i == 0 && r->out_len + (size_t)n > COMMAND_OUT_MAX)
+				too_much = true;
+			else if (i == 0)
 				append(&r->out, &r->out_len, ebuf, (size_t)n);
 			if (i == 1) {
 				/* Keep the end: the last words matter. */
@@ -532,6 +541,12 @@ cmd_run(char *const argv[], char *const envp[], struct cmd_result *r)
 	}
 	while (waitpid(pid, &r->status, 0) < 0 && errno == EINTR)
 		;
+	if (too_much) {
+		r->status = -1;
+		snprintf(r->err, sizeof(r->err),
+			 "%s said more than %u MiB; its answer is not read",
+			 argv[0], COMMAND_OUT_MAX >> 20);
+	}
 out:
 	for (int i = 0; i < 2; i++) {
 		if (out[i] >= 0)
@@ -595,7 +610,7 @@ static const char wrapper[] =
     "# this shell waits for the command to end before it records it.\n"
     "cd \"$RFTD_JOB_DIR\" || exit 125\n"
     "echo $$ > pid.tmp && mv -f pid.tmp pid\n"
-    "trap 'stopped=1' TERM INT HUP\n"
+    "trap : TERM INT HUP\n"
     "rm -f exit\n"
     "/bin/sh ./command.sh </dev/null >>stdout 2>>stderr\n"
     "status=$?\n"
@@ -1025,19 +1040,10 @@ gpus_take(struct proc *p, const char *rel)
 /* --- thread-pool work ------------------------------------------------------
  */
 
-enum work_kind {
-	WORK_SBATCH,  /* submit or resume on Slurm */
-	WORK_SQUEUE,  /* a snapshot for a round of polls */
-	WORK_POLL,    /* read a run's state and new metrics */
-	WORK_FIND,    /* look an intent up */
-	WORK_SCANCEL, /* stop a Slurm run */
-};
-
 /* A piece of work for the thread pool: its inputs, what it found, and
  * whom to tell (submit_cb or done_cb) on the loop thread. */
 struct work {
 	uv_work_t req;
-	enum work_kind kind;
 	struct proc *p;
 	char *rel;    /* the job's directory, when it has one */
 	char *intent; /* find: the intent looked up */
@@ -1081,11 +1087,10 @@ static void queue_work(struct proc *p, struct work *w, void (*fn)(uv_work_t *),
 		       void (*after)(uv_work_t *, int));
 
 static struct work *
-work_new(struct proc *p, enum work_kind kind, const char *rel)
+work_new(struct proc *p, const char *rel)
 {
 	struct work *w = xcalloc(1, sizeof(*w));
 
-	w->kind = kind;
 	w->p = p;
 	w->rel = rel != NULL ? xstrdup(rel) : NULL;
 	return w;
@@ -1503,6 +1508,24 @@ do_poll(uv_work_t *req)
 	}
 }
 
+/*
+ * A paused run's segment has ended: its seconds are kept in run.json, so
+ * that a resume bills them on (billed_seconds only grows, whichever
+ * launcher: on Slurm the next segment is another batch job).
+ */
+static void
+keep_segment_seconds(struct proc *p, const char *rel, double billed)
+{
+	struct run_state rs;
+
+	run_state_read(p, rel, &rs);
+	if (billed - rs.billed == rs.segment_seconds)
+		return;
+	rs.segment_seconds = fmax(0, billed - rs.billed);
+	if (run_state_write(p, rel, &rs) != 0)
+		log_warnx("job %s: cannot record the paused run's time", rel);
+}
+
 static void
 pollwork_free(struct pollwork *pw)
 {
@@ -1524,7 +1547,6 @@ after_poll(uv_work_t *req, int status)
 	struct backend_metric *m = NULL;
 	struct backend_checkpoint *ck = NULL;
 
-	p->works--;
 	if (status == UV_ECANCELED || p->closing) {
 		pw->cb(pw->arg, -ECANCELED, NULL, "rftd is shutting down");
 		goto out;
@@ -1537,6 +1559,8 @@ after_poll(uv_work_t *req, int status)
 	}
 	if (job_state_terminal(pw->state))
 		gpus_release(p, pw->rel);
+	if (pw->state == JOB_PAUSED)
+		keep_segment_seconds(p, pw->rel, pw->billed);
 	m = xcalloc(pw->batch.npoints + 1, sizeof(*m));
 	for (size_t i = 0; i < pw->batch.npoints; i++)
 		m[i] = (struct backend_metric){pw->batch.points[i].step,
@@ -1583,7 +1607,7 @@ out:
 static void
 start_poll(struct pollwork *pw)
 {
-	struct work *w = work_new(pw->p, WORK_POLL, NULL);
+	struct work *w = work_new(pw->p, NULL);
 
 	w->pw = pw;
 	queue_work(pw->p, w, do_poll, after_poll);
@@ -1604,7 +1628,6 @@ after_squeue(uv_work_t *req, int status)
 	struct proc *p = w->p;
 	struct pollwork *waiting = p->waiting;
 
-	p->works--;
 	p->snapping = false;
 	p->waiting = NULL;
 	if (status == UV_ECANCELED)
@@ -1654,7 +1677,7 @@ proc_poll(struct backend *be, const char *remote_id, const char *cursor,
 	pw->next = p->waiting;
 	p->waiting = pw;
 	if (!p->snapping) {
-		struct work *w = work_new(p, WORK_SQUEUE, NULL);
+		struct work *w = work_new(p, NULL);
 
 		p->snapping = true;
 		w->snap = xcalloc(1, sizeof(*w->snap));
@@ -1736,7 +1759,6 @@ after_sbatch(uv_work_t *req, int status)
 	struct proc *p = w->p;
 	struct run_state rs;
 
-	p->works--;
 	if (status == UV_ECANCELED) {
 		w->rc = -EAGAIN;
 		snprintf(w->error, sizeof(w->error), "rftd is shutting down");
@@ -1789,7 +1811,7 @@ launch(struct proc *p, const char *rel, const char *intent,
 		return;
 	}
 	{
-		struct work *w = work_new(p, WORK_SBATCH, rel);
+		struct work *w = work_new(p, rel);
 
 		w->argv = sbatch_argv(p, rel, intent);
 		w->envp = run_env(p, rel, intent, resume_from, NULL);
@@ -1945,7 +1967,6 @@ after_find(uv_work_t *req, int status)
 	struct proc *p = w->p;
 	struct run_state rs;
 
-	p->works--;
 	if (status == UV_ECANCELED)
 		w->rc = -ECANCELED;
 	if (p->slurm && w->rel != NULL && w->rc == -EAGAIN) {
@@ -1985,7 +2006,7 @@ proc_find(struct backend *be, const char *intent_key, backend_submit_cb cb,
 	  void *arg)
 {
 	struct proc *p = be->priv;
-	struct work *w = work_new(p, WORK_FIND, NULL);
+	struct work *w = work_new(p, NULL);
 
 	w->intent = xstrdup(intent_key);
 	w->submit_cb = cb;
@@ -2022,7 +2043,6 @@ after_scancel(uv_work_t *req, int status)
 {
 	struct work *w = req->data;
 
-	w->p->works--;
 	(void)status;
 	if (w->rc != 0)
 		log_warnx("job %s: %s", w->rel, w->error);
@@ -2036,7 +2056,7 @@ static void
 slurm_signal(struct proc *p, const char *rel, int64_t id, bool hard,
 	     backend_done_cb cb, void *arg)
 {
-	struct work *w = work_new(p, WORK_SCANCEL, rel);
+	struct work *w = work_new(p, rel);
 	size_t k = 0;
 
 	w->slurm_id = id;
@@ -2151,10 +2171,10 @@ resume_run(struct proc *p, const char *rel, backend_done_cb cb, void *arg)
 		if (strcmp(pj->rel, rel) == 0 && pj->grace_open &&
 		    !uv_is_closing((uv_handle_t *)&pj->grace))
 			uv_close((uv_handle_t *)&pj->grace, pjob_closed);
-	/* The segment that ended is billed; the next begins. */
-	if (!p->slurm && rs.started_at > 0)
-		rs.billed +=
-		    fmax(0, (ended > 0 ? ended : now_wall()) - rs.started_at);
+	/* The segment that ended is billed (as its paused poll saw it); the
+	 * next begins. */
+	rs.billed += rs.segment_seconds;
+	rs.segment_seconds = 0;
 	rs.started_at = 0;
 	rs.pid = 0;
 	rs.start = 0;
@@ -2254,7 +2274,6 @@ queue_work(struct proc *p, struct work *w, void (*fn)(uv_work_t *),
 	int rc;
 
 	w->req.data = w;
-	p->works++;
 	rc = uv_queue_work(p->env->loop, &w->req, fn, after);
 	if (rc != 0)
 		fatalx("uv_queue_work: %s", uv_strerror(rc));

@@ -346,6 +346,41 @@ class SlurmTest(DaemonTest):
             self.assertIn("cancel", f.read())
         self.assert_one_slurm_job_per_intent(d)
 
+    def test_2b_a_paused_run_resumes_as_a_new_batch_job_billed_on(self):
+        # Pause on Slurm is cancel with a checkpoint; the resume is another
+        # batch job, and the job's billed time goes on from the first.
+        d = self.start_daemon()
+        sweep_id = self.submit(d, self.write_spec(
+            hyperparameters={"learning_rate": [40], "steps": 60,
+                             "sleep": 0.1}))
+        # Late enough that the first batch job ran longer than the
+        # second will.
+        wait_until(lambda: self.rows(
+            d, "SELECT count(*) FROM checkpoints")[0][0] >= 3,
+            timeout=LONG_WAIT, what="three checkpoints to be reported")
+        (job_id, remote_id), = self.rows(d, "SELECT id, remote_id FROM jobs")
+        first = self.run_json(remote_id)["slurm_job_id"]
+        d.ctl("pause", "job", str(job_id), check=True)
+        wait_until(lambda: self.job_state(d, job_id) == "paused",
+                   timeout=LONG_WAIT, what="the job to be paused")
+        (paused_billed,), = self.rows(
+            d, "SELECT billed_seconds FROM jobs WHERE id = ?", job_id)
+        self.assertGreater(paused_billed, 0)
+        d.ctl("resume", "job", str(job_id), check=True)
+        sweep = self.wait_for_sweep(d, sweep_id)
+        self.assertEqual([t["state"] for t in sweep["trials"]],
+                         ["succeeded"])
+        second = self.run_json(remote_id)["slurm_job_id"]
+        self.assertNotEqual(second, first)
+        (billed,), = self.rows(
+            d, "SELECT billed_seconds FROM jobs WHERE id = ?", job_id)
+        # Both batch jobs' run time, not the second's alone (Slurm's
+        # times are whole seconds).
+        rec, = [j for j in self.cluster.jobs() if j["job_id"] == second]
+        ran = rec["end_time"] - rec["start_time"]
+        self.assertGreater(paused_billed, 2)
+        self.assertGreaterEqual(billed, paused_billed + ran - 1.5)
+
     def test_3_an_unrecorded_sbatch_answer_is_adopted_after_a_crash(self):
         # A slow sbatch: it submits for real, tells the test, and sleeps
         # before it prints the job id, so rftd can be killed meanwhile.
