@@ -55,6 +55,7 @@ extern char **environ;
 #define COMMAND_TIMEOUT 120.0 /* seconds a Slurm command may take */
 #define COMMAND_OUT_MAX (64u << 20)
 #define LAUNCH_GRACE	30.0 /* seconds a launched wrapper has to say its pid */
+#define PJOB_BUCKETS	1024 /* hash chains of runs held */
 #define ABSENT_PROOF	60.0 /* seconds Slurm shows no job before it is none */
 
 /* --- configuration -------------------------------------------------------- */
@@ -146,7 +147,10 @@ struct proc {
 	char **sbatch_args; /* NULL-terminated */
 	char **gpu_ids;	    /* local: GPUs to share out; NULL: none */
 	char *sbatch, *squeue, *sacct, *scancel;
-	struct pjob *jobs; /* those with a timer or a child */
+	/* The runs rftd holds something for (a child, a kill timer, what it
+	 * knows of their checkpoints), by remote id: every live job's is
+	 * asked for at each tick (can_pause). */
+	struct pjob *jobs[PJOB_BUCKETS];
 	struct snapshot *snap;
 	bool snapping;		  /* an squeue is under way */
 	struct pollwork *waiting; /* polls waiting for it */
@@ -836,20 +840,33 @@ strv_free(char **v)
 
 /* --- loop handles of a run ------------------------------------------------ */
 
-static struct pjob *
-pjob_get(struct proc *p, const char *rel)
+static struct pjob **
+pjob_chain(struct proc *p, const char *rel)
 {
-	struct pjob *pj;
+	uint32_t h = 2166136261u; /* FNV-1a */
 
-	for (pj = p->jobs; pj != NULL; pj = pj->next)
+	for (const char *c = rel; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	return &p->jobs[h % PJOB_BUCKETS];
+}
+
+/* The run `rel`, made when `create` and it is not held yet; or NULL. */
+static struct pjob *
+pjob_find(struct proc *p, const char *rel, bool create)
+{
+	struct pjob **chain = pjob_chain(p, rel), *pj;
+
+	for (pj = *chain; pj != NULL; pj = pj->next)
 		if (strcmp(pj->rel, rel) == 0)
 			return pj;
+	if (!create)
+		return NULL;
 	pj = xcalloc(1, sizeof(*pj));
 	pj->p = p;
 	pj->rel = xstrdup(rel);
 	pj->checkpointed = -1;
-	pj->next = p->jobs;
-	p->jobs = pj;
+	pj->next = *chain;
+	*chain = pj;
 	return pj;
 }
 
@@ -877,7 +894,7 @@ pjob_release(struct pjob *pj)
 	bool any = pj->child_open || pj->grace_open;
 
 	pj->released = true;
-	for (pp = &p->jobs; *pp != NULL; pp = &(*pp)->next)
+	for (pp = pjob_chain(p, pj->rel); *pp != NULL; pp = &(*pp)->next)
 		if (*pp == pj) {
 			*pp = pj->next;
 			break;
@@ -911,7 +928,7 @@ launch_local(struct proc *p, const char *rel, const char *intent,
 	     const char *resume_from, struct run_state *rs, char *err,
 	     size_t errlen)
 {
-	struct pjob *pj = pjob_get(p, rel);
+	struct pjob *pj = pjob_find(p, rel, true);
 	char *dir = job_path(p, rel, NULL), **env, *cuda;
 	char *args[] = {"/bin/sh", "run.sh", NULL};
 	uv_stdio_container_t stdio[3] = {
@@ -1546,6 +1563,7 @@ after_poll(uv_work_t *req, int status)
 	struct backend_poll bp = {.billed_seconds = -1, .cost_usd = -1};
 	struct backend_metric *m = NULL;
 	struct backend_checkpoint *ck = NULL;
+	struct pjob *pj;
 
 	if (status == UV_ECANCELED || p->closing) {
 		pw->cb(pw->arg, -ECANCELED, NULL, "rftd is shutting down");
@@ -1580,9 +1598,8 @@ after_poll(uv_work_t *req, int status)
 	bp.checkpoints = ck;
 	bp.ncheckpoints = pw->nckpt;
 	bp.cursor = pw->cursor;
-	for (struct pjob *pj = p->jobs; pj != NULL; pj = pj->next) {
-		if (strcmp(pj->rel, pw->rel) != 0)
-			continue;
+	pj = pjob_find(p, pw->rel, false);
+	if (pj != NULL) {
 		/* A "no" is looked at again: a trainer may save without
 		 * announcing it. */
 		if (pw->nckpt > 0)
@@ -1593,7 +1610,6 @@ after_poll(uv_work_t *req, int status)
 		pj->ended = job_state_terminal(pw->state);
 		if (pj->ended && !pj->child_open && !pj->grace_open)
 			pjob_release(pj);
-		break;
 	}
 	pw->cb(pw->arg, 0, &bp, NULL);
 out:
@@ -2124,7 +2140,7 @@ stop_run(struct proc *p, const char *rel, const char *action,
 	if (rc != 0)
 		return rc;
 	run_state_read(p, rel, &rs);
-	pj = pjob_get(p, rel);
+	pj = pjob_find(p, rel, true);
 	pj->grace_segment = rs.segment;
 	if (!pj->grace_open) {
 		uv_timer_init(p->env->loop, &pj->grace);
@@ -2149,6 +2165,7 @@ static void
 resume_run(struct proc *p, const char *rel, backend_done_cb cb, void *arg)
 {
 	struct run_state rs;
+	struct pjob *pj;
 	char *path, *from;
 	char intent[128] = "";
 	int st;
@@ -2167,10 +2184,10 @@ resume_run(struct proc *p, const char *rel, backend_done_cb cb, void *arg)
 		return;
 	}
 	/* The stop's kill timer was for the run that ended. */
-	for (struct pjob *pj = p->jobs; pj != NULL; pj = pj->next)
-		if (strcmp(pj->rel, rel) == 0 && pj->grace_open &&
-		    !uv_is_closing((uv_handle_t *)&pj->grace))
-			uv_close((uv_handle_t *)&pj->grace, pjob_closed);
+	pj = pjob_find(p, rel, false);
+	if (pj != NULL && pj->grace_open &&
+	    !uv_is_closing((uv_handle_t *)&pj->grace))
+		uv_close((uv_handle_t *)&pj->grace, pjob_closed);
 	/* The segment that ended is billed (as its paused poll saw it); the
 	 * next begins. */
 	rs.billed += rs.segment_seconds;
@@ -2225,7 +2242,7 @@ proc_can_pause(struct backend *be, const char *remote_id)
 
 	if (remote_id == NULL)
 		return false;
-	pj = pjob_get(be->priv, remote_id);
+	pj = pjob_find(be->priv, remote_id, true);
 	if (pj->checkpointed < 0) {
 		ck = newest_checkpoint(be->priv, remote_id);
 		pj->checkpointed = ck != NULL;
@@ -2352,8 +2369,9 @@ proc_close(struct backend *be)
 
 	p->closing = true;
 	/* Runs go on without rftd: only its handles go. */
-	while (p->jobs != NULL)
-		pjob_release(p->jobs);
+	for (size_t i = 0; i < PJOB_BUCKETS; i++)
+		while (p->jobs[i] != NULL)
+			pjob_release(p->jobs[i]);
 	snapshot_unref(p->snap);
 	p->snap = NULL;
 }
