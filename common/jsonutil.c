@@ -113,3 +113,11 @@ json_print_number(char *buf, size_t len, double d)
 	}
 	return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }
+
+double
+json_number(const cJSON *obj, const char *key, double def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : def;
+}

@@ -22,6 +22,9 @@ char *json_canonical(const cJSON *item);
  */
 size_t json_print_number(char *buf, size_t len, double d);
 
+/* The number member `key` of `obj`, or `def` when it is not a number. */
+double json_number(const cJSON *obj, const char *key, double def);
+
 /*
  * Appends `key` to the JSON pointer `base` ("/a" + "b/c" -> "/a/b~1c"),
  * escaping '~' and '/'.  Writes into buf (truncating if needed).

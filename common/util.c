@@ -278,3 +278,9 @@ now_wall(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+double
+now_mono_s(void)
+{
+	return (double)now_mono_ns() / 1e9;
+}

@@ -61,6 +61,7 @@ char *utf8_repaired(const char *s);
 
 /* Monotonic clock in nanoseconds and wall clock in seconds since 1970. */
 uint64_t now_mono_ns(void);
+double now_mono_s(void);
 double now_wall(void);
 
 #endif

@@ -185,21 +185,6 @@ struct run_state {
 	double segment_seconds; /* the segment that ended (paused): its time */
 };
 
-/* A number member of a JSON object, or `def`. */
-static double
-json_number(const cJSON *obj, const char *key, double def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
-static double
-mono_s(void)
-{
-	return (double)now_mono_ns() / 1e9;
-}
-
 static char *
 job_path(const struct proc *p, const char *rel, const char *file)
 {
@@ -453,7 +438,7 @@ cmd_run(char *const argv[], char *const envp[], struct cmd_result *r)
 	posix_spawnattr_t attr;
 	sigset_t defaults;
 	int out[2] = {-1, -1}, er[2] = {-1, -1}, rc;
-	double deadline = mono_s() + COMMAND_TIMEOUT;
+	double deadline = now_mono_s() + COMMAND_TIMEOUT;
 	size_t err_len = 0;
 	bool too_much = false;
 	pid_t pid;
@@ -491,7 +476,7 @@ cmd_run(char *const argv[], char *const envp[], struct cmd_result *r)
 	}
 	for (int open_fds = 2; open_fds > 0;) {
 		struct pollfd pf[2] = {{out[0], POLLIN, 0}, {er[0], POLLIN, 0}};
-		double left = deadline - mono_s();
+		double left = deadline - now_mono_s();
 
 		if (left <= 0) {
 			kill(pid, SIGKILL);
@@ -1684,7 +1669,7 @@ proc_poll(struct backend *be, const char *remote_id, const char *cursor,
 		start_poll(pw);
 		return;
 	}
-	if (p->snap != NULL && mono_s() - p->snap->taken < fresh) {
+	if (p->snap != NULL && now_mono_s() - p->snap->taken < fresh) {
 		pw->snap = p->snap;
 		p->snap->refs++;
 		start_poll(pw);
@@ -1698,7 +1683,7 @@ proc_poll(struct backend *be, const char *remote_id, const char *cursor,
 		p->snapping = true;
 		w->snap = xcalloc(1, sizeof(*w->snap));
 		w->snap->refs = 1;
-		w->snap->taken = mono_s();
+		w->snap->taken = now_mono_s();
 		queue_work(p, w, do_squeue, after_squeue);
 	}
 }

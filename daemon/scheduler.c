@@ -85,12 +85,6 @@ struct call {
 	enum job_action action;
 };
 
-static double
-mono_s(void)
-{
-	return (double)now_mono_ns() / 1e9;
-}
-
 /* --- what the scheduler remembers of jobs --------------------------------- */
 
 static size_t
@@ -391,7 +385,7 @@ call_ended(struct scheduler *s, const struct call *c)
 		sl->calls--;
 	if (is_control(c->action))
 		sl->controlling = false;
-	sl->due = every > 0 ? (floor(mono_s() / every) + 1) * every : 0;
+	sl->due = every > 0 ? (floor(now_mono_s() / every) + 1) * every : 0;
 }
 
 static struct call *
@@ -425,7 +419,7 @@ static void on_deadline(uv_timer_t *t);
 static void
 arm_deadline(struct scheduler *s, double at)
 {
-	double now = mono_s();
+	double now = now_mono_s();
 
 	if (s->closing || (s->deadline_at > 0 && s->deadline_at <= at))
 		return;
@@ -473,7 +467,7 @@ plan_deadline(struct scheduler *s, struct job **jp)
 		stop_at_deadline(s, jp);
 		return;
 	}
-	sl->deadline = mono_s() + left / scale;
+	sl->deadline = now_mono_s() + left / scale;
 	arm_deadline(s, sl->deadline);
 }
 
@@ -481,7 +475,7 @@ static void
 on_deadline(uv_timer_t *t)
 {
 	struct scheduler *s = t->data;
-	double now = mono_s(), next = 0;
+	double now = now_mono_s(), next = 0;
 	int64_t *due = NULL;
 	size_t n = 0, cap = 0;
 
@@ -988,7 +982,7 @@ collect_due(const struct store_job_row *row, void *arg)
 
 	if (sl != NULL && be != NULL &&
 	    (sl->calls > 0 || sl->answer != NULL ||
-	     (be->poll_interval > 0 && sl->due > mono_s())))
+	     (be->poll_interval > 0 && sl->due > now_mono_s())))
 		return;
 	collect(row, arg);
 }
@@ -1276,7 +1270,7 @@ on_listed(void *arg, int rc, const char *error)
 		log_info("backend %s: live jobs listed; %d adopted",
 			 s->d->backends[l->index]->name, l->adopted);
 	} else {
-		s->rec[l->index].retry_at = mono_s() + 10;
+		s->rec[l->index].retry_at = now_mono_s() + 10;
 		snprintf(s->rec[l->index].error, sizeof(s->rec[l->index].error),
 			 "%s", error ? error : strerror(-rc));
 		log_warnx("backend %s: cannot list its jobs (%s); submissions "
@@ -1296,7 +1290,7 @@ reconcile(struct scheduler *s)
 		struct backend *be = s->d->backends[i];
 		struct listing *l;
 
-		if (r->done || r->listing || r->retry_at > mono_s())
+		if (r->done || r->listing || r->retry_at > now_mono_s())
 			continue;
 		r->listing = true;
 		l = xcalloc(1, sizeof(*l));

@@ -98,14 +98,6 @@ normal(uint64_t key)
 	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
-static double
-hp_number(const cJSON *hps, const char *name, double def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(hps, name);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
 static const char *
 hp_string(const cJSON *hps, const char *name, const char *def)
 {
@@ -170,10 +162,10 @@ model_init(struct sim_model *m, const cJSON *req, double failure_rate)
 	    cJSON_GetObjectItemCaseSensitive(req, "grader_name");
 	const cJSON *intent =
 	    cJSON_GetObjectItemCaseSensitive(req, "intent_key");
-	double epochs = hp_number(hps, "n_epochs", 2);
-	double batch = hp_number(hps, "batch_size", 16);
-	double lr = hp_number(hps, "learning_rate_multiplier", 1.0);
-	double compute = hp_number(hps, "compute_multiplier", 1.0);
+	double epochs = json_number(hps, "n_epochs", 2);
+	double batch = json_number(hps, "batch_size", 16);
+	double lr = json_number(hps, "learning_rate_multiplier", 1.0);
+	double compute = json_number(hps, "compute_multiplier", 1.0);
 	const char *effort = hp_string(hps, "reasoning_effort", "medium");
 	double effort_time = 1.0, effort_gain = 1.0;
 	char *canon = json_canonical(req);
@@ -194,8 +186,8 @@ model_init(struct sim_model *m, const cJSON *req, double failure_rate)
 	if (m->steps < 1)
 		m->steps = 1;
 	m->step_secs = 45.0 * compute * effort_time * sqrt(batch / 16.0);
-	m->eval_interval = (int64_t)hp_number(hps, "eval_interval",
-					      fmax(1, (double)m->steps / 10));
+	m->eval_interval = (int64_t)json_number(hps, "eval_interval",
+						fmax(1, (double)m->steps / 10));
 	if (m->eval_interval < 1)
 		m->eval_interval = 1;
 
