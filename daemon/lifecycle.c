@@ -171,6 +171,10 @@ job_from_row(const struct store_job_row *r)
 	j->cost = r->cost;
 	j->ledgered = r->ledgered;
 	j->budget_paused = r->budget_paused;
+	j->early_stopped =
+	    r->early_stop != NULL && strcmp(r->early_stop, "stopped") == 0;
+	j->early_held =
+	    r->early_stop != NULL && strcmp(r->early_stop, "held") == 0;
 	j->backend = dup_or_null(r->backend);
 	j->intent_key = dup_or_null(r->intent_key);
 	j->remote_id = dup_or_null(r->remote_id);
@@ -439,8 +443,10 @@ trial_follow(struct lifecycle *lc, const struct job *j, enum job_state to,
 	case JOB_FAILED:
 	case JOB_LOST:
 		if (j->state == JOB_CANCELLING) /* stopped on purpose */
-			return store_trial_set_state(st, j->trial_id,
-						     "cancelled", 0, NULL, now);
+			return store_trial_set_state(
+			    st, j->trial_id,
+			    j->early_stopped ? "stopped" : "cancelled", 0, NULL,
+			    now);
 		if (j->attempt <= j->retries && !final &&
 		    j->sweep_state != SWEEP_CANCELLED) {
 			delay = fmin(lc->retry_max_s,
@@ -457,8 +463,9 @@ trial_follow(struct lifecycle *lc, const struct job *j, enum job_state to,
 		return store_trial_set_state(st, j->trial_id, "failed", 0, NULL,
 					     now);
 	case JOB_CANCELLED:
-		return store_trial_set_state(st, j->trial_id, "cancelled", 0,
-					     NULL, now);
+		return store_trial_set_state(
+		    st, j->trial_id, j->early_stopped ? "stopped" : "cancelled",
+		    0, NULL, now);
 	case JOB_PAUSED:
 		return store_trial_set_state(st, j->trial_id, "paused", 0, NULL,
 					     now);

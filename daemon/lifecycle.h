@@ -45,7 +45,8 @@
 	X(PAUSED, "paused")                                                    \
 	X(SUCCEEDED, "succeeded")                                              \
 	X(FAILED, "failed")                                                    \
-	X(CANCELLED, "cancelled")
+	X(CANCELLED, "cancelled")                                              \
+	X(STOPPED, "stopped") /* by an early-stopping rule */
 
 #define JOB_STATES(X)                                                          \
 	X(PENDING, "pending")                                                  \
@@ -142,6 +143,8 @@ struct job {
 	double billed_seconds;
 	double rate, reserved, cost, ledgered; /* USD; see meter.h */
 	bool budget_paused;
+	bool early_stopped; /* a rule stopped its trial: it ends "stopped" */
+	bool early_held;    /* a rule holds its trial paused */
 	char *backend, *intent_key, *remote_id, *cursor;
 	char *objective_metric;
 	bool objective_max;

@@ -600,7 +600,7 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 	struct backend *be;
 	struct spec *spec;
 	cJSON *data = NULL, *existing = NULL;
-	char *spec_text;
+	char *spec_text, *early_text = NULL;
 	int64_t sweep_id = 0;
 	size_t reused = 0;
 	int rc;
@@ -626,6 +626,12 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 		cJSON_Delete(figures);
 	}
 	spec_text = cJSON_PrintUnformatted(spec->root);
+	if (spec->early.rule != EARLY_NONE) {
+		cJSON *es = early_config_json(&spec->early);
+
+		early_text = cJSON_PrintUnformatted(es);
+		cJSON_Delete(es);
+	}
 	sw = (struct store_sweep_new){
 	    .name = spec->name,
 	    .backend = spec->backend,
@@ -642,6 +648,7 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 	    .objective_max = spec->objective_max,
 	    .simulated = (be->caps & BACKEND_SIMULATED) != 0,
 	    .allow_unpriced = spec->allow_unpriced,
+	    .early_stopping_json = early_text,
 	};
 	trial_rows_build(spec, &tr);
 	rc = store_sweep_create(d->store, &sw, tr.graders, spec->ngraders,
@@ -649,6 +656,7 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 				&sweep_id, &reused, &existing);
 	trial_rows_free(&tr);
 	free(spec_text);
+	free(early_text);
 	if (rc == -EEXIST) {
 		int n = cJSON_GetArraySize(existing);
 

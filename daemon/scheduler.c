@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "early.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "meter.h"
@@ -76,6 +77,13 @@ struct scheduler {
 	int closing;	       /* handles still to close */
 	uint64_t last_tick_ns; /* when the last tick finished */
 	size_t tick_rows;      /* metric rows ingested in this tick */
+	/* Sweeps with news for their early-stopping rule (all: every one,
+	 * as after a start). */
+	struct {
+		int64_t *ids;
+		size_t n, cap;
+		bool all;
+	} early;
 };
 
 /* A backend call under way about a job. */
@@ -509,6 +517,122 @@ on_deadline(uv_timer_t *t)
 		arm_deadline(s, next);
 }
 
+/* --- early stopping: the rules decide, the machine carries out ----------- */
+
+/* Sweep `id` has news (metrics, a job's move) for its rule, if it has one. */
+static void
+early_news(struct scheduler *s, int64_t id)
+{
+	for (size_t i = 0; i < s->early.n; i++)
+		if (s->early.ids[i] == id)
+			return;
+	if (s->early.n == s->early.cap) {
+		s->early.cap = s->early.cap ? 2 * s->early.cap : 16;
+		s->early.ids = xrealloc(s->early.ids,
+					s->early.cap * sizeof(*s->early.ids));
+	}
+	s->early.ids[s->early.n++] = id;
+}
+
+static bool
+early_can_pause(void *arg, int64_t job_id)
+{
+	struct scheduler *s = arg;
+	struct job *j = reload(s, job_id);
+	struct backend *be = j ? backend_find(s->d, j->backend) : NULL;
+	bool can = be != NULL && backend_can_pause(be, j->remote_id);
+
+	job_free(j);
+	return can;
+}
+
+static void
+early_act(void *arg, int64_t job_id, int ev, const char *why)
+{
+	struct scheduler *s = arg;
+	char err[256];
+	int rc = scheduler_job_event(s, job_id, (enum job_event)ev,
+				     JOB_BY_EARLY_STOP, why, err, sizeof(err));
+
+	if (rc != 0 && rc != -EALREADY)
+		log_warnx("early stopping: %s", err);
+}
+
+struct early_sweeps {
+	struct scheduler *s;
+	int64_t *ids;
+	char **rules;
+	size_t n, cap;
+};
+
+static void
+take_early_sweep(int64_t sweep_id, const char *json, void *arg)
+{
+	struct early_sweeps *es = arg;
+	struct scheduler *s = es->s;
+	bool due = s->early.all;
+
+	for (size_t i = 0; !due && i < s->early.n; i++)
+		due = s->early.ids[i] == sweep_id;
+	if (!due || json == NULL)
+		return;
+	if (es->n == es->cap) {
+		es->cap = es->cap ? 2 * es->cap : 8;
+		es->ids = xrealloc(es->ids, es->cap * sizeof(*es->ids));
+		es->rules = xrealloc(es->rules, es->cap * sizeof(*es->rules));
+	}
+	es->ids[es->n] = sweep_id;
+	es->rules[es->n++] = xstrdup(json);
+}
+
+/*
+ * Lets the rule of each sweep with news judge what its trials reported.
+ * News that could not be looked at stays for the next tick.
+ */
+static void
+early_reviews(struct scheduler *s)
+{
+	struct early_sweeps es = {.s = s};
+	struct early_ops ops = {early_can_pause, early_act, s};
+	bool tx, ok;
+	int rc = 0;
+
+	if (s->early.n == 0 && !s->early.all)
+		return;
+	if (store_sweeps_early(s->d->store, take_early_sweep, &es) != 0) {
+		fault_begin(s);
+		return;
+	}
+	tx = store_begin(s->d->store) == 0;
+	for (size_t i = 0; i < es.n; i++) {
+		struct early_config c;
+		cJSON *json = cJSON_Parse(es.rules[i]);
+
+		if (early_config_from_json(json, &c) != 0)
+			log_warnx("sweep %lld: its early-stopping rule cannot "
+				  "be read; no trial is judged",
+				  (long long)es.ids[i]);
+		else if (rc == 0)
+			rc = early_review(s->d->store, es.ids[i], &c, &ops,
+					  now_wall());
+		cJSON_Delete(json);
+		free(es.rules[i]);
+	}
+	ok = rc == 0;
+	if (tx) {
+		commit(s);
+		ok = ok && !s->fault.on;
+	}
+	if (ok) {
+		s->early.n = 0;
+		s->early.all = false;
+	} else if (store_failing(s->d->store)) {
+		fault_begin(s);
+	}
+	free(es.ids);
+	free(es.rules);
+}
+
 /* --- the backend's answers ------------------------------------------------ */
 
 static void
@@ -529,11 +653,15 @@ on_polled(void *arg, int rc, const struct backend_poll *p, const char *error)
 		if (rc == -ENOENT)
 			run(s, &c->job, JOB_EV_GONE, NULL);
 	} else {
+		enum job_state was = c->job->state;
+		int64_t sweep_id = c->job->sweep_id;
+		struct job_step step = run(s, &c->job, JOB_EV_POLLED,
+					   &(struct job_input){.poll = p});
+
 		s->tick_rows += p->nmetrics;
-		if (run(s, &c->job, JOB_EV_POLLED,
-			&(struct job_input){.poll = p})
-			    .rc == 0 &&
-		    c->job != NULL)
+		if (step.rc == 0 && (p->nmetrics > 0 || step.to != was))
+			early_news(s, sweep_id);
+		if (step.rc == 0 && c->job != NULL)
 			plan_deadline(s, &c->job);
 	}
 	call_free(c);
@@ -1382,6 +1510,8 @@ tick(uv_timer_t *t)
 		}
 		free(live.items);
 	}
+	if (!s->fault.on)
+		early_reviews(s);
 	/* The meter, then admission, on the jobs as they are now. */
 	n = meter_live(d, &jobs);
 	enforce(s, jobs, n);
@@ -1415,6 +1545,7 @@ scheduler_new(struct daemon *d)
 	uv_timer_init(&d->loop, &s->deadline_timer);
 	s->tick_timer.data = s;
 	s->deadline_timer.data = s;
+	s->early.all = true; /* what a crash left undone is asked again */
 	return s;
 }
 
@@ -1445,6 +1576,7 @@ on_closed(uv_handle_t *h)
 	lifecycle_settle(&s->lc, false);
 	free(s->slots);
 	free(s->rec);
+	free(s->early.ids);
 	free(s);
 }
 
@@ -1516,6 +1648,15 @@ scheduler_job_event(struct scheduler *s, int64_t job_id, enum job_event ev,
 		return -ENOENT;
 	}
 	in.can_pause = backend_can_pause(be, j->remote_id);
+	if (ev == JOB_EV_RESUME && j->early_held && cause != JOB_BY_USER &&
+	    cause != JOB_BY_EARLY_STOP) {
+		/* Only its rule, or a person, resumes it. */
+		snprintf(err, errlen,
+			 "job %lld is held paused by early stopping",
+			 (long long)job_id);
+		job_free(j);
+		return -EALREADY;
+	}
 	step = job_decide(j, ev, &in);
 	if (ev == JOB_EV_RESUME && (step.rc == 0 || j->state == JOB_PAUSING) &&
 	    in.can_pause) {
@@ -1528,6 +1669,10 @@ scheduler_job_event(struct scheduler *s, int64_t job_id, enum job_event ev,
 			return 0;
 		}
 	}
+	if (step.rc == 0 && ev == JOB_EV_RESUME && j->early_held &&
+	    store_trial_early_release(s->d->store, j->trial_id, now_wall()) !=
+		0)
+		step.rc = -EIO;
 	if (step.rc == 0)
 		step = run(s, &j, ev, &in); /* may take j over */
 	if (step.rc == -EIO)

@@ -1283,23 +1283,13 @@ check_identical_graders(struct vctx *v, const cJSON *graders)
 
 /* --- the spec ------------------------------------------------------------ */
 
-static const char *const spec_keys[] = {"name",
-					"backend",
-					"model",
-					"training_file",
-					"validation_file",
-					"hyperparameters",
-					"graders",
-					"seeds",
-					"search",
-					"max_concurrent",
-					"max_job_hours",
-					"retries",
-					"budget_usd",
-					"objective",
-					"priority",
-					"allow_unpriced",
-					NULL};
+static const char *const spec_keys[] = {
+    "name",	      "backend",	 "model",
+    "training_file",  "validation_file", "hyperparameters",
+    "graders",	      "seeds",		 "search",
+    "max_concurrent", "max_job_hours",	 "retries",
+    "budget_usd",     "objective",	 "priority",
+    "allow_unpriced", "early_stopping",	 NULL};
 static const char *const search_keys[] = {"strategy", "samples", "seed",
 					  "trials", NULL};
 
@@ -1356,6 +1346,59 @@ check_objective(struct vctx *v, struct spec *spec, const cJSON *obj)
 	    strcmp(mode, "min") != 0)
 		verr(v, "/objective/mode", "must be \"max\" or \"min\"");
 	spec->objective_max = mode == NULL || strcmp(mode, "max") == 0;
+}
+
+/*
+ * "early_stopping": {rule, metric, mode, grace_steps, reduction_factor,
+ * min_trials}; the metric and mode default to the objective's.
+ */
+static void
+check_early_stopping(struct vctx *v, struct spec *spec, const cJSON *obj)
+{
+	static const char *const keys[] = {
+	    "rule",	  "metric", "mode", "grace_steps", "reduction_factor",
+	    "min_trials", NULL};
+	struct early_config *c = &spec->early;
+	const char *rule, *metric, *mode;
+
+	c->rule = EARLY_NONE;
+	if (obj == NULL)
+		return;
+	if (!cJSON_IsObject(obj)) {
+		verr(v, "/early_stopping",
+		     "must be an object {rule, metric, grace_steps, ...}");
+		return;
+	}
+	check_keys(v, "/early_stopping", obj, keys);
+	rule = get_string(v, "/early_stopping", obj, "rule", true, 16);
+	if (rule != NULL && strcmp(rule, "median") == 0)
+		c->rule = EARLY_MEDIAN;
+	else if (rule != NULL && strcmp(rule, "asha") == 0)
+		c->rule = EARLY_ASHA;
+	else if (rule != NULL)
+		verr(v, "/early_stopping/rule",
+		     "must be \"median\" or \"asha\"");
+	metric = get_string(v, "/early_stopping", obj, "metric", false,
+			    EARLY_MAX_METRIC - 1);
+	if (metric == NULL)
+		metric = spec->objective_metric;
+	snprintf(c->metric, sizeof(c->metric), "%s", metric ? metric : "");
+	mode = get_string(v, "/early_stopping", obj, "mode", false, 8);
+	if (mode != NULL && strcmp(mode, "max") != 0 &&
+	    strcmp(mode, "min") != 0)
+		verr(v, "/early_stopping/mode", "must be \"max\" or \"min\"");
+	c->maximize =
+	    mode == NULL ? spec->objective_max : strcmp(mode, "min") != 0;
+	c->grace_steps = get_int(v, "/early_stopping", obj, "grace_steps", 1,
+				 1000000, EARLY_DEFAULT_GRACE_STEPS);
+	c->reduction_factor =
+	    (int)get_int(v, "/early_stopping", obj, "reduction_factor", 2, 100,
+			 EARLY_DEFAULT_REDUCTION);
+	if (c->rule == EARLY_MEDIAN && member(obj, "reduction_factor") != NULL)
+		verr(v, "/early_stopping/reduction_factor",
+		     "applies to rule \"asha\" only");
+	c->min_trials = (int)get_int(v, "/early_stopping", obj, "min_trials", 2,
+				     100000, EARLY_DEFAULT_MIN_TRIALS);
 }
 
 /* The number of points of the space, saturating at UINT64_MAX. */
@@ -1505,6 +1548,7 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 		    cJSON_IsTrue(member(json, "allow_unpriced"));
 	}
 	check_objective(&v, spec, member(json, "objective"));
+	check_early_stopping(&v, spec, member(json, "early_stopping"));
 	check_graders(&v, member(json, "graders"));
 	check_identical_graders(&v, member(json, "graders"));
 	check_seeds(&v, member(json, "seeds"));

@@ -23,6 +23,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "early.h"
+
 #define SPEC_MAX_BYTES	       (4u << 20) /* a whole spec, as JSON text */
 #define SPEC_MAX_GRADER_BYTES  (1u << 20) /* one grader, as JSON text */
 #define SPEC_MAX_PYTHON_SOURCE (256u << 10)
@@ -82,6 +84,7 @@ struct spec {
 	int priority;
 	const char *objective_metric;
 	bool objective_max;	     /* mode "max" (default) or "min" */
+	struct early_config early;   /* rule EARLY_NONE: none */
 	struct spec_grader *graders; /* in spec order */
 	size_t ngraders;
 	struct spec_trial *trials;

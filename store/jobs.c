@@ -20,7 +20,7 @@
 	" g.spec, t.hyperparameters, t.seed, s.name,"                          \
 	" s.max_concurrent, j.events_cursor, j.rate_usd_per_hour,"             \
 	" j.reserved_usd, j.cost_usd, j.ledgered_usd, j.budget_paused,"        \
-	" s.allow_unpriced"
+	" s.allow_unpriced, t.early_stop"
 
 static void
 read_row(sqlite3_stmt *s, struct store_job_row *r)
@@ -57,6 +57,7 @@ read_row(sqlite3_stmt *s, struct store_job_row *r)
 	r->ledgered = sqlite3_column_double(s, 26);
 	r->budget_paused = sqlite3_column_int(s, 27);
 	r->allow_unpriced = sqlite3_column_int(s, 28);
+	r->early_stop = col_text(s, 29);
 }
 
 static const char sql_jobs_active[] =
@@ -140,11 +141,16 @@ store_job_owner(struct store *st, const char *backend, const char *remote_id,
 #define LIVE_STATES                                                            \
 	"('submitting', 'validating', 'queued', 'running', 'pausing',"         \
 	" 'paused', 'cancelling', 'unknown')"
+/* A job that early stopping holds paused takes no place: the trials that
+ * decide its fate must be able to run. */
+#define HELD_NOT_LIVE                                                          \
+	" AND NOT (j.state = 'paused' AND coalesce(t.early_stop, '') = "       \
+	"'held')"
 
 static const char sql_sweeps_runnable[] =
     "SELECT s.id, s.backend, coalesce(s.max_concurrent, 0),"
     " (SELECT count(*) FROM trials t JOIN jobs j ON j.trial_id = t.id"
-    "  WHERE t.sweep_id = s.id AND j.state IN " LIVE_STATES ")"
+    "  WHERE t.sweep_id = s.id AND j.state IN " LIVE_STATES HELD_NOT_LIVE ")"
     " FROM sweeps s WHERE s.state = 'running' AND EXISTS (SELECT 1"
     "  FROM trials t WHERE t.sweep_id = s.id AND t.state = 'pending')"
     " ORDER BY s.priority DESC, s.created_at, s.id;";
@@ -172,7 +178,7 @@ static const char sql_trials_admissible[] =
     " s.state, s.max_job_hours, s.retries, s.objective_metric,"
     " s.objective_mode, 0, s.model, s.spec, t.grader_name, g.spec,"
     " t.hyperparameters, t.seed, s.name, s.max_concurrent, NULL, 0, 0, 0,"
-    " 0, 0, s.allow_unpriced"
+    " 0, 0, s.allow_unpriced, t.early_stop"
     " FROM sweeps s JOIN sweep_trials l ON l.sweep_id = s.id"
     " JOIN trials t ON t.id = l.trial_id AND t.sweep_id = s.id"
     " JOIN graders g ON g.sha256 = t.grader_sha256"
@@ -573,7 +579,8 @@ store_trial_objective(struct store *st, int64_t trial_id, double value,
 static const char sql_active_counts[] =
     "SELECT t.sweep_id, j.backend, count(*) FROM jobs j"
     " JOIN trials t ON t.id = j.trial_id"
-    " WHERE j.state IN " LIVE_STATES " GROUP BY t.sweep_id, j.backend;";
+    " WHERE j.state IN " LIVE_STATES HELD_NOT_LIVE
+    " GROUP BY t.sweep_id, j.backend;";
 
 int
 store_active_counts(struct store *st,

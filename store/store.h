@@ -96,6 +96,7 @@ struct store_sweep_new {
 	bool objective_max;
 	bool simulated;
 	bool allow_unpriced;
+	const char *early_stopping_json; /* the rule, or NULL */
 };
 
 struct store_grader_new {
@@ -168,6 +169,7 @@ struct store_job_row {
 	double cost;	      /* USD so far */
 	double ledgered;      /* of which in the ledger */
 	bool budget_paused;   /* a budget holds it paused */
+	const char *early_stop; /* its trial's: "held", "stopped" or NULL */
 	bool allow_unpriced;  /* of the sweep */
 	const char *objective_metric;
 	bool objective_max;
@@ -330,6 +332,58 @@ struct store_summary {
 
 /* Counts for the service manager's status line. */
 int store_summary(struct store *st, struct store_summary *sum);
+
+/* --- early stopping (early.c) ------------------------------------------ */
+
+/* A trial of a sweep with early stopping; strings valid in the callback. */
+struct store_early_trial {
+	int64_t trial_id;
+	const char *state;	/* the trial's */
+	const char *early_stop; /* "held", "stopped" or NULL */
+	int64_t early_step;	/* the step it was judged at, or 0 */
+	int64_t decided;	/* the last step a rule judged it at, or 0 */
+	int64_t job_id;		/* its latest job, or 0 */
+	const char *job_state;	/* that job's state, or NULL */
+};
+
+/* The trials of sweep `sweep_id`, in expansion order. */
+int store_early_trials(struct store *st, int64_t sweep_id,
+		       void (*fn)(const struct store_early_trial *t, void *arg),
+		       void *arg);
+
+/* Every value of `metric` the sweep's trials' jobs reported, by trial
+ * then step (a step may come once per job of a trial). */
+int store_early_points(struct store *st, int64_t sweep_id, const char *metric,
+		       void (*fn)(int64_t trial_id, int64_t step, double value,
+				  void *arg),
+		       void *arg);
+
+/* One decision of a rule (a row of early_stops). */
+struct store_early_decision {
+	int64_t sweep_id, trial_id, job_id; /* job_id 0: none */
+	const char *rule, *metric, *action;
+	int64_t step;
+	int rung; /* < 0: none */
+	double value;
+	bool has_threshold;
+	double threshold;
+	int peers;
+	bool set_mark;	  /* also set the trial's early_stop to: */
+	const char *mark; /* "held", "stopped", or NULL to clear it */
+};
+
+/* Records a decision (once: the same trial, step and action again is
+ * ignored) and the trial's mark, all or nothing. */
+int store_early_decide(struct store *st, const struct store_early_decision *d,
+		       double now);
+
+/* A person resumed a held trial: the rule no longer holds it. */
+int store_trial_early_release(struct store *st, int64_t trial_id, double now);
+
+/* The running and paused sweeps that have a rule, with its JSON. */
+int store_sweeps_early(struct store *st,
+		       void (*fn)(int64_t sweep_id, const char *json, void *arg),
+		       void *arg);
 
 /* --- money (money.c) ----------------------------------------------------- */
 

@@ -59,9 +59,9 @@ static const char sql_sweep_insert[] =
     "INSERT INTO sweeps (name, backend, model, spec, spec_sha256, priority,"
     " max_concurrent, max_job_hours, retries, budget_usd,"
     " objective_metric, objective_mode, simulated, created_at, updated_at,"
-    " allow_unpriced)"
+    " allow_unpriced, early_stopping)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-    " ?14, ?15);";
+    " ?14, ?15, ?16);";
 static const char sql_trial_insert[] =
     "INSERT INTO trials (trial_sha256, sweep_id, grader_name, grader_sha256,"
     " hyperparameters, seed, created_at, updated_at)"
@@ -98,6 +98,7 @@ insert_sweep(struct store *st, const struct store_sweep_new *sw, double now,
 	sqlite3_bind_int(s, 13, sw->simulated);
 	sqlite3_bind_double(s, 14, now);
 	sqlite3_bind_int(s, 15, sw->allow_unpriced);
+	bind_text(s, 16, sw->early_stopping_json);
 	if (stmt_done(st, s) != 0)
 		return -EIO;
 	*sweep_id = sqlite3_last_insert_rowid(st->db);
@@ -144,7 +145,7 @@ insert_trial(struct store *st, int64_t sweep_id,
 static const char sql_trial_reopen[] =
     "UPDATE trials SET sweep_id = ?2, state = 'pending', not_before = NULL,"
     " pending_reason = NULL, objective = NULL, best_step = NULL,"
-    " updated_at = ?3 WHERE id = ?1;";
+    " early_stop = NULL, early_step = NULL, updated_at = ?3 WHERE id = ?1;";
 
 /* A failed or cancelled trial submitted again with reuse runs again. */
 static int
@@ -308,7 +309,7 @@ static const char sql_sweeps_complete[] =
     " WHERE state IN ('running', 'paused') AND NOT EXISTS ("
     "  SELECT 1 FROM sweep_trials l JOIN trials t ON t.id = l.trial_id"
     "  WHERE l.sweep_id = sweeps.id"
-    "  AND t.state NOT IN ('succeeded', 'failed', 'cancelled'));";
+    "  AND t.state NOT IN ('succeeded', 'failed', 'cancelled', 'stopped'));";
 
 int
 store_sweeps_refresh(struct store *st, double now)

@@ -20,8 +20,8 @@ from harness import (CALL_TIMEOUT, WAIT, DaemonTest, RFTCTL, RFTD,
 # The schema version is the number of migration files.
 SCHEMA = len([f for f in os.listdir(os.path.join(SOURCE_DIR, "migrations"))
               if f.endswith(".sql")])
-TABLES = ["budgets", "checkpoints", "files", "graders", "halts",
-          "job_events", "jobs", "ledger", "metrics", "sim_jobs",
+TABLES = ["budgets", "checkpoints", "early_stops", "files", "graders",
+          "halts", "job_events", "jobs", "ledger", "metrics", "sim_jobs",
           "sweep_trials", "sweeps", "trials"]
 
 
