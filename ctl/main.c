@@ -36,6 +36,7 @@ enum opt_flag {
 	OPT_MAX_ROWS = 1 << 6,
 	OPT_METRIC = 1 << 7,
 	OPT_ACTION = 1 << 8,
+	OPT_BY = 1 << 9,
 };
 
 struct opts {
@@ -49,6 +50,7 @@ struct opts {
 	int64_t max_rows;
 	const char *metric;
 	const char *action;
+	const char *by;
 };
 
 struct verb {
@@ -307,9 +309,18 @@ run_leaderboard(struct call_ctx *ctx, const struct opts *o, char **args)
 
 	if (parse_id(args[0], "sweep", &id) != EXIT_OK)
 		return EXIT_USAGE;
+	if ((o->given & OPT_BY) && strcmp(o->by, "objective") != 0 &&
+	    strcmp(o->by, "value") != 0) {
+		fprintf(stderr,
+			"rftctl: --by: '%s' is not objective or value\n",
+			o->by);
+		return EXIT_USAGE;
+	}
 	p = id_params(id);
 	if (o->given & OPT_LIMIT)
 		cJSON_AddNumberToObject(p, "limit", (double)o->limit);
+	if (o->given & OPT_BY)
+		cJSON_AddStringToObject(p, "by", o->by);
 	return call_render(ctx, "sweep.leaderboard", p, render_leaderboard);
 }
 
@@ -490,7 +501,8 @@ run_export(struct call_ctx *ctx, const struct opts *o, char **args)
 		 "SELECT trial_id, grader, seed, learning_rate_multiplier, "
 		 "n_epochs, batch_size, reasoning_effort, compute_multiplier, "
 		 "eval_interval, eval_samples, state, metric, objective, "
-		 "best_step, jobs, training_hours, cost_usd FROM leaderboard "
+		 "best_step, jobs, training_hours, cost_usd, reward_per_usd, "
+		 "model, model_source, simulated FROM leaderboard "
 		 "WHERE sweep_id = %lld ORDER BY trial_id",
 		 (long long)id);
 	result = query(ctx, sql, 100000, &rc);
@@ -564,8 +576,9 @@ static const struct verb verbs[] = {
     {"sweeps", "", 0, 0, 0, run_sweeps, "list the sweeps"},
     {"sweep show", "ID", 1, 1, 0, run_sweep_show,
      "a sweep and its trials with state and objective"},
-    {"leaderboard", "SWEEP [--limit N]", 1, 1, OPT_LIMIT, run_leaderboard,
-     "a sweep's trials ranked by the objective"},
+    {"leaderboard", "SWEEP [--limit N] [--by objective|value]", 1, 1,
+     OPT_LIMIT | OPT_BY, run_leaderboard,
+     "a sweep's trials ranked by the objective or reward per dollar"},
     {"jobs", "[--sweep ID] [--state S] [--limit N]", 0, 0,
      OPT_SWEEP | OPT_STATE | OPT_LIMIT, run_jobs, "list jobs, newest first"},
     {"job show", "ID", 1, 1, 0, run_job_show,
@@ -582,7 +595,7 @@ static const struct verb verbs[] = {
      OPT_FORMAT | OPT_MAX_ROWS, run_sql,
      "run one read-only SQL query on the history (docs/schema.md)"},
     {"export", "SWEEP [--format csv|jsonl]", 1, 1, OPT_FORMAT, run_export,
-     "one row per trial: hyperparameters, state, objective, cost"},
+     "one row per trial: hyperparameters, state, objective, cost, model"},
     {"curves", "[sweep|job] ID [--metric M]", 1, 2, OPT_METRIC, run_curves,
      "reward curves per job (sparklines on a terminal)"},
 };
@@ -692,6 +705,8 @@ flag_name(unsigned int flag)
 		return "--max-rows";
 	case OPT_METRIC:
 		return "--metric";
+	case OPT_BY:
+		return "--by";
 	default:
 		return "--action";
 	}
@@ -715,6 +730,7 @@ main(int argc, char **argv)
 	    {"max-rows", required_argument, NULL, 'm'},
 	    {"metric", required_argument, NULL, 'M'},
 	    {"action", required_argument, NULL, 'a'},
+	    {"by", required_argument, NULL, 'b'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct call_ctx ctx = {.timeout_ms = 30000};
@@ -807,6 +823,10 @@ main(int argc, char **argv)
 		case 'a':
 			o.given |= OPT_ACTION;
 			o.action = optarg;
+			break;
+		case 'b':
+			o.given |= OPT_BY;
+			o.by = optarg;
 			break;
 		default:
 			usage(stderr);

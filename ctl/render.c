@@ -110,6 +110,19 @@ sim_tag(const cJSON *obj)
 	return flag(obj, "simulated") ? " [simulated]" : "";
 }
 
+/* Dollars for a cell: "$12.30", "sim$12.30" when they are simulated, or
+ * `missing` when there is no figure. */
+static void
+fmt_money(char *buf, size_t len, const cJSON *v, bool simulated,
+	  const char *missing)
+{
+	if (cJSON_IsNumber(v))
+		snprintf(buf, len, "%s$%.2f", simulated ? "sim" : "",
+			 v->valuedouble);
+	else
+		snprintf(buf, len, "%s", missing);
+}
+
 void
 render_json(const struct render_opts *ro, const cJSON *result)
 {
@@ -245,28 +258,41 @@ void
 render_budget(const struct render_opts *ro, const cJSON *r)
 {
 	static const char *const headers[] = {"SCOPE",	  "LIMIT", "ACTION",
-					      "RESERVED", "SPENT", "REMAINING"};
-	struct table *tab = table_new(6, headers);
+					      "RESERVED", "SPENT", "REMAINING",
+					      "SWEEP"};
+	struct table *tab = table_new(7, headers);
 	const cJSON *s;
+	bool any_sim = false;
 
 	cJSON_ArrayForEach(s, get(r, "scopes"))
 	{
 		char limit[32], reserved[32], spent[32], remaining[32];
-		const char *cells[6] = {str(s, "scope", "?"),
+		bool sim = flag(s, "simulated");
+		const char *cells[7] = {str(s, "scope", "?"),
 					limit,
 					str(s, "action", "?"),
 					reserved,
 					spent,
-					remaining};
+					remaining,
+					str(s, "name", "-")};
 
-		fmt_usd(limit, sizeof(limit), get(s, "limit_usd"));
-		fmt_usd(reserved, sizeof(reserved), get(s, "reserved_usd"));
-		fmt_usd(spent, sizeof(spent), get(s, "spent_usd"));
-		fmt_usd(remaining, sizeof(remaining), get(s, "remaining_usd"));
+		fmt_money(limit, sizeof(limit), get(s, "limit_usd"), sim,
+			  "none");
+		fmt_money(reserved, sizeof(reserved), get(s, "reserved_usd"),
+			  sim, "none");
+		fmt_money(spent, sizeof(spent), get(s, "spent_usd"), sim,
+			  "none");
+		fmt_money(remaining, sizeof(remaining), get(s, "remaining_usd"),
+			  sim, "none");
 		table_add(tab, cells);
+		any_sim = any_sim || sim;
 	}
 	table_print(tab, ro->out, ro->width);
 	table_free(tab);
+	if (any_sim)
+		fprintf(ro->out,
+			"sim$: simulated dollars; they count against the "
+			"global, day and month budgets too\n");
 }
 
 void
@@ -379,24 +405,27 @@ fmt_counts(char *buf, size_t len, const cJSON *counts)
 void
 render_sweeps(const struct render_opts *ro, const cJSON *r)
 {
-	static const char *const headers[] = {"ID",	 "NAME",    "BACKEND",
-					      "STATE",	 "TRIALS",  "BEST",
-					      "CREATED", "PROGRESS"};
-	struct table *tab = table_new(8, headers);
+	static const char *const headers[] = {"ID",    "NAME",	  "BACKEND",
+					      "STATE", "TRIALS",  "BEST",
+					      "SPENT", "CREATED", "PROGRESS"};
+	struct table *tab = table_new(9, headers);
 	const cJSON *s;
 
 	cJSON_ArrayForEach(s, get(r, "sweeps"))
 	{
-		char id[32], trials[32], best[32], created[32], progress[256],
-		    backend[96];
-		const char *cells[8] = {id,	 str(s, "name", "?"),
+		char id[32], trials[32], best[32], spent[32], created[32],
+		    progress[256], backend[96];
+		const char *cells[9] = {id,	 str(s, "name", "?"),
 					backend, str(s, "state", "?"),
 					trials,	 best,
-					created, progress};
+					spent,	 created,
+					progress};
 
 		fmt_num(id, sizeof(id), get(s, "id"));
 		fmt_num(trials, sizeof(trials), get(s, "trials"));
 		fmt_num(best, sizeof(best), get(s, "best"));
+		fmt_money(spent, sizeof(spent), get(s, "spent_usd"),
+			  flag(s, "simulated"), "-");
 		fmt_time(created, sizeof(created), get(s, "created_at"));
 		fmt_counts(progress, sizeof(progress), get(s, "counts"));
 		snprintf(backend, sizeof(backend), "%s%s",
@@ -410,15 +439,21 @@ render_sweeps(const struct render_opts *ro, const cJSON *r)
 void
 render_sweep(const struct render_opts *ro, const cJSON *r)
 {
-	static const char *const headers[] = {
-	    "#",       "TRIAL",
-	    "STATE",   "GRADER",
-	    "SEED",    "TRIES",
-	    "CURRENT", "BEST",
-	    "JOB",     "HYPERPARAMETERS / WHY PENDING"};
-	struct table *tab = table_new(10, headers);
+	static const char *const headers[] = {"#",
+					      "TRIAL",
+					      "STATE",
+					      "GRADER",
+					      "SEED",
+					      "TRIES",
+					      "CURRENT",
+					      "BEST",
+					      "COST",
+					      "JOB",
+					      "HYPERPARAMETERS / WHY PENDING"};
+	struct table *tab = table_new(11, headers);
+	bool sim = flag(r, "simulated");
 	const cJSON *t;
-	char created[32];
+	char created[32], spent[32], budget[32];
 
 	fmt_time(created, sizeof(created), get(r, "created_at"));
 	fprintf(ro->out, "sweep %.0f \"%s\": %s, on %s%s, model %s\n",
@@ -433,13 +468,21 @@ render_sweep(const struct render_opts *ro, const cJSON *r)
 	if (cJSON_IsNumber(get(r, "max_job_hours")))
 		fprintf(ro->out, "; max_job_hours %g",
 			num(r, "max_job_hours", 0));
-	fprintf(ro->out, "; retries %.0f\n\n", num(r, "retries", 0));
+	fprintf(ro->out, "; retries %.0f\n", num(r, "retries", 0));
+	fmt_money(spent, sizeof(spent), get(r, "spent_usd"), sim, "?");
+	fprintf(ro->out, "spent %s", spent);
+	if (cJSON_IsNumber(get(r, "budget_usd"))) {
+		fmt_money(budget, sizeof(budget), get(r, "budget_usd"), sim,
+			  "?");
+		fprintf(ro->out, " of its budget_usd %s", budget);
+	}
+	fprintf(ro->out, "\n\n");
 	cJSON_ArrayForEach(t, get(r, "trials"))
 	{
 		const cJSON *job = get(t, "job");
 		char ord[16], id[16], seed[16], tries[16], cur[32], best[32],
-		    jobid[16], hps[512];
-		const char *cells[10] = {ord,
+		    cost[32], jobid[16], hps[512];
+		const char *cells[11] = {ord,
 					 id,
 					 str(t, "state", "?"),
 					 str(t, "grader", "?"),
@@ -447,6 +490,7 @@ render_sweep(const struct render_opts *ro, const cJSON *r)
 					 tries,
 					 cur,
 					 best,
+					 cost,
 					 jobid,
 					 hps};
 
@@ -456,6 +500,7 @@ render_sweep(const struct render_opts *ro, const cJSON *r)
 		fmt_num(tries, sizeof(tries), get(t, "attempts"));
 		fmt_num(cur, sizeof(cur), get(t, "current"));
 		fmt_num(best, sizeof(best), get(t, "objective"));
+		fmt_money(cost, sizeof(cost), get(t, "cost_usd"), sim, "-");
 		fmt_num(jobid, sizeof(jobid), get(job, "id"));
 		if (cJSON_IsString(get(t, "pending_reason")) &&
 		    strcmp(str(t, "state", ""), "pending") == 0)
@@ -472,32 +517,48 @@ render_sweep(const struct render_opts *ro, const cJSON *r)
 void
 render_leaderboard(const struct render_opts *ro, const cJSON *r)
 {
-	static const char *const headers[] = {
-	    "RANK",  "TRIAL",	  "GRADER", "SEED",
-	    "STATE", "OBJECTIVE", "STEP",   "HYPERPARAMETERS"};
-	struct table *tab = table_new(8, headers);
+	/* For a min objective the value is 1 / (objective x cost): not a
+	 * reward per dollar, but higher is better all the same. */
+	bool min = strcmp(str(r, "objective_mode", "max"), "min") == 0;
+	const char *const headers[] = {
+	    "RANK",  "TRIAL",	       "GRADER",
+	    "SEED",  "STATE",	       "OBJECTIVE",
+	    "STEP",  "COST",	       min ? "VALUE/$" : "REWARD/$",
+	    "MODEL", "HYPERPARAMETERS"};
+	struct table *tab = table_new(11, headers);
+	bool sim = flag(r, "simulated");
 	const cJSON *row;
 
-	fprintf(ro->out, "sweep %.0f \"%s\"%s: %s (%s)\n",
+	fprintf(ro->out, "sweep %.0f \"%s\"%s: %s (%s)%s\n",
 		num(r, "sweep_id", 0), str(r, "name", "?"), sim_tag(r),
-		str(r, "objective_metric", "?"), str(r, "objective_mode", "?"));
+		str(r, "objective_metric", "?"), str(r, "objective_mode", "?"),
+		strcmp(str(r, "by", "objective"), "value") == 0
+		    ? (min ? ", ranked by value per dollar"
+			   : ", ranked by reward per dollar")
+		    : "");
 	cJSON_ArrayForEach(row, get(r, "rows"))
 	{
-		char rank[16], id[16], seed[16], obj[32], step[16], hps[512];
-		const char *cells[8] = {rank,
-					id,
-					str(row, "grader", "?"),
-					seed,
-					str(row, "state", "?"),
-					obj,
-					step,
-					hps};
+		char rank[16], id[16], seed[16], obj[32], step[16], cost[32],
+		    value[32], hps[512];
+		const char *cells[11] = {rank,
+					 id,
+					 str(row, "grader", "?"),
+					 seed,
+					 str(row, "state", "?"),
+					 obj,
+					 step,
+					 cost,
+					 value,
+					 str(row, "model", "-"),
+					 hps};
 
 		fmt_num(rank, sizeof(rank), get(row, "rank"));
 		fmt_num(id, sizeof(id), get(row, "trial_id"));
 		fmt_num(seed, sizeof(seed), get(row, "seed"));
 		snprintf(obj, sizeof(obj), "%.4f", num(row, "objective", 0));
 		fmt_num(step, sizeof(step), get(row, "best_step"));
+		fmt_money(cost, sizeof(cost), get(row, "cost_usd"), sim, "-");
+		fmt_num(value, sizeof(value), get(row, "reward_per_usd"));
 		fmt_hps(hps, sizeof(hps), get(row, "hyperparameters"));
 		table_add(tab, cells);
 	}
@@ -508,23 +569,24 @@ render_leaderboard(const struct render_opts *ro, const cJSON *r)
 void
 render_jobs(const struct render_opts *ro, const cJSON *r)
 {
-	static const char *const headers[] = {"JOB",   "SWEEP",	   "TRIAL",
-					      "TRY",   "STATE",	   "BACKEND",
-					      "HOURS", "REMOTE ID"};
-	struct table *tab = table_new(8, headers);
+	static const char *const headers[] = {"JOB",   "SWEEP", "TRIAL",
+					      "TRY",   "STATE", "BACKEND",
+					      "HOURS", "COST",	"REMOTE ID"};
+	struct table *tab = table_new(9, headers);
 	const cJSON *j;
 
 	cJSON_ArrayForEach(j, get(r, "jobs"))
 	{
-		char id[16], sweep[16], trial[16], att[16], hours[32],
+		char id[16], sweep[16], trial[16], att[16], hours[32], cost[32],
 		    backend[96];
-		const char *cells[8] = {id,
+		const char *cells[9] = {id,
 					sweep,
 					trial,
 					att,
 					str(j, "state", "?"),
 					backend,
 					hours,
+					cost,
 					str(j, "remote_id", "-")};
 
 		fmt_num(id, sizeof(id), get(j, "id"));
@@ -533,6 +595,8 @@ render_jobs(const struct render_opts *ro, const cJSON *r)
 		fmt_num(att, sizeof(att), get(j, "attempt"));
 		snprintf(hours, sizeof(hours), "%.2f",
 			 num(j, "billed_seconds", 0) / 3600);
+		fmt_money(cost, sizeof(cost), get(j, "cost_usd"),
+			  flag(j, "simulated"), "-");
 		snprintf(backend, sizeof(backend), "%s%s",
 			 str(j, "backend", "?"), sim_tag(j));
 		table_add(tab, cells);
@@ -579,6 +643,14 @@ render_job(const struct render_opts *ro, const cJSON *r)
 	fprintf(ro->out, "  created %s, started %s, finished %s\n", t1, t2, t3);
 	fprintf(ro->out, "  training time    %.2f h\n",
 		num(r, "billed_seconds", 0) / 3600);
+	fmt_money(t1, sizeof(t1), get(r, "cost_usd"), flag(r, "simulated"),
+		  "-");
+	fprintf(ro->out, "  cost             %s%s\n", t1,
+		strcmp(str(r, "cost_quality", ""), "provider") == 0
+		    ? " (the provider's figure)"
+		: cJSON_IsString(get(r, "cost_quality"))
+		    ? " (estimated: training hours x rate)"
+		    : "");
 	if (cJSON_IsString(get(r, "error")))
 		fprintf(ro->out, "  error            %s\n",
 			str(r, "error", ""));
@@ -682,7 +754,8 @@ render_watch_progress(const cJSON *sweep, char *buf, size_t len)
 		const char *s = str(t, "state", "");
 		double o = num(t, "objective", NAN);
 
-		if (strcmp(s, "succeeded") == 0 || strcmp(s, "cancelled") == 0)
+		if (strcmp(s, "succeeded") == 0 ||
+		    strcmp(s, "cancelled") == 0 || strcmp(s, "stopped") == 0)
 			done++;
 		else if (strcmp(s, "failed") == 0)
 			done++, failed++;

@@ -344,6 +344,47 @@ scope_json(struct daemon *d, const struct budget_scope *s,
 	return o;
 }
 
+/* What budget.show lists of the sweeps, in the order of their ids. */
+struct sweep_rows {
+	struct daemon *d;
+	cJSON *scopes;
+	const struct budget_job *jobs;
+	size_t n;
+	double now;
+};
+
+/*
+ * A sweep's scope: the meter's own when it follows the sweep (it has or
+ * had a limit), else one made from the store's figure, listed once the
+ * sweep has spent or holds money.
+ */
+static void
+sweep_row(int64_t sweep_id, const char *name, bool simulated, double spent,
+	  void *arg)
+{
+	struct sweep_rows *r = arg;
+	struct budget *b = r->d->budget;
+	struct budget_scope unfollowed = {
+	    .kind = BUDGET_SWEEP, .sweep_id = sweep_id, .spent = spent};
+	const struct budget_scope *s = NULL;
+	cJSON *o;
+
+	for (size_t i = 0; i < b->nsweeps && s == NULL; i++)
+		if (b->sweeps[i].sweep_id == sweep_id)
+			s = &b->sweeps[i];
+	if (s == NULL) {
+		if (spent <= 0 &&
+		    budget_outstanding(&unfollowed, r->jobs, r->n) <= 0)
+			return;
+		s = &unfollowed;
+	}
+	o = scope_json(r->d, s, r->jobs, r->n, r->now);
+	cJSON_AddNumberToObject(o, "sweep_id", (double)sweep_id);
+	cJSON_AddStringToObject(o, "name", name ? name : "");
+	cJSON_AddBoolToObject(o, "simulated", simulated);
+	cJSON_AddItemToArray(r->scopes, o);
+}
+
 cJSON *
 meter_scopes(struct daemon *d)
 {
@@ -351,14 +392,21 @@ meter_scopes(struct daemon *d)
 	size_t n = meter_live(d, &jobs);
 	double now = now_wall();
 	cJSON *a = cJSON_CreateArray();
+	struct sweep_rows rows = {d, a, jobs, n, now};
 
 	cJSON_AddItemToArray(a,
 			     scope_json(d, &d->budget->global, jobs, n, now));
 	cJSON_AddItemToArray(a, scope_json(d, &d->budget->day, jobs, n, now));
 	cJSON_AddItemToArray(a, scope_json(d, &d->budget->month, jobs, n, now));
-	for (size_t i = 0; i < d->budget->nsweeps; i++)
-		cJSON_AddItemToArray(
-		    a, scope_json(d, &d->budget->sweeps[i], jobs, n, now));
+	if (store_sweep_spends(d->store, sweep_row, &rows) != 0) {
+		/* The store cannot list the sweeps: the meter's own, then. */
+		while (cJSON_GetArraySize(a) > 3)
+			cJSON_DeleteItemFromArray(a, 3);
+		for (size_t i = 0; i < d->budget->nsweeps; i++)
+			cJSON_AddItemToArray(
+			    a,
+			    scope_json(d, &d->budget->sweeps[i], jobs, n, now));
+	}
 	free(jobs);
 	return a;
 }

@@ -66,7 +66,12 @@ size_t meter_enforce(struct daemon *d, const struct budget_job *jobs, size_t n,
 void meter_halted(struct daemon *d, const struct meter_stop *stops, size_t n,
 		  uint64_t started_ns);
 
-/* For budget.show: every scope with its figures (a new JSON array). */
+/*
+ * For budget.show: every scope with its figures (a new JSON array):
+ * global, day, month, then, by id, each sweep that has a limit (or had
+ * one) or has spent or reserved money, with its id, name and whether it
+ * is simulated.
+ */
 cJSON *meter_scopes(struct daemon *d);
 
 /*

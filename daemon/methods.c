@@ -831,7 +831,9 @@ static int
 sweep_leaderboard(struct daemon *d, const cJSON *params, cJSON **result,
 		  struct proto_error *err)
 {
-	static const char *const allowed[] = {"id", "limit", NULL};
+	static const char *const allowed[] = {"id", "limit", "by", NULL};
+	const cJSON *by = cJSON_GetObjectItemCaseSensitive(params, "by");
+	enum store_rank rank = STORE_RANK_OBJECTIVE;
 	int64_t id, limit;
 	int rc;
 
@@ -839,9 +841,17 @@ sweep_leaderboard(struct daemon *d, const cJSON *params, cJSON **result,
 	    param_id(params, "id", true, &id, err) != 0 ||
 	    param_id(params, "limit", false, &limit, err) != 0)
 		return err->code;
+	if (by != NULL && cJSON_IsString(by) &&
+	    strcmp(by->valuestring, "value") == 0)
+		rank = STORE_RANK_VALUE;
+	else if (by != NULL && (!cJSON_IsString(by) ||
+				strcmp(by->valuestring, "objective") != 0))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/by: must be objective or "
+				       "value");
 	*result = store_leaderboard_json(
 	    d->store, id, limit ? (int)fmin((double)limit, LIST_LIMIT_MAX) : 20,
-	    &rc);
+	    rank, &rc);
 	return rc == 0 ? 0 : not_found(rc, err, "sweep", id);
 }
 

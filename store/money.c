@@ -197,14 +197,9 @@ store_halt_add(struct store *st, const char *scope, double limit, double spent,
 
 static const char sql_spent_global[] =
     "SELECT coalesce(sum(cost_usd), 0) FROM jobs;";
-/* A sweep's spend is what its ledger scope holds, plus what its live
- * jobs have spent but not yet ledgered. */
 static const char sql_spent_sweep[] =
-    "SELECT (SELECT coalesce(sum(amount_usd), 0) FROM ledger"
-    "  WHERE scope = 'sweep:' || ?1 AND kind IN ('accrue', 'settle'))"
-    " + (SELECT coalesce(sum(j.cost_usd - j.ledgered_usd), 0) FROM jobs j"
-    "  JOIN trials t ON t.id = j.trial_id WHERE t.sweep_id = ?1"
-    "  AND j.cost_usd > j.ledgered_usd);";
+    "SELECT coalesce((SELECT " SQL_SWEEP_SPENT " FROM sweeps s"
+    " WHERE s.id = ?1), 0);";
 /* Spend by minute for the rolling windows: ledgered rows in the last 30
  * days, plus what live jobs have spent but not yet ledgered, now. */
 static const char sql_spend_minutes[] =
@@ -266,6 +261,29 @@ store_sweep_budgets(struct store *st,
 		   arg);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : store_fail(st, "sweep budgets");
+}
+
+static const char sql_sweep_spends[] =
+    "SELECT s.id, s.name, s.simulated, " SQL_SWEEP_SPENT " FROM sweeps s"
+    " ORDER BY s.id;";
+
+int
+store_sweep_spends(struct store *st,
+		   void (*fn)(int64_t sweep_id, const char *name,
+			      bool simulated, double spent, void *arg),
+		   void *arg)
+{
+	sqlite3_stmt *s = stmt(st, sql_sweep_spends);
+	int rc;
+
+	if (s == NULL)
+		return -EIO;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(sqlite3_column_int64(s, 0), col_text(s, 1),
+		   sqlite3_column_int(s, 2) != 0, sqlite3_column_double(s, 3),
+		   arg);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, "sweep spends");
 }
 
 static const char sql_sweep_exists[] = "SELECT 1 FROM sweeps WHERE id = ?1;";

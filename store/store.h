@@ -426,6 +426,11 @@ bool store_sweep_exists(struct store *st, int64_t sweep_id);
 int store_sweep_budgets(struct store *st,
 			void (*fn)(int64_t sweep_id, double limit, void *arg),
 			void *arg);
+/* Every sweep, oldest first, with what it has spent (as store_spent()). */
+int store_sweep_spends(struct store *st,
+		       void (*fn)(int64_t sweep_id, const char *name,
+				  bool simulated, double spent, void *arg),
+		       void *arg);
 
 /* --- what rftctl shows (views.c); each returns a new cJSON or NULL ---- */
 
@@ -435,8 +440,14 @@ cJSON *store_sweep_json(struct store *st, int64_t sweep_id, int *rc);
 cJSON *store_jobs_json(struct store *st, int64_t sweep_id, const char *state,
 		       int limit);
 cJSON *store_job_json(struct store *st, int64_t job_id, int *rc);
+/* How the leaderboard ranks: by the objective (in the sweep's mode), or
+ * by reward per dollar (the leaderboard view's reward_per_usd), best
+ * first. */
+enum store_rank { STORE_RANK_OBJECTIVE, STORE_RANK_VALUE };
+/* The best `limit` trials with cost, reward per dollar and model; NULL
+ * with -ENOENT in *rc when there is no such sweep. */
 cJSON *store_leaderboard_json(struct store *st, int64_t sweep_id, int limit,
-			      int *rc);
+			      enum store_rank by, int *rc);
 /* Jobs (id, state) of a sweep, for control actions over a sweep. */
 cJSON *store_sweep_job_ids(struct store *st, int64_t sweep_id);
 

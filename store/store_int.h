@@ -49,4 +49,16 @@ void bind_text(sqlite3_stmt *s, int i, const char *text);
 /* Runs a query that returns one JSON text and parses it; NULL on error. */
 cJSON *query_json(struct store *st, sqlite3_stmt *s);
 
+/*
+ * SQL for what sweep `s` (an alias in the query) has spent: its ledger
+ * scope, plus what its live jobs have spent but not yet ledgered.  The
+ * budget's figure and the one every view shows.
+ */
+#define SQL_SWEEP_SPENT                                                        \
+	"((SELECT coalesce(sum(amount_usd), 0) FROM ledger"                    \
+	"  WHERE scope = 'sweep:' || s.id AND kind IN ('accrue', 'settle'))"   \
+	" + (SELECT coalesce(sum(j.cost_usd - j.ledgered_usd), 0) FROM jobs j" \
+	"  JOIN trials t ON t.id = j.trial_id WHERE t.sweep_id = s.id"         \
+	"  AND j.cost_usd > j.ledgered_usd))"
+
 #endif

@@ -5,7 +5,6 @@
 #include "store_int.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <string.h>
 
 static const char sql_sweeps[] =
@@ -22,7 +21,8 @@ static const char sql_sweeps[] =
     "   WHERE l.sweep_id = s.id GROUP BY t.state)),"
     " 'best', (SELECT CASE s.objective_mode WHEN 'min' THEN min(t.objective)"
     "   ELSE max(t.objective) END FROM sweep_trials l"
-    "   JOIN trials t ON t.id = l.trial_id WHERE l.sweep_id = s.id)))"
+    "   JOIN trials t ON t.id = l.trial_id WHERE l.sweep_id = s.id),"
+    " 'spent_usd', " SQL_SWEEP_SPENT "))"
     " FROM (SELECT * FROM sweeps ORDER BY id) s;";
 
 cJSON *
@@ -47,6 +47,7 @@ static const char sql_sweep[] =
     " 'budget_usd', s.budget_usd, 'objective_metric', s.objective_metric,"
     " 'objective_mode', s.objective_mode, 'created_at', s.created_at,"
     " 'finished_at', s.finished_at, 'spec', json(s.spec),"
+    " 'spent_usd', " SQL_SWEEP_SPENT ","
     " 'trials', (SELECT json_group_array(json_object('id', t.id,"
     "   'ordinal', l.ordinal, 'reused', json(iif(l.reused, 'true',"
     "   'false')), 'sha256', t.trial_sha256, 'grader', t.grader_name,"
@@ -54,6 +55,8 @@ static const char sql_sweep[] =
     "   'state', t.state, 'pending_reason', t.pending_reason,"
     "   'attempts', t.attempts, 'objective', t.objective,"
     "   'best_step', t.best_step,"
+    "   'cost_usd', (SELECT sum(j.cost_usd) FROM jobs j"
+    "     WHERE j.trial_id = t.id),"
     "   'current', (SELECT m.value FROM jobs j JOIN metrics m"
     "     ON m.job_id = j.id AND m.name = s.objective_metric"
     "     WHERE j.trial_id = t.id ORDER BY j.attempt DESC, m.step DESC"
@@ -86,6 +89,7 @@ static const char sql_jobs[] =
     " 'remote_id', j.remote_id, 'state', j.state, 'grader',"
     " j.grader_name, 'hyperparameters', json(j.hyperparameters),"
     " 'seed', j.seed, 'billed_seconds', j.billed_seconds,"
+    " 'cost_usd', j.cost_usd,"
     " 'created_at', j.created_at, 'started_at', j.started_at,"
     " 'finished_at', j.finished_at, 'error', j.error))"
     " FROM (SELECT j.*, t.sweep_id, t.grader_name, t.hyperparameters,"
@@ -120,6 +124,7 @@ static const char sql_job[] =
     " 'hyperparameters', json(t.hyperparameters),"
     " 'seed', t.seed, 'trial_sha256', t.trial_sha256,"
     " 'billed_seconds', j.billed_seconds, 'cost_usd', j.cost_usd,"
+    " 'cost_quality', j.cost_quality,"
     " 'created_at', j.created_at, 'submitted_at', j.submitted_at,"
     " 'started_at', j.started_at, 'finished_at', j.finished_at,"
     " 'objective_metric', s.objective_metric,"
@@ -158,39 +163,64 @@ store_job_json(struct store *st, int64_t job_id, int *rc)
 }
 
 /*
- * The best `limit` trials: the sweep's own through trials_by_objective,
- * plus those it reused from other sweeps, ranked together.  One text per
- * direction so that each walks the index the right way.
+ * The best `limit` trials: the sweep's own, plus those it reused from
+ * other sweeps, ranked together by the objective or by reward per
+ * dollar.  Cost, reward per dollar and model are the leaderboard view's
+ * (migrations/0005_cost_views.sql), so that rftctl and SQL agree; the
+ * view is read for the rows shown, CROSS JOIN keeping their order.
  */
-#define LEADERBOARD(DIR)                                                       \
+#define LEADERBOARD(RANKED)                                                    \
 	"SELECT json_object('sweep_id', s.id, 'name', s.name,"                 \
 	" 'objective_metric', s.objective_metric, 'objective_mode',"           \
 	" s.objective_mode, 'simulated', json(iif(s.simulated, 'true',"        \
-	" 'false')), 'rows', (SELECT json_group_array(json_object('rank',"     \
-	"   r.rank, 'trial_id', r.id, 'grader', r.grader_name,"                \
+	" 'false')), 'by', ?3, 'rows', (SELECT json_group_array(json_object("  \
+	"   'rank', r.rank, 'trial_id', r.id, 'grader', r.grader_name,"        \
 	"   'hyperparameters', json(r.hyperparameters), 'seed', r.seed,"       \
 	"   'state', r.state, 'objective', r.objective, 'best_step',"          \
-	"   r.best_step)) FROM (SELECT c.*, rank() OVER (ORDER BY"             \
-	"   c.objective " DIR ") AS rank FROM ("                               \
-	"   SELECT * FROM (SELECT t.* FROM trials t WHERE t.sweep_id = s.id"   \
-	"   AND t.objective IS NOT NULL ORDER BY t.objective " DIR             \
-	"   LIMIT ?2) UNION SELECT t.* FROM sweep_trials l"                    \
-	"   INDEXED BY sweep_trials_reused"                                    \
-	"   JOIN trials t ON t.id = l.trial_id WHERE l.sweep_id = s.id"        \
-	"   AND l.reused = 1 AND t.objective IS NOT NULL) c"                   \
-	"   ORDER BY rank, c.id LIMIT ?2) r))"                                 \
+	"   r.best_step, 'cost_usd', v.cost_usd, 'reward_per_usd',"            \
+	"   v.reward_per_usd, 'model', v.model, 'model_source',"               \
+	"   v.model_source)) FROM (" RANKED ") r CROSS JOIN leaderboard v"     \
+	"   ON v.sweep_id = s.id AND v.trial_id = r.id))"                      \
 	" FROM sweeps s WHERE s.id = ?1;"
 
-static const char sql_leaderboard_max[] = LEADERBOARD("DESC");
-static const char sql_leaderboard_min[] = LEADERBOARD("ASC");
+/* The trials the sweep owns that have an objective value, and those it
+ * reused from other sweeps (to follow with UNION). */
+#define OWN_TRIALS                                                             \
+	"SELECT t.* FROM trials t WHERE t.sweep_id = s.id"                     \
+	" AND t.objective IS NOT NULL"
+#define REUSED_TRIALS                                                          \
+	"SELECT t.* FROM sweep_trials l INDEXED BY sweep_trials_reused"        \
+	" JOIN trials t ON t.id = l.trial_id WHERE l.sweep_id = s.id"          \
+	" AND l.reused = 1 AND t.objective IS NOT NULL"
+
+/* By the objective: one text per direction, so that each walks
+ * trials_by_objective the right way and reads `limit` trials of it. */
+#define BY_OBJECTIVE(DIR)                                                      \
+	"SELECT c.*, rank() OVER (ORDER BY c.objective " DIR ") AS rank"       \
+	" FROM (SELECT * FROM (" OWN_TRIALS " ORDER BY t.objective " DIR       \
+	" LIMIT ?2) UNION " REUSED_TRIALS ") c ORDER BY rank, c.id LIMIT ?2"
+
+/* By reward per dollar, the best first, then by the objective; trials
+ * without one (no cost yet) last.  Every trial's cost is read. */
+#define BY_VALUE                                                               \
+	"SELECT c.*, rank() OVER (ORDER BY v.reward_per_usd IS NULL,"          \
+	" v.reward_per_usd DESC, v.score DESC) AS rank"                        \
+	" FROM (" OWN_TRIALS " UNION " REUSED_TRIALS ") c"                     \
+	" JOIN leaderboard v ON v.sweep_id = s.id AND v.trial_id = c.id"       \
+	" ORDER BY rank, c.id LIMIT ?2"
+
+static const char sql_leaderboard_max[] = LEADERBOARD(BY_OBJECTIVE("DESC"));
+static const char sql_leaderboard_min[] = LEADERBOARD(BY_OBJECTIVE("ASC"));
+static const char sql_leaderboard_value[] = LEADERBOARD(BY_VALUE);
 static const char sql_sweep_mode[] =
     "SELECT objective_mode FROM sweeps WHERE id = ?1;";
 
 cJSON *
-store_leaderboard_json(struct store *st, int64_t sweep_id, int limit, int *rc)
+store_leaderboard_json(struct store *st, int64_t sweep_id, int limit,
+		       enum store_rank by, int *rc)
 {
 	sqlite3_stmt *s = stmt(st, sql_sweep_mode);
-	bool min = false;
+	const char *text = sql_leaderboard_value;
 	cJSON *out;
 
 	if (s == NULL) {
@@ -198,16 +228,21 @@ store_leaderboard_json(struct store *st, int64_t sweep_id, int limit, int *rc)
 		return NULL;
 	}
 	sqlite3_bind_int64(s, 1, sweep_id);
-	if (sqlite3_step(s) == SQLITE_ROW && col_text(s, 0) != NULL)
-		min = strcmp(col_text(s, 0), "min") == 0;
+	if (by == STORE_RANK_OBJECTIVE)
+		text = sqlite3_step(s) == SQLITE_ROW &&
+			       col_text(s, 0) != NULL &&
+			       strcmp(col_text(s, 0), "min") == 0
+			   ? sql_leaderboard_min
+			   : sql_leaderboard_max;
 	sqlite3_reset(s);
-	s = stmt(st, min ? sql_leaderboard_min : sql_leaderboard_max);
+	s = stmt(st, text);
 	if (s == NULL) {
 		*rc = -EIO;
 		return NULL;
 	}
 	sqlite3_bind_int64(s, 1, sweep_id);
 	sqlite3_bind_int(s, 2, limit);
+	bind_text(s, 3, by == STORE_RANK_VALUE ? "value" : "objective");
 	out = query_json(st, s);
 	*rc = out != NULL ? 0 : -ENOENT;
 	return out;

@@ -235,7 +235,7 @@ static void
 job_list_cuts_the_last_column_to_the_width(void **state)
 {
 	(void)state;
-	golden_of(render_jobs, "job-list", "job-list.w70", 70);
+	golden_of(render_jobs, "job-list", "job-list.w80", 80);
 }
 
 static void
@@ -260,11 +260,39 @@ leaderboard_without_rows_prints_the_title_and_header(void **state)
 		  0);
 }
 
+/* By reward per dollar: the title says so; a trial without a cost has
+ * no value; a checkpoint's model stands in for a fine-tuned one. */
+static void
+leaderboard_by_value_shows_cost_value_and_model(void **state)
+{
+	(void)state;
+	golden_of(render_leaderboard, "leaderboard-value", "leaderboard-value",
+		  0);
+}
+
+/* For a min objective the value is 1 / (objective x cost), not a reward
+ * per dollar: its column is named VALUE/$. */
+static void
+leaderboard_of_a_min_objective_names_its_value_column(void **state)
+{
+	(void)state;
+	golden_of(render_leaderboard, "leaderboard-min-value",
+		  "leaderboard-min-value", 0);
+}
+
 static void
 budget_show_prints_none_where_no_limit_applies(void **state)
 {
 	(void)state;
 	golden_of(render_budget, "budget-show", "budget-show", 0);
+}
+
+/* Every sweep with spend, named, its simulated dollars marked sim$. */
+static void
+budget_show_names_sweeps_and_marks_simulated_dollars(void **state)
+{
+	(void)state;
+	golden_of(render_budget, "budget-sweeps", "budget-sweeps", 0);
 }
 
 /* --- one object ----------------------------------------------------------- */
@@ -549,6 +577,23 @@ watch_progress_of_a_min_objective_takes_the_lowest(void **state)
 	cJSON_Delete(r);
 }
 
+/* A trial an early-stopping rule stopped has ended: it counts as done. */
+static void
+watch_progress_counts_a_stopped_trial_as_done(void **state)
+{
+	char line[512];
+	cJSON *r = cJSON_Parse("{\"state\": \"running\", \"trials\": ["
+			       "{\"state\": \"stopped\", \"objective\": 0.5},"
+			       "{\"state\": \"running\"}]}");
+
+	(void)state;
+	assert_non_null(r);
+	render_watch_progress(r, line, sizeof(line));
+	assert_non_null(strstr(line, "1/2 done (0 failed), 1 running, 0 "
+				     "paused, 0 waiting"));
+	cJSON_Delete(r);
+}
+
 static void
 watch_progress_is_cut_to_its_buffer(void **state)
 {
@@ -589,7 +634,12 @@ main(void)
 	    cmocka_unit_test(leaderboard_ranks_trials_by_the_objective),
 	    cmocka_unit_test(
 		leaderboard_without_rows_prints_the_title_and_header),
+	    cmocka_unit_test(leaderboard_by_value_shows_cost_value_and_model),
+	    cmocka_unit_test(
+		leaderboard_of_a_min_objective_names_its_value_column),
 	    cmocka_unit_test(budget_show_prints_none_where_no_limit_applies),
+	    cmocka_unit_test(
+		budget_show_names_sweeps_and_marks_simulated_dollars),
 	    cmocka_unit_test(sweep_show_lists_trials_and_why_one_is_pending),
 	    cmocka_unit_test(sweep_show_prints_placeholders_for_null_fields),
 	    cmocka_unit_test(job_show_prints_events_and_metrics),
@@ -621,6 +671,7 @@ main(void)
 	    cmocka_unit_test(watch_progress_counts_trials_by_state),
 	    cmocka_unit_test(
 		watch_progress_of_a_min_objective_takes_the_lowest),
+	    cmocka_unit_test(watch_progress_counts_a_stopped_trial_as_done),
 	    cmocka_unit_test(watch_progress_is_cut_to_its_buffer),
 	    cmocka_unit_test(watch_end_sums_up_the_sweep_followed),
 	};
