@@ -722,7 +722,8 @@ render_watch_trial(const struct render_opts *ro, const char *clock,
 		   const cJSON *trial, const char *was)
 {
 	const char *s = str(trial, "state", "?");
-	char hps[256], extra[320] = "", seed[16];
+	const cJSON *es;
+	char hps[256], extra[480] = "", seed[16];
 
 	fmt_hps(hps, sizeof(hps), get(trial, "hyperparameters"));
 	if (cJSON_IsNumber(get(trial, "objective")))
@@ -735,6 +736,17 @@ render_watch_trial(const struct render_opts *ro, const char *clock,
 	else if (cJSON_IsNumber(get(get(trial, "job"), "id")))
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
 			 " (job %.0f)", num(get(trial, "job"), "id", 0));
+	if (cJSON_IsObject(es = get(trial, "early_stop")) &&
+	    (strcmp(s, "paused") == 0 || strcmp(s, "stopped") == 0 ||
+	     strcmp(str(es, "action", ""), "resume") == 0))
+		/* Why early stopping held, stopped or resumed it. */
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+			 ": early stopping (%s) %s at step %.0f, %s %.4g against "
+			 "%.4g of %.0f other trials",
+			 str(es, "rule", "?"), str(es, "action", "?"),
+			 num(es, "step", 0), str(es, "metric", "?"),
+			 num(es, "value", 0), num(es, "threshold", 0),
+			 num(es, "peers", 0));
 	fmt_num(seed, sizeof(seed), get(trial, "seed"));
 	fprintf(ro->out, "%s trial %.0f [%s seed=%s %s] %s -> %s%s\n", clock,
 		num(trial, "id", 0), str(trial, "grader", "?"), seed, hps,

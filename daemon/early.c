@@ -154,12 +154,22 @@ cmp_best_first_min(const void *a, const void *b)
 	return -cmp_best_first_max(a, b);
 }
 
+/*
+ * The median of v[0..n) (sorted best first here) with `worse` more
+ * values worse than any: those that may still come, at their worst for
+ * the judged trial.
+ */
 static double
-median_of(double *v, size_t n, bool maximize)
+median_of(double *v, size_t n, size_t worse, bool maximize)
 {
+	double worst = maximize ? -HUGE_VAL : HUGE_VAL;
+	size_t m = n + worse;
+
 	qsort(v, n, sizeof(*v),
 	      maximize ? cmp_best_first_max : cmp_best_first_min);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+#define AT(i) ((i) < n ? v[i] : worst)
+	return m % 2 ? AT(m / 2) : (AT(m / 2 - 1) + AT(m / 2)) / 2;
+#undef AT
 }
 
 struct early_verdict
@@ -196,11 +206,15 @@ early_judge(const struct early_config *c, const struct early_trial *trials,
 	}
 	d.has_threshold = true;
 	if (c->rule == EARLY_MEDIAN) {
-		d.threshold = median_of(vals, nvals, c->maximize);
+		/* Sure when even the worst of what may come leaves the
+		 * median above it. */
+		d.threshold = median_of(vals, nvals, 0, c->maximize);
 		if (better(d.threshold, d.value, c->maximize))
-			d.action = better_count >= possible / 2 + 1
-				       ? EARLY_STOP
-				       : EARLY_HOLD;
+			d.action =
+			    better(median_of(vals, nvals, could, c->maximize),
+				   d.value, c->maximize)
+				? EARLY_STOP
+				: EARLY_HOLD;
 	} else {
 		/* The best `keep` of the k recorded at the rung go on. */
 		vals[nvals] = d.value;

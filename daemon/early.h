@@ -21,8 +21,8 @@
  * Rules:
  *   median  at each of a trial's points from grace_steps on, its value
  *           is compared with the median of its peers' values there;
- *           worse is stopped.  Sure once more than half of all the peers
- *           it could ever have are already better.
+ *           worse is stopped.  Sure once the median would stay better
+ *           than it even if every trial still to come were worse.
  *   asha    asynchronous successive halving (Li et al., 2020): rungs at
  *           grace_steps * reduction_factor^r; a trial reaching a rung
  *           goes on when it is among the best max(1, floor(k / eta)) of

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Early stopping end to end on the sim backend, through the real rftd
+and the real rftctl: trials that a rule judges not good enough are
+paused, then cancelled once the rule is sure, and end "stopped" with
+their metrics and cost kept and no retry; every decision is recorded
+once, also across a kill -9 of rftd; and the rule is checked like the
+rest of the spec.
+"""
+import collections
+import json
+import os
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import LONG_WAIT, DaemonTest, wait_until  # noqa: E402
+
+EXACT = {"type": "string_check", "name": "exact",
+         "input": "{{sample.output_text}}",
+         "reference": "{{item.answer}}", "operation": "eq"}
+
+# The actions a decision at one step of a trial may come to.
+ALLOWED = [{"continue"}, {"pause"}, {"stop"}, {"pause", "stop"},
+           {"pause", "resume"}]
+
+
+class EarlyStopping(DaemonTest):
+    def start(self, speed=450, max_concurrent=8):
+        for name in ("train.jsonl", "valid.jsonl"):
+            with open(os.path.join(self.tmp, name), "w") as f:
+                f.write(json.dumps({"messages": [
+                    {"role": "user", "content": "2+2?"}],
+                    "answer": "4"}) + "\n")
+        extra = ('[backend "sim"]\ntype = sim\nspeed = %g\n'
+                 "max_concurrent = %d\nfailure_rate = 0\n"
+                 % (speed, max_concurrent))
+        return self.daemon(daemon_section="tick = 50\n",
+                           extra_config=extra)
+
+    def write_spec(self, name="spec.json", **fields):
+        # Four good learning rates and four poor ones: the poor learn
+        # slowly and level off low, so a rule has something to stop.
+        spec = {"name": "early", "backend": "sim",
+                "model": "o4-mini-2025-04-16",
+                "training_file": "train.jsonl",
+                "validation_file": "valid.jsonl",
+                "seeds": [1, 2, 3, 4],
+                "retries": 2,
+                "hyperparameters": {"n_epochs": [3],
+                                    "eval_interval": [3],
+                                    "learning_rate_multiplier": [0.05,
+                                                                 1.2]},
+                "graders": {"exact": EXACT},
+                "objective": {"metric": "valid_reward_mean",
+                              "mode": "max"},
+                "early_stopping": {"rule": "asha", "grace_steps": 6,
+                                   "reduction_factor": 3,
+                                   "min_trials": 4}}
+        spec.update(fields)
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            json.dump(spec, f)
+        return path
+
+    def decisions(self, d, sweep_id):
+        return self.rows(
+            d, "SELECT trial_id, step, action, value, threshold, peers,"
+               " rule FROM early_stops WHERE sweep_id = ? ORDER BY id",
+            sweep_id)
+
+    def check_decisions(self, d, sweep_id, min_trials):
+        rows = self.decisions(d, sweep_id)
+        self.assertTrue(rows, "no decision was recorded")
+        actions = collections.defaultdict(set)
+        for trial, step, action, value, threshold, peers, _ in rows:
+            actions[(trial, step)].add(action)
+            if action in ("pause", "stop") and threshold is not None:
+                # Judged against enough peers, and worse than the bar.
+                self.assertGreaterEqual(peers + 1, min_trials)
+                self.assertLess(value, threshold)
+        for key, acts in actions.items():
+            self.assertIn(acts, ALLOWED, "trial %d at step %d" % key)
+        return rows
+
+    def check_stopped(self, d, sweep):
+        """Each stopped trial: one job, cancelled (paused before when the
+        rule first only held it), with metrics and a cost; nothing else
+        ended badly.  Returns the stopped trials and how many of them
+        were held first."""
+        stopped = [t for t in sweep["trials"] if t["state"] == "stopped"]
+        held = 0
+        for t in sweep["trials"]:
+            self.assertIn(t["state"], ("succeeded", "stopped"), t)
+        for t in stopped:
+            jobs = self.rows(
+                d, "SELECT id, state, cost_usd FROM jobs"
+                   " WHERE trial_id = ?", t["id"])
+            self.assertEqual(len(jobs), 1, "a stopped trial was retried")
+            job_id, state, cost = jobs[0]
+            self.assertEqual(state, "cancelled")
+            self.assertGreater(cost, 0)
+            (n,), = self.rows(d, "SELECT count(*) FROM metrics"
+                                 " WHERE job_id = ?", job_id)
+            self.assertGreater(n, 0)
+            moves = [m for (m,) in self.rows(
+                d, "SELECT message FROM job_events WHERE job_id = ?"
+                   " AND message LIKE '% -> %' ORDER BY id", job_id)]
+            text = "\n".join(moves)
+            self.assertIn("-> cancelling", text)
+            self.assertIn("early stopping (", text)
+            (first,), = self.rows(
+                d, "SELECT action FROM early_stops WHERE trial_id = ?"
+                   " AND action != 'continue' ORDER BY id LIMIT 1",
+                t["id"])
+            if first == "pause":
+                held += 1
+                self.assertLess(text.index("-> pausing"),
+                                text.index("-> cancelling"), text)
+        return stopped, held
+
+    def test_asha_pauses_then_stops_the_poor_and_keeps_their_cost(self):
+        d = self.start()
+        sweep_id = self.submit(d, self.write_spec())
+        sweep = self.wait_for_sweep(d, sweep_id, timeout=LONG_WAIT)
+        stopped, held = self.check_stopped(d, sweep)
+        self.assertTrue(stopped, "no trial was stopped")
+        self.check_decisions(d, sweep_id, 4)
+        # The best trial of the sweep ran to its end.
+        best = max(sweep["trials"], key=lambda t: t["objective"] or -1)
+        self.assertEqual(best["state"], "succeeded")
+        # A stopped trial cost less than a finished one.
+        cost = dict(self.rows(
+            d, "SELECT t.state, avg(j.cost_usd) FROM jobs j JOIN trials t"
+               " ON t.id = j.trial_id GROUP BY t.state"))
+        self.assertLess(cost["stopped"], cost["succeeded"])
+        # Shown to people: the job, the watch and the SQL view.
+        t = stopped[0]
+        (job_id,), = self.rows(d, "SELECT id FROM jobs WHERE trial_id = ?",
+                               t["id"])
+        show = d.ctl("job", "show", str(job_id), check=True).stdout
+        self.assertIn("early stopping (asha)", show)
+        self.assertIn("stopped", d.ctl("sweep", "show", str(sweep_id),
+                                       check=True).stdout)
+        watch = d.ctl("watch", str(sweep_id), check=True).stdout
+        self.assertIn("early stopping (asha)", watch)
+        out = d.ctl("--json", "sql",
+                    "SELECT trial_id, action FROM early_stopping"
+                    " WHERE action = 'stop'", check=True).stdout
+        self.assertIn('"stop"', out)
+
+    def test_median_rule_stops_only_poor_learning_rates(self):
+        d = self.start()
+        spec = self.write_spec(early_stopping={
+            "rule": "median", "metric": "valid_reward_mean",
+            "mode": "max", "grace_steps": 6, "min_trials": 4})
+        sweep_id = self.submit(d, spec)
+        sweep = self.wait_for_sweep(d, sweep_id, timeout=LONG_WAIT)
+        stopped = self.check_stopped(d, sweep)[0]
+        rows = self.check_decisions(d, sweep_id, 4)
+        self.assertEqual({r[6] for r in rows}, {"median"})
+        # Poor learning rates are below the median wherever good ones
+        # are peers; the best trial runs to its end.
+        self.assertIn(0.05, [t["hyperparameters"]["learning_rate_multiplier"]
+                             for t in stopped])
+        best = max(sweep["trials"], key=lambda t: t["objective"] or -1)
+        self.assertEqual(best["state"], "succeeded")
+
+    def test_a_kill_mid_sweep_makes_no_decision_twice(self):
+        d = self.start(speed=300)
+        sweep_id = self.submit(d, self.write_spec())
+        wait_until(lambda: any(r[2] in ("pause", "stop")
+                               for r in self.decisions(d, sweep_id)),
+                   timeout=LONG_WAIT, what="a first pause or stop")
+        before = self.decisions(d, sweep_id)
+        d.signal(signal.SIGKILL)
+        d.proc.wait()
+        d.start()
+        sweep = self.wait_for_sweep(d, sweep_id, timeout=LONG_WAIT)
+        after = self.decisions(d, sweep_id)
+        self.assertEqual(after[:len(before)], before)
+        self.check_decisions(d, sweep_id, 4)
+        self.check_stopped(d, sweep)
+
+    def test_the_rule_is_checked_with_its_json_path(self):
+        d = self.start()
+        cases = [
+            ({"rule": "hyperband"}, "/early_stopping/rule"),
+            ({"rule": "median", "reduction_factor": 3},
+             "/early_stopping/reduction_factor"),
+            ({"rule": "asha", "grace_steps": 0},
+             "/early_stopping/grace_steps"),
+            ({"rule": "asha", "min_trials": 1},
+             "/early_stopping/min_trials"),
+            ({"rule": "asha", "mode": "up"}, "/early_stopping/mode"),
+            ({"rule": "asha", "patience": 3}, "/early_stopping/patience"),
+            ("asha", "/early_stopping"),
+        ]
+        for rule, path in cases:
+            r = d.ctl("plan", self.write_spec(early_stopping=rule))
+            self.assertNotEqual(r.returncode, 0, rule)
+            self.assertIn(path, r.stderr + r.stdout, rule)
+        self.assertEqual(self.rows(d, "SELECT count(*) FROM sweeps"),
+                         [(0,)])
+
+
+if __name__ == "__main__":
+    unittest.main()
