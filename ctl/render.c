@@ -717,6 +717,27 @@ render_watch_start(const struct render_opts *ro, const char *clock,
 		cJSON_GetArraySize(get(sweep, "trials")));
 }
 
+/* ": early stopping (asha) stop at step 18, valid_reward_mean ..." */
+static void
+fmt_early_stop(char *buf, size_t len, const cJSON *es)
+{
+	int n = snprintf(
+	    buf, len, ": early stopping (%s) %s at step %.0f, %s %.4g",
+	    str(es, "rule", "?"), str(es, "action", "?"), num(es, "step", 0),
+	    str(es, "metric", "?"), num(es, "value", 0));
+
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (cJSON_IsNumber(get(es, "threshold")))
+		snprintf(buf + n, len - (size_t)n,
+			 " against %.4g of %.0f other trials",
+			 num(es, "threshold", 0), num(es, "peers", 0));
+	else
+		snprintf(buf + n, len - (size_t)n,
+			 ", waiting for more trials (%.0f so far)",
+			 num(es, "peers", 0));
+}
+
 void
 render_watch_trial(const struct render_opts *ro, const char *clock,
 		   const cJSON *trial, const char *was)
@@ -740,13 +761,8 @@ render_watch_trial(const struct render_opts *ro, const char *clock,
 	    (strcmp(s, "paused") == 0 || strcmp(s, "stopped") == 0 ||
 	     strcmp(str(es, "action", ""), "resume") == 0))
 		/* Why early stopping held, stopped or resumed it. */
-		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-			 ": early stopping (%s) %s at step %.0f, %s %.4g against "
-			 "%.4g of %.0f other trials",
-			 str(es, "rule", "?"), str(es, "action", "?"),
-			 num(es, "step", 0), str(es, "metric", "?"),
-			 num(es, "value", 0), num(es, "threshold", 0),
-			 num(es, "peers", 0));
+		fmt_early_stop(extra + strlen(extra),
+			       sizeof(extra) - strlen(extra), es);
 	fmt_num(seed, sizeof(seed), get(trial, "seed"));
 	fprintf(ro->out, "%s trial %.0f [%s seed=%s %s] %s -> %s%s\n", clock,
 		num(trial, "id", 0), str(trial, "grader", "?"), seed, hps,

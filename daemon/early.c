@@ -201,6 +201,11 @@ early_judge(const struct early_config *c, const struct early_trial *trials,
 	d.peers = (int)nvals;
 	possible = nvals + could; /* peers it could ever have here */
 	if (nvals + 1 < (size_t)c->min_trials) {
+		/* Too few to judge: never stopped.  ASHA promotes only out
+		 * of a rung with enough trials in it, so it waits there
+		 * while others may come (where it can wait: early_review). */
+		if (c->rule == EARLY_ASHA && could > 0)
+			d.action = EARLY_HOLD;
 		free(vals);
 		return d;
 	}
@@ -216,15 +221,21 @@ early_judge(const struct early_config *c, const struct early_trial *trials,
 				? EARLY_STOP
 				: EARLY_HOLD;
 	} else {
-		/* The best `keep` of the k recorded at the rung go on. */
+		/*
+		 * The best floor(k / eta) of the k recorded at the rung go
+		 * on; none while the rung is smaller than eta, unless no
+		 * trial can come any more (then the best one).
+		 */
 		vals[nvals] = d.value;
 		qsort(vals, nvals + 1, sizeof(*vals),
 		      c->maximize ? cmp_best_first_max : cmp_best_first_min);
 		keep = (nvals + 1) / (size_t)c->reduction_factor;
-		keep = keep > 0 ? keep : 1;
+		if (keep == 0 && could == 0)
+			keep = 1;
 		keep_max = (possible + 1) / (size_t)c->reduction_factor;
 		keep_max = keep_max > 0 ? keep_max : 1;
-		d.threshold = vals[keep - 1];
+		d.has_threshold = keep > 0;
+		d.threshold = keep > 0 ? vals[keep - 1] : 0;
 		if (better_count >= keep)
 			d.action =
 			    better_count >= keep_max ? EARLY_STOP : EARLY_HOLD;
@@ -368,6 +379,14 @@ explain(const struct early_config *c, const struct early_verdict *d,
 
 	if (d->rung >= 0)
 		snprintf(where, sizeof(where), " (rung %d)", d->rung);
+	if (!d->has_threshold) {
+		snprintf(buf, len,
+			 "early stopping (%s) %s: %s %.6g at step %lld%s, "
+			 "waiting for more trials there (%d so far)",
+			 early_rule_name(c->rule), what, c->metric, d->value,
+			 (long long)d->step, where, d->peers);
+		return;
+	}
 	snprintf(buf, len,
 		 "early stopping (%s) %s: %s %.6g at step %lld%s against %s "
 		 "%.6g of %d other trials",
@@ -442,6 +461,11 @@ act_against(struct ctx *cx, size_t i, struct early_verdict *d)
 	char why[300];
 	int rc;
 
+	if (!hold && d->action == EARLY_HOLD && !d->has_threshold) {
+		/* Waiting for peers where it cannot wait: it goes on. */
+		d->action = EARLY_CONTINUE;
+		return record(cx, i, d, "continue", false, NULL);
+	}
 	if (!hold)
 		d->action = EARLY_STOP;
 	rc = record(cx, i, d, action_names[d->action], true,
@@ -471,8 +495,12 @@ judge_running(struct ctx *cx, size_t i)
 			struct early_verdict d = early_judge(
 			    cx->c, cx->r->ts, cx->r->n, i, steps[k], rungs[k]);
 
-			if (d.action != EARLY_CONTINUE)
-				return act_against(cx, i, &d);
+			if (d.action != EARLY_CONTINUE) {
+				rc = act_against(cx, i, &d);
+				if (rc != 0 || d.action != EARLY_CONTINUE)
+					return rc;
+				continue;
+			}
 			rc = record(cx, i, &d, "continue", false, NULL);
 			if (rc != 0)
 				return rc;

@@ -15,8 +15,9 @@
  *   then          succeeded, or failed at fail_step (failure_rate)
  * Each step reports train_reward_mean; every eval_interval steps (and the
  * last) valid_reward_mean; with per-grader scores and the provider's raw
- * names next to the canonical ones.  Rewards follow a saturating curve
- * whose plateau depends on the grader and hyperparameters (an optimum
+ * names next to the canonical ones.  Rewards follow a saturating curve,
+ * as fast as the steps of an epoch and the learning rate make it, toward
+ * a plateau that depends on the grader and hyperparameters (an optimum
  * near learning_rate_multiplier 1.2, gains from epochs, a little
  * overfitting beyond 6) plus seeded noise.
  */
@@ -214,7 +215,11 @@ model_init(struct sim_model *m, const cJSON *req, double failure_rate)
 	if (epochs > 6)
 		m->plateau -= 0.01 * (epochs - 6);
 	m->plateau = fmin(0.98, fmax(0.05, m->plateau));
-	m->tau = fmax(1.0, (double)m->steps * 0.25 / sqrt(fmax(lr, 0.01)));
+	/* Learning goes with the updates made, not with the epochs
+	 * planned: at a given step, runs that differ only in n_epochs are
+	 * alike (early stopping compares trials at equal steps). */
+	m->tau =
+	    fmax(1.0, ceil(SIM_EXAMPLES / batch) * 0.5 / sqrt(fmax(lr, 0.01)));
 
 	/* The attempt decides queueing and failures, so a retry can work. */
 	{

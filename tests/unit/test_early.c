@@ -322,6 +322,37 @@ asha_minimises_and_keeps_one_of_few(void **state)
 }
 
 static void
+asha_waits_for_enough_trials_at_a_rung(void **state)
+{
+	struct early_config c = config(EARLY_ASHA, true, 4);
+	struct bench b = {0};
+	size_t me;
+	struct early_verdict d;
+
+	(void)state;
+	add3(&b, false, 0.1, 0.1, 0.1);
+	me = add3(&b, true, 0.9, 0.9, 0.9);
+	add(&b, true, 0, NULL, NULL); /* still to come */
+	/* Two at the rung, four wanted: the best waits too, unjudged. */
+	d = early_judge(&c, b.t, b.n, me, 10, 0);
+	assert_false(d.has_threshold);
+	assert_int_equal(d.action, EARLY_HOLD);
+	/* Nothing more can come: too few to judge is never stopped. */
+	b.t[2].open = false;
+	d = early_judge(&c, b.t, b.n, 0, 10, 0);
+	assert_false(d.has_threshold);
+	assert_int_equal(d.action, EARLY_CONTINUE);
+
+	/* Enough trials (min_trials 2) but fewer than eta at the rung,
+	 * with more to come: nobody is promoted yet. */
+	c.min_trials = 2;
+	b.t[2].open = true;
+	d = early_judge(&c, b.t, b.n, me, 10, 0);
+	assert_false(d.has_threshold);
+	assert_int_equal(d.action, EARLY_HOLD);
+}
+
+static void
 config_round_trip(void **state)
 {
 	struct early_config c = config(EARLY_ASHA, false, 6), back;
@@ -353,6 +384,7 @@ main(void)
 	    cmocka_unit_test(decision_points),
 	    cmocka_unit_test(asha_promotes_the_top_third),
 	    cmocka_unit_test(asha_minimises_and_keeps_one_of_few),
+	    cmocka_unit_test(asha_waits_for_enough_trials_at_a_rung),
 	    cmocka_unit_test(config_round_trip),
 	};
 
