@@ -182,6 +182,49 @@ class EarlyStopping(DaemonTest):
         self.check_decisions(d, sweep_id, 4)
         self.check_stopped(d, sweep)
 
+    def test_a_held_trial_waits_for_its_rule_or_a_person(self):
+        # One trial at a time, three in all: the first to reach rung 0
+        # waits there paused for the others (min_trials 3), and takes no
+        # place, so the next one starts.  Simulated time runs slowly
+        # enough that the others take seconds to get there.
+        d = self.start(speed=60)
+        sweep_id = self.submit(d, self.write_spec(
+            max_concurrent=1, seeds=[1, 2, 3],
+            hyperparameters={"n_epochs": [3], "eval_interval": [1],
+                             "learning_rate_multiplier": [1.2]},
+            early_stopping={"rule": "asha", "grace_steps": 2,
+                            "min_trials": 3}))
+
+        def held():
+            rows = self.rows(
+                d, "SELECT t.id, j.id FROM trials t JOIN jobs j"
+                   " ON j.trial_id = t.id WHERE t.early_stop = 'held'"
+                   " AND j.state = 'paused'")
+            return rows[0] if rows else None
+        trial_id, job_id = wait_until(held, timeout=LONG_WAIT,
+                                      what="a trial held paused")
+        wait_until(lambda: self.rows(
+            d, "SELECT count(*) FROM jobs")[0][0] >= 2,
+            what="the next trial to start beside the held one")
+        # A sweep's resume leaves it to its rule.
+        d.ctl("pause", "sweep", str(sweep_id), check=True)
+        d.ctl("resume", "sweep", str(sweep_id), check=True)
+        self.assertEqual(self.rows(d, "SELECT state FROM jobs WHERE id = ?",
+                                   job_id), [("paused",)])
+        # A person's resume is obeyed, and the rule lets go of it.
+        r = d.ctl("resume", "job", str(job_id))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.rows(d, "SELECT early_stop FROM trials"
+                                      " WHERE id = ?", trial_id), [(None,)])
+        wait_until(lambda: self.rows(
+            d, "SELECT state FROM jobs WHERE id = ?", job_id)[0][0]
+            in ("queued", "running", "succeeded"),
+            what="the resumed job to run")
+        # Not paused again for the step it was judged at.
+        self.assertEqual(self.rows(
+            d, "SELECT action FROM early_stops WHERE trial_id = ?"
+               " ORDER BY id", trial_id), [("pause",)])
+
     def test_the_rule_is_checked_with_its_json_path(self):
         d = self.start()
         cases = [
