@@ -254,10 +254,16 @@ struct rtrial {
 	int64_t early_step, decided, job_id;
 };
 
+struct by_id {
+	int64_t id;
+	size_t i; /* in ts and v */
+};
+
 struct review {
 	struct early_trial *ts; /* what the rules see */
 	struct rtrial *v;	/* the same trials, as stored */
 	size_t n, cap, hint;
+	struct by_id *by_id; /* the trials in order of id */
 	bool maximize;
 };
 
@@ -300,15 +306,44 @@ take_trial(const struct store_early_trial *t, void *arg)
 	r->n++;
 }
 
-/* The index of trial `id`; points come by trial, so mostly the last. */
+static int
+cmp_by_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct by_id *)a)->id;
+	int64_t y = ((const struct by_id *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/* Indexes the trials by id, for the points that come by trial id. */
+static void
+index_trials(struct review *r)
+{
+	r->by_id = xcalloc(r->n ? r->n : 1, sizeof(*r->by_id));
+	for (size_t i = 0; i < r->n; i++)
+		r->by_id[i] = (struct by_id){r->ts[i].id, i};
+	qsort(r->by_id, r->n, sizeof(*r->by_id), cmp_by_id);
+}
+
+/* The index of trial `id` in ts, or n; points come by trial, so the
+ * last one found is the likely one. */
 static size_t
 find_trial(struct review *r, int64_t id)
 {
+	size_t lo = 0, hi = r->n;
+
 	if (r->hint < r->n && r->ts[r->hint].id == id)
 		return r->hint;
-	for (size_t i = 0; i < r->n; i++)
-		if (r->ts[i].id == id)
-			return r->hint = i;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->by_id[mid].id == id)
+			return r->hint = r->by_id[mid].i;
+		if (r->by_id[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return r->n;
 }
 
@@ -347,6 +382,7 @@ review_free(struct review *r)
 		free(r->v[i].pts);
 	free(r->v);
 	free(r->ts);
+	free(r->by_id);
 }
 
 static bool
@@ -574,9 +610,11 @@ early_review(struct store *st, int64_t sweep_id, const struct early_config *c,
 	if (c->rule == EARLY_NONE)
 		return 0;
 	rc = store_early_trials(st, sweep_id, take_trial, &r);
-	if (rc == 0)
+	if (rc == 0) {
+		index_trials(&r);
 		rc =
 		    store_early_points(st, sweep_id, c->metric, take_point, &r);
+	}
 	for (size_t i = 0; rc == 0 && i < r.n; i++) {
 		struct rtrial *x = &r.v[i];
 
