@@ -37,11 +37,13 @@ enum opt_flag {
 	OPT_METRIC = 1 << 7,
 	OPT_ACTION = 1 << 8,
 	OPT_BY = 1 << 9,
+	OPT_YES = 1 << 10,
 };
 
 struct opts {
 	unsigned int given; /* enum opt_flag */
 	bool reuse;
+	bool yes;
 	int64_t sweep;
 	const char *state;
 	int64_t limit;
@@ -262,9 +264,10 @@ run_plan(struct call_ctx *ctx, const struct opts *o, char **args)
 {
 	cJSON *p = spec_params(args[0]);
 
-	(void)o;
 	if (p == NULL)
 		return EXIT_USAGE;
+	if (o->reuse)
+		cJSON_AddTrueToObject(p, "reuse");
 	ctx->spec_path = args[0];
 	return call_render(ctx, "sweep.plan", p, render_plan);
 }
@@ -278,6 +281,8 @@ run_submit(struct call_ctx *ctx, const struct opts *o, char **args)
 		return EXIT_USAGE;
 	if (o->reuse)
 		cJSON_AddTrueToObject(p, "reuse");
+	if (o->yes)
+		cJSON_AddTrueToObject(p, "yes");
 	ctx->spec_path = args[0];
 	return call_render(ctx, "sweep.submit", p, render_submit);
 }
@@ -569,10 +574,10 @@ static const struct verb verbs[] = {
      "every budget: limit, reserved, spent, remaining"},
     {"reload", "", 0, 0, 0, run_reload,
      "re-read rftd's configuration; a bad one is refused, the old kept"},
-    {"plan", "SPEC", 1, 1, 0, run_plan,
-     "validate and expand a sweep spec; nothing is stored or run"},
-    {"submit", "SPEC [--reuse]", 1, 1, OPT_REUSE, run_submit,
-     "store a sweep and start it; prints its id"},
+    {"plan", "SPEC [--reuse]", 1, 1, OPT_REUSE, run_plan,
+     "validate and expand a sweep spec, bill it, warn; nothing is stored"},
+    {"submit", "SPEC [--reuse] [--yes]", 1, 1, OPT_REUSE | OPT_YES, run_submit,
+     "store a sweep and start it (--yes: despite warnings)"},
     {"sweeps", "", 0, 0, 0, run_sweeps, "list the sweeps"},
     {"sweep show", "ID", 1, 1, 0, run_sweep_show,
      "a sweep and its trials with state and objective"},
@@ -707,6 +712,8 @@ flag_name(unsigned int flag)
 		return "--metric";
 	case OPT_BY:
 		return "--by";
+	case OPT_YES:
+		return "--yes";
 	default:
 		return "--action";
 	}
@@ -731,6 +738,7 @@ main(int argc, char **argv)
 	    {"metric", required_argument, NULL, 'M'},
 	    {"action", required_argument, NULL, 'a'},
 	    {"by", required_argument, NULL, 'b'},
+	    {"yes", no_argument, NULL, 'y'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct call_ctx ctx = {.timeout_ms = 30000};
@@ -827,6 +835,10 @@ main(int argc, char **argv)
 		case 'b':
 			o.given |= OPT_BY;
 			o.by = optarg;
+			break;
+		case 'y':
+			o.given |= OPT_YES;
+			o.yes = true;
 			break;
 		default:
 			usage(stderr);

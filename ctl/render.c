@@ -136,8 +136,22 @@ void
 render_error(const struct render_opts *ro, const struct proto_reply *rep)
 {
 	const cJSON *errors = get(rep->data, "errors");
+	const cJSON *warnings = get(rep->data, "warnings");
 	const cJSON *e;
 
+	if (rep->code == PROTO_E_REFUSED && cJSON_GetArraySize(warnings) > 0) {
+		/* A plan's warnings, not confirmed: each with its path. */
+		fprintf(ro->err,
+			"rftctl: %s: the plan has %d warning%s and nothing "
+			"was stored; submit --yes goes ahead all the same:\n",
+			ro->spec_path ? ro->spec_path : "spec",
+			cJSON_GetArraySize(warnings),
+			cJSON_GetArraySize(warnings) == 1 ? "" : "s");
+		cJSON_ArrayForEach(e, warnings)
+		    fprintf(ro->err, "  %s: %s\n", str(e, "path", "/"),
+			    str(e, "message", "?"));
+		return;
+	}
 	if (!cJSON_IsArray(errors)) {
 		fprintf(ro->err, "rftctl: %s (%s)\n", rep->message,
 			proto_error_text(rep->code));
@@ -345,12 +359,42 @@ render_plan(const struct render_opts *ro, const cJSON *r)
 				num(b, "jobs_fit_at_once", 0));
 		else
 			fprintf(ro->out, "budgets: no limit applies\n");
+		if (cJSON_IsNumber(get(b, "expected_cost_usd")))
+			fprintf(ro->out,
+				"early stopping (%s): expected about $%.2f, an "
+				"estimate (full grid $%.2f, worst case "
+				"$%.2f)\n",
+				str(b, "early_stopping", "?"),
+				num(b, "expected_cost_usd", 0),
+				num(b, "expected_usd", 0),
+				num(b, "worst_case_usd", 0));
+		else if (cJSON_IsString(get(b, "early_stopping")))
+			fprintf(ro->out,
+				"early stopping (%s): expected cost %s\n",
+				str(b, "early_stopping", "?"),
+				str(b, "expected_cost_note", "unknown"));
 	}
-	if (num(r, "already_stored", 0) > 0)
+	if (flag(r, "reuse"))
+		fprintf(ro->out,
+			"--reuse: %.0f of the %.0f trials run; %.0f stored "
+			"ones are linked instead (they ended, or run under "
+			"an earlier sweep) and the bill leaves them out\n",
+			num(r, "trials_to_run", 0), num(r, "trials", 0),
+			num(r, "reused", 0));
+	else if (num(r, "already_stored", 0) > 0)
 		fprintf(ro->out,
 			"%.0f of these trials are already stored: submit "
 			"--reuse links them instead of running them again\n",
 			num(r, "already_stored", 0));
+	cJSON_ArrayForEach(t, get(r, "warnings"))
+	    fprintf(ro->out, "warning: %s: %s\n", str(t, "path", "/"),
+		    str(t, "message", "?"));
+	cJSON_ArrayForEach(t, get(r, "notes"))
+	    fprintf(ro->out, "note: %s: %s\n", str(t, "path", "/"),
+		    str(t, "message", "?"));
+	if (cJSON_GetArraySize(get(r, "warnings")) > 0)
+		fprintf(ro->out, "submit refuses this spec unless given "
+				 "--yes\n");
 	tab = table_new(4, headers);
 	cJSON_ArrayForEach(t, get(r, "preview"))
 	{
@@ -377,6 +421,8 @@ render_plan(const struct render_opts *ro, const cJSON *r)
 void
 render_submit(const struct render_opts *ro, const cJSON *r)
 {
+	const cJSON *w;
+
 	fprintf(ro->out, "sweep %.0f \"%s\" submitted: %.0f trials",
 		num(r, "sweep_id", 0), str(r, "name", "?"),
 		num(r, "trials", 0));
@@ -384,6 +430,9 @@ render_submit(const struct render_opts *ro, const cJSON *r)
 		fprintf(ro->out, ", %.0f reused from earlier sweeps",
 			num(r, "reused", 0));
 	fprintf(ro->out, "%s\n", flag(r, "simulated") ? " (simulated)" : "");
+	cJSON_ArrayForEach(w, get(r, "warnings"))
+	    fprintf(ro->out, "confirmed warning: %s: %s\n", str(w, "path", "/"),
+		    str(w, "message", "?"));
 }
 
 static void

@@ -35,6 +35,46 @@ backend_can_pause(struct backend *be, const char *remote_id)
 	return be->ops->can_pause == NULL || be->ops->can_pause(be, remote_id);
 }
 
+/* Whether `name` is grader.KEY.SPLIT_reward_mean with KEY in `graders`. */
+static bool
+per_grader_name(const char *name, const char *const *graders)
+{
+	static const char *const splits[] = {".train_reward_mean",
+					     ".valid_reward_mean"};
+	size_t len = strlen(name);
+
+	if (strncmp(name, "grader.", 7) != 0 || graders == NULL)
+		return false;
+	for (size_t i = 0; i < ARRAY_LEN(splits); i++) {
+		size_t slen = strlen(splits[i]);
+
+		if (len <= 7 + slen ||
+		    strcmp(name + len - slen, splits[i]) != 0)
+			continue;
+		for (const char *const *g = graders; *g != NULL; g++)
+			if (strlen(*g) == len - 7 - slen &&
+			    strncmp(name + 7, *g, len - 7 - slen) == 0)
+				return true;
+	}
+	return false;
+}
+
+enum backend_reports
+backend_reports(const struct backend *be, const char *name,
+		const char *const *graders)
+{
+	const struct backend_metrics *m = be->ops->metrics;
+
+	if (m == NULL)
+		return BACKEND_REPORTS_UNKNOWN;
+	for (const char *const *n = m->names; *n != NULL; n++)
+		if (strcmp(*n, name) == 0)
+			return BACKEND_REPORTS_YES;
+	if (m->per_grader && per_grader_name(name, graders))
+		return BACKEND_REPORTS_YES;
+	return m->open ? BACKEND_REPORTS_MAYBE : BACKEND_REPORTS_NO;
+}
+
 /* A round of answers is one unit of the scheduler's store writes. */
 static void
 env_round(void *arg, bool begin)

@@ -121,6 +121,22 @@ struct backend_owned {
 
 typedef void (*backend_owned_cb)(void *arg, const struct backend_owned *job);
 
+/*
+ * The metric names the jobs of a type of backend report, so that a plan
+ * can tell a spec whose objective no job will ever report (a typo, a
+ * valid_* metric without validation data) before anything is spent.
+ */
+struct backend_metrics {
+	/* NULL-ended: the canonical names, then the provider's own. */
+	const char *const *names;
+	/* Also grader.KEY.train_reward_mean and grader.KEY.valid_reward_mean,
+	 * KEY a grader of the spec (of a multi grader: one of its graders). */
+	bool per_grader;
+	/* Jobs may report names of their own as well (a trainer's): a name
+	 * not listed is not known to rftd, but may still come. */
+	bool open;
+};
+
 struct backend_ops {
 	const char *type;
 	/* Hyperparameters are the user's own names with JSON scalar values
@@ -157,6 +173,13 @@ struct backend_ops {
 	 * max_job_hours). */
 	double (*estimate_hours)(struct backend *be,
 				 const struct backend_job *job);
+	/* The training steps a job will take, spread evenly over its hours:
+	 * > 0, or 0 when the backend cannot say.  Optional (a plan's
+	 * expected cost under early stopping needs it). */
+	int64_t (*estimate_steps)(struct backend *be,
+				  const struct backend_job *job);
+	/* What its jobs report; NULL: not known, nothing is checked. */
+	const struct backend_metrics *metrics;
 	/* Applies a reloaded configuration of the same type. */
 	void (*reconfigure)(struct backend *be,
 			    const struct config_backend *cfg);
@@ -240,6 +263,20 @@ void backends_free(struct daemon *d);
 struct backend *backend_find(struct daemon *d, const char *name);
 /* Whether job `remote_id` (NULL: none yet) of `be` can pause. */
 bool backend_can_pause(struct backend *be, const char *remote_id);
+
+enum backend_reports {
+	BACKEND_REPORTS_NO,
+	BACKEND_REPORTS_YES,
+	BACKEND_REPORTS_MAYBE, /* not a name rftd knows; a trainer's may come */
+	BACKEND_REPORTS_UNKNOWN, /* the type does not say what it reports */
+};
+
+/*
+ * Whether the jobs of `be` report metric `name`.  `graders` (NULL-ended)
+ * are the keys that per-grader names may carry.
+ */
+enum backend_reports backend_reports(const struct backend *be, const char *name,
+				     const char *const *graders);
 /* Every backend's check_host(): 0, or -EINVAL with "backend NAME: why". */
 int backends_check_host(const struct config *cfg, char *err, size_t errlen);
 

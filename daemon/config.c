@@ -100,6 +100,9 @@ static const struct config_option budget_options[] = {
      "model-grader output tokens per training hour (millions), estimated"},
     {"cancel_latency", CONFIG_DOUBLE, CFG(cancel_latency), 0, 3600, true,
      "seconds a pause or cancel takes to stop the billing"},
+    {"confirm_above", CONFIG_MONEY, CFG(confirm_above), 0, 1e9, true,
+     "a sweep whose worst case is more USD is submitted only when "
+     "confirmed (rftctl submit --yes); unset: never asked"},
 };
 
 struct table {
@@ -784,6 +787,7 @@ set_defaults(struct config *cfg)
 	cfg->tick_ms = 200;
 	cfg->max_trials = 10000;
 	cfg->budget_global = cfg->budget_day = cfg->budget_month = -1;
+	cfg->confirm_above = -1;
 	cfg->default_max_job_hours = 4;
 	cfg->grader_mtok_in_per_hour = 2;
 	cfg->grader_mtok_out_per_hour = 0.5;

@@ -106,6 +106,9 @@ struct config {
 	double grader_mtok_in_per_hour; /* model-grader tokens estimate */
 	double grader_mtok_out_per_hour;
 	double cancel_latency; /* seconds a stop takes to bite */
+	/* A worst case above this many USD needs a confirmed submit; < 0
+	 * when unset. */
+	double confirm_above;
 };
 
 /* The price of `model` on `backend` (exact model first, then "*"). */

@@ -62,6 +62,7 @@ daemon_reload(struct daemon *d, char **errors, char *changed, size_t len)
 	d->cfg.grader_mtok_in_per_hour = next.grader_mtok_in_per_hour;
 	d->cfg.grader_mtok_out_per_hour = next.grader_mtok_out_per_hour;
 	d->cfg.cancel_latency = next.cancel_latency;
+	d->cfg.confirm_above = next.confirm_above;
 	config_free(&next);
 	meter_limits(d);
 	if (d->verbose)

@@ -11,6 +11,7 @@
 #include "datasets.h"
 #include "log.h"
 #include "meter.h"
+#include "plan.h"
 #include "scheduler.h"
 #include "spec.h"
 #include "store.h"
@@ -406,33 +407,88 @@ trial_json(const struct spec_trial *t, size_t ordinal)
 }
 
 /*
- * The bill before the spend: prices every trial, sums the worst case and
- * the expected cost, and counts how many jobs fit the budgets' room at
- * once (the expected cost only when `expected`: it asks the backend to
- * estimate every trial).  Adds "bill" to `out`.  Fails (unpriced, or not
- * one job fits) with `err` filled.
+ * Each trial's estimates, and whether it runs: with `reuse`, a trial
+ * stored already runs again only when it failed or was cancelled (as
+ * store_sweep_create() decides); without, every trial runs (or the
+ * submit is refused).  `steps`: ask the backend for steps too.  Sets
+ * *known to the trials stored already and *reused to those that do not
+ * run.  Returns the array (free it).
+ */
+static struct plan_trial *
+plan_trials(struct daemon *d, const struct spec *spec, struct backend *be,
+	    bool reuse, bool steps, size_t *known, size_t *reused)
+{
+	struct plan_trial *pt = xcalloc(spec->ntrials, sizeof(*pt));
+	struct trial_rows tr;
+	const cJSON *e;
+	cJSON *found;
+
+	for (size_t i = 0; i < spec->ntrials; i++) {
+		struct backend_job bj;
+
+		backend_job_of(spec, &spec->trials[i], &bj);
+		pt[i].hours = be->ops->estimate_hours(be, &bj);
+		if (steps && be->ops->estimate_steps != NULL)
+			pt[i].steps = be->ops->estimate_steps(be, &bj);
+		pt[i].runs = true;
+	}
+	trial_rows_build(spec, &tr);
+	found = store_trials_known(d->store, tr.rows, tr.n);
+	trial_rows_free(&tr);
+	*known = (size_t)cJSON_GetArraySize(found);
+	*reused = 0;
+	cJSON_ArrayForEach(e, (reuse ? found : NULL))
+	{
+		int i = cJSON_GetObjectItem(e, "ordinal")->valueint;
+		const char *state =
+		    cJSON_GetObjectItem(e, "state")->valuestring;
+
+		if (i >= 0 && (size_t)i < spec->ntrials &&
+		    strcmp(state, "failed") != 0 &&
+		    strcmp(state, "cancelled") != 0) {
+			pt[i].runs = false;
+			(*reused)++;
+		}
+	}
+	cJSON_Delete(found);
+	return pt;
+}
+
+/*
+ * The bill before the spend: prices the trials that run, sums the worst
+ * case and the expected cost, and counts how many jobs fit the budgets'
+ * room at once (the expected cost only when `expected`, from the
+ * estimates in `pt`; under early stopping also the cost expected with
+ * the rule, plan.h).  Adds "bill" to `out` and sets *worst_total.  Fails
+ * (unpriced, or not one job fits) with `err` filled.
  */
 static int
 bill(struct daemon *d, const struct spec *spec, struct backend *be,
-     bool expected, cJSON *out, struct proto_error *err)
+     const struct plan_trial *pt, bool expected, cJSON *out,
+     double *worst_total, struct proto_error *err)
 {
 	double mjh = meter_max_hours(d, spec->max_job_hours);
-	double worst_total = 0, expected_total = 0, worst_max = 0, rate = 0;
+	double expected_total = 0, early_total = 0, worst_max = 0, rate = 0;
 	double rate_max = 0; /* of the priciest job */
 	double room = INFINITY, now = now_wall();
 	const char *tight = NULL;
 	struct budget_job *live;
-	size_t nlive = meter_live(d, &live);
+	size_t nlive = meter_live(d, &live), nrun = 0;
 	struct budget_scope *scopes[3] = {&d->budget->global, &d->budget->day,
 					  &d->budget->month};
 	char why[256], tight_name[32] = "";
+	bool early = expected && spec->early.rule != EARLY_NONE;
+	bool early_known = true;
 	cJSON *b;
 	long fits;
 
+	*worst_total = 0;
 	for (size_t i = 0; i < spec->ntrials; i++) {
-		struct backend_job bj;
-		double worst;
+		double worst, h;
 
+		if (!pt[i].runs)
+			continue; /* reused: it ran, or runs, elsewhere */
+		nrun++;
 		if (meter_price(d, spec->backend, spec->model,
 				spec->trials[i].grader, mjh,
 				spec->allow_unpriced, &rate, &worst, why,
@@ -441,16 +497,20 @@ bill(struct daemon *d, const struct spec *spec, struct backend *be,
 			return proto_error_set(err, PROTO_E_OVER_BUDGET,
 					       "/model: %s", why);
 		}
-		worst_total += worst;
+		*worst_total += worst;
 		if (worst >= worst_max) {
 			worst_max = worst;
 			rate_max = rate;
 		}
 		if (!expected)
 			continue; /* submit needs the worst case only */
-		backend_job_of(spec, &spec->trials[i], &bj);
-		expected_total +=
-		    rate * fmin(mjh, be->ops->estimate_hours(be, &bj));
+		expected_total += rate * fmin(mjh, pt[i].hours);
+		h = early ? plan_early_hours(&spec->early, spec->ntrials,
+					     pt[i].hours, pt[i].steps, mjh)
+			  : 0;
+		if (h < 0)
+			early_known = false;
+		early_total += rate * fmax(h, 0);
 	}
 	for (size_t k = 0; k < 3; k++) {
 		double r;
@@ -472,15 +532,35 @@ bill(struct daemon *d, const struct spec *spec, struct backend *be,
 		tight = "the sweep's budget_usd";
 	}
 	fits = worst_max <= 0 || isinf(room)
-		   ? (long)spec->ntrials
-		   : (long)fmin((double)spec->ntrials,
+		   ? (long)nrun
+		   : (long)fmin((double)nrun,
 				floor(fmax(0, room) / worst_max + 1e-9));
 	b = cJSON_AddObjectToObject(out, "bill");
+	cJSON_AddNumberToObject(b, "trials", (double)nrun);
 	cJSON_AddNumberToObject(b, "rate_usd_per_hour", rate_max);
 	cJSON_AddNumberToObject(b, "max_job_hours", mjh);
-	cJSON_AddNumberToObject(b, "worst_case_usd", worst_total);
+	cJSON_AddNumberToObject(b, "worst_case_usd", *worst_total);
 	if (expected)
 		cJSON_AddNumberToObject(b, "expected_usd", expected_total);
+	if (early)
+		cJSON_AddStringToObject(b, "early_stopping",
+					early_rule_name(spec->early.rule));
+	if (early && early_known) {
+		cJSON_AddNumberToObject(b, "expected_cost_usd", early_total);
+		snprintf(why, sizeof(why),
+			 "an estimate of the cost with early stopping (%s), "
+			 "from the backend's estimates of each trial's hours "
+			 "and steps; expected_usd is the full grid's",
+			 early_rule_name(spec->early.rule));
+		cJSON_AddStringToObject(b, "expected_cost_note", why);
+	} else if (early) {
+		cJSON_AddNullToObject(b, "expected_cost_usd");
+		snprintf(why, sizeof(why),
+			 "unknown: backend %s cannot say how many steps its "
+			 "jobs take",
+			 be->name);
+		cJSON_AddStringToObject(b, "expected_cost_note", why);
+	}
 	cJSON_AddNumberToObject(b, "worst_per_job_usd", worst_max);
 	if (isinf(room))
 		cJSON_AddNullToObject(b, "room_usd");
@@ -489,7 +569,7 @@ bill(struct daemon *d, const struct spec *spec, struct backend *be,
 	if (tight != NULL)
 		cJSON_AddStringToObject(b, "tightest", tight);
 	cJSON_AddNumberToObject(b, "jobs_fit_at_once", (double)fits);
-	if (fits == 0)
+	if (fits == 0 && nrun > 0)
 		return proto_error_set(err, PROTO_E_OVER_BUDGET,
 				       "not even one job fits: a job's worst "
 				       "case is $%.2f ($%.2f/h x %g h) and %s "
@@ -499,20 +579,62 @@ bill(struct daemon *d, const struct spec *spec, struct backend *be,
 	return 0;
 }
 
+/*
+ * What plan and submit both work out: which trials run, their bill and
+ * the warnings (plan.h).  Adds "reuse", "already_stored", "reused",
+ * "trials_to_run", "bill", "warnings" and "notes" to `out`, and sets
+ * *nwarnings.  Fails as bill() does (then without the warnings).
+ */
+static int
+plan_figures(struct daemon *d, const struct spec *spec, struct backend *be,
+	     bool reuse, bool expected, cJSON *out, int *nwarnings,
+	     struct proto_error *err)
+{
+	size_t known, reused;
+	struct plan_trial *pt = plan_trials(
+	    d, spec, be, reuse, expected && spec->early.rule != EARLY_NONE,
+	    &known, &reused);
+	struct plan_facts facts = {
+	    .spec = spec,
+	    .be = be,
+	    .trials = pt,
+	    .max_hours = meter_max_hours(d, spec->max_job_hours),
+	    .confirm_above = d->cfg.confirm_above,
+	};
+
+	*nwarnings = 0;
+	cJSON_AddBoolToObject(out, "reuse", reuse);
+	cJSON_AddNumberToObject(out, "already_stored", (double)known);
+	cJSON_AddNumberToObject(out, "reused", (double)reused);
+	cJSON_AddNumberToObject(out, "trials_to_run",
+				(double)(spec->ntrials - reused));
+	if (bill(d, spec, be, pt, expected, out, &facts.worst_usd, err) != 0) {
+		free(pt);
+		return err->code;
+	}
+	*nwarnings = plan_check(&facts, out);
+	free(pt);
+	return 0;
+}
+
 static int
 sweep_plan(struct daemon *d, const cJSON *params, cJSON **result,
 	   struct proto_error *err)
 {
-	static const char *const allowed[] = {"spec", NULL};
+	static const char *const allowed[] = {"spec", "reuse", NULL};
+	const cJSON *reuse = cJSON_GetObjectItemCaseSensitive(params, "reuse");
 	struct backend *be;
-	struct trial_rows tr;
 	struct spec *spec;
-	cJSON *r, *list, *data, *known;
+	cJSON *r, *list, *data;
 	const cJSON *g;
 	double lo = INFINITY, hi = 0, sum = 0;
+	int nwarnings;
 
 	if (check_params(params, allowed, err) != 0)
 		return err->code;
+	if (reuse != NULL && !cJSON_IsBool(reuse))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/reuse: must be true or false");
 	if (parse_spec(d, params, &spec, err, &data) != 0) {
 		*result = data; /* every problem, as the error's data */
 		return err->code;
@@ -573,13 +695,8 @@ sweep_plan(struct daemon *d, const cJSON *params, cJSON **result,
 						sum * be->gpus_per_job);
 		}
 	}
-	trial_rows_build(spec, &tr);
-	known = store_trials_known(d->store, tr.rows, tr.n);
-	trial_rows_free(&tr);
-	cJSON_AddNumberToObject(r, "already_stored",
-				known ? cJSON_GetArraySize(known) : 0);
-	cJSON_Delete(known);
-	if (bill(d, spec, be, true, r, err) != 0) {
+	if (plan_figures(d, spec, be, cJSON_IsTrue(reuse), true, r, &nwarnings,
+			 err) != 0) {
 		spec_free(spec);
 		*result = r; /* the figures go with the refusal */
 		return err->code;
@@ -589,17 +706,60 @@ sweep_plan(struct daemon *d, const cJSON *params, cJSON **result,
 	return 0;
 }
 
+/*
+ * Submit's side of the plan: the bill of the trials that run (refused as
+ * plan refuses it), then the warnings, which refuse the spec unless the
+ * request confirms them ("yes"), so that every client is asked, not only
+ * rftctl.  0 with *warnings the confirmed ones (or NULL); else `err`
+ * filled and *data the figures, the error's data.
+ */
+static int
+submit_check(struct daemon *d, const struct spec *spec, struct backend *be,
+	     const cJSON *params, cJSON **warnings, cJSON **data,
+	     struct proto_error *err)
+{
+	const cJSON *reuse = cJSON_GetObjectItemCaseSensitive(params, "reuse");
+	const cJSON *yes = cJSON_GetObjectItemCaseSensitive(params, "yes");
+	cJSON *figures = cJSON_CreateObject();
+	char text[2048], excerpt[404];
+	int n;
+
+	*warnings = *data = NULL;
+	if (plan_figures(d, spec, be, cJSON_IsTrue(reuse), false, figures, &n,
+			 err) != 0) {
+		*data = figures;
+		return err->code;
+	}
+	if (n > 0 && !cJSON_IsTrue(yes)) {
+		plan_warnings_text(cJSON_GetObjectItem(figures, "warnings"),
+				   text, sizeof(text));
+		proto_error_set(err, PROTO_E_REFUSED,
+				"the plan has %d warning%s and nothing was "
+				"stored; submit with yes (rftctl submit "
+				"--yes) to go ahead all the same:\n%s",
+				n, n == 1 ? "" : "s",
+				utf8_excerpt(excerpt, sizeof(excerpt), text));
+		*data = figures;
+		return err->code;
+	}
+	if (n > 0)
+		*warnings = cJSON_DetachItemFromObject(figures, "warnings");
+	cJSON_Delete(figures);
+	return 0;
+}
+
 static int
 sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 	     struct proto_error *err)
 {
-	static const char *const allowed[] = {"spec", "reuse", NULL};
+	static const char *const allowed[] = {"spec", "reuse", "yes", NULL};
 	const cJSON *reuse = cJSON_GetObjectItemCaseSensitive(params, "reuse");
+	const cJSON *yes = cJSON_GetObjectItemCaseSensitive(params, "yes");
 	struct store_sweep_new sw;
 	struct trial_rows tr;
 	struct backend *be;
 	struct spec *spec;
-	cJSON *data = NULL, *existing = NULL;
+	cJSON *data = NULL, *existing = NULL, *warnings;
 	char *spec_text, *early_text = NULL;
 	int64_t sweep_id = 0;
 	size_t reused = 0;
@@ -610,20 +770,18 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 	if (reuse != NULL && !cJSON_IsBool(reuse))
 		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
 				       "/params/reuse: must be true or false");
+	if (yes != NULL && !cJSON_IsBool(yes))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/yes: must be true or false");
 	if (parse_spec(d, params, &spec, err, &data) != 0) {
 		*result = data; /* the caller sends it as error data */
 		return err->code;
 	}
 	be = backend_find(d, spec->backend);
-	{
-		cJSON *figures = cJSON_CreateObject();
-
-		if (bill(d, spec, be, false, figures, err) != 0) {
-			spec_free(spec);
-			*result = figures;
-			return err->code;
-		}
-		cJSON_Delete(figures);
+	if (submit_check(d, spec, be, params, &warnings, &data, err) != 0) {
+		spec_free(spec);
+		*result = data;
+		return err->code;
 	}
 	spec_text = cJSON_PrintUnformatted(spec->root);
 	if (spec->early.rule != EARLY_NONE) {
@@ -672,24 +830,29 @@ sweep_submit(struct daemon *d, const cJSON *params, cJSON **result,
 		    cJSON_GetObjectItem(existing->child, "state")->valuestring);
 		*result = cJSON_CreateObject();
 		cJSON_AddItemToObject(*result, "existing", existing);
+		cJSON_Delete(warnings);
 		spec_free(spec);
 		return err->code;
 	}
 	if (rc != 0) {
+		cJSON_Delete(warnings);
 		spec_free(spec);
 		return proto_error_set(err, PROTO_E_STORE,
 				       "the sweep could not be stored; "
 				       "nothing was changed");
 	}
-	log_info("sweep %lld '%s': %zu trials (%zu reused) on %s%s",
+	log_info("sweep %lld '%s': %zu trials (%zu reused) on %s%s%s",
 		 (long long)sweep_id, spec->name, spec->ntrials, reused,
-		 spec->backend, sw.simulated ? " (simulated)" : "");
+		 spec->backend, sw.simulated ? " (simulated)" : "",
+		 warnings != NULL ? ", its plan's warnings confirmed" : "");
 	*result = cJSON_CreateObject();
 	cJSON_AddNumberToObject(*result, "sweep_id", (double)sweep_id);
 	cJSON_AddStringToObject(*result, "name", spec->name);
 	cJSON_AddNumberToObject(*result, "trials", (double)spec->ntrials);
 	cJSON_AddNumberToObject(*result, "reused", (double)reused);
 	cJSON_AddBoolToObject(*result, "simulated", sw.simulated);
+	if (warnings != NULL)
+		cJSON_AddItemToObject(*result, "warnings", warnings);
 	spec_free(spec);
 	meter_limits(d); /* the sweep's own budget, if it has one */
 	scheduler_kick(d->sched);
@@ -762,7 +925,7 @@ sweep_submit_start(struct daemon *d, const struct peer *peer,
 	struct preflight *pf;
 	struct backend *be;
 	struct spec *spec;
-	cJSON *data = NULL;
+	cJSON *data = NULL, *warnings;
 
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(params, "spec"), "backend");
@@ -775,6 +938,13 @@ sweep_submit_start(struct daemon *d, const struct peer *peer,
 		*result = data;
 		return err->code;
 	}
+	/* A spec refused for its plan costs the provider no request. */
+	if (submit_check(d, spec, be, params, &warnings, &data, err) != 0) {
+		spec_free(spec);
+		*result = data;
+		return err->code;
+	}
+	cJSON_Delete(warnings); /* asked again after the preflight */
 	pf = xcalloc(1, sizeof(*pf));
 	pf->d = d;
 	pf->params = cJSON_Duplicate(params, true);

@@ -2340,6 +2340,29 @@ oai_check_host(const struct config_backend *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * What event_metrics() stores: the canonical names, step_seconds, and the
+ * flat figures of an RFT metrics event under the provider's own names.
+ */
+static const char *const oai_metric_names[] = {
+    "train_reward_mean",
+    "valid_reward_mean",
+    "step_seconds",
+    "train_mean_reward",
+    "full_valid_mean_reward",
+    "full_valid_mean_parse_error",
+    "reasoning_tokens_mean",
+    "completion_tokens_mean",
+    "valid_reasoning_tokens_mean",
+    "mean_unresponsive_rewards",
+    NULL,
+};
+
+static const struct backend_metrics oai_metrics = {
+    .names = oai_metric_names,
+    .per_grader = true,
+};
+
 static const struct backend_ops oai_ops = {
     .type = "openai",
     .submit = oai_submit,
@@ -2349,6 +2372,7 @@ static const struct backend_ops oai_ops = {
     .list_owned = oai_list_owned,
     .preflight = oai_preflight,
     .estimate_hours = oai_estimate_hours,
+    .metrics = &oai_metrics,
     .reconfigure = oai_reconfigure,
     .close = oai_close,
     .destroy = oai_destroy,

@@ -2379,6 +2379,21 @@ proc_destroy(struct backend *be)
 	free(be);
 }
 
+/*
+ * The canonical names (metrics.h); a trainer reports any names it likes
+ * besides, so a name not listed here is not an error.
+ */
+static const char *const proc_metric_names[] = {
+    "train_reward_mean",
+    "valid_reward_mean",
+    NULL,
+};
+
+static const struct backend_metrics proc_metrics = {
+    .names = proc_metric_names,
+    .open = true,
+};
+
 static const struct backend_ops proc_ops = {
     .type = "process",
     .any_hyperparameters = true,
@@ -2389,6 +2404,7 @@ static const struct backend_ops proc_ops = {
     .can_pause = proc_can_pause,
     .list_owned = proc_list_owned,
     .estimate_hours = proc_estimate_hours,
+    .metrics = &proc_metrics,
     .check_job = proc_check_job,
     .reconfigure = proc_reconfigure,
     .close = proc_close,

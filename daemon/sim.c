@@ -630,6 +630,35 @@ sim_estimate_hours(struct backend *be, const struct backend_job *job)
 	return (double)m.steps * m.step_secs / 3600.0;
 }
 
+static int64_t
+sim_estimate_steps(struct backend *be, const struct backend_job *job)
+{
+	struct sim *sim = be->priv;
+	struct sim_model m;
+	cJSON *req = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(req, "hyperparameters",
+			      cJSON_Duplicate(job->hyperparameters, 1));
+	cJSON_AddItemToObject(req, "grader", cJSON_Duplicate(job->grader, 1));
+	model_init(&m, req, sim->failure_rate);
+	cJSON_Delete(req);
+	return m.steps;
+}
+
+/* What step_metrics() reports, the provider's raw names included. */
+static const char *const sim_metric_names[] = {
+    "train_reward_mean",
+    "valid_reward_mean",
+    "train_mean_reward",
+    "full_valid_mean_reward",
+    NULL,
+};
+
+static const struct backend_metrics sim_metrics = {
+    .names = sim_metric_names,
+    .per_grader = true,
+};
+
 /* The options of a [backend] of type sim. */
 struct sim_config {
 	double speed;		  /* simulated seconds per real second */
@@ -679,6 +708,8 @@ static const struct backend_ops sim_ops = {
     .control = sim_control,
     .list_owned = sim_list_owned,
     .estimate_hours = sim_estimate_hours,
+    .estimate_steps = sim_estimate_steps,
+    .metrics = &sim_metrics,
     .reconfigure = sim_reconfigure,
     .destroy = sim_destroy,
 };

@@ -237,7 +237,8 @@ class Bill(BudgetTest):
         first = self.submit(d, self.write_spec(
             "first.json", max_job_hours=0.3, seeds=[1],
             hyperparameters={"n_epochs": [3],
-                             "learning_rate_multiplier": [0.5, 1.0]}))
+                             "learning_rate_multiplier": [0.5, 1.0]}),
+            "--yes")
         wait_until(lambda: len(self.live_jobs(d, first)) == 2,
                    what="two live jobs")
         bill = d.ctl_json("plan", self.write_spec(max_job_hours=0.3))["bill"]
@@ -744,10 +745,11 @@ class BudgetSet(BudgetTest):
 class MaxJobHours(BudgetTest):
     def test_a_job_running_past_max_job_hours_is_cancelled(self):
         d = self.start()
+        # Cut off by max_job_hours on purpose: the plan warns of it.
         sweep_id = self.submit(d, self.write_spec(
             seeds=[1], max_job_hours=0.1,
             hyperparameters={"n_epochs": [1],
-                             "learning_rate_multiplier": [1.0]}))
+                             "learning_rate_multiplier": [1.0]}), "--yes")
         wait_until(lambda: [j.state for j in self.jobs_of(d, sweep_id)]
                    == ["cancelled"], what="the job to be cancelled")
         job, = self.jobs_of(d, sweep_id)
@@ -763,10 +765,11 @@ class MaxJobHours(BudgetTest):
 
     def test_a_cancelled_job_is_billed_up_to_its_cancel(self):
         d = self.start()
+        # Cut off by max_job_hours on purpose: the plan warns of it.
         sweep_id = self.submit(d, self.write_spec(
             seeds=[1], max_job_hours=0.1,
             hyperparameters={"n_epochs": [1],
-                             "learning_rate_multiplier": [1.0]}))
+                             "learning_rate_multiplier": [1.0]}), "--yes")
         wait_until(lambda: [j.state for j in self.jobs_of(d, sweep_id)]
                    == ["cancelled"], what="the job to be cancelled")
         job, = self.jobs_of(d, sweep_id)

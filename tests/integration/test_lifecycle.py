@@ -155,7 +155,7 @@ class Deadline(SimTest):
                        cancel_latency=cancel_latency)
         sweep_id = self.submit(d, self.write_spec(
             seeds=[1], max_job_hours=hours,
-            hyperparameters={"n_epochs": [3]}))
+            hyperparameters={"n_epochs": [3]}), "--yes")  # it warns
         wait_until(lambda: self.rows(
             d, "SELECT state FROM jobs") == [("cancelled",)],
             timeout=LONG_WAIT, what="the job to be cancelled")

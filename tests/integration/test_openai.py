@@ -215,7 +215,7 @@ class CreateRequest(OpenAITest):
             trials=2, graders=graders,
             hyperparameters={"learning_rate_multiplier": [0.5, 2.0],
                              "n_epochs": 2, "batch_size": 4},
-            seeds=[7]))
+            seeds=[7]), "--yes")  # 2 epochs: estimated past max_job_hours
         jobs = self.wait_submitted(d, 2)
         trials = {t["id"]: t for t in self.sweep(d, sid)["trials"]}
         files = {os.path.basename(r[1]): r[0] for r in self.rows(

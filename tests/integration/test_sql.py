@@ -22,7 +22,8 @@ class Sql(DaemonTest):
             f.write('{"messages":[{"role":"user","content":"1+1?"}],'
                     '"answer":"2"}\n')
         spec = {"name": "sql", "backend": "sim", "model": "m",
-                "training_file": data, "seeds": [1, 2],
+                "training_file": data, "validation_file": data,
+                "seeds": [1, 2],
                 "hyperparameters": {"n_epochs": [1, 2]},
                 "graders": {"g": {"type": "string_check", "name": "g",
                                   "input": "{{sample.output_text}}",

@@ -634,7 +634,7 @@ class SweepControl(SweepTest):
         spec = self.write_spec(graders={"exact": GRADERS["exact"]},
                                hyperparameters={"n_epochs": [3]},
                                max_job_hours=0.1)
-        sweep_id = self.submit(d, spec)
+        sweep_id = self.submit(d, spec, "--yes")  # the plan warns of it
         sweep = self.wait_for_sweep(d, sweep_id)
         self.assertEqual(sweep["trials"][0]["state"], "cancelled")
         job_id, = [j.id for j in self.jobs_of(d, sweep_id)]

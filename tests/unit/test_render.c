@@ -360,6 +360,20 @@ plan_of_a_gpu_backend_says_the_gpu_hours(void **state)
 	golden_of(render_plan, "plan-gpu", "plan-gpu", 0);
 }
 
+static void
+plan_prints_its_warnings_the_reuse_and_the_early_stopping_cost(void **state)
+{
+	(void)state;
+	golden_of(render_plan, "plan-warnings", "plan-warnings", 0);
+}
+
+static void
+plan_prints_notes_and_an_unknown_expected_cost(void **state)
+{
+	(void)state;
+	golden_of(render_plan, "plan-notes", "plan-notes", 0);
+}
+
 /* --- one line ------------------------------------------------------------- */
 
 static void
@@ -374,6 +388,13 @@ submit_counts_trials_reused_from_earlier_sweeps(void **state)
 {
 	(void)state;
 	golden_of(render_submit, "submit-reused", "submit-reused", 0);
+}
+
+static void
+submit_lists_the_warnings_it_confirmed(void **state)
+{
+	(void)state;
+	golden_of(render_submit, "submit-confirmed", "submit-confirmed", 0);
 }
 
 static void
@@ -446,6 +467,13 @@ error_of_a_spec_without_a_path_names_it_spec(void **state)
 {
 	(void)state;
 	error_golden("error-spec-one", NULL);
+}
+
+static void
+error_of_an_unconfirmed_plan_lists_every_warning_with_its_path(void **state)
+{
+	(void)state;
+	error_golden("error-warnings", "warn.json");
 }
 
 static void
@@ -649,8 +677,12 @@ main(void)
 	    cmocka_unit_test(plan_previews_the_first_trials_and_the_bill),
 	    cmocka_unit_test(plan_without_a_budget_says_no_limit_applies),
 	    cmocka_unit_test(plan_of_a_gpu_backend_says_the_gpu_hours),
+	    cmocka_unit_test(
+		plan_prints_its_warnings_the_reuse_and_the_early_stopping_cost),
+	    cmocka_unit_test(plan_prints_notes_and_an_unknown_expected_cost),
 	    cmocka_unit_test(submit_prints_the_new_sweep_id),
 	    cmocka_unit_test(submit_counts_trials_reused_from_earlier_sweeps),
+	    cmocka_unit_test(submit_lists_the_warnings_it_confirmed),
 	    cmocka_unit_test(reload_names_the_options_that_take_a_restart),
 	    cmocka_unit_test(reload_with_nothing_to_restart_prints_one_line),
 	    cmocka_unit_test(job_action_prints_the_job_state),
@@ -660,6 +692,8 @@ main(void)
 	    cmocka_unit_test(error_prints_the_message_and_the_code_text),
 	    cmocka_unit_test(error_of_a_spec_lists_every_problem_with_its_path),
 	    cmocka_unit_test(error_of_a_spec_without_a_path_names_it_spec),
+	    cmocka_unit_test(
+		error_of_an_unconfirmed_plan_lists_every_warning_with_its_path),
 	    cmocka_unit_test(error_of_a_reload_prints_the_configuration_errors),
 	    cmocka_unit_test(error_with_an_unknown_code_says_unknown_error),
 	    cmocka_unit_test(
