@@ -252,6 +252,7 @@ struct rtrial {
 	size_t cap;
 	char state[16], mark[16], job_state[16];
 	int64_t early_step, decided, job_id;
+	bool resume_owed;
 };
 
 struct by_id {
@@ -301,6 +302,7 @@ take_trial(const struct store_early_trial *t, void *arg)
 	x->early_step = t->early_step;
 	x->decided = t->decided;
 	x->job_id = t->job_id;
+	x->resume_owed = t->resume_owed;
 	r->ts[r->n] =
 	    (struct early_trial){.id = t->trial_id, .open = is_open(x)};
 	r->n++;
@@ -590,6 +592,12 @@ follow_up(struct ctx *cx, size_t i)
 			 early_rule_name(cx->c->rule),
 			 (long long)x->early_step);
 		cx->ops->act(cx->ops->arg, x->job_id, JOB_EV_PAUSE, why);
+	} else if (x->mark[0] == '\0' && x->resume_owed &&
+		   strcmp(x->job_state, "paused") == 0) {
+		snprintf(why, sizeof(why),
+			 "early stopping (%s) resumed it at step %lld",
+			 early_rule_name(cx->c->rule), (long long)x->decided);
+		cx->ops->act(cx->ops->arg, x->job_id, JOB_EV_RESUME, why);
 	} else if (strcmp(x->mark, "stopped") == 0 && job_in(x, live_states)) {
 		snprintf(why, sizeof(why),
 			 "early stopping (%s) stopped it at step %lld",
@@ -618,7 +626,7 @@ early_review(struct store *st, int64_t sweep_id, const struct early_config *c,
 	for (size_t i = 0; rc == 0 && i < r.n; i++) {
 		struct rtrial *x = &r.v[i];
 
-		if (x->mark[0] != '\0')
+		if (x->mark[0] != '\0' || x->resume_owed)
 			follow_up(&cx, i);
 		else if (strcmp(x->state, "running") == 0 &&
 			 job_in(x, running_states))

@@ -7,7 +7,13 @@ static const char sql_early_trials[] =
     "SELECT t.id, t.state, t.early_stop, coalesce(t.early_step, 0),"
     " coalesce((SELECT max(e.step) FROM early_stops e"
     "  WHERE e.trial_id = t.id), 0),"
-    " j.id, j.state"
+    " j.id, j.state,"
+    /* A resume decided whose job has not moved since: a crash came
+     * between the decision and the backend's call. */
+    " coalesce((SELECT e.action = 'resume' AND NOT EXISTS (SELECT 1"
+    "  FROM job_events v WHERE v.job_id = j.id AND v.type = 'state'"
+    "  AND v.created_at >= e.at) FROM early_stops e"
+    "  WHERE e.trial_id = t.id ORDER BY e.id DESC LIMIT 1), 0)"
     " FROM sweep_trials l JOIN trials t ON t.id = l.trial_id"
     " LEFT JOIN jobs j ON j.trial_id = t.id AND j.attempt = t.attempts"
     " WHERE l.sweep_id = ?1 ORDER BY l.ordinal;";
@@ -32,6 +38,7 @@ store_early_trials(struct store *st, int64_t sweep_id,
 		    .decided = sqlite3_column_int64(s, 4),
 		    .job_id = sqlite3_column_int64(s, 5),
 		    .job_state = col_text(s, 6),
+		    .resume_owed = sqlite3_column_int(s, 7),
 		};
 
 		fn(&t, arg);

@@ -344,6 +344,7 @@ struct store_early_trial {
 	int64_t decided;	/* the last step a rule judged it at, or 0 */
 	int64_t job_id;		/* its latest job, or 0 */
 	const char *job_state;	/* that job's state, or NULL */
+	bool resume_owed; /* a rule resumed it; its job has not moved since */
 };
 
 /* The trials of sweep `sweep_id`, in expansion order. */

@@ -10,6 +10,7 @@ import collections
 import json
 import os
 import signal
+import sqlite3
 import sys
 import unittest
 
@@ -224,6 +225,58 @@ class EarlyStopping(DaemonTest):
         self.assertEqual(self.rows(
             d, "SELECT action FROM early_stops WHERE trial_id = ?"
                " ORDER BY id", trial_id), [("pause",)])
+
+    def test_what_a_crash_left_undone_is_asked_again(self):
+        # The state a crash leaves between a decision (committed) and
+        # the backend's call (never made), written by hand while rftd is
+        # stopped: a resume decided for a job still paused, and a stop
+        # decided for a job still running.
+        d = self.start(speed=60)
+        self.submit(d, self.write_spec(
+            max_concurrent=1, seeds=[1, 2, 3],
+            hyperparameters={"n_epochs": [3], "eval_interval": [1],
+                             "learning_rate_multiplier": [1.2]},
+            early_stopping={"rule": "asha", "grace_steps": 2,
+                            "min_trials": 3}))
+
+        def two_jobs():
+            rows = self.rows(
+                d, "SELECT t.id, j.id, t.early_stop, j.state FROM trials t"
+                   " JOIN jobs j ON j.trial_id = t.id ORDER BY j.id")
+            if (len(rows) == 2 and rows[0][2] == "held"
+                    and rows[0][3] == "paused"
+                    and rows[1][3] in ("validating", "queued", "running")):
+                return rows
+            return None
+        (held_trial, held_job, _, _), (run_trial, run_job, _, _) = \
+            wait_until(two_jobs, timeout=LONG_WAIT,
+                       what="a held trial and a running one")
+        self.assertEqual(d.stop(), 0)
+        db = sqlite3.connect(d.database)
+        with db:
+            for trial, job, action in ((held_trial, held_job, "resume"),
+                                       (run_trial, run_job, "stop")):
+                db.execute(
+                    "INSERT INTO early_stops (at, sweep_id, trial_id,"
+                    " job_id, rule, metric, step, rung, value, threshold,"
+                    " peers, action) VALUES (strftime('%s', 'now') + 1,"
+                    " 1, ?, ?, 'asha', 'valid_reward_mean', 2, 0, 0.5,"
+                    " 0.6, 2, ?)", (trial, job, action))
+            db.execute("UPDATE trials SET early_stop = NULL WHERE id = ?",
+                       (held_trial,))
+            db.execute("UPDATE trials SET early_stop = 'stopped',"
+                       " early_step = 2 WHERE id = ?", (run_trial,))
+        db.close()
+        d.start()
+        wait_until(lambda: self.rows(
+            d, "SELECT state FROM jobs WHERE id = ?", held_job)[0][0]
+            in ("queued", "running", "succeeded"),
+            what="the resume decided before the crash")
+        wait_until(lambda: self.rows(
+            d, "SELECT state FROM trials WHERE id = ?", run_trial)
+            == [("stopped",)], what="the stop decided before the crash")
+        self.assertEqual(self.rows(d, "SELECT state FROM jobs WHERE id = ?",
+                                   run_job), [("cancelled",)])
 
     def test_the_rule_is_checked_with_its_json_path(self):
         d = self.start()
