@@ -30,8 +30,10 @@
  *           once the promotions its rung can ever give are taken by
  *           trials already better.
  * A decision needs min_trials trials (the judged one included) with a
- * value at the step; with fewer the trial goes on.  Ties favour the
- * judged trial.
+ * value at the step; with fewer a trial is never stopped: it goes on,
+ * except that asha's rung promotes no one yet, so while more trials may
+ * come the trial waits there, held (or goes on where it cannot wait).
+ * Ties favour the judged trial.
  *
  * The rules (early_judge) are pure; early_review() applies them to a
  * sweep's stored points, records each decision and asks for the pauses,
