@@ -444,8 +444,7 @@ plan_trials(struct daemon *d, const struct spec *spec, struct backend *be,
 		    cJSON_GetObjectItem(e, "state")->valuestring;
 
 		if (i >= 0 && (size_t)i < spec->ntrials &&
-		    strcmp(state, "failed") != 0 &&
-		    strcmp(state, "cancelled") != 0) {
+		    !store_trial_runs_again(state)) {
 			pt[i].runs = false;
 			(*reused)++;
 		}

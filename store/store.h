@@ -130,6 +130,13 @@ int store_sweep_create(struct store *st, const struct store_sweep_new *sw,
 		       size_t *reused, cJSON **existing);
 
 /*
+ * Whether a stored trial in `state` runs again when a sweep reuses it
+ * (it failed or was cancelled: it never finished), rather than being
+ * linked as it is.
+ */
+bool store_trial_runs_again(const char *state);
+
+/*
  * The trials among `trials` that are already stored: a JSON array of
  * {ordinal, trial_id, sweep_id, state}, or NULL on a store error.
  */

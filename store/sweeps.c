@@ -147,6 +147,12 @@ static const char sql_trial_reopen[] =
     " pending_reason = NULL, objective = NULL, best_step = NULL,"
     " early_stop = NULL, early_step = NULL, updated_at = ?3 WHERE id = ?1;";
 
+bool
+store_trial_runs_again(const char *state)
+{
+	return strcmp(state, "failed") == 0 || strcmp(state, "cancelled") == 0;
+}
+
 /* A failed or cancelled trial submitted again with reuse runs again. */
 static int
 reopen_trial(struct store *st, int64_t trial_id, int64_t sweep_id, double now)
@@ -221,8 +227,7 @@ store_sweep_create(struct store *st, const struct store_sweep_new *sw,
 			trial_id = (int64_t)cJSON_GetObjectItem(e, "trial_id")
 				       ->valuedouble;
 			e = e->next;
-			if (strcmp(state, "failed") == 0 ||
-			    strcmp(state, "cancelled") == 0) {
+			if (store_trial_runs_again(state)) {
 				/* It never finished: this sweep runs it. */
 				rc = reopen_trial(st, trial_id, *sweep_id, now);
 				is_reused = false;
