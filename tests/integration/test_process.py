@@ -522,8 +522,9 @@ class Budget(ProcessTest):
         self.assertGreater(spent, limit - 2 * 10 * 8,
                            "the jobs were stopped long before the limit")
         self.assertLessEqual(spent, limit + margin)
-        self.assertEqual(self.sweep(d, 1)["state"], "completed")
-        self.assertEqual([t["state"] for t in self.sweep(d, 1)["trials"]],
+        # The sweep is marked completed at the end of the tick after.
+        sweep = self.wait_for_sweep(d, 1)
+        self.assertEqual([t["state"] for t in sweep["trials"]],
                          ["cancelled"] * 2)
 
     def test_a_pause_budget_pauses_a_checkpointed_run_and_cancels_one_without(
