@@ -110,17 +110,26 @@ sim_tag(const cJSON *obj)
 	return flag(obj, "simulated") ? " [simulated]" : "";
 }
 
-/* Dollars for a cell: "$12.30", "sim$12.30" when they are simulated, or
- * `missing` when there is no figure. */
+/*
+ * Dollars for a cell: "$12.30", "sim$12.30" when they are simulated, or
+ * `missing` when there is no figure.  Less than a cent keeps two
+ * significant digits ("$0.0024", "$0.000061": short runs on one GPU), so
+ * that a cost is never shown as $0.00 when it is not.
+ */
 static void
 fmt_money(char *buf, size_t len, const cJSON *v, bool simulated,
 	  const char *missing)
 {
-	if (cJSON_IsNumber(v))
-		snprintf(buf, len, "%s$%.2f", simulated ? "sim" : "",
-			 v->valuedouble);
-	else
+	const char *sim = simulated ? "sim" : "";
+	int decimals = 2;
+
+	if (!cJSON_IsNumber(v)) {
 		snprintf(buf, len, "%s", missing);
+		return;
+	}
+	if (v->valuedouble != 0 && fabs(v->valuedouble) < 0.01)
+		decimals = (int)fmin(9, 1 - floor(log10(fabs(v->valuedouble))));
+	snprintf(buf, len, "%s$%.*f", sim, decimals, v->valuedouble);
 }
 
 void
@@ -607,7 +616,12 @@ render_leaderboard(const struct render_opts *ro, const cJSON *r)
 		snprintf(obj, sizeof(obj), "%.4f", num(row, "objective", 0));
 		fmt_num(step, sizeof(step), get(row, "best_step"));
 		fmt_money(cost, sizeof(cost), get(row, "cost_usd"), sim, "-");
-		fmt_num(value, sizeof(value), get(row, "reward_per_usd"));
+		/* Cheap runs return thousands per dollar: no exponent. */
+		if (num(row, "reward_per_usd", 0) >= 1e4)
+			snprintf(value, sizeof(value), "%.0f",
+				 num(row, "reward_per_usd", 0));
+		else
+			fmt_num(value, sizeof(value), get(row, "reward_per_usd"));
 		fmt_hps(hps, sizeof(hps), get(row, "hyperparameters"));
 		table_add(tab, cells);
 	}

@@ -788,10 +788,12 @@ class Show(BudgetTest):
         lines = [l.split() for l in
                  d.ctl("budget", check=True).stdout.splitlines()]
         self.assertEqual(lines, [
-            ["SCOPE", "LIMIT", "ACTION", "RESERVED", "SPENT", "REMAINING"],
-            ["global", "$500.00", "pause", "$0.00", "$0.00", "$500.00"],
-            ["day", "none", "pause", "$0.00", "$0.00", "none"],
-            ["month", "$2000.00", "cancel", "$0.00", "$0.00", "$2000.00"]])
+            ["SCOPE", "LIMIT", "ACTION", "RESERVED", "SPENT", "REMAINING",
+             "SWEEP"],
+            ["global", "$500.00", "pause", "$0.00", "$0.00", "$500.00", "-"],
+            ["day", "none", "pause", "$0.00", "$0.00", "none", "-"],
+            ["month", "$2000.00", "cancel", "$0.00", "$0.00", "$2000.00",
+             "-"]])
 
     def test_remaining_is_the_limit_less_spent_and_reserved(self):
         d = self.start(speed=300, budget="global = 500\n")

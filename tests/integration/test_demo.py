@@ -21,7 +21,7 @@ class Demo(unittest.TestCase):
         self.assertRegex(out, r"sweep 1 completed: \[completed\] 24/24 done")
         self.assertIn("RANK  TRIAL  GRADER", out)
         self.assertIn("mean_best", out)
-        self.assertRegex(out, r"sweep:1 +\$1500\.00 +pause")
+        self.assertRegex(out, r"sweep:1 +sim\$1500\.00 +pause")
         self.assertIn("rftd stopped cleanly", out)
 
 

@@ -240,12 +240,15 @@ class Completion(DaemonTest):
         self.check(["sql", "x", "--"], common + ["--format", "--max-rows"])
         self.check(["submit", "--r"], ["--reuse"])
         self.check(["budget", "set", "day", "5", "--a"], ["--action"])
+        self.check(["leaderboard", "1", "--"],
+                   common + ["--limit", "--by"])
 
     def test_option_values(self):
         self.check(["jobs", "--state", "c"], ["cancelling", "cancelled"])
         self.check(["sql", "q", "--format", ""],
                    ["table", "csv", "json", "ndjson", "jsonl"])
         self.check(["export", "1", "--format", ""], ["csv", "jsonl"])
+        self.check(["leaderboard", "1", "--by", ""], ["objective", "value"])
         self.check(["jobs", "--format=c"], ["csv"])
         self.check(["budget", "set", "day", "5", "--action", ""],
                    ["pause", "cancel"])
