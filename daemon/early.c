@@ -609,10 +609,11 @@ follow_up(struct ctx *cx, size_t i)
 
 int
 early_review(struct store *st, int64_t sweep_id, const struct early_config *c,
-	     const struct early_ops *ops, double now)
+	     const struct early_ops *ops, bool starved, double now)
 {
 	struct review r = {.maximize = c->maximize};
 	struct ctx cx = {st, sweep_id, c, ops, &r, now};
+	bool runs = false;
 	int rc, changed;
 
 	if (c->rule == EARLY_NONE)
@@ -632,6 +633,15 @@ early_review(struct store *st, int64_t sweep_id, const struct early_config *c,
 			 job_in(x, running_states))
 			rc = judge_running(&cx, i);
 	}
+	for (size_t i = 0; i < r.n; i++)
+		runs = runs ||
+		       (r.v[i].mark[0] == '\0' && job_in(&r.v[i], live_states));
+	if (starved && !runs)
+		/* Nothing of the sweep runs and its pending trials cannot
+		 * start: they come only once held trials are settled. */
+		for (size_t i = 0; i < r.n; i++)
+			if (strcmp(r.v[i].state, "pending") == 0)
+				r.ts[i].open = false;
 	/* A decision may settle a held trial, and that another. */
 	do {
 		changed = 0;

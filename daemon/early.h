@@ -137,11 +137,15 @@ struct store;
  * trials again, records every decision (and the trials' marks) before
  * asking for what follows, and asks again for what a crash may have
  * left undone (a held trial still running, a stopped one not being
- * cancelled).  Returns 0, or -EIO when the store failed (nothing of the
- * failed decision was kept; the next review makes it).
+ * cancelled).  `starved`: the sweep's pending trials could not be
+ * admitted (a budget, a price); while nothing else of the sweep runs
+ * they are not counted as trials to come, so held trials are settled
+ * (their reservations may be what keeps the others out).  Returns 0, or
+ * -EIO when the store failed (nothing of the failed decision was kept;
+ * the next review makes it).
  */
 int early_review(struct store *st, int64_t sweep_id,
 		 const struct early_config *c, const struct early_ops *ops,
-		 double now);
+		 bool starved, double now);
 
 #endif

@@ -63,6 +63,12 @@ struct fault {
 	char why[256];
 };
 
+/* A few ids, without repeats. */
+struct idset {
+	int64_t *ids;
+	size_t n, cap;
+};
+
 struct scheduler {
 	struct daemon *d;
 	struct lifecycle lc;
@@ -78,10 +84,10 @@ struct scheduler {
 	uint64_t last_tick_ns; /* when the last tick finished */
 	size_t tick_rows;      /* metric rows ingested in this tick */
 	/* Sweeps with news for their early-stopping rule (all: every one,
-	 * as after a start). */
+	 * as after a start), and those whose pending trials the last
+	 * admission could not start (a budget, a price). */
 	struct {
-		int64_t *ids;
-		size_t n, cap;
+		struct idset news, starved;
 		bool all;
 	} early;
 };
@@ -519,19 +525,32 @@ on_deadline(uv_timer_t *t)
 
 /* --- early stopping: the rules decide, the machine carries out ----------- */
 
+static bool
+idset_has(const struct idset *set, int64_t id)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->ids[i] == id)
+			return true;
+	return false;
+}
+
+static void
+idset_add(struct idset *set, int64_t id)
+{
+	if (idset_has(set, id))
+		return;
+	if (set->n == set->cap) {
+		set->cap = set->cap ? 2 * set->cap : 16;
+		set->ids = xrealloc(set->ids, set->cap * sizeof(*set->ids));
+	}
+	set->ids[set->n++] = id;
+}
+
 /* Sweep `id` has news (metrics, a job's move) for its rule, if it has one. */
 static void
 early_news(struct scheduler *s, int64_t id)
 {
-	for (size_t i = 0; i < s->early.n; i++)
-		if (s->early.ids[i] == id)
-			return;
-	if (s->early.n == s->early.cap) {
-		s->early.cap = s->early.cap ? 2 * s->early.cap : 16;
-		s->early.ids = xrealloc(s->early.ids,
-					s->early.cap * sizeof(*s->early.ids));
-	}
-	s->early.ids[s->early.n++] = id;
+	idset_add(&s->early.news, id);
 }
 
 static bool
@@ -570,11 +589,8 @@ take_early_sweep(int64_t sweep_id, const char *json, void *arg)
 {
 	struct early_sweeps *es = arg;
 	struct scheduler *s = es->s;
-	bool due = s->early.all;
-
-	for (size_t i = 0; !due && i < s->early.n; i++)
-		due = s->early.ids[i] == sweep_id;
-	if (!due || json == NULL)
+	if (!(s->early.all || idset_has(&s->early.news, sweep_id)) ||
+	    json == NULL)
 		return;
 	if (es->n == es->cap) {
 		es->cap = es->cap ? 2 * es->cap : 8;
@@ -597,7 +613,7 @@ early_reviews(struct scheduler *s)
 	bool tx, ok;
 	int rc = 0;
 
-	if (s->early.n == 0 && !s->early.all)
+	if (s->early.news.n == 0 && !s->early.all)
 		return;
 	if (store_sweeps_early(s->d->store, take_early_sweep, &es) != 0) {
 		fault_begin(s);
@@ -613,8 +629,10 @@ early_reviews(struct scheduler *s)
 				  "be read; no trial is judged",
 				  (long long)es.ids[i]);
 		else if (rc == 0)
-			rc = early_review(s->d->store, es.ids[i], &c, &ops,
-					  now_wall());
+			rc = early_review(
+			    s->d->store, es.ids[i], &c, &ops,
+			    idset_has(&s->early.starved, es.ids[i]),
+			    now_wall());
 		cJSON_Delete(json);
 		free(es.rules[i]);
 	}
@@ -624,7 +642,7 @@ early_reviews(struct scheduler *s)
 		ok = ok && !s->fault.on;
 	}
 	if (ok) {
-		s->early.n = 0;
+		s->early.news.n = 0;
 		s->early.all = false;
 	} else if (store_failing(s->d->store)) {
 		fault_begin(s);
@@ -1219,6 +1237,9 @@ choose(const struct store_job_row *t, void *arg)
 		a->blocked = true;
 		store_trial_set_state(d->store, t->trial_id, "pending", 0, why,
 				      a->now);
+		/* Its early-stopping rule may be waiting on this trial. */
+		idset_add(&a->s->early.starved, t->sweep_id);
+		early_news(a->s, t->sweep_id);
 		return;
 	}
 	collect(t, &a->chosen);
@@ -1286,6 +1307,7 @@ admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 			      .cap = nlive};
 
 	a.backends = xcalloc(d->nbackends ? d->nbackends : 1, sizeof(int));
+	s->early.starved.n = 0;
 	if (store_active_counts(d->store, count_live, &a) == 0)
 		store_sweeps_runnable(d->store, consider_sweep, &a);
 	for (size_t i = 0; i < a.chosen.n; i++) {
@@ -1576,7 +1598,8 @@ on_closed(uv_handle_t *h)
 	lifecycle_settle(&s->lc, false);
 	free(s->slots);
 	free(s->rec);
-	free(s->early.ids);
+	free(s->early.news.ids);
+	free(s->early.starved.ids);
 	free(s);
 }
 

@@ -226,6 +226,22 @@ class EarlyStopping(DaemonTest):
             d, "SELECT action FROM early_stops WHERE trial_id = ?"
                " ORDER BY id", trial_id), [("pause",)])
 
+    def test_held_trials_that_hold_back_the_rest_are_settled(self):
+        # A budget with room for three jobs' worst cases ($250 each) at
+        # once, and for the whole sweep: three trials reach rung 0 and
+        # wait there for a fourth (min_trials 4), which their
+        # reservations keep out.  Nothing else can run, so the rule
+        # settles them as if no more trials came, and the sweep goes on
+        # to its end.
+        d = self.start()
+        sweep_id = self.submit(d, self.write_spec(
+            budget_usd=800, max_job_hours=2.5))
+        sweep = self.wait_for_sweep(d, sweep_id, timeout=LONG_WAIT)
+        self.check_stopped(d, sweep)
+        self.check_decisions(d, sweep_id, 4)
+        (spent,), = self.rows(d, "SELECT sum(cost_usd) FROM jobs")
+        self.assertLessEqual(spent, 800)
+
     def test_what_a_crash_left_undone_is_asked_again(self):
         # The state a crash leaves between a decision (committed) and
         # the backend's call (never made), written by hand while rftd is
