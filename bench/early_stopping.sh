@@ -52,9 +52,7 @@ if early:
     spec["early_stopping"] = json.loads(early)
 json.dump(spec, open(d + "/spec.json", "w"))
 PY
-	"$build/ctl/rftctl" -s "$dir/control.sock" submit --yes "$dir/spec.json" \
-		>/dev/null 2>&1 ||
-		"$build/ctl/rftctl" -s "$dir/control.sock" submit "$dir/spec.json" >/dev/null
+	"$build/ctl/rftctl" -s "$dir/control.sock" submit "$dir/spec.json" >/dev/null
 	for _ in $(seq 6000); do
 		state=$("$build/ctl/rftctl" -s "$dir/control.sock" --json sweep show 1 |
 			python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
@@ -67,7 +65,10 @@ PY
 }
 
 run full
-run early "{\"rule\": \"$rule\", \"grace_steps\": 6, \"reduction_factor\": 3, \"min_trials\": 6}"
+case $rule in
+asha) run early '{"rule": "asha", "grace_steps": 6, "reduction_factor": 3, "min_trials": 6}' ;;
+*) run early "{\"rule\": \"$rule\", \"grace_steps\": 6, \"min_trials\": 6}" ;;
+esac
 dir=$base
 python3 - "$base" "$rule" <<'PY'
 import sqlite3, sys

@@ -2,9 +2,10 @@
 # A first look at rftd: builds it, starts the daemon with its own config in
 # a temporary directory, plans and runs a simulated sweep from examples/
 # (2 graders x 3 learning rates x 2 epoch counts x 2 seeds = 24 trials,
-# with a $1,500 budget in simulated dollars), follows it with `rftctl
-# watch`, prints the leaderboard, the spend and a summary computed in SQL,
-# and stops the daemon.
+# with a $1,500 budget in simulated dollars, and ASHA stopping the trials
+# that fall behind), follows it with `rftctl watch`, prints the
+# leaderboard, the spend and a summary computed in SQL, and stops the
+# daemon.
 #
 # With --process it runs real training instead: a sweep of the example
 # trainer (examples/trainers/tiny_grpo.py, a tiny GRPO policy that learns
@@ -174,17 +175,20 @@ else
 	say "rftctl budget   # simulated dollars: \$100 per training hour"
 	ctl budget
 
-	say "sqlite3 -readonly rftd.db   # mean best reward per grader and learning rate"
+	say "sqlite3 -readonly rftd.db   # per grader and learning rate: rewards, early stops, cost"
 	sqlite3 -readonly -column -header "$demo/state/rftd.db" <<-SQL
 	SELECT t.grader_name AS grader,
 	       json_extract(t.hyperparameters, '$.learning_rate_multiplier') AS lr,
 	       count(*) AS trials,
+	       sum(t.state = 'stopped') AS stopped,
 	       round(avg(t.objective), 4) AS mean_best,
 	       round(max(t.objective), 4) AS top,
-	       sum(j.attempts) AS jobs
+	       sum(j.attempts) AS jobs,
+	       printf('%.2f', sum(j.cost)) AS sim_usd
 	FROM sweep_trials l
 	JOIN trials t ON t.id = l.trial_id
-	JOIN (SELECT trial_id, count(*) AS attempts FROM jobs GROUP BY trial_id) j
+	JOIN (SELECT trial_id, count(*) AS attempts, sum(cost_usd) AS cost
+	      FROM jobs GROUP BY trial_id) j
 	  ON j.trial_id = t.id
 	WHERE l.sweep_id = $sweep
 	GROUP BY 1, 2 ORDER BY mean_best DESC;
