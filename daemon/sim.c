@@ -615,33 +615,36 @@ sim_list_owned(struct backend *be, backend_owned_cb each, backend_done_cb done,
 	done(arg, 0, NULL);
 }
 
-static double
-sim_estimate_hours(struct backend *be, const struct backend_job *job)
+/* The model a job would follow, from what a plan knows of it. */
+static void
+model_of_job(struct backend *be, const struct backend_job *job,
+	     struct sim_model *m)
 {
 	struct sim *sim = be->priv;
-	struct sim_model m;
 	cJSON *req = cJSON_CreateObject();
 
 	cJSON_AddItemToObject(req, "hyperparameters",
 			      cJSON_Duplicate(job->hyperparameters, 1));
 	cJSON_AddItemToObject(req, "grader", cJSON_Duplicate(job->grader, 1));
-	model_init(&m, req, sim->failure_rate);
+	model_init(m, req, sim->failure_rate);
 	cJSON_Delete(req);
+}
+
+static double
+sim_estimate_hours(struct backend *be, const struct backend_job *job)
+{
+	struct sim_model m;
+
+	model_of_job(be, job, &m);
 	return (double)m.steps * m.step_secs / 3600.0;
 }
 
 static int64_t
 sim_estimate_steps(struct backend *be, const struct backend_job *job)
 {
-	struct sim *sim = be->priv;
 	struct sim_model m;
-	cJSON *req = cJSON_CreateObject();
 
-	cJSON_AddItemToObject(req, "hyperparameters",
-			      cJSON_Duplicate(job->hyperparameters, 1));
-	cJSON_AddItemToObject(req, "grader", cJSON_Duplicate(job->grader, 1));
-	model_init(&m, req, sim->failure_rate);
-	cJSON_Delete(req);
+	model_of_job(be, job, &m);
 	return m.steps;
 }
 
