@@ -15,7 +15,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import LONG_WAIT, DaemonTest, wait_until  # noqa: E402
+from harness import LONG_WAIT, wait_until  # noqa: E402
+from test_lifecycle import SimTest  # noqa: E402
 
 EXACT = {"type": "string_check", "name": "exact",
          "input": "{{sample.output_text}}",
@@ -26,18 +27,9 @@ ALLOWED = [{"continue"}, {"pause"}, {"stop"}, {"pause", "stop"},
            {"pause", "resume"}]
 
 
-class EarlyStopping(DaemonTest):
-    def start(self, speed=450, max_concurrent=8):
-        for name in ("train.jsonl", "valid.jsonl"):
-            with open(os.path.join(self.tmp, name), "w") as f:
-                f.write(json.dumps({"messages": [
-                    {"role": "user", "content": "2+2?"}],
-                    "answer": "4"}) + "\n")
-        extra = ('[backend "sim"]\ntype = sim\nspeed = %g\n'
-                 "max_concurrent = %d\nfailure_rate = 0\n"
-                 % (speed, max_concurrent))
-        return self.daemon(daemon_section="tick = 50\n",
-                           extra_config=extra)
+class EarlyStopping(SimTest):
+    def start(self, speed=450):
+        return super().start(speed, max_concurrent=8)
 
     def write_spec(self, name="spec.json", **fields):
         # Four good learning rates and four poor ones: the poor learn
@@ -63,6 +55,18 @@ class EarlyStopping(DaemonTest):
         with open(path, "w") as f:
             json.dump(spec, f)
         return path
+
+    def slow_sweep(self):
+        """One trial at a time, three in all, in slow simulated time: the
+        first to reach rung 0 waits there for the others (min_trials 3)
+        for seconds.  Returns the daemon and the sweep's id."""
+        d = self.start(speed=60)
+        return d, self.submit(d, self.write_spec(
+            max_concurrent=1, seeds=[1, 2, 3],
+            hyperparameters={"n_epochs": [3], "eval_interval": [1],
+                             "learning_rate_multiplier": [1.2]},
+            early_stopping={"rule": "asha", "grace_steps": 2,
+                            "min_trials": 3}))
 
     def decisions(self, d, sweep_id):
         return self.rows(
@@ -188,13 +192,7 @@ class EarlyStopping(DaemonTest):
         # waits there paused for the others (min_trials 3), and takes no
         # place, so the next one starts.  Simulated time runs slowly
         # enough that the others take seconds to get there.
-        d = self.start(speed=60)
-        sweep_id = self.submit(d, self.write_spec(
-            max_concurrent=1, seeds=[1, 2, 3],
-            hyperparameters={"n_epochs": [3], "eval_interval": [1],
-                             "learning_rate_multiplier": [1.2]},
-            early_stopping={"rule": "asha", "grace_steps": 2,
-                            "min_trials": 3}))
+        d, sweep_id = self.slow_sweep()
 
         def held():
             rows = self.rows(
@@ -247,13 +245,7 @@ class EarlyStopping(DaemonTest):
         # the backend's call (never made), written by hand while rftd is
         # stopped: a resume decided for a job still paused, and a stop
         # decided for a job still running.
-        d = self.start(speed=60)
-        self.submit(d, self.write_spec(
-            max_concurrent=1, seeds=[1, 2, 3],
-            hyperparameters={"n_epochs": [3], "eval_interval": [1],
-                             "learning_rate_multiplier": [1.2]},
-            early_stopping={"rule": "asha", "grace_steps": 2,
-                            "min_trials": 3}))
+        d, _ = self.slow_sweep()
 
         def two_jobs():
             rows = self.rows(
