@@ -477,12 +477,18 @@ record(struct ctx *cx, size_t i, const struct early_verdict *d,
 		x->early_step = d->step;
 		cx->r->ts[i].open = is_open(x);
 	}
-	if (strcmp(action, "continue") != 0)
+	if (strcmp(action, "continue") != 0 && d->has_threshold)
 		log_info("trial %lld: early stopping (%s): %s at step %lld, "
 			 "%.6g against %.6g of %d peers",
 			 (long long)cx->r->ts[i].id,
 			 early_rule_name(cx->c->rule), action,
 			 (long long)d->step, d->value, d->threshold, d->peers);
+	else if (strcmp(action, "continue") != 0)
+		log_info("trial %lld: early stopping (%s): %s at step %lld, "
+			 "%.6g, %d peers so far",
+			 (long long)cx->r->ts[i].id,
+			 early_rule_name(cx->c->rule), action,
+			 (long long)d->step, d->value, d->peers);
 	return 0;
 }
 
