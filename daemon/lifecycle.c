@@ -435,7 +435,14 @@ trial_follow(struct lifecycle *lc, const struct job *j, enum job_state to,
 	struct store *st = lc->store;
 	char reason[256];
 	double delay;
+	int rc;
 
+	/* A job held by early stopping that ends otherwise (it finished
+	 * while its pause went out, or failed): the rule holds it no more,
+	 * and a retry starts free of it. */
+	if (job_state_terminal(to) && j->early_held &&
+	    (rc = store_trial_early_release(st, j->trial_id, now)) != 0)
+		return rc;
 	switch (to) {
 	case JOB_SUCCEEDED:
 		return store_trial_set_state(st, j->trial_id, "succeeded", 0,

@@ -632,6 +632,95 @@ a_job_being_cancelled_that_fails_is_not_retried(void **state)
 	job_free(j);
 }
 
+/* The mark early stopping puts on trial k, as its rule records it. */
+static void
+mark(struct fixture *f, int k, const char *what)
+{
+	assert_int_equal(
+	    store_early_decide(
+		f->st,
+		&(struct store_early_decision){
+		    .sweep_id = f->sweep_id,
+		    .trial_id = f->trial[k],
+		    .rule = "asha",
+		    .metric = "valid_reward_mean",
+		    .action = strcmp(what, "held") == 0 ? "pause" : "stop",
+		    .step = 4,
+		    .rung = 0,
+		    .peers = 3,
+		    .set_mark = true,
+		    .mark = what,
+		},
+		1550),
+	    0);
+}
+
+static void
+a_stopped_trial_ends_stopped_and_is_not_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct job *j;
+	int64_t id;
+	char trial[64];
+
+	fixture_sweep(f, 2);
+	j = admit(f, 0, "rftd-s");
+	job_fsm(&f->lc, j, JOB_EV_SUBMITTED,
+		&(struct job_input){.remote_id = "sim-s"}, 1500);
+	assert_int_equal(poll_as(f, j, JOB_RUNNING, 60).rc, 0);
+	mark(f, 0, "stopped");
+	id = j->id;
+	job_free(j);
+	j = load(f, id); /* the row again, with its mark */
+	assert_true(j->early_stopped);
+	assert_int_equal(
+	    job_fsm(&f->lc, j, JOB_EV_STOP,
+		    &(struct job_input){.cause = JOB_BY_EARLY_STOP}, 1600)
+		.then,
+	    JOB_DO_CANCEL);
+	/* Whether the provider says cancelled or failed, it is stopped. */
+	assert_int_equal(poll_as(f, j, JOB_FAILED, 90).rc, 0);
+	text(f,
+	     "SELECT state || ' ' || attempts FROM trials ORDER BY id LIMIT 1",
+	     trial, sizeof(trial));
+	assert_string_equal(trial, "stopped 1");
+	job_free(j);
+}
+
+static void
+a_held_trial_whose_job_ends_otherwise_is_held_no_more(void **state)
+{
+	struct fixture *f = *state;
+	struct job *j;
+	int64_t id;
+	char trial[64];
+
+	fixture_sweep(f, 2);
+	j = admit(f, 0, "rftd-t");
+	job_fsm(&f->lc, j, JOB_EV_SUBMITTED,
+		&(struct job_input){.remote_id = "sim-t"}, 1500);
+	assert_int_equal(poll_as(f, j, JOB_RUNNING, 60).rc, 0);
+	mark(f, 0, "held");
+	id = j->id;
+	job_free(j);
+	j = load(f, id);
+	assert_true(j->early_held);
+	assert_int_equal(job_fsm(&f->lc, j, JOB_EV_PAUSE,
+				 &(struct job_input){.cause = JOB_BY_EARLY_STOP,
+						     .can_pause = true},
+				 1600)
+			     .rc,
+			 0);
+	/* It finished before the pause reached it. */
+	assert_int_equal(poll_as(f, j, JOB_SUCCEEDED, 90).rc, 0);
+	text(f,
+	     "SELECT state || ' ' || coalesce(early_stop, 'free') FROM trials"
+	     " ORDER BY id LIMIT 1",
+	     trial, sizeof(trial));
+	assert_string_equal(trial, "succeeded free");
+	job_free(j);
+}
+
 static void
 an_answer_that_is_another_jobs_id_fails_the_attempt(void **state)
 {
@@ -743,6 +832,12 @@ main(void)
 		setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		a_job_being_cancelled_that_fails_is_not_retried, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		a_stopped_trial_ends_stopped_and_is_not_retried, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		a_held_trial_whose_job_ends_otherwise_is_held_no_more, setup,
 		teardown),
 	    cmocka_unit_test_setup_teardown(
 		an_answer_that_is_another_jobs_id_fails_the_attempt, setup,
