@@ -589,6 +589,7 @@ take_early_sweep(int64_t sweep_id, const char *json, void *arg)
 {
 	struct early_sweeps *es = arg;
 	struct scheduler *s = es->s;
+
 	if (!(s->early.all || idset_has(&s->early.news, sweep_id)) ||
 	    json == NULL)
 		return;
