@@ -621,7 +621,8 @@ render_leaderboard(const struct render_opts *ro, const cJSON *r)
 			snprintf(value, sizeof(value), "%.0f",
 				 num(row, "reward_per_usd", 0));
 		else
-			fmt_num(value, sizeof(value), get(row, "reward_per_usd"));
+			fmt_num(value, sizeof(value),
+				get(row, "reward_per_usd"));
 		fmt_hps(hps, sizeof(hps), get(row, "hyperparameters"));
 		table_add(tab, cells);
 	}

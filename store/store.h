@@ -167,17 +167,17 @@ struct store_job_row {
 	const char *remote_id; /* NULL before the backend answered */
 	const char *state;
 	const char *sweep_state;
-	double max_job_hours; /* 0: none */
-	int max_concurrent;   /* of the sweep; 0: none */
-	int retries;	      /* of the sweep */
-	const char *cursor;   /* the backend's poll cursor, or NULL */
-	double rate;	      /* USD per training hour, fixed at admission */
-	double reserved;      /* its worst case, USD */
-	double cost;	      /* USD so far */
-	double ledgered;      /* of which in the ledger */
-	bool budget_paused;   /* a budget holds it paused */
+	double max_job_hours;	/* 0: none */
+	int max_concurrent;	/* of the sweep; 0: none */
+	int retries;		/* of the sweep */
+	const char *cursor;	/* the backend's poll cursor, or NULL */
+	double rate;		/* USD per training hour, fixed at admission */
+	double reserved;	/* its worst case, USD */
+	double cost;		/* USD so far */
+	double ledgered;	/* of which in the ledger */
+	bool budget_paused;	/* a budget holds it paused */
 	const char *early_stop; /* its trial's: "held", "stopped" or NULL */
-	bool allow_unpriced;  /* of the sweep */
+	bool allow_unpriced;	/* of the sweep */
 	const char *objective_metric;
 	bool objective_max;
 	double billed_seconds;
@@ -390,7 +390,8 @@ int store_trial_early_release(struct store *st, int64_t trial_id, double now);
 
 /* The running and paused sweeps that have a rule, with its JSON. */
 int store_sweeps_early(struct store *st,
-		       void (*fn)(int64_t sweep_id, const char *json, void *arg),
+		       void (*fn)(int64_t sweep_id, const char *json,
+				  void *arg),
 		       void *arg);
 
 /* --- money (money.c) ----------------------------------------------------- */
