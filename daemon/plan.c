@@ -173,6 +173,19 @@ distance(const char *a, const char *b)
 	return row[lb];
 }
 
+/* Keeps `candidate` in `near` when it is nearer `name` than *best. */
+static void
+nearer(const char *name, const char *candidate, size_t *best, char *near,
+       size_t nearlen)
+{
+	size_t d = distance(name, candidate);
+
+	if (d < *best) {
+		*best = d;
+		snprintf(near, nearlen, "%s", candidate);
+	}
+}
+
 /*
  * What the backend reports, for a person, in `list`, and in `near` the
  * reported name nearest to `name` (two edits at most), or "".
@@ -188,18 +201,12 @@ reported(const struct backend *be, const char *name, const char **keys,
 
 	near[0] = list[0] = '\0';
 	for (const char *const *n = m->names; *n != NULL; n++)
-		if (distance(name, *n) < best) {
-			best = distance(name, *n);
-			snprintf(near, nearlen, "%s", *n);
-		}
+		nearer(name, *n, &best, near, nearlen);
 	for (const char **k = keys; m->per_grader && *k != NULL; k++)
 		for (size_t i = 0; i < ARRAY_LEN(splits); i++) {
 			snprintf(candidate, sizeof(candidate),
 				 "grader.%s.%s_reward_mean", *k, splits[i]);
-			if (distance(name, candidate) < best) {
-				best = distance(name, candidate);
-				snprintf(near, nearlen, "%s", candidate);
-			}
+			nearer(name, candidate, &best, near, nearlen);
 		}
 	for (const char *const *n = m->names; *n != NULL; n++)
 		append(list, listlen, "%s%s", n == m->names ? "" : ", ", *n);

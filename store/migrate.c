@@ -31,37 +31,35 @@ keys_hold(sqlite3 *db)
 static int
 apply_one(sqlite3 *db, const struct migration *m, char *err, size_t errlen)
 {
+	const char *why = NULL;
 	char bump[64];
-	bool ok;
 
 	snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", m->version);
-	ok = sqlite3_exec(db, "PRAGMA foreign_keys = OFF;", NULL, NULL, NULL) ==
-		 SQLITE_OK &&
-	     sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) ==
-		 SQLITE_OK &&
-	     sqlite3_exec(db, m->sql, NULL, NULL, NULL) == SQLITE_OK;
-	if (ok && !keys_hold(db)) {
-		snprintf(err, errlen,
-			 "migration %04d_%s failed: it would break a foreign "
-			 "key",
-			 m->version, m->name);
-		ok = false;
-		err = NULL; /* said */
-	}
-	ok = ok && sqlite3_exec(db, bump, NULL, NULL, NULL) == SQLITE_OK &&
-	     sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK;
-	if (!ok && err != NULL)
+	if (sqlite3_exec(db, "PRAGMA foreign_keys = OFF;", NULL, NULL, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK)
+		why = sqlite3_errmsg(db);
+	else if (!keys_hold(db))
+		why = "it would break a foreign key";
+	else if (sqlite3_exec(db, bump, NULL, NULL, NULL) != SQLITE_OK ||
+		 sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
+		why = sqlite3_errmsg(db);
+	if (why != NULL) {
 		snprintf(err, errlen, "migration %04d_%s failed: %s",
-			 m->version, m->name, sqlite3_errmsg(db));
-	if (!ok && !sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+			 m->version, m->name, why);
+		if (!sqlite3_get_autocommit(db))
+			sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+	}
 	sqlite3_exec(db, "PRAGMA legacy_alter_table = OFF;", NULL, NULL, NULL);
 	sqlite3_exec(db, "PRAGMA foreign_keys = ON;", NULL, NULL, NULL);
-	if (!ok)
+	if (why != NULL)
 		return -EIO;
 	log_info("store: applied migration %04d_%s", m->version, m->name);
 	return 0;
 }
+
 int
 migrate_apply(sqlite3 *db, int current, char *err, size_t errlen)
 {

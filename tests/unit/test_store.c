@@ -12,6 +12,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "migrate.h"
 #include "store.h"
 #include "util.h"
 
@@ -444,6 +445,67 @@ migrated_database_reopens_without_migrating_and_keeps_data(void **state)
 	free(path);
 }
 
+/*
+ * A store made by an rftd three migrations old, with a sweep, a trial, a
+ * job and its metric, is migrated whole: 0004 builds the trials table
+ * again (foreign keys off, then checked), and every row and reference
+ * survives, with the new trial state allowed and the views reading.
+ */
+static void
+a_store_with_data_migrates_to_the_latest(void **state)
+{
+	struct fixture *f = *state;
+	char *path = path_in(f, "old.db");
+	char err[512] = "";
+	struct store *st;
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_true(migrations_count >= 4);
+	db_exec(db, "PRAGMA foreign_keys = ON;");
+	for (size_t i = 0; i < 3; i++)
+		db_exec(db, migrations[i].sql);
+	db_exec(
+	    db,
+	    "PRAGMA user_version = 3;"
+	    "INSERT INTO sweeps (id, name, backend, model, spec,"
+	    " spec_sha256, created_at, updated_at)"
+	    " VALUES (1, 's', 'sim', 'm', '{}', 'x', 1, 1);"
+	    "INSERT INTO graders VALUES ('g', 'string_check', '{}');"
+	    "INSERT INTO trials (id, trial_sha256, sweep_id, grader_name,"
+	    " grader_sha256, hyperparameters, state, attempts, objective,"
+	    " created_at, updated_at)"
+	    " VALUES (7, 't', 1, 'exact', 'g', '{}', 'succeeded', 1, 0.5,"
+	    " 1, 1);"
+	    "INSERT INTO sweep_trials VALUES (1, 0, 7, 0);"
+	    "INSERT INTO jobs (id, trial_id, attempt, backend, intent_key,"
+	    " state, cost_usd, created_at, updated_at)"
+	    " VALUES (3, 7, 1, 'sim', 'k', 'succeeded', 2.5, 1, 1);"
+	    "INSERT INTO metrics VALUES (3, 'valid_reward_mean', 10, 0.5);");
+	sqlite3_close(db);
+
+	st = store_open(path, err, sizeof(err));
+	if (st == NULL)
+		fail_msg("store_open: %s", err);
+	assert_int_equal(store_schema_version(st), store_latest_version());
+	store_close(st);
+
+	db = db_open(path);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM trials WHERE id = 7"
+				    " AND state = 'succeeded'"
+				    " AND early_stop IS NULL;"),
+			 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM pragma_foreign_key"
+				    "_check;"),
+			 0);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM leaderboard"
+				    " WHERE trial_id = 7 AND cost_usd = 2.5;"),
+			 1);
+	db_exec(db, "UPDATE trials SET state = 'stopped' WHERE id = 7;");
+	sqlite3_close(db);
+	free(path);
+}
+
 /* --- refusing ------------------------------------------------------------ */
 
 static void
@@ -787,6 +849,7 @@ main(void)
 	    TEST(fresh_database_is_in_wal_mode),
 	    TEST(fresh_database_carries_the_rftd_application_id),
 	    TEST(migrated_database_reopens_without_migrating_and_keeps_data),
+	    TEST(a_store_with_data_migrates_to_the_latest),
 	    TEST(newer_schema_is_refused_untouched),
 	    TEST(newer_schema_with_a_leftover_wal_is_refused_untouched),
 	    TEST(text_file_is_refused_as_not_a_database_untouched),
