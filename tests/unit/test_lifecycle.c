@@ -632,16 +632,30 @@ a_job_being_cancelled_that_fails_is_not_retried(void **state)
 	job_free(j);
 }
 
-/* The mark early stopping puts on trial k, as its rule records it. */
-static void
-mark(struct fixture *f, int k, const char *what)
+/*
+ * A running job of trial 0 (a sweep allowing 2 retries) on which early
+ * stopping then puts its mark `what`, as its rule records it; the job is
+ * read again, with the mark.
+ */
+static struct job *
+running_and_marked(struct fixture *f, const char *what)
 {
+	struct job *j;
+	int64_t id;
+
+	fixture_sweep(f, 2);
+	j = admit(f, 0, "rftd-e");
+	job_fsm(&f->lc, j, JOB_EV_SUBMITTED,
+		&(struct job_input){.remote_id = "sim-e"}, 1500);
+	assert_int_equal(poll_as(f, j, JOB_RUNNING, 60).rc, 0);
+	id = j->id;
+	job_free(j);
 	assert_int_equal(
 	    store_early_decide(
 		f->st,
 		&(struct store_early_decision){
 		    .sweep_id = f->sweep_id,
-		    .trial_id = f->trial[k],
+		    .trial_id = f->trial[0],
 		    .rule = "asha",
 		    .metric = "valid_reward_mean",
 		    .action = strcmp(what, "held") == 0 ? "pause" : "stop",
@@ -653,25 +667,16 @@ mark(struct fixture *f, int k, const char *what)
 		},
 		1550),
 	    0);
+	return load(f, id);
 }
 
 static void
 a_stopped_trial_ends_stopped_and_is_not_retried(void **state)
 {
 	struct fixture *f = *state;
-	struct job *j;
-	int64_t id;
+	struct job *j = running_and_marked(f, "stopped");
 	char trial[64];
 
-	fixture_sweep(f, 2);
-	j = admit(f, 0, "rftd-s");
-	job_fsm(&f->lc, j, JOB_EV_SUBMITTED,
-		&(struct job_input){.remote_id = "sim-s"}, 1500);
-	assert_int_equal(poll_as(f, j, JOB_RUNNING, 60).rc, 0);
-	mark(f, 0, "stopped");
-	id = j->id;
-	job_free(j);
-	j = load(f, id); /* the row again, with its mark */
 	assert_true(j->early_stopped);
 	assert_int_equal(
 	    job_fsm(&f->lc, j, JOB_EV_STOP,
@@ -691,19 +696,9 @@ static void
 a_held_trial_whose_job_ends_otherwise_is_held_no_more(void **state)
 {
 	struct fixture *f = *state;
-	struct job *j;
-	int64_t id;
+	struct job *j = running_and_marked(f, "held");
 	char trial[64];
 
-	fixture_sweep(f, 2);
-	j = admit(f, 0, "rftd-t");
-	job_fsm(&f->lc, j, JOB_EV_SUBMITTED,
-		&(struct job_input){.remote_id = "sim-t"}, 1500);
-	assert_int_equal(poll_as(f, j, JOB_RUNNING, 60).rc, 0);
-	mark(f, 0, "held");
-	id = j->id;
-	job_free(j);
-	j = load(f, id);
 	assert_true(j->early_held);
 	assert_int_equal(job_fsm(&f->lc, j, JOB_EV_PAUSE,
 				 &(struct job_input){.cause = JOB_BY_EARLY_STOP,
