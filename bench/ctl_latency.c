@@ -1,9 +1,14 @@
 /*
  * ctl_latency: N round trips of daemon.status from one client over the
  * control socket; prints the latency percentiles.  A benchmark, not a
- * test: run it through bench/ctl_latency.sh, which starts an idle rftd.
+ * test: run it through bench/ctl_latency.sh, which starts an idle rftd,
+ * or bench/scale.sh, which paces the calls while jobs run.
  *
- *   ctl_latency -s SOCKET [-n COUNT] [-m METHOD]
+ *   ctl_latency -s SOCKET [-n COUNT] [-m METHOD] [-i PAUSE_MS] [-t SECS]
+ *
+ * -i waits PAUSE_MS between one answer and the next call, so that the
+ * calls sample the daemon over time instead of queueing behind a tick;
+ * -t stops after SECS seconds, or COUNT calls if sooner.
  */
 #include "client.h"
 #include "util.h"
@@ -33,13 +38,13 @@ int
 main(int argc, char **argv)
 {
 	const char *path = NULL, *method = "daemon.status";
-	int64_t count = 10000;
+	int64_t count = 10000, pause_ms = 0, secs = 0;
 	struct client *c;
 	uint64_t *lat, t0, total;
 	char err[512];
 	int ch;
 
-	while ((ch = getopt(argc, argv, "s:n:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:n:m:i:t:")) != -1) {
 		switch (ch) {
 		case 's':
 			path = optarg;
@@ -53,10 +58,23 @@ main(int argc, char **argv)
 		case 'm':
 			method = optarg;
 			break;
+		case 'i':
+			if (parse_i64(optarg, 0, 60000, &pause_ms) != 0) {
+				fprintf(stderr, "-i: bad pause '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 't':
+			if (parse_i64(optarg, 1, 86400, &secs) != 0) {
+				fprintf(stderr, "-t: bad duration '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		default:
 			fprintf(stderr,
 				"usage: ctl_latency -s SOCKET [-n COUNT] "
-				"[-m METHOD]\n");
+				"[-m METHOD] [-i PAUSE_MS] [-t SECS]\n");
 			return 2;
 		}
 	}
@@ -75,6 +93,11 @@ main(int argc, char **argv)
 		struct proto_reply rep;
 		uint64_t start = now_mono_ns();
 
+		if (i > 0 && secs > 0 &&
+		    start - t0 >= (uint64_t)secs * 1000000000u) {
+			count = i; /* at least one call was made */
+			break;
+		}
 		if (client_call(c, method, NULL, &rep, err, sizeof(err)) != 0 ||
 		    rep.code != 0) {
 			fprintf(stderr, "ctl_latency: call %lld: %s\n",
@@ -83,6 +106,8 @@ main(int argc, char **argv)
 		}
 		proto_reply_free(&rep);
 		lat[i] = now_mono_ns() - start;
+		if (pause_ms > 0)
+			usleep((useconds_t)pause_ms * 1000);
 	}
 	total = now_mono_ns() - t0;
 	client_free(c);

@@ -9,6 +9,8 @@ bench_cleanup() {
 		kill -TERM "$pid"
 		wait "$pid" || true
 	fi
+	# BENCH_LOG=FILE keeps the daemon's log.
+	[ -z "${BENCH_LOG:-}" ] || cp "$dir/rftd.log" "$BENCH_LOG" 2>/dev/null || true
 	rm -rf "$dir"
 }
 trap bench_cleanup EXIT
@@ -52,4 +54,15 @@ spec = {"name": name, "backend": backend, "model": model,
 spec.update(json.loads(sys.argv[6]) if len(sys.argv) > 6 else {})
 json.dump(spec, open(d + "/spec.json", "w"))
 PY
+}
+
+# bench_stop_rftd: stops the rftd of bench_start_rftd and removes its
+# store, so that the next bench_start_rftd begins afresh.
+bench_stop_rftd() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		wait "$pid" || true
+	fi
+	pid=
+	rm -f "$dir"/rftd.db "$dir"/rftd.db-wal "$dir"/rftd.db-shm
 }

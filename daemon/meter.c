@@ -216,7 +216,7 @@ meter_live(struct daemon *d, struct budget_job **jobs)
 {
 	struct live l = {.d = d};
 
-	store_jobs_active(d->store, add_live, &l);
+	store_jobs_live_money(d->store, add_live, &l);
 	*jobs = l.jobs;
 	return l.n;
 }

@@ -124,12 +124,25 @@ add_count(const char *table, int64_t rows, void *arg)
 	cJSON_AddNumberToObject(arg, table, (double)rows);
 }
 
+static void
+add_durations(cJSON *obj, const char *key, const struct duration_stats *ds)
+{
+	cJSON *o = cJSON_AddObjectToObject(obj, key);
+
+	cJSON_AddNumberToObject(o, "count", (double)ds->count);
+	cJSON_AddNumberToObject(o, "last_ms", ds->last);
+	cJSON_AddNumberToObject(o, "p50_ms", ds->p50);
+	cJSON_AddNumberToObject(o, "p99_ms", ds->p99);
+	cJSON_AddNumberToObject(o, "max_ms", ds->max);
+}
+
 static int
 daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 	      struct proto_error *err)
 {
 	static const char *const none[] = {NULL};
 	cJSON *r, *tables, *backends, *store;
+	struct tick_stats ticks;
 	char why[256];
 	double since;
 
@@ -151,6 +164,9 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 	cJSON_AddNumberToObject(r, "clients", control_clients(d->control));
 	cJSON_AddStringToObject(r, "log_level",
 				log_level_name(log_get_level()));
+	scheduler_tick_stats(d->sched, &ticks);
+	add_durations(r, "ticks", &ticks.ticks);
+	add_durations(r, "loop_holds", &ticks.holds);
 	store = cJSON_AddObjectToObject(r, "store");
 	if (scheduler_store_fault(d->sched, &since, why, sizeof(why))) {
 		/* Work waits until a write goes through again. */

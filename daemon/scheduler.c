@@ -22,10 +22,17 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define ADMIT_SCAN   512   /* pending trials looked at per tick */
-#define RETRY_BASE_S 1	   /* first retry delay; doubles per attempt */
-#define RETRY_MAX_S  300   /* the longest retry delay */
-#define TICK_ROWS    50000 /* metric rows ingested per tick at most */
+#define ADMIT_CHUNK                                                            \
+	256		    /* jobs created per tick at most; more wait        \
+			       for the next, which comes at once */
+#define RETRY_BASE_S  1	    /* first retry delay; doubles per attempt */
+#define RETRY_MAX_S   300   /* the longest retry delay */
+#define TICK_ROWS     50000 /* metric rows ingested per tick at most */
+#define CHECKPOINT_MS 1000  /* how often the store's log is copied back */
+#define PAGE_JOBS     64    /* live jobs read at a time by a tick */
+#define SLICE_NS                                                               \
+	3000000 /* the longest a tick holds the loop, give or                  \
+		   take a page */
 
 /*
  * What the scheduler remembers of a live job between ticks.  A stop may
@@ -63,6 +70,24 @@ struct fault {
 	char why[256];
 };
 
+/* The last few durations of something, in microseconds. */
+struct durations {
+	uint64_t count; /* since the start */
+	uint32_t us[TICK_HISTORY];
+};
+
+/* The tick under way: its pass over the live jobs. */
+struct pass {
+	bool on;	  /* a tick is under way */
+	bool turning;	  /* its pass over the live jobs is */
+	bool again;	  /* another was asked for meanwhile */
+	bool whole;	  /* not cut into slices */
+	bool wrapped;	  /* the pass went round to the lowest ids */
+	int64_t start;	  /* the pass began after this job id */
+	int64_t after;	  /* and has reached this one */
+	uint64_t busy_ns; /* the time its slices held the loop */
+};
+
 /* A few ids, without repeats. */
 struct idset {
 	int64_t *ids;
@@ -74,15 +99,32 @@ struct scheduler {
 	struct lifecycle lc;
 	uv_timer_t tick_timer;	   /* the periodic tick */
 	uv_timer_t deadline_timer; /* the next job to reach max_job_hours */
-	double deadline_at;	   /* monotonic seconds it is set for; 0 */
-	struct slot *slots;	   /* open addressing by job id */
+	/* The next slice of the tick under way: an idle handle runs once
+	 * per loop iteration, after that iteration's I/O (a 0 ms timer
+	 * started from a timer would run before any). */
+	uv_idle_t slice;
+	/* Checkpoints of the store's log, on a thread of the pool. */
+	struct {
+		uv_timer_t timer;
+		uv_work_t work;
+		struct store_checkpointer *c;
+		bool running;
+		int left; /* frames the last one could not copy, or -EIO */
+	} ckpt;
+	struct pass pass;
+	int64_t resume_after; /* where the next pass begins (a job id) */
+	bool admit_more;      /* the last admission left more to start */
+	double deadline_at;   /* monotonic seconds it is set for; 0 */
+	struct slot *slots;   /* open addressing by job id */
 	size_t nslots, slots_cap;
 	struct reconcile *rec; /* parallel to d->backends */
 	struct fault fault;
-	bool round_open;       /* a backend's round holds a transaction */
-	int closing;	       /* handles still to close */
-	uint64_t last_tick_ns; /* when the last tick finished */
-	size_t tick_rows;      /* metric rows ingested in this tick */
+	bool round_open;	/* a backend's round holds a transaction */
+	int closing;		/* handles still to close */
+	uint64_t last_tick_ns;	/* when the last tick finished */
+	struct durations ticks; /* how long each tick worked, all slices */
+	struct durations holds; /* how long each slice held the loop */
+	size_t tick_rows;	/* metric rows ingested in this tick */
 	/* Sweeps with news for their early-stopping rule (all: every one,
 	 * as after a start), and those whose pending trials the last
 	 * admission could not start (a budget, a price). */
@@ -204,16 +246,17 @@ fault_begin(struct scheduler *s)
  * Commits the transaction a tick opened.  When that fails, its units'
  * effects on the spend held in memory go too: it is read again.
  */
-static void
+static bool
 commit(struct scheduler *s)
 {
 	if (store_commit(s->d->store) == 0) {
 		lifecycle_settle(&s->lc, true);
-		return;
+		return true;
 	}
 	lifecycle_settle(&s->lc, false);
 	meter_resync(s->d);
 	fault_begin(s);
+	return false;
 }
 
 void
@@ -1142,6 +1185,9 @@ struct admission {
 	double now;
 	struct budget_job *live; /* live jobs, and those chosen this tick */
 	size_t nlive, cap;
+	int left;     /* jobs this tick may still create */
+	bool counted; /* the live jobs per backend are */
+	bool unknown; /* and could not be: nothing starts */
 	bool blocked; /* the sweep being looked at waits */
 	int64_t sweep_id;
 };
@@ -1267,11 +1313,19 @@ consider_sweep(int64_t sweep_id, const char *backend, int max_concurrent,
 	int *bn = backend_count(a, backend);
 	int room;
 
-	if (be == NULL || bn == NULL || held(a, be, sweep_id))
+	if (!a->counted) {
+		/* Counted once there is a sweep to start trials of. */
+		a->counted = true;
+		a->unknown =
+		    store_active_counts(a->s->d->store, count_live, a) != 0;
+	}
+	if (a->unknown || be == NULL || bn == NULL || held(a, be, sweep_id))
 		return;
 	room = (int)be->max_concurrent - *bn;
 	if (max_concurrent > 0 && max_concurrent - live < room)
 		room = max_concurrent - live;
+	if (room > a->left)
+		room = a->left;
 	if (room <= 0)
 		return;
 	a->chosen.s = a->s;
@@ -1282,6 +1336,7 @@ consider_sweep(int64_t sweep_id, const char *backend, int max_concurrent,
 		store_trials_admissible(a->s->d->store, sweep_id, a->now, room,
 					choose, a);
 		*bn += (int)(a->chosen.n - before);
+		a->left -= (int)(a->chosen.n - before);
 	}
 }
 
@@ -1297,7 +1352,14 @@ new_intent_key(char out[48])
 		snprintf(out + 5 + 2 * i, 3, "%02x", r[i]);
 }
 
-static void
+/*
+ * Starts the trials that fit.  Their intents are committed together, to
+ * the disk, before any backend hears of one; then they are submitted, and
+ * what an in-process backend answers at once is recorded in one more
+ * commit (a light one: a create lost with it is found by its intent).
+ * Returns whether more may be waiting (the chunk was full).
+ */
+static bool
 admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 {
 	struct daemon *d = s->d;
@@ -1305,25 +1367,26 @@ admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 			      .now = now_wall(),
 			      .live = live,
 			      .nlive = nlive,
-			      .cap = nlive};
+			      .cap = nlive,
+			      .left = ADMIT_CHUNK};
+	size_t made = 0;
+	bool tx;
 
 	a.backends = xcalloc(d->nbackends ? d->nbackends : 1, sizeof(int));
 	s->early.starved.n = 0;
-	if (store_active_counts(d->store, count_live, &a) == 0)
-		store_sweeps_runnable(d->store, consider_sweep, &a);
+	store_sweeps_runnable(d->store, consider_sweep, &a);
+	tx = a.chosen.n > 0 && !s->fault.on && store_begin(d->store) == 0;
 	for (size_t i = 0; i < a.chosen.n; i++) {
 		struct job *j = a.chosen.items[i];
 		struct backend *be = backend_find(d, j->backend);
-		char key[48];
-		int rc;
-
-		new_intent_key(key);
-		char basis[160];
+		char key[48], basis[160];
 		struct store_price price = {.sweep_id = j->sweep_id,
 					    .rate = j->rate,
 					    .reserved = j->reserved,
 					    .basis = basis};
+		int rc;
 
+		new_intent_key(key);
 		snprintf(basis, sizeof(basis),
 			 "worst case: $%.2f/h x %g h max_job_hours", j->rate,
 			 meter_max_hours(d, j->max_job_hours));
@@ -1340,15 +1403,30 @@ admit(struct scheduler *s, struct budget_job *live, size_t nlive)
 		}
 		j->intent_key = xstrdup(key);
 		j->state = JOB_SUBMITTING;
+		a.chosen.items[made++] = j;
+	}
+	if (tx && !commit(s)) {
+		/* No intent is durable: none is sent. */
+		for (size_t i = 0; i < made; i++)
+			job_free(a.chosen.items[i]);
+		made = 0;
+	}
+	tx = made > 0 && !s->fault.on && store_begin_light(d->store) == 0;
+	for (size_t i = 0; i < made; i++) {
+		struct job *j = a.chosen.items[i];
+
 		log_info("job %lld: trial %lld attempt %d on %s (intent %s)",
 			 (long long)j->id, (long long)j->trial_id, j->attempt,
-			 j->backend, key);
-		submit(s, &j, be);
+			 j->backend, j->intent_key);
+		submit(s, &j, backend_find(d, j->backend));
 		job_free(j);
 	}
+	if (tx)
+		commit(s);
 	free(a.chosen.items);
 	free(a.backends);
 	free(a.live);
+	return a.left == 0;
 }
 
 /* --- start-up reconciliation: jobs at the provider the store lacks -------- */
@@ -1501,56 +1579,255 @@ enforce(struct scheduler *s, const struct budget_job *jobs, size_t n)
 	free(stops);
 }
 
+/*
+ * A tick is a pass over the live jobs, a page at a time, then the meter,
+ * enforcement and admission.  The pass is cut into slices that hold the
+ * loop SLICE_NS at most; the control socket and the backends' answers
+ * are served between them.  Each page is read afresh when its slice
+ * runs, so nothing acts on a copy older than the slice.  A pass that
+ * stops at the tick's row cap leaves a cursor: the next begins where it
+ * stopped and wraps round, so every job gets its turn.
+ */
 static void
-tick(uv_timer_t *t)
+turns_done(struct scheduler *s, int64_t resume_after)
 {
-	struct scheduler *s = t->data;
-	struct daemon *d = s->d;
+	s->pass.turning = false;
+	s->resume_after = resume_after;
+}
+
+/* One page of the pass: the due jobs' turns. */
+static void
+turn_page(struct scheduler *s)
+{
+	struct pass *p = &s->pass;
 	struct job_list live = {.s = s};
+	int64_t upto = p->wrapped ? p->start : INT64_MAX, last;
+	int read = store_jobs_live_page(s->d->store, p->after, upto, PAGE_JOBS,
+					collect_due, &live, &last);
+	size_t i = 0;
+
+	for (; i < live.n && !s->fault.on; i++) {
+		if (s->tick_rows >= TICK_ROWS) {
+			/* This tick's batch is full: the next tick goes on
+			 * from this job. */
+			turns_done(s, live.items[i]->id - 1);
+			break;
+		}
+		turn(s, &live.items[i]);
+		job_free(live.items[i]);
+	}
+	for (; i < live.n; i++)
+		job_free(live.items[i]);
+	free(live.items);
+	if (read < 0)
+		turns_done(s, 0); /* unreadable: the meter's turn */
+	if (!p->turning || s->fault.on)
+		return;
+	p->after = last;
+	if (read < PAGE_JOBS) {
+		if (!p->wrapped && p->start > 0) {
+			p->wrapped = true; /* round to where the pass began */
+			p->after = 0;
+		} else {
+			turns_done(s, 0);
+		}
+	}
+}
+
+/* The rest of a tick, once every live job had its turn. */
+static void
+tick_end(struct scheduler *s)
+{
+	struct daemon *d = s->d;
 	struct budget_job *jobs;
 	size_t n;
 
-	s->tick_rows = 0;
-	fault_over(s);
-	settle(s);
-	if (!s->fault.on) {
-		reconcile(s);
-		if (store_jobs_active(d->store, collect_due, &live) == 0) {
-			/* Polls of in-process backends answer at once: one
-			 * commit. */
-			bool tx = store_begin(d->store) == 0;
-
-			for (size_t i = 0; i < live.n; i++) {
-				if (!s->fault.on)
-					turn(s, &live.items[i]);
-				job_free(live.items[i]);
-			}
-			if (tx)
-				commit(s);
-		} else {
-			for (size_t i = 0; i < live.n; i++)
-				job_free(live.items[i]);
-		}
-		free(live.items);
-	}
 	if (!s->fault.on)
 		early_reviews(s);
 	/* The meter, then admission, on the jobs as they are now. */
 	n = meter_live(d, &jobs);
 	enforce(s, jobs, n);
-	if (!d->stopping && !s->fault.on)
-		admit(s, jobs, n); /* takes `jobs` over */
-	else
+	if (d->stopping || s->fault.on)
 		free(jobs);
+	else if (admit(s, jobs, n))		      /* takes `jobs` over */
+		s->pass.again = s->admit_more = true; /* the rest at once */
 	if (!s->fault.on && store_sweeps_refresh(d->store, now_wall()) != 0)
 		fault_begin(s);
+}
+
+static void on_slice(uv_idle_t *h);
+
+static void
+durations_add(struct durations *d, uint64_t ns)
+{
+	d->us[d->count++ % TICK_HISTORY] =
+	    ns / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(ns / 1000);
+}
+
+/*
+ * Runs the tick under way, from `started`, until it ends or its slice is
+ * used up.  The turns of a slice are one commit: polls of in-process
+ * backends answer at once.
+ */
+static void
+tick_slice(struct scheduler *s, uint64_t started)
+{
+	struct pass *p = &s->pass;
+	bool tx = p->turning && !s->fault.on && !s->closing &&
+		  store_begin_light(s->d->store) == 0;
+	uint64_t held;
+
+	while (p->turning && !s->fault.on && !s->closing) {
+		turn_page(s);
+		held = now_mono_ns() - started;
+		if (p->turning && !p->whole && held >= SLICE_NS)
+			break;
+	}
+	if (tx)
+		commit(s);
+	if (p->turning && !s->fault.on && !s->closing) {
+		/* More to do: the socket's turn first. */
+		held = now_mono_ns() - started;
+		p->busy_ns += held;
+		durations_add(&s->holds, held);
+		uv_idle_start(&s->slice, on_slice);
+		return;
+	}
+	if (!s->closing)
+		tick_end(s);
+	p->on = false;
 	s->last_tick_ns = now_mono_ns();
+	held = s->last_tick_ns - started;
+	p->busy_ns += held;
+	durations_add(&s->holds, held);
+	durations_add(&s->ticks, p->busy_ns);
+	if (p->again && !s->closing) {
+		/* Asked for while this one ran: at once, after the socket. */
+		p->again = false;
+		uv_idle_start(&s->slice, on_slice);
+	}
+}
+
+/* A tick: `whole` in one go; `turns` for the live jobs, or admission only
+ * (when the last tick's admission left more to start). */
+static void
+tick_begin(struct scheduler *s, bool whole, bool turns)
+{
+	struct pass *p = &s->pass;
+	uint64_t started = now_mono_ns();
+
+	s->admit_more = false;
+	*p = (struct pass){.on = true,
+			   .turning = turns,
+			   .whole = whole,
+			   .after = s->resume_after,
+			   .start = s->resume_after};
+	s->tick_rows = 0;
+	fault_over(s);
+	settle(s);
+	if (s->fault.on)
+		p->turning = false;
+	else
+		reconcile(s);
+	tick_slice(s, started);
+}
+
+static void
+on_slice(uv_idle_t *h)
+{
+	struct scheduler *s = h->data;
+
+	uv_idle_stop(h);
+	if (s->pass.on)
+		tick_slice(s, now_mono_ns());
+	else
+		tick_begin(s, false, !s->admit_more);
+}
+
+/* The periodic tick: none while one is under way (it covers it). */
+static void
+tick(uv_timer_t *t)
+{
+	struct scheduler *s = t->data;
+
+	if (!s->pass.on)
+		tick_begin(s, false, true);
 }
 
 uint64_t
 scheduler_last_tick_ns(const struct scheduler *s)
 {
 	return s->last_tick_ns;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+durations_stats(const struct durations *d, struct duration_stats *out)
+{
+	size_t n = d->count < TICK_HISTORY ? (size_t)d->count : TICK_HISTORY;
+	uint32_t sorted[TICK_HISTORY];
+
+	memset(out, 0, sizeof(*out));
+	out->count = d->count;
+	if (n == 0)
+		return;
+	memcpy(sorted, d->us, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u32);
+	out->last = d->us[(d->count - 1) % TICK_HISTORY] / 1000.0;
+	out->p50 = sorted[(n - 1) / 2] / 1000.0;
+	out->p99 = sorted[(size_t)((double)(n - 1) * 0.99 + 0.5)] / 1000.0;
+	out->max = sorted[n - 1] / 1000.0;
+}
+
+void
+scheduler_tick_stats(const struct scheduler *s, struct tick_stats *out)
+{
+	durations_stats(&s->ticks, &out->ticks);
+	durations_stats(&s->holds, &out->holds);
+}
+
+/* --- checkpoints: the log copied into the store, off the loop ------------ */
+
+static void
+checkpoint_run(uv_work_t *w)
+{
+	struct scheduler *s = w->data;
+
+	s->ckpt.left = store_checkpoint(s->ckpt.c);
+}
+
+static void on_closed(uv_handle_t *h);
+
+static void
+checkpoint_done(uv_work_t *w, int status)
+{
+	struct scheduler *s = w->data;
+
+	(void)status;
+	s->ckpt.running = false;
+	if (s->ckpt.left < 0)
+		log_warnx("store: a checkpoint failed; the log grows until one "
+			  "succeeds");
+	if (s->closing)
+		on_closed((uv_handle_t *)&s->ckpt.timer); /* its share */
+}
+
+static void
+on_checkpoint(uv_timer_t *t)
+{
+	struct scheduler *s = t->data;
+
+	if (s->ckpt.running || s->ckpt.c == NULL)
+		return;
+	s->ckpt.running = uv_queue_work(&s->d->loop, &s->ckpt.work,
+					checkpoint_run, checkpoint_done) == 0;
 }
 
 struct scheduler *
@@ -1566,8 +1843,17 @@ scheduler_new(struct daemon *d)
 	s->rec = xcalloc(d->nbackends ? d->nbackends : 1, sizeof(*s->rec));
 	uv_timer_init(&d->loop, &s->tick_timer);
 	uv_timer_init(&d->loop, &s->deadline_timer);
+	uv_idle_init(&d->loop, &s->slice);
+	uv_timer_init(&d->loop, &s->ckpt.timer);
+	s->ckpt.timer.data = s;
+	s->ckpt.work.data = s;
+	s->ckpt.c = store_checkpointer_open(d->store);
+	if (s->ckpt.c != NULL)
+		uv_timer_start(&s->ckpt.timer, on_checkpoint, CHECKPOINT_MS,
+			       CHECKPOINT_MS);
 	s->tick_timer.data = s;
 	s->deadline_timer.data = s;
+	s->slice.data = s;
 	s->early.all = true; /* what a crash left undone is asked again */
 	return s;
 }
@@ -1584,7 +1870,22 @@ scheduler_configure(struct scheduler *s, unsigned int tick_ms)
 void
 scheduler_kick(struct scheduler *s)
 {
-	tick(&s->tick_timer);
+	if (s->pass.on)
+		s->pass.again = true; /* it may have passed what changed */
+	else
+		tick_begin(s, false, true);
+}
+
+void
+scheduler_tick_whole(struct scheduler *s)
+{
+	if (s->pass.on) {
+		s->pass.whole = true;
+		tick_slice(s, now_mono_ns());
+	}
+	uv_idle_stop(&s->slice);
+	s->pass.again = false;
+	tick_begin(s, true, true);
 }
 
 static void
@@ -1594,6 +1895,7 @@ on_closed(uv_handle_t *h)
 
 	if (--s->closing > 0)
 		return;
+	store_checkpointer_close(s->d->store, s->ckpt.c);
 	for (size_t i = 0; i < s->slots_cap; i++)
 		free(s->slots[i].answer);
 	lifecycle_settle(&s->lc, false);
@@ -1609,11 +1911,16 @@ scheduler_close(struct scheduler *s)
 {
 	if (s == NULL || s->closing)
 		return;
-	s->closing = 2;
+	/* Each handle's close, and a checkpoint under way, end it. */
+	s->closing = 4 + (s->ckpt.running ? 1 : 0);
 	uv_timer_stop(&s->tick_timer);
 	uv_timer_stop(&s->deadline_timer);
+	uv_idle_stop(&s->slice);
+	uv_timer_stop(&s->ckpt.timer);
 	uv_close((uv_handle_t *)&s->tick_timer, on_closed);
 	uv_close((uv_handle_t *)&s->deadline_timer, on_closed);
+	uv_close((uv_handle_t *)&s->slice, on_closed);
+	uv_close((uv_handle_t *)&s->ckpt.timer, on_closed);
 }
 
 /* --- what rftctl, sweeps and budgets ask of a job ------------------------- */

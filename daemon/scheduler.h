@@ -28,10 +28,35 @@ struct scheduler *scheduler_new(struct daemon *d);
 /* Applies the configuration's tick (on start and reload); a backend
  * whose start-up listing failed is tried again at once. */
 void scheduler_configure(struct scheduler *s, unsigned int tick_ms);
-/* Runs one tick now (tests and control actions want prompt effects). */
+/*
+ * Starts a tick now (control actions want prompt effects), or another
+ * as soon as the one under way ends.  Its first slice runs before this
+ * returns; on a small store that is all of it.
+ */
 void scheduler_kick(struct scheduler *s);
+/* Runs a whole tick now, in one go, after the one under way (tests). */
+void scheduler_tick_whole(struct scheduler *s);
 /* When the last tick finished (monotonic ns); 0 before the first. */
 uint64_t scheduler_last_tick_ns(const struct scheduler *s);
+
+#define TICK_HISTORY 512
+
+/* Durations in milliseconds: of the last TICK_HISTORY, and how many
+ * there were since the start. */
+struct duration_stats {
+	uint64_t count;
+	double last, p50, p99, max;
+};
+
+/*
+ * How long the recent ticks worked (all their slices), and how long each
+ * slice held the loop: the most a control request waited for one.
+ */
+struct tick_stats {
+	struct duration_stats ticks, holds;
+};
+
+void scheduler_tick_stats(const struct scheduler *s, struct tick_stats *out);
 /*
  * A backend's round of answers (backend_env.round): begin opens one unit
  * of store writes for its callbacks, end commits it.  Nothing is opened

@@ -47,6 +47,8 @@ struct sim {
 	double speed;
 	double failure_rate;
 	double pause_after_hours; /* the provider's own pause; 0: none */
+	struct sim_known *known;  /* models worked out, by remote id */
+	size_t nknown, known_cap; /* (open addressing; cap a power of 2) */
 };
 
 /* What a submitted job will do, derived from its request. */
@@ -63,6 +65,18 @@ struct sim_model {
 	char grader_names[SIM_MAX_GRADERS][64];
 	double grader_bias[SIM_MAX_GRADERS];
 };
+
+/*
+ * A job's model, kept once worked out: it follows from the job's request,
+ * which never changes, and the failure rate (a new one forgets them all).
+ */
+struct sim_known {
+	char remote_id[64]; /* "": a free entry */
+	struct sim_model m;
+	char model[128]; /* the request's base model */
+};
+
+#define SIM_KNOWN_MAX 65536 /* models kept at most; then forgotten */
 
 static uint64_t
 mix(uint64_t z)
@@ -428,6 +442,64 @@ sim_elapsed(const struct sim *sim, const struct store_sim_job *sj, double now)
 }
 
 static void
+known_forget(struct sim *sim)
+{
+	free(sim->known);
+	sim->known = NULL;
+	sim->nknown = sim->known_cap = 0;
+}
+
+static struct sim_known *
+known_slot(struct sim_known *known, size_t cap, const char *remote_id)
+{
+	size_t i = (size_t)hash_str(remote_id) & (cap - 1);
+
+	while (known[i].remote_id[0] != '\0' &&
+	       strcmp(known[i].remote_id, remote_id) != 0)
+		i = (i + 1) & (cap - 1);
+	return &known[i];
+}
+
+/* The model of a recorded job, worked out once. */
+static const struct sim_known *
+sim_known(struct sim *sim, const struct store_sim_job *sj)
+{
+	struct sim_known *k;
+	cJSON *req;
+
+	if (sim->known_cap > 0) {
+		k = known_slot(sim->known, sim->known_cap, sj->remote_id);
+		if (k->remote_id[0] != '\0')
+			return k;
+	}
+	if (4 * (sim->nknown + 1) > 3 * sim->known_cap) {
+		struct sim_known *old = sim->known;
+		size_t cap = sim->known_cap;
+
+		if (sim->nknown >= SIM_KNOWN_MAX) {
+			known_forget(sim);
+			old = NULL;
+			cap = 0;
+		}
+		sim->known_cap = sim->known_cap ? 2 * sim->known_cap : 64;
+		sim->known = xcalloc(sim->known_cap, sizeof(*sim->known));
+		for (size_t i = 0; i < cap; i++)
+			if (old[i].remote_id[0] != '\0')
+				*known_slot(sim->known, sim->known_cap,
+					    old[i].remote_id) = old[i];
+		free(old);
+	}
+	k = known_slot(sim->known, sim->known_cap, sj->remote_id);
+	req = cJSON_Parse(sj->request);
+	model_init(&k->m, req, sim->failure_rate);
+	snprintf(k->model, sizeof(k->model), "%s", model_of(req));
+	snprintf(k->remote_id, sizeof(k->remote_id), "%s", sj->remote_id);
+	sim->nknown++;
+	cJSON_Delete(req);
+	return k;
+}
+
+static void
 sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	 backend_poll_cb cb, void *arg)
 {
@@ -440,8 +512,8 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	const char *train_names[SIM_MAX_GRADERS], *valid_names[SIM_MAX_GRADERS];
 	char next_cursor[32], model_name[320];
 	int64_t done, from = 0, last_step;
+	const struct sim_known *k;
 	double e, run;
-	cJSON *req;
 	int rc;
 
 	rc = store_sim_get(be->env->store, remote_id, NULL, &sj);
@@ -449,8 +521,8 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 		cb(arg, rc, NULL, "simulator: no such job");
 		return;
 	}
-	req = cJSON_Parse(sj.request);
-	model_init(&m, req, sim->failure_rate);
+	k = sim_known(sim, &sj);
+	m = k->m;
 	e = sim_elapsed(sim, &sj, now_wall());
 	run = e - SIM_VALIDATING - m.queued_secs;
 	/* The cap bites once: when training crosses it while active. */
@@ -486,11 +558,8 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	} else if (done >= m.steps) {
 		p.state = JOB_SUCCEEDED;
 		p.provider_status = "succeeded";
-		cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
-
 		snprintf(model_name, sizeof(model_name), "ft:%.200s:sim::%.40s",
-			 cJSON_IsString(model) ? model->valuestring : "model",
-			 sj.remote_id + 7);
+			 k->model, sj.remote_id + 7);
 		p.fine_tuned_model = model_name;
 	} else if (strcmp(sj.control, "paused") == 0 ||
 		   strcmp(sj.control, "provider-paused") == 0) {
@@ -520,8 +589,7 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	for (int64_t step = from + 1; step <= done; step++) {
 		step_metrics(&m, &b, step, train_names, valid_names);
 		if (step % m.eval_interval == 0 || step == m.steps)
-			add_checkpoint(&ck, &m, sj.remote_id, model_of(req),
-				       step);
+			add_checkpoint(&ck, &m, sj.remote_id, k->model, step);
 	}
 	snprintf(next_cursor, sizeof(next_cursor), "%lld",
 		 (long long)(done > from ? done : from));
@@ -534,7 +602,6 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 	free(b.items);
 	free(b.names);
 	checkpoints_free(&ck);
-	cJSON_Delete(req);
 	free(sj.request);
 }
 
@@ -542,15 +609,12 @@ sim_poll(struct backend *be, const char *remote_id, const char *cursor,
 static bool
 sim_ended(struct sim *sim, const struct store_sim_job *sj, double now)
 {
-	struct sim_model m;
-	cJSON *req = cJSON_Parse(sj->request);
-	double run;
+	const struct sim_model *m = &sim_known(sim, sj)->m;
+	double run =
+	    sim_elapsed(sim, sj, now) - SIM_VALIDATING - m->queued_secs;
 
-	model_init(&m, req, sim->failure_rate);
-	cJSON_Delete(req);
-	run = sim_elapsed(sim, sj, now) - SIM_VALIDATING - m.queued_secs;
 	return run >=
-	       (double)(m.fail_step ? m.fail_step : m.steps) * m.step_secs;
+	       (double)(m->fail_step ? m->fail_step : m->steps) * m->step_secs;
 }
 
 static void
@@ -690,6 +754,8 @@ sim_reconfigure(struct backend *be, const struct config_backend *cfg)
 
 	sim->speed = sc->speed;
 	be->time_scale = sc->speed;
+	if (sim->failure_rate != sc->failure_rate)
+		known_forget(sim); /* worked out with the old rate */
 	sim->failure_rate = sc->failure_rate;
 	sim->pause_after_hours = sc->pause_after_hours;
 	be->max_concurrent = cfg->max_concurrent;
@@ -698,6 +764,7 @@ sim_reconfigure(struct backend *be, const struct config_backend *cfg)
 static void
 sim_destroy(struct backend *be)
 {
+	known_forget(be->priv);
 	free(be->priv);
 	free(be->name);
 	free(be);

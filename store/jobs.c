@@ -60,12 +60,18 @@ read_row(sqlite3_stmt *s, struct store_job_row *r)
 	r->early_stop = col_text(s, 29);
 }
 
-static const char sql_jobs_active[] =
+/* A live job: neither waiting to be created nor ended (the condition of
+ * the index jobs_live, word for word). */
+#define JOB_LIVE                                                               \
+	" j.state NOT IN ('pending', 'succeeded', 'failed', 'cancelled',"      \
+	" 'lost')"
+
+static const char sql_jobs_live_page[] =
     "SELECT" JOB_COLUMNS " FROM jobs j JOIN trials t ON t.id = j.trial_id"
     " JOIN sweeps s ON s.id = t.sweep_id"
     " JOIN graders g ON g.sha256 = t.grader_sha256"
-    " WHERE j.state NOT IN ('pending', 'succeeded', 'failed', 'cancelled',"
-    " 'lost') ORDER BY j.id;";
+    " WHERE" JOB_LIVE " AND j.id > ?1 AND j.id <= ?2 ORDER BY j.id"
+    " LIMIT ?3;";
 static const char sql_job_get[] =
     "SELECT" JOB_COLUMNS " FROM jobs j JOIN trials t ON t.id = j.trial_id"
     " JOIN sweeps s ON s.id = t.sweep_id"
@@ -89,15 +95,64 @@ for_each_job(struct store *st, sqlite3_stmt *s,
 	return rc == SQLITE_DONE ? 0 : store_fail(st, "jobs");
 }
 
-int
-store_jobs_active(struct store *st,
-		  void (*fn)(const struct store_job_row *job, void *arg),
-		  void *arg)
-{
-	sqlite3_stmt *s = stmt(st, sql_jobs_active);
-	int rows;
+/* What the meter reads of the live jobs: no joins, no documents. */
+static const char sql_jobs_live_money[] =
+    "SELECT j.id, j.trial_id, j.backend, j.remote_id, j.state,"
+    " j.rate_usd_per_hour, j.reserved_usd, j.cost_usd,"
+    " (SELECT sweep_id FROM trials WHERE id = j.trial_id)"
+    " FROM jobs j WHERE" JOB_LIVE " ORDER BY j.id;";
 
-	return s == NULL ? -EIO : for_each_job(st, s, fn, arg, &rows);
+int
+store_jobs_live_money(struct store *st,
+		      void (*fn)(const struct store_job_row *job, void *arg),
+		      void *arg)
+{
+	sqlite3_stmt *s = stmt(st, sql_jobs_live_money);
+	struct store_job_row r;
+	int rc;
+
+	if (s == NULL)
+		return -EIO;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&r, 0, sizeof(r));
+		r.id = sqlite3_column_int64(s, 0);
+		r.trial_id = sqlite3_column_int64(s, 1);
+		r.backend = col_text(s, 2);
+		r.remote_id = col_text(s, 3);
+		r.state = col_text(s, 4);
+		r.rate = sqlite3_column_double(s, 5);
+		r.reserved = sqlite3_column_double(s, 6);
+		r.cost = sqlite3_column_double(s, 7);
+		r.sweep_id = sqlite3_column_int64(s, 8);
+		fn(&r, arg);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, "jobs");
+}
+
+int
+store_jobs_live_page(struct store *st, int64_t after, int64_t upto, int limit,
+		     void (*fn)(const struct store_job_row *job, void *arg),
+		     void *arg, int64_t *last)
+{
+	sqlite3_stmt *s = stmt(st, sql_jobs_live_page);
+	struct store_job_row row;
+	int rows = 0, rc;
+
+	*last = after;
+	if (s == NULL)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int64(s, 2, upto);
+	sqlite3_bind_int(s, 3, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		read_row(s, &row);
+		*last = row.id;
+		fn(&row, arg);
+		rows++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? rows : store_fail(st, "jobs");
 }
 
 int
@@ -226,7 +281,7 @@ static const char sql_trial_adopt[] =
 static const char sql_job_remote[] =
     "UPDATE jobs SET remote_id = ?2, submitted_at = ?3 WHERE id = ?1;";
 
-/* A new job row for a trial, counted by `trial_sql`; one commit. */
+/* A new job row for a trial, counted by `trial_sql`: one unit of writes. */
 static int
 job_insert(struct store *st, const char *trial_sql, int64_t trial_id,
 	   const char *backend, const char *intent_key, const char *remote_id,
@@ -234,9 +289,10 @@ job_insert(struct store *st, const char *trial_sql, int64_t trial_id,
 	   int64_t *job_id, int *attempt)
 {
 	sqlite3_stmt *s;
+	bool outer;
 	int rc;
 
-	if (store_begin(st) != 0)
+	if (store_unit_begin(st, &outer) != 0)
 		return -EIO;
 	s = stmt(st, trial_sql);
 	if (s == NULL)
@@ -247,7 +303,7 @@ job_insert(struct store *st, const char *trial_sql, int64_t trial_id,
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(s);
 		if (rc == SQLITE_DONE) {
-			store_rollback(st);
+			store_unit_end(st, outer, false);
 			return -ESTALE; /* not in a state that allows it */
 		}
 		store_fail(st, "trial attempts");
@@ -285,9 +341,9 @@ job_insert(struct store *st, const char *trial_sql, int64_t trial_id,
 			       price->reserved, price->basis, "estimated",
 			       now) != 0)))
 		goto fail;
-	return store_commit(st);
+	return store_unit_end(st, outer, true) == 0 ? 0 : -EIO;
 fail:
-	store_rollback(st);
+	store_unit_end(st, outer, false);
 	return -EIO;
 }
 

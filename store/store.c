@@ -280,6 +280,56 @@ store_path(const struct store *st)
 	return st->path;
 }
 
+/* --- checkpoints off the loop's thread ------------------------------------ */
+
+struct store_checkpointer {
+	sqlite3 *db; /* a connection of its own, used by one thread at a time */
+};
+
+struct store_checkpointer *
+store_checkpointer_open(struct store *st)
+{
+	struct store_checkpointer *c = xcalloc(1, sizeof(*c));
+
+	if (sqlite3_open_v2(st->path, &c->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		log_warnx("store: checkpoints: %s",
+			  c->db ? sqlite3_errmsg(c->db) : "cannot open");
+		sqlite3_close(c->db);
+		free(c);
+		return NULL;
+	}
+	sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
+	/* From now on only this connection checkpoints, when asked. */
+	sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint = 0;", NULL, NULL,
+		     NULL);
+	return c;
+}
+
+int
+store_checkpoint(struct store_checkpointer *c)
+{
+	int frames, done;
+
+	if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+				      &frames, &done) != SQLITE_OK)
+		return -EIO;
+	return frames - done;
+}
+
+void
+store_checkpointer_close(struct store *st, struct store_checkpointer *c)
+{
+	if (c == NULL)
+		return;
+	sqlite3_close(c->db);
+	free(c);
+	if (st != NULL)
+		sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint = 1000;", NULL,
+			     NULL, NULL);
+}
+
 int
 store_schema_version(const struct store *st)
 {
@@ -396,12 +446,35 @@ query_json(struct store *st, sqlite3_stmt *s)
 	return out;
 }
 
+/* Commits wait for the disk again (see store_begin_light()). */
+static void
+light_over(struct store *st)
+{
+	if (st->light && sqlite3_exec(st->db, "PRAGMA synchronous = FULL;",
+				      NULL, NULL, NULL) == SQLITE_OK)
+		st->light = false;
+}
+
 int
 store_begin(struct store *st)
 {
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return store_fail(st, "begin");
+	return 0;
+}
+
+int
+store_begin_light(struct store *st)
+{
+	if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL;", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return store_fail(st, "synchronous");
+	st->light = true;
+	if (store_begin(st) != 0) {
+		light_over(st);
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -413,6 +486,7 @@ store_commit(struct store *st)
 		store_rollback(st);
 		return -EIO;
 	}
+	light_over(st);
 	return 0;
 }
 
@@ -421,6 +495,7 @@ store_rollback(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+	light_over(st);
 }
 
 int

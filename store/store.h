@@ -32,6 +32,19 @@ void store_close(struct store *st);
 /* The path the store was opened with (owned by the store). */
 const char *store_path(const struct store *st);
 
+/*
+ * Checkpoints of the write-ahead log, run by a connection of their own so
+ * that they can run on another thread than the writer's: once one is
+ * open, the writer no longer checkpoints by itself (closing it restores
+ * that).  store_checkpoint() copies what it can without waiting for the
+ * writer (a passive checkpoint) and returns the frames left, or -EIO;
+ * it may run on any one thread at a time.
+ */
+struct store_checkpointer;
+struct store_checkpointer *store_checkpointer_open(struct store *st);
+int store_checkpoint(struct store_checkpointer *c);
+void store_checkpointer_close(struct store *st, struct store_checkpointer *c);
+
 /* The schema version of the open database (PRAGMA user_version). */
 int store_schema_version(const struct store *st);
 
@@ -46,8 +59,16 @@ int store_table_counts(struct store *st,
 		       void (*fn)(const char *table, int64_t rows, void *arg),
 		       void *arg);
 
-/* Transactions on the writer connection. */
+/*
+ * Transactions on the writer connection.  A commit waits until the disk
+ * has it; one begun with store_begin_light() does not: a crash of rftd
+ * keeps it, a power cut may lose it, and the next commit that waits
+ * makes it durable too.  Light transactions hold what a later poll
+ * would report again (metrics, progress, spend so far), never an intent
+ * or anything a backend call depends on.
+ */
 int store_begin(struct store *st);
+int store_begin_light(struct store *st);
 int store_commit(struct store *st); /* rolls back when it fails */
 void store_rollback(struct store *st);
 
@@ -192,10 +213,25 @@ struct store_job_row {
 	const char *sweep_name;
 };
 
-/* Calls `fn` for every job not in a terminal state (nor 'pending'). */
-int store_jobs_active(struct store *st,
-		      void (*fn)(const struct store_job_row *job, void *arg),
-		      void *arg);
+/*
+ * Every live job (not 'pending', nor ended), as the meter needs it: of a
+ * store_job_row, only id, trial_id, sweep_id, backend, remote_id, state,
+ * rate, reserved and cost are set.
+ */
+int store_jobs_live_money(struct store *st,
+			  void (*fn)(const struct store_job_row *job,
+				     void *arg),
+			  void *arg);
+
+/*
+ * A page of the live jobs, whole rows: at most `limit` with ids in
+ * (after, upto], in id order.  Returns how many were read, with
+ * *last the id of the last (`after` when none), or -EIO.
+ */
+int store_jobs_live_page(struct store *st, int64_t after, int64_t upto,
+			 int limit,
+			 void (*fn)(const struct store_job_row *job, void *arg),
+			 void *arg, int64_t *last);
 
 /* The job that holds `remote_id` on `backend`: 0 with *job_id, or -ENOENT. */
 int store_job_owner(struct store *st, const char *backend,
@@ -236,9 +272,10 @@ struct store_price {
 /*
  * Records the intent to submit: a new job row ('submitting', attempt =
  * the trial's attempts + 1), the trial running, and (with `price`) the
- * job's reservation in the ledger, all committed before the backend
- * hears of it.  Returns 0 with *job_id and *attempt set, or -ESTALE when
- * the trial is no longer pending.
+ * job's reservation in the ledger: one unit of writes, which the caller
+ * commits (with the rest of its batch) before the backend hears of it.
+ * Returns 0 with *job_id and *attempt set, or -ESTALE when the trial is
+ * no longer pending.
  */
 int store_job_create(struct store *st, int64_t trial_id, const char *backend,
 		     const char *intent_key, bool simulated,

@@ -7,6 +7,8 @@
 
 #include "store.h"
 
+#include <stdbool.h>
+
 #include <sqlite3.h>
 
 #define STMT_CACHE_SIZE 64
@@ -18,6 +20,8 @@ struct store {
 	sqlite3_stmt *count_rows; /* one row (table, count) per table */
 	char last_error[256];	  /* SQLite's word on the last failure */
 	int last_code;		  /* and its extended result code */
+	bool light;		  /* the open transaction's commit does not
+				     wait for the disk */
 	struct {
 		const char *sql; /* a string literal: its address is the key */
 		sqlite3_stmt *stmt;

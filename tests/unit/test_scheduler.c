@@ -1,7 +1,7 @@
 /*
  * The scheduler's admission and the meter's decisions, on a real daemon
  * context (store, configuration, the simulated backend) with no timers:
- * each tick is run by hand with scheduler_kick().
+ * each tick is run by hand with scheduler_tick_whole().
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,11 +142,11 @@ admission_fills_the_backend_within_each_sweeps_limit(void **state)
 	int64_t a = sweep(f, "a", 5, 2, 0), b = sweep(f, "b", 5, 0, 0);
 
 	(void)state;
-	scheduler_kick(f->d.sched);
+	scheduler_tick_whole(f->d.sched);
 	assert_int_equal(jobs_of(f, a), 2);
 	assert_int_equal(jobs_of(f, b), 1);
 	/* Full: another tick starts nothing. */
-	scheduler_kick(f->d.sched);
+	scheduler_tick_whole(f->d.sched);
 	assert_int_equal(jobs_of(f, a) + jobs_of(f, b), 3);
 	fixture_free(f);
 }
@@ -158,7 +158,7 @@ admission_reserves_worst_cases_and_says_why_the_rest_waits(void **state)
 	int64_t a = sweep(f, "a", 4, 0, 70); /* room for two $30 jobs */
 
 	(void)state;
-	scheduler_kick(f->d.sched);
+	scheduler_tick_whole(f->d.sched);
 	assert_int_equal(jobs_of(f, a), 2);
 	assert_int_equal(count(f,
 			       "SELECT count(*) FROM trials WHERE sweep_id = ?"
@@ -181,7 +181,7 @@ admission_takes_a_budget_that_exactly_fits(void **state)
 	int64_t a = sweep(f, "a", 3, 0, 90); /* three $30 jobs */
 
 	(void)state;
-	scheduler_kick(f->d.sched);
+	scheduler_tick_whole(f->d.sched);
 	assert_int_equal(jobs_of(f, a), 3);
 	fixture_free(f);
 }
@@ -194,7 +194,7 @@ admission_waits_while_the_configured_global_budget_is_spoken_for(void **state)
 	int64_t a = sweep(f, "a", 2, 0, 0), b = sweep(f, "b", 2, 0, 0);
 
 	(void)state;
-	scheduler_kick(f->d.sched);
+	scheduler_tick_whole(f->d.sched);
 	assert_int_equal(jobs_of(f, a) + jobs_of(f, b), 1);
 	fixture_free(f);
 }
@@ -255,7 +255,7 @@ raising_a_limit_lists_the_budget_paused_jobs_that_fit_again(void **state)
 	char err[256];
 
 	(void)state;
-	scheduler_kick(f->d.sched);
+	scheduler_tick_whole(f->d.sched);
 	assert_int_equal(jobs_of(f, a), 2);
 	/* A budget paused job 1 (its state, and the mark). */
 	assert_int_equal(
@@ -298,7 +298,7 @@ a_job_resumed_while_pausing_is_resumed_once_paused(void **state)
 
 	(void)state;
 	sweep(f, "a", 1, 0, 0);
-	scheduler_kick(f->d.sched);
+	scheduler_tick_whole(f->d.sched);
 	/* A pause decided, not yet sent (as after a restart). */
 	assert_int_equal(
 	    store_job_change(f->d.store, 1,
@@ -310,10 +310,11 @@ a_job_resumed_while_pausing_is_resumed_once_paused(void **state)
 					     JOB_BY_SWEEP, NULL, err,
 					     sizeof(err)),
 			 0);
-	scheduler_kick(f->d.sched); /* the pause goes, the job is paused */
+	scheduler_tick_whole(
+	    f->d.sched); /* the pause goes, the job is paused */
 	job_state(f, 1, st, sizeof(st));
 	assert_string_equal(st, "paused");
-	scheduler_kick(f->d.sched); /* then the resume it was owed */
+	scheduler_tick_whole(f->d.sched); /* then the resume it was owed */
 	job_state(f, 1, st, sizeof(st));
 	assert_string_not_equal(st, "paused");
 	assert_string_not_equal(st, "pausing");
@@ -330,7 +331,7 @@ a_stop_the_backend_answers_with_no_such_job_ends_it_lost(void **state)
 
 	(void)state;
 	sweep(f, "a", 2, 0, 0);
-	scheduler_kick(f->d.sched);
+	scheduler_tick_whole(f->d.sched);
 	/* The provider forgets the job. */
 	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
 	assert_int_equal(
