@@ -141,7 +141,7 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 	      struct proto_error *err)
 {
 	static const char *const none[] = {NULL};
-	cJSON *r, *tables, *backends, *store;
+	cJSON *r, *backends, *store;
 	struct tick_stats ticks;
 	char why[256];
 	double since;
@@ -202,14 +202,76 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 		}
 		cJSON_AddItemToArray(backends, b);
 	}
-	tables = cJSON_AddObjectToObject(r, "tables");
-	if (store_table_counts(d->store, add_count, tables) != 0) {
-		cJSON_Delete(r);
-		return proto_error_set(err, PROTO_E_STORE,
-				       "cannot count rows in the store");
-	}
 	*result = r;
 	return 0;
+}
+
+/*
+ * daemon.status: what the daemon knows in memory, and the rows of every
+ * table, counted on the thread pool (a large store takes a while, and
+ * the loop serves everyone else meanwhile).
+ */
+struct status_work {
+	uv_work_t req;
+	struct control_reply_to *to;
+	char *path;
+	cJSON *result;
+	int rc;
+};
+
+static void
+status_count(uv_work_t *req)
+{
+	struct status_work *w = req->data;
+
+	w->rc = store_table_counts(
+	    w->path, add_count, cJSON_AddObjectToObject(w->result, "tables"));
+}
+
+static void
+status_counted(uv_work_t *req, int status)
+{
+	struct status_work *w = req->data;
+
+	if (status == UV_ECANCELED) {
+		control_answer(w->to, PROTO_E_SHUTTING_DOWN,
+			       "rftd is shutting down", NULL);
+	} else if (w->rc != 0) {
+		control_answer(w->to, PROTO_E_STORE,
+			       "cannot count rows in the store", NULL);
+	} else {
+		control_answer(w->to, 0, NULL, w->result);
+		w->result = NULL; /* the answer's now */
+	}
+	cJSON_Delete(w->result);
+	free(w->path);
+	free(w);
+}
+
+static int
+status_start(struct daemon *d, const struct peer *peer,
+	     const struct proto_request *req, struct proto_error *err)
+{
+	struct status_work *w;
+	cJSON *r;
+
+	if (daemon_status(d, req->params, &r, err) != 0)
+		return err->code;
+	w = xcalloc(1, sizeof(*w));
+	w->req.data = w;
+	w->path = xstrdup(store_path(d->store));
+	w->result = r;
+	if (d->control == NULL ||
+	    uv_queue_work(&d->loop, &w->req, status_count, status_counted) !=
+		0) {
+		cJSON_Delete(r);
+		free(w->path);
+		free(w);
+		return proto_error_set(err, PROTO_E_INTERNAL,
+				       "cannot count rows in the store");
+	}
+	w->to = control_defer(d->control, peer->client_id, req->id);
+	return METHODS_DEFERRED;
 }
 
 static int
@@ -1561,6 +1623,8 @@ dispatch(struct daemon *d, const struct peer *peer,
 	*result = NULL;
 	if (req->method == PROTO_M_SQL_QUERY) /* needs the connection */
 		return sql_query(d, peer, req, err);
+	if (req->method == PROTO_M_DAEMON_STATUS)
+		return status_start(d, peer, req, err);
 	if (req->method == PROTO_M_SWEEP_SUBMIT && !d->stopping) {
 		log_info("control: %s by uid %u pid %d", info->name, peer->uid,
 			 peer->pid);

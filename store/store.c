@@ -129,46 +129,6 @@ fail:
 }
 
 /*
- * Prepares one statement that counts the rows of every table, so that a
- * status request costs one step loop rather than a prepare per table.
- */
-static int
-prepare_counts(struct store *st, char *err, size_t errlen)
-{
-	sqlite3_stmt *names;
-	char *sql = NULL;
-	int rc;
-
-	rc = sqlite3_prepare_v2(st->db,
-				"SELECT name FROM sqlite_schema "
-				"WHERE type = 'table' AND name NOT LIKE "
-				"'sqlite_%' ORDER BY name;",
-				-1, &names, NULL);
-	while (rc == SQLITE_OK && sqlite3_step(names) == SQLITE_ROW) {
-		const char *table = (const char *)sqlite3_column_text(names, 0);
-		char *next =
-		    sqlite3_mprintf("%z%sSELECT %Q, count(*) FROM \"%w\"", sql,
-				    sql ? " UNION ALL " : "", table, table);
-
-		if (next == NULL)
-			fatalx("out of memory (sqlite3_mprintf)");
-		sql = next;
-	}
-	sqlite3_finalize(names);
-	if (rc == SQLITE_OK && sql != NULL)
-		rc = sqlite3_prepare_v3(st->db, sql, -1,
-					SQLITE_PREPARE_PERSISTENT,
-					&st->count_rows, NULL);
-	sqlite3_free(sql);
-	if (rc != SQLITE_OK) {
-		store_errf(err, errlen, "%s: %s", st->path,
-			   sqlite3_errmsg(st->db));
-		return -EIO;
-	}
-	return 0;
-}
-
-/*
  * SQLite keeps the -wal and -shm files beside the database and creates
  * them when it opens it: a directory it cannot write into fails every
  * start after a clean shutdown (which removes them).
@@ -249,8 +209,7 @@ store_open(const char *path, char *err, size_t errlen)
 	if (check_identity(st, err, errlen) != 0 ||
 	    set_pragmas(st, err, errlen) != 0)
 		goto fail;
-	if (migrate_apply(st->db, st->version, err, errlen) != 0 ||
-	    prepare_counts(st, err, errlen) != 0)
+	if (migrate_apply(st->db, st->version, err, errlen) != 0)
 		goto fail;
 	st->version = store_latest_version();
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
@@ -265,7 +224,6 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	sqlite3_finalize(st->count_rows);
 	for (size_t i = 0; i < STMT_CACHE_SIZE; i++)
 		sqlite3_finalize(st->cache[i].stmt);
 	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
@@ -343,23 +301,64 @@ store_latest_version(void)
 				    : 0;
 }
 
+/*
+ * One statement that counts the rows of every table of `db`, or NULL
+ * after logging.
+ */
+static sqlite3_stmt *
+prepare_counts(sqlite3 *db)
+{
+	sqlite3_stmt *names, *counts = NULL;
+	char *sql = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db,
+				"SELECT name FROM sqlite_schema "
+				"WHERE type = 'table' AND name NOT LIKE "
+				"'sqlite_%' ORDER BY name;",
+				-1, &names, NULL);
+	while (rc == SQLITE_OK && sqlite3_step(names) == SQLITE_ROW) {
+		const char *table = (const char *)sqlite3_column_text(names, 0);
+		char *next =
+		    sqlite3_mprintf("%z%sSELECT %Q, count(*) FROM \"%w\"", sql,
+				    sql ? " UNION ALL " : "", table, table);
+
+		if (next == NULL)
+			fatalx("out of memory (sqlite3_mprintf)");
+		sql = next;
+	}
+	sqlite3_finalize(names);
+	if (rc == SQLITE_OK && sql != NULL)
+		rc = sqlite3_prepare_v2(db, sql, -1, &counts, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK)
+		log_warnx("store: counting rows: %s", sqlite3_errmsg(db));
+	return counts;
+}
+
 int
-store_table_counts(struct store *st,
+store_table_counts(const char *path,
 		   void (*fn)(const char *table, int64_t rows, void *arg),
 		   void *arg)
 {
-	int rc;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *counts = NULL;
+	int rc = SQLITE_ERROR;
 
-	if (st->count_rows == NULL)
-		return 0;
-	while ((rc = sqlite3_step(st->count_rows)) == SQLITE_ROW)
-		fn((const char *)sqlite3_column_text(st->count_rows, 0),
-		   sqlite3_column_int64(st->count_rows, 1), arg);
-	sqlite3_reset(st->count_rows);
-	if (rc == SQLITE_DONE)
-		return 0;
-	log_warnx("store: counting rows: %s", sqlite3_errmsg(st->db));
-	return -EIO;
+	if (sqlite3_open_v2(path, &db,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+			    NULL) == SQLITE_OK) {
+		sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+		counts = prepare_counts(db);
+	}
+	while (counts != NULL && (rc = sqlite3_step(counts)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(counts, 0),
+		   sqlite3_column_int64(counts, 1), arg);
+	if (counts != NULL && rc != SQLITE_DONE)
+		log_warnx("store: counting rows: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(counts);
+	sqlite3_close(db);
+	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 sqlite3_stmt *

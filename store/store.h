@@ -52,10 +52,12 @@ int store_schema_version(const struct store *st);
 int store_latest_version(void);
 
 /*
- * Calls `fn` once per table of the schema with its row count, in name
- * order.  Returns 0, or -EIO when a count could not be read.
+ * Calls `fn` once per table of the store at `path` with its row count, in
+ * name order, read on a connection of its own: it may run on any thread,
+ * and a large store takes a while.  Returns 0, or -EIO when a count could
+ * not be read.
  */
-int store_table_counts(struct store *st,
+int store_table_counts(const char *path,
 		       void (*fn)(const char *table, int64_t rows, void *arg),
 		       void *arg);
 

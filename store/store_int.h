@@ -17,7 +17,6 @@ struct store {
 	sqlite3 *db;		  /* the daemon's one writer connection */
 	char *path;		  /* as given to store_open() */
 	int version;		  /* user_version after migrations */
-	sqlite3_stmt *count_rows; /* one row (table, count) per table */
 	char last_error[256];	  /* SQLite's word on the last failure */
 	int last_code;		  /* and its extended result code */
 	bool light;		  /* the open transaction's commit does not

@@ -755,7 +755,8 @@ table_counts_report_every_table_empty_in_name_order(void **state)
 
 	st = store_open(path, err, sizeof(err));
 	assert_non_null(st);
-	assert_int_equal(store_table_counts(st, collect_count, &c), 0);
+	assert_int_equal(store_table_counts(store_path(st), collect_count, &c),
+			 0);
 	store_close(st);
 
 	assert_true(c.n >= (int)ARRAY_LEN(initial_tables));
@@ -790,7 +791,8 @@ table_counts_follow_inserted_rows(void **state)
 		    " (2, 'global', 'release', -2.5);");
 	sqlite3_close(db);
 
-	assert_int_equal(store_table_counts(st, collect_count, &c), 0);
+	assert_int_equal(store_table_counts(store_path(st), collect_count, &c),
+			 0);
 	store_close(st);
 	assert_int_equal(rows_of(&c, "budgets"), 3);
 	assert_int_equal(rows_of(&c, "ledger"), 2);
