@@ -22,17 +22,14 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define ADMIT_CHUNK                                                            \
-	256		    /* jobs created per tick at most; more wait        \
-			       for the next, which comes at once */
+#define ADMIT_CHUNK   256   /* jobs created per tick at most; the rest next */
 #define RETRY_BASE_S  1	    /* first retry delay; doubles per attempt */
 #define RETRY_MAX_S   300   /* the longest retry delay */
 #define TICK_ROWS     50000 /* metric rows ingested per tick at most */
 #define CHECKPOINT_MS 1000  /* how often the store's log is copied back */
 #define PAGE_JOBS     64    /* live jobs read at a time by a tick */
-#define SLICE_NS                                                               \
-	3000000 /* the longest a tick holds the loop, give or                  \
-		   take a page */
+/* The longest a tick holds the loop at a time, give or take a job's turn. */
+#define SLICE_NS 3000000
 
 /*
  * What the scheduler remembers of a live job between ticks.  A stop may
@@ -1595,33 +1592,44 @@ turns_done(struct scheduler *s, int64_t resume_after)
 	s->resume_after = resume_after;
 }
 
-/* One page of the pass: the due jobs' turns. */
+/*
+ * One page of the pass: the due jobs' turns, until the page ends or
+ * `until` (monotonic ns; 0: no limit) passes, for a poll may bring much
+ * (a job that was not polled for a while catches up).
+ */
 static void
-turn_page(struct scheduler *s)
+turn_page(struct scheduler *s, uint64_t until)
 {
 	struct pass *p = &s->pass;
 	struct job_list live = {.s = s};
 	int64_t upto = p->wrapped ? p->start : INT64_MAX, last;
 	int read = store_jobs_live_page(s->d->store, p->after, upto, PAGE_JOBS,
 					collect_due, &live, &last);
+	bool cut = false;
 	size_t i = 0;
 
-	for (; i < live.n && !s->fault.on; i++) {
+	for (; i < live.n && !s->fault.on && !cut; i++) {
+		int64_t id = live.items[i]->id;
+
 		if (s->tick_rows >= TICK_ROWS) {
 			/* This tick's batch is full: the next tick goes on
 			 * from this job. */
-			turns_done(s, live.items[i]->id - 1);
+			turns_done(s, id - 1);
 			break;
 		}
 		turn(s, &live.items[i]);
 		job_free(live.items[i]);
+		if (until > 0 && i + 1 < live.n && now_mono_ns() >= until) {
+			p->after = id; /* the next slice goes on after it */
+			cut = true;
+		}
 	}
 	for (; i < live.n; i++)
 		job_free(live.items[i]);
 	free(live.items);
 	if (read < 0)
 		turns_done(s, 0); /* unreadable: the meter's turn */
-	if (!p->turning || s->fault.on)
+	if (!p->turning || s->fault.on || cut)
 		return;
 	p->after = last;
 	if (read < PAGE_JOBS) {
@@ -1678,7 +1686,7 @@ tick_slice(struct scheduler *s, uint64_t started)
 	uint64_t held;
 
 	while (p->turning && !s->fault.on && !s->closing) {
-		turn_page(s);
+		turn_page(s, p->whole ? 0 : started + SLICE_NS);
 		held = now_mono_ns() - started;
 		if (p->turning && !p->whole && held >= SLICE_NS)
 			break;
