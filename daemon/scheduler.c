@@ -82,7 +82,8 @@ struct pass {
 	bool wrapped;	  /* the pass went round to the lowest ids */
 	int64_t start;	  /* the pass began after this job id */
 	int64_t after;	  /* and has reached this one */
-	uint64_t busy_ns; /* the time its slices held the loop */
+	uint64_t busy_ns;  /* the time its slices held the loop */
+	uint64_t began_ns; /* monotonic: when it began */
 };
 
 /* A few ids, without repeats. */
@@ -1537,7 +1538,11 @@ static void
 enforce(struct scheduler *s, const struct budget_job *jobs, size_t n)
 {
 	struct daemon *d = s->d;
-	double horizon = d->cfg.tick_ms / 1000.0 + d->cfg.cancel_latency;
+	/* Until the next enforcement: a tick, and a pass as long as this
+	 * one has been (its slices share the loop). */
+	double horizon = d->cfg.tick_ms / 1000.0 +
+			 (double)(now_mono_ns() - s->pass.began_ns) / 1e9 +
+			 d->cfg.cancel_latency;
 	struct meter_stop *stops;
 	size_t nstops;
 	uint64_t started = now_mono_ns();
@@ -1726,6 +1731,7 @@ tick_begin(struct scheduler *s, bool whole, bool turns)
 
 	s->admit_more = false;
 	*p = (struct pass){.on = true,
+			   .began_ns = started,
 			   .turning = turns,
 			   .whole = whole,
 			   .after = s->resume_after,
