@@ -834,6 +834,18 @@ config_check_default_price(struct config_check *c, const char *model,
 	pr->line = 0;
 }
 
+void
+config_check_published_price(struct config_check *c, const char *model,
+			     double per_hour, const char *as_of)
+{
+	struct config *cfg = c->p->cfg;
+	size_t n = cfg->nprices;
+
+	config_check_default_price(c, model, per_hour);
+	if (cfg->nprices > n)
+		cfg->prices[n].as_of = as_of;
+}
+
 /* The backend type that has option `key`, other than `not`; or NULL. */
 static const struct backend_type *
 type_with_option(const char *key, const struct backend_type * not )
@@ -1163,6 +1175,11 @@ config_print(const struct config *cfg, FILE *out)
 	for (size_t i = 0; i < cfg->nprices; i++) {
 		fprintf(out, "\n[price \"%s/%s\"]\n", cfg->prices[i].backend,
 			cfg->prices[i].model);
+		if (cfg->prices[i].as_of != NULL)
+			fprintf(out,
+				"; built in: the provider's published price "
+				"as of %s; a [price] section overrides it\n",
+				cfg->prices[i].as_of);
 		print_options(out, price_options, ARRAY_LEN(price_options),
 			      &cfg->prices[i]);
 	}

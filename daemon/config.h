@@ -67,6 +67,10 @@ int config_check_line(const struct config_check *c, const char *key);
 /* Prices `model` on the backend at `per_hour` unless the file does. */
 void config_check_default_price(struct config_check *c, const char *model,
 				double per_hour);
+/* The same for a provider's published price, read on date `as_of`
+ * (a string literal), which `rftd -n` shows with it. */
+void config_check_published_price(struct config_check *c, const char *model,
+				  double per_hour, const char *as_of);
 /* The type's option `key` of `be` as written in a file ("" when unset). */
 void config_backend_value(const struct config_backend *be, const char *key,
 			  char *buf, size_t len);
@@ -79,7 +83,8 @@ struct config_price {
 	double per_gpu_hour;	   /* USD per GPU of a job, per hour */
 	double grader_per_mtok_in; /* USD per million model-grader tokens */
 	double grader_per_mtok_out;
-	int line; /* where the section starts (0: built in) */
+	int line;	   /* where the section starts (0: built in) */
+	const char *as_of; /* built in: the date the price was published */
 };
 
 enum config_action { CONFIG_PAUSE, CONFIG_CANCEL };

@@ -1,7 +1,9 @@
 /*
  * The OpenAI-compatible backend: RFT jobs on OpenAI's fine-tuning API or
- * on Azure OpenAI's (the "azure" dialect: the api-key header, and
- * optionally the dated paths with ?api-version=).
+ * on Azure OpenAI's (the "azure" dialect: the api-key header, the v1
+ * paths or the dated ones with ?api-version=, an expiry on every upload,
+ * and the rules of Azure's RFT checked before anything is paid: see
+ * "Azure's rules" below).
  *
  * Money rules, in order:
  *  - A job is created only after its intent row is committed (the
@@ -25,10 +27,12 @@
 #include "backend.h"
 
 #include "config.h"
+#include "datasets.h"
 #include "http.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "openai_parse.h"
+#include "provider.h"
 #include "store.h"
 #include "util.h"
 
@@ -63,6 +67,12 @@
 #define LOST_AFTER_MISSES 3 /* 404s in a row before a job counts lost */
 #define KEY_MAX		  4096
 #define SCRUB_PIECE	  8 /* key characters in a row that are masked */
+/* Uploads that expire: the provider's limits, and how long a cached id
+ * must still live to be used again (a day, or half its life if less). */
+#define EXPIRY_MIN     3600.0
+#define EXPIRY_MAX     2592000.0
+#define EXPIRY_DEFAULT EXPIRY_MAX
+#define EXPIRY_MARGIN  86400.0
 
 struct oai {
 	struct backend *be;
@@ -70,6 +80,7 @@ struct oai {
 	struct http *http;
 	bool azure;
 	char *base_url, *api_version, *training_type;
+	double file_expiry;   /* seconds an upload lives; 0: no expiry sent */
 	char *auth;	      /* the header carrying the key: secret */
 	char *org, *project;  /* headers, or NULL */
 	double poll_interval; /* seconds */
@@ -147,15 +158,16 @@ struct openai_config {
 	char *api_version;  /* azure dated paths: ?api-version= */
 	char *api_key_file; /* where the key is: one of three */
 	char *api_key_env;
-	char *api_key_credential; /* in $CREDENTIALS_DIRECTORY */
-	char *organization;	  /* OpenAI-Organization header */
-	char *project;		  /* OpenAI-Project header */
-	char *training_type;	  /* azure: trainingType of new jobs */
-	char *ca_file;		  /* CA bundle for TLS; NULL: the system's */
-	double poll_interval;	  /* seconds between polls of a job */
-	double request_timeout;	  /* seconds a request may take */
-	double connect_timeout;	  /* seconds to connect */
-	bool preflight;		  /* validate graders before a sweep runs */
+	char *api_key_credential;  /* in $CREDENTIALS_DIRECTORY */
+	char *organization;	   /* OpenAI-Organization header */
+	char *project;		   /* OpenAI-Project header */
+	char *training_type;	   /* azure: trainingType of new jobs */
+	double file_expires_after; /* seconds; 0: none sent */
+	char *ca_file;		   /* CA bundle for TLS; NULL: the system's */
+	double poll_interval;	   /* seconds between polls of a job */
+	double request_timeout;	   /* seconds a request may take */
+	double connect_timeout;	   /* seconds to connect */
+	bool preflight;		   /* validate graders before a sweep runs */
 };
 
 static const char *const dialects[] = {"openai", "azure", NULL};
@@ -170,8 +182,9 @@ static const struct config_option openai_options[] = {
      "the API up to the version: https://api.openai.com/v1, or "
      "https://NAME.openai.azure.com/openai/v1"},
     {"api_version", CONFIG_STRING, OC(api_version), 0, 0, true,
-     "azure: the dated API (base_url .../openai, ?api-version=); unset: "
-     "the v1 API"},
+     "azure: sent as ?api-version=; the v1 paths (base_url .../openai/v1) "
+     "take v1 or preview or none, the dated ones (.../openai) a date such "
+     "as 2025-04-01-preview"},
     {"api_key_file", CONFIG_PATH, OC(api_key_file), 0, 0, true,
      "a file holding the API key (one of api_key_file, api_key_env, "
      "api_key_credential)"},
@@ -186,6 +199,11 @@ static const struct config_option openai_options[] = {
     {"training_type", CONFIG_STRING, OC(training_type), 0, 0, true,
      "azure: trainingType of new jobs (e.g. globalstandard); unset: the "
      "provider's default"},
+    {"file_expires_after", CONFIG_DURATION, OC(file_expires_after), 0,
+     EXPIRY_MAX, true,
+     "how long the provider keeps an uploaded dataset (expires_after), "
+     "1h..720h; a cached upload is used again while it has a day (or half "
+     "its life) left. azure: required, default 720h; openai: 0, none sent"},
     {"ca_file", CONFIG_PATH, OC(ca_file), 0, 0, false,
      "CA certificates to verify the API's TLS with; unset: the system's"},
     {"poll_interval", CONFIG_DOUBLE, OC(poll_interval), 0.05, 3600, true,
@@ -356,6 +374,7 @@ struct call {
 	char *body;
 	size_t body_len;
 	char *upload_path, *upload_name;
+	char expiry[24]; /* expires_after[seconds] of an upload, or "" */
 	call_cb cb;
 	void *arg;
 	struct http_req *req;
@@ -634,7 +653,15 @@ call_send(struct call *c)
 	    .timeout_ms = o->timeout_ms,
 	    .fresh_connection = c->policy == CREATE,
 	};
-	static const char *const form[] = {"purpose", "fine-tune", NULL};
+	/* AzureCreateFileRequestMultiPart requires expires_after; OpenAI
+	 * takes it too. */
+	const char *form[] = {"purpose",
+			      "fine-tune",
+			      "expires_after[anchor]",
+			      "created_at",
+			      "expires_after[seconds]",
+			      c->expiry,
+			      NULL};
 
 	headers[n++] = o->auth;
 	if (c->body != NULL)
@@ -646,6 +673,8 @@ call_send(struct call *c)
 	headers[n] = NULL;
 	if (c->upload_path != NULL)
 		rq.form_fields = form;
+	if (c->expiry[0] == '\0')
+		form[2] = NULL; /* no expiry: the provider keeps the file */
 	c->attempt++;
 	c->started_ns = now_mono_ns();
 	c->req = http_start(o->http, &rq, on_http, c);
@@ -705,6 +734,8 @@ api_upload(struct oai *o, const char *file, const char *name, call_cb cb,
 	c->url = api_url(o, "/files");
 	c->upload_path = xstrdup(file);
 	c->upload_name = xstrdup(name);
+	if (o->file_expiry > 0)
+		snprintf(c->expiry, sizeof(c->expiry), "%.0f", o->file_expiry);
 	c->cb = cb;
 	c->arg = arg;
 	call_link(o, c);
@@ -760,6 +791,31 @@ job_error(const cJSON *job)
 			 code && msg ? ": " : "", msg ? msg : "",
 			 param ? " (param " : "", param ? param : "",
 			 param ? ")" : "");
+}
+
+/*
+ * Why the provider paused a job, from its new events (newest first): the
+ * latest warning or error.  Azure pauses an RFT job by itself when its
+ * cost reaches its limit, and says so in an event; a pause rftd asked for
+ * comes with no warning.  NULL when none says.
+ */
+static char *
+pause_reason(const cJSON *events)
+{
+	const cJSON *ev;
+
+	cJSON_ArrayForEach(ev, events)
+	{
+		const char *level = jstr(ev, "level"),
+			   *msg = jstr(ev, "message");
+
+		if (msg != NULL && level != NULL &&
+		    (strcmp(level, "warn") == 0 ||
+		     strcmp(level, "warning") == 0 ||
+		     strcmp(level, "error") == 0))
+			return xstrdup(msg);
+	}
+	return NULL;
 }
 
 /* A fingerprint of a job object: it changes when anything in it does. */
@@ -1424,7 +1480,10 @@ op_deliver(struct pollop *op)
 	p.provider_status = status;
 	p.fine_tuned_model = jstr(op->job, "fine_tuned_model");
 	error = job_error(op->job);
-	p.error = p.state == JOB_FAILED ? error : NULL;
+	if (p.state == JOB_PAUSED && error == NULL)
+		error = pause_reason(op->events);
+	/* A failure's reason, or the provider's word on a pause it made. */
+	p.error = p.state == JOB_FAILED || p.state == JOB_PAUSED ? error : NULL;
 	/* Events, oldest first. */
 	{
 		int n = cJSON_GetArraySize(op->events);
@@ -1707,10 +1766,18 @@ on_uploaded(struct oai *o, struct reply *r, void *arg)
 			 "the upload's answer has no file id");
 	}
 	if (rc == 0) {
-		store_file_add(o->env->store, o->be->name, u->sha256, id,
-			       u->path, u->bytes, "fine-tune", now_wall());
-		log_info("backend %s: uploaded %s as %s (%lld bytes)",
-			 o->be->name, u->path, id, u->bytes);
+		double now = now_wall(), expires = 0;
+
+		/* The provider's word on the expiry, else what was asked. */
+		if (!jnum(r->json, "expires_at", &expires) &&
+		    o->file_expiry > 0)
+			expires = now + o->file_expiry;
+		store_upload_add(o->env->store, o->be->name, u->sha256, id,
+				 u->path, u->bytes, "fine-tune", now, expires);
+		log_info("backend %s: uploaded %s as %s (%lld bytes%s)",
+			 o->be->name, u->path, id, u->bytes,
+			 expires > 0 ? ", kept by the provider for a while"
+				     : "");
 	} else {
 		snprintf(error, sizeof(error), "uploading %s: %s", u->path,
 			 r->error);
@@ -1734,11 +1801,15 @@ on_uploaded(struct oai *o, struct reply *r, void *arg)
 	free(u);
 }
 
-/* The provider's id of a dataset: a file id as is, a path uploaded once. */
+/*
+ * The provider's id of a dataset: a file id as is, a path uploaded once
+ * (and again when the upload expires before a job could be sure of it).
+ */
 static void
 ensure_file(struct oai *o, const char *ref, file_cb cb, void *arg)
 {
 	char sha[65], err[600], id[256];
+	double until = now_wall();
 	struct waiter *w;
 	struct upload *u;
 	long long bytes;
@@ -1753,8 +1824,10 @@ ensure_file(struct oai *o, const char *ref, file_cb cb, void *arg)
 		cb(o, -EINVAL, NULL, err, arg);
 		return;
 	}
-	if (store_file_get(o->env->store, o->be->name, sha, "fine-tune", id,
-			   sizeof(id)) == 0) {
+	if (o->file_expiry > 0)
+		until += fmin(EXPIRY_MARGIN, o->file_expiry / 2);
+	if (store_upload_get(o->env->store, o->be->name, sha, "fine-tune",
+			     until, id, sizeof(id)) == 0) {
 		cb(o, 0, id, NULL, arg);
 		return;
 	}
@@ -1818,7 +1891,7 @@ model_suffix(char *out, size_t len, const struct backend_job *job)
 static cJSON *
 create_body(const struct oai *o, const struct backend_job *job)
 {
-	cJSON *b = cJSON_CreateObject(), *meta, *method, *rft, *hps;
+	cJSON *b = cJSON_CreateObject(), *meta, *method, *rft, *hps, *rf;
 	const cJSON *h;
 	char num[32], suffix[64];
 
@@ -1843,6 +1916,15 @@ create_body(const struct oai *o, const struct backend_job *job)
 	hps = cJSON_AddObjectToObject(rft, "hyperparameters");
 	cJSON_ArrayForEach(h, job->hyperparameters)
 	    cJSON_AddItemToObject(hps, h->string, cJSON_Duplicate(h, true));
+	/* The spec's response_format (the same for every trial, part of
+	 * each one's identity) is not in the job: the sweep's stored spec
+	 * has it.  Both dialects take it in this form. */
+	rf = job->sweep_id > 0
+		 ? store_sweep_spec_member(o->env->store, job->sweep_id,
+					   "response_format")
+		 : NULL;
+	if (rf != NULL)
+		cJSON_AddItemToObject(rft, "response_format", rf);
 	if (o->azure && o->training_type != NULL)
 		cJSON_AddStringToObject(b, "trainingType", o->training_type);
 	return b;
@@ -2208,6 +2290,110 @@ oai_preflight(struct backend *be, const cJSON *graders, backend_done_cb cb,
 	preflight_next(o, pf);
 }
 
+/* --- Azure's rules, checked at plan ---------------------------------------
+ *
+ * What Azure OpenAI's v1 API refuses of an RFT job, or its RFT guide asks
+ * of the data, checked when a sweep is planned or submitted so that
+ * nothing is paid for a job that cannot run (preflight cannot catch the
+ * grader: Azure's graders/validate accepts python):
+ *  - the grader is string_check, text_similarity, score_model or multi,
+ *    with no python grader in it (AzureFineTuneReinforcementMethod);
+ *  - a training and a validation file (RFT guide);
+ *  - in each example, no system message, and the last message the
+ *    user's (RFT guide), read from what rftd found in the local files.
+ * The reason starts with the JSON pointer of the spec's value.
+ */
+
+/* Whether grader `name` of the spec is or holds a python grader, whose
+ * JSON pointer goes to `where`. */
+static bool
+python_grader(const cJSON *g, const char *name, char *where, size_t len)
+{
+	const cJSON *subs = cJSON_GetObjectItemCaseSensitive(g, "graders");
+	const cJSON *sub;
+	const char *type = jstr(g, "type");
+
+	json_pointer_key(where, len, "/graders", name);
+	if (type != NULL && strcmp(type, "python") == 0)
+		return true;
+	cJSON_ArrayForEach(sub, (cJSON_IsObject(subs) ? subs : NULL))
+	{
+		const char *t = jstr(sub, "type");
+
+		if (t != NULL && strcmp(t, "python") == 0) {
+			char p[512];
+
+			json_pointer_key(p, sizeof(p), where, "graders");
+			json_pointer_key(where, len, p, sub->string);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Azure's rules for the examples of the dataset at `path`. */
+static int
+azure_examples(const char *key, const char *path, char *err, size_t errlen)
+{
+	struct dataset_facts *f;
+	int rc = 0;
+
+	if (path == NULL || strncmp(path, "file-", 5) == 0 ||
+	    (f = dataset_facts_of(path)) == NULL)
+		return 0; /* a provider's file: the provider checks it */
+	if (f->system_line != 0) {
+		snprintf(err, errlen,
+			 "/%s: '%s' line %llu, /messages/%d/role: Azure "
+			 "OpenAI's RFT takes no system message (give the "
+			 "instructions as a developer message)",
+			 key, path, f->system_line, f->system_index);
+		rc = -EINVAL;
+	} else if (f->last_role_line != 0) {
+		snprintf(err, errlen,
+			 "/%s: '%s' line %llu, /messages/%d/role: the last "
+			 "message of an example is the user's on Azure "
+			 "OpenAI's RFT, not the %s's",
+			 key, path, f->last_role_line, f->last_role_index,
+			 f->last_role);
+		rc = -EINVAL;
+	}
+	dataset_facts_free(f);
+	return rc;
+}
+
+static int
+oai_check_job(struct backend *be, const struct backend_job *job, char *err,
+	      size_t errlen)
+{
+	struct oai *o = be->priv;
+	char where[512];
+
+	if (!o->azure)
+		return 0;
+	if (job->grader_name != NULL &&
+	    python_grader(job->grader, job->grader_name, where,
+			  sizeof(where))) {
+		snprintf(err, errlen,
+			 "%s: Azure OpenAI's RFT takes no python grader, not "
+			 "even inside a multi grader (its graders are "
+			 "string_check, text_similarity, score_model and "
+			 "multi); grade with those, or run this grader on a "
+			 "backend of dialect openai",
+			 where);
+		return -EINVAL;
+	}
+	if (job->validation_file == NULL) {
+		snprintf(err, errlen,
+			 "/validation_file: is required on Azure OpenAI: its "
+			 "RFT takes a training and a validation file");
+		return -EINVAL;
+	}
+	if (azure_examples("training_file", job->training_file, err, errlen))
+		return -EINVAL;
+	return azure_examples("validation_file", job->validation_file, err,
+			      errlen);
+}
+
 /* --- the backend ---------------------------------------------------------- */
 
 /*
@@ -2257,6 +2443,7 @@ apply_config(struct oai *o, const struct config_backend *cfg, char *err,
 		     : NULL;
 	o->project =
 	    oc->project ? xasprintf("OpenAI-Project: %s", oc->project) : NULL;
+	o->file_expiry = oc->file_expires_after;
 	o->poll_interval = oc->poll_interval;
 	o->timeout_ms = (long)(oc->request_timeout * 1000);
 	o->preflight = oc->preflight;
@@ -2366,6 +2553,7 @@ static const struct backend_metrics oai_metrics = {
 static const struct backend_ops oai_ops = {
     .type = "openai",
     .submit = oai_submit,
+    .check_job = oai_check_job,
     .find = oai_find,
     .poll = oai_poll,
     .control = oai_control,
@@ -2409,6 +2597,97 @@ oai_create(const struct backend_env *env, const struct config_backend *cfg)
 	return be;
 }
 
+/*
+ * Prices rftd knows without configuration: USD per hour of training (the
+ * billed wall-clock time of the training loop), as the providers publish
+ * them, with when they were read.  A [price "BACKEND/MODEL"] section
+ * overrides one and prices any other model: a spec may name any model
+ * the provider trains (gpt-5-2025-08-07 on Azure, in preview, has no
+ * published price, so it needs a [price] section or allow_unpriced).
+ * Model graders' tokens are billed apart, at the grader model's rates:
+ * grader_per_mtok_in and _out of a [price] section.
+ */
+static const struct builtin_price {
+	const char *model;
+	double per_training_hour;
+	const char *as_of;
+} builtin_prices[] = {
+    /* OpenAI's RFT billing guide; Azure OpenAI's RFT guide and price
+     * list for o4-mini RFT. */
+    {"o4-mini-2025-04-16", 100, "2025-08-29"},
+    {"o4-mini", 100, "2025-08-29"},
+};
+
+/* "2025-04-01-preview": a date, and maybe "-preview". */
+static bool
+dated_version(const char *v)
+{
+	static const char shape[] = "dddd-dd-dd";
+	size_t i;
+
+	for (i = 0; i < sizeof(shape) - 1; i++)
+		if (v[i] == '\0' ||
+		    (shape[i] == 'd' ? !isdigit((unsigned char)v[i])
+				     : v[i] != shape[i]))
+			return false;
+	return v[i] == '\0' || strcmp(v + i, "-preview") == 0;
+}
+
+static bool
+ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), m = strlen(tail);
+
+	return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+/*
+ * Azure's two APIs: the v1 paths ({endpoint}/openai/v1/...) take an
+ * api-version of v1 or preview at most (AzureAIFoundryModelsApiVersion),
+ * the dated paths ({endpoint}/openai/...) need a dated one.
+ */
+static void
+check_azure_version(struct openai_config *oc, struct config_check *check)
+{
+	int line = config_check_line(check, "api_version");
+	const char *v = oc->api_version;
+	bool v1 = ends_with(oc->base_url, "/openai/v1");
+	bool dated_paths = ends_with(oc->base_url, "/openai");
+
+	if (v != NULL && strcmp(v, "v1") != 0 && strcmp(v, "preview") != 0 &&
+	    !dated_version(v)) {
+		config_check_error(check, line,
+				   "api_version '%s' is none the service "
+				   "knows: v1 or preview on the v1 paths "
+				   "(base_url .../openai/v1), a date such as "
+				   "2025-04-01-preview on the dated ones "
+				   "(base_url .../openai)",
+				   v);
+		return;
+	}
+	if (v1 && v != NULL && dated_version(v))
+		config_check_error(check, line,
+				   "api_version %s is for the dated paths "
+				   "(base_url .../openai); the v1 paths of "
+				   "base_url %s take only v1 or preview (or "
+				   "none)",
+				   v, oc->base_url);
+	else if (dated_paths && v == NULL)
+		config_check_error(
+		    check, config_check_line(check, "base_url"),
+		    "base_url %s is Azure's dated API, which needs a dated "
+		    "api_version (such as 2025-04-01-preview); for the v1 "
+		    "API, end base_url in /openai/v1",
+		    oc->base_url);
+	else if (dated_paths && !dated_version(v))
+		config_check_error(check, line,
+				   "api_version %s is for the v1 paths "
+				   "(base_url .../openai/v1); the dated paths "
+				   "of base_url %s need a date such as "
+				   "2025-04-01-preview",
+				   v, oc->base_url);
+}
+
 /* The options of an openai backend: defaults, and how they fit. */
 static void
 oai_check_config(struct config_backend *cfg, struct config_check *check)
@@ -2416,27 +2695,46 @@ oai_check_config(struct config_backend *cfg, struct config_check *check)
 	struct openai_config *oc = cfg->opts;
 	int keys = (oc->api_key_file != NULL) + (oc->api_key_env != NULL) +
 		   (oc->api_key_credential != NULL);
+	int expiry_line = config_check_line(check, "file_expires_after");
+	bool azure;
 
 	if (config_check_line(check, "max_concurrent") == 0)
 		cfg->max_concurrent = 3; /* OpenAI's limit of running jobs */
 	if (oc->dialect == NULL)
 		oc->dialect = xstrdup("openai");
+	azure = strcmp(oc->dialect, "azure") == 0;
 	if (keys != 1)
 		config_check_error(check, 0,
 				   "set exactly one of api_key_file, "
 				   "api_key_env and api_key_credential");
-	if (oc->base_url == NULL && strcmp(oc->dialect, "azure") == 0)
+	if (oc->base_url == NULL && azure)
 		config_check_error(check, 0,
 				   "dialect azure needs base_url "
 				   "(https://NAME.openai.azure.com/openai/v1)");
 	else if (oc->base_url == NULL)
 		oc->base_url = xstrdup("https://api.openai.com/v1");
-	if (oc->api_version != NULL && strcmp(oc->dialect, "azure") != 0)
+	if (oc->api_version != NULL && !azure)
 		config_check_error(check,
 				   config_check_line(check, "api_version"),
 				   "api_version is for dialect azure");
-	/* The published price of RFT on o4-mini. */
-	config_check_default_price(check, "o4-mini-2025-04-16", 100);
+	else if (azure && oc->base_url != NULL)
+		check_azure_version(oc, check);
+	/* AzureCreateFileRequestMultiPart: an upload must expire. */
+	if (azure && expiry_line == 0)
+		oc->file_expires_after = EXPIRY_DEFAULT;
+	if ((azure || oc->file_expires_after > 0) &&
+	    oc->file_expires_after < EXPIRY_MIN)
+		config_check_error(check, expiry_line,
+				   "file_expires_after: %s takes 1h..720h "
+				   "(3600 to 2592000 seconds)%s",
+				   azure ? "Azure OpenAI" : "the provider",
+				   azure ? "; an upload must expire there"
+					 : "");
+	for (size_t i = 0; i < ARRAY_LEN(builtin_prices); i++)
+		config_check_published_price(
+		    check, builtin_prices[i].model,
+		    builtin_prices[i].per_training_hour,
+		    builtin_prices[i].as_of);
 }
 
 const struct backend_type openai_backend_type = {

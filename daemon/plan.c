@@ -292,6 +292,88 @@ check_metric(const struct plan_facts *f, const char *name, const char *path,
 			: "");
 }
 
+/* --- datasets ------------------------------------------------------------ */
+
+static void
+human_bytes(char *buf, size_t len, unsigned long long n)
+{
+	static const char *const units[] = {"kB", "MB", "GB"};
+	double v = (double)n;
+	size_t u = 0;
+
+	if (n < 1000) {
+		snprintf(buf, len, "%llu bytes", n);
+		return;
+	}
+	for (v /= 1000; v >= 1000 && u + 1 < ARRAY_LEN(units); u++)
+		v /= 1000;
+	snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+/*
+ * What the spec's datasets hold, for the person who plans: "datasets"
+ * in `out`, and a note for each read by rftd.
+ */
+static void
+report_datasets(const struct spec *spec, cJSON *out, cJSON *notes)
+{
+	const struct {
+		const char *path, *file;
+		const struct dataset_facts *f;
+	} sets[] = {
+	    {"/training_file", spec->training_file, spec->training_facts},
+	    {"/validation_file", spec->validation_file,
+	     spec->validation_facts}};
+	cJSON *list = cJSON_AddArrayToObject(out, "datasets");
+
+	for (size_t i = 0; i < ARRAY_LEN(sets); i++) {
+		const struct dataset_facts *f = sets[i].f;
+		cJSON *d, *fields;
+		char size[32];
+
+		if (sets[i].file == NULL)
+			continue;
+		d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "path", sets[i].path);
+		cJSON_AddStringToObject(d, "file", sets[i].file);
+		cJSON_AddItemToArray(list, d);
+		if (f == NULL) {
+			/* A provider's file id: the provider checks it. */
+			cJSON_AddBoolToObject(d, "read", false);
+			continue;
+		}
+		cJSON_AddBoolToObject(d, "read", true);
+		cJSON_AddNumberToObject(d, "bytes", (double)f->bytes);
+		cJSON_AddNumberToObject(d, "examples", (double)f->examples);
+		cJSON_AddBoolToObject(d, "examples_checked",
+				      spec->examples_checked);
+		cJSON_AddNumberToObject(d, "checked", (double)f->checked);
+		cJSON_AddBoolToObject(d, "sampled", f->sampled);
+		fields = cJSON_AddArrayToObject(d, "fields");
+		for (size_t k = 0; k < f->nfields; k++)
+			cJSON_AddItemToArray(
+			    fields, cJSON_CreateString(f->fields[k].name));
+		human_bytes(size, sizeof(size), f->bytes);
+		if (!spec->examples_checked)
+			add(notes, "dataset", sets[i].path,
+			    "%llu lines, %s; what they hold is for the "
+			    "backend's trainer to read, so rftd does not check "
+			    "them as RFT examples",
+			    f->examples, size);
+		else if (f->sampled)
+			add(notes, "dataset", sets[i].path,
+			    "%llu examples, %s; the %llu in its first %u MiB "
+			    "were checked (a sample: the rest was only "
+			    "counted)",
+			    f->examples, size, f->checked,
+			    DATASET_CHECK_BYTES >> 20);
+		else
+			add(notes, "dataset", sets[i].path,
+			    "%llu example%s, %s, every one checked",
+			    f->examples, f->examples == 1 ? "" : "s", size);
+	}
+}
+
 int
 plan_check(const struct plan_facts *f, cJSON *out)
 {
@@ -312,6 +394,7 @@ plan_check(const struct plan_facts *f, cJSON *out)
 		check_metric(f, spec->early.metric, "/early_stopping/metric",
 			     true, false, keys, warnings, notes);
 	free(keys);
+	report_datasets(spec, out, notes);
 
 	for (size_t i = 0; i < spec->ntrials; i++) {
 		const struct plan_trial *t = &f->trials[i];

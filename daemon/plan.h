@@ -10,8 +10,9 @@
  *            ([budget] confirm_above).  sweep.submit refuses a spec with
  *            a warning unless the request confirms it.
  *   note     worth a look but may well be right: a metric that only a
- *            process backend's trainer can say it reports.  Never
- *            refuses.
+ *            process backend's trainer can say it reports; what the
+ *            datasets rftd read hold (examples, size, whether every one
+ *            was checked).  Never refuses.
  *   runs     a trial the sweep will run: not one linked by reuse that
  *            has ended or runs under an earlier sweep.
  *
@@ -59,7 +60,10 @@ struct plan_facts {
 /*
  * Adds "warnings" and "notes" to `out`, arrays (maybe empty) of
  * {code, path, message}; path is the JSON pointer of the spec's value it
- * is about ("/" for the sweep as a whole).  Returns how many warnings.
+ * is about ("/" for the sweep as a whole).  Adds "datasets" too: per
+ * dataset {path, file, read} and, for one rftd read, {bytes, examples,
+ * examples_checked, checked, sampled, fields}.  Returns how many
+ * warnings.
  */
 int plan_check(const struct plan_facts *f, cJSON *out);
 

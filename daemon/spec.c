@@ -550,54 +550,306 @@ check_labels(struct vctx *v, const char *path, const cJSON *g)
 	}
 }
 
-/* calculate_output: numbers, + - * / ^ ( ) , sub-grader keys, functions. */
+/*
+ * calculate_output, parsed as the provider evaluates it:
+ *
+ *   expr  := term (("+" | "-") term)*
+ *   term  := unary (("*" | "/") unary)*
+ *   unary := ("-" | "+") unary | power
+ *   power := atom ("^" unary)?           (right-associative)
+ *   atom  := number | KEY | FUNCTION "(" expr ("," expr)* ")"
+ *          | "(" expr ")"
+ *
+ * KEY is a key of the multi grader's graders; FUNCTION one of
+ * calc_functions (min and max take one argument or more, the others
+ * one).  The first problem is reported with its position.
+ */
+#define FORMULA_MAX_DEPTH 64
+
+struct formula {
+	const char *text, *p;
+	const cJSON *graders; /* the multi grader's, an object */
+	int depth;
+	size_t at; /* position of the problem, 1-based; 0: none */
+	char why[256];
+};
+
+static void fail_at(struct formula *f, const char *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fail_at(struct formula *f, const char *at, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f->at != 0)
+		return;
+	f->at = (size_t)(at - f->text) + 1;
+	va_start(ap, fmt);
+	vsnprintf(f->why, sizeof(f->why), fmt, ap);
+	va_end(ap);
+}
+
+static bool
+is_word_start(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool
+is_word(char c)
+{
+	return is_word_start(c) || (c >= '0' && c <= '9');
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static void
+skip_blanks(struct formula *f)
+{
+	while (*f->p == ' ' || *f->p == '\t' || *f->p == '\n' || *f->p == '\r')
+		f->p++;
+}
+
+/* What the parser found where it wanted something else, for a person. */
+static const char *
+found(const char *p, char *buf, size_t len)
+{
+	if (*p == '\0')
+		return "the end of the formula";
+	if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+		snprintf(buf, len, "the byte 0x%02x", (unsigned char)*p);
+	else
+		snprintf(buf, len, "'%c'", *p);
+	return buf;
+}
+
+static void formula_expr(struct formula *f);
+
+static void
+formula_number(struct formula *f)
+{
+	char buf[16];
+
+	while (is_digit(*f->p))
+		f->p++;
+	if (*f->p == '.')
+		f->p++;
+	while (is_digit(*f->p))
+		f->p++;
+	if (*f->p == 'e' || *f->p == 'E') {
+		const char *e = f->p++;
+
+		if (*f->p == '+' || *f->p == '-')
+			f->p++;
+		if (!is_digit(*f->p)) {
+			fail_at(f, e, "a number's exponent needs digits");
+			return;
+		}
+		while (is_digit(*f->p))
+			f->p++;
+	}
+	if (is_word(*f->p) || *f->p == '.')
+		fail_at(f, f->p, "a number runs into %s",
+			found(f->p, buf, sizeof(buf)));
+}
+
+/* FUNCTION "(" expr ("," expr)* ")", at the '('. */
+static void
+formula_call(struct formula *f, const char *name, const char *at)
+{
+	bool many = strcmp(name, "min") == 0 || strcmp(name, "max") == 0;
+	const char *open = f->p++;
+	int args = 0;
+	char buf[16];
+
+	for (;;) {
+		formula_expr(f);
+		args++;
+		skip_blanks(f);
+		if (f->at != 0 || *f->p != ',')
+			break;
+		f->p++;
+	}
+	if (f->at != 0)
+		return;
+	if (*f->p != ')') {
+		fail_at(f, f->p,
+			"expected ',' or ')' to close the '(' of %s() at "
+			"character %zu, found %s",
+			name, (size_t)(open - f->text) + 1,
+			found(f->p, buf, sizeof(buf)));
+		return;
+	}
+	f->p++;
+	if (!many && args != 1)
+		fail_at(f, at, "%s() takes one argument, not %d", name, args);
+}
+
+static void
+formula_atom(struct formula *f)
+{
+	const char *at;
+	char word[MAX_NAME + 1], buf[16];
+	size_t n = 0;
+
+	skip_blanks(f);
+	at = f->p;
+	if (is_digit(*f->p) || (*f->p == '.' && is_digit(f->p[1]))) {
+		formula_number(f);
+		return;
+	}
+	if (*f->p == '(') {
+		f->p++;
+		formula_expr(f);
+		skip_blanks(f);
+		if (f->at == 0 && *f->p != ')')
+			fail_at(f, f->p,
+				"expected ')' to close the '(' at character "
+				"%zu, found %s",
+				(size_t)(at - f->text) + 1,
+				found(f->p, buf, sizeof(buf)));
+		else if (f->at == 0)
+			f->p++;
+		return;
+	}
+	if (!is_word_start(*f->p)) {
+		fail_at(f, f->p,
+			"expected a number, a grader key, a function or '(', "
+			"found %s",
+			found(f->p, buf, sizeof(buf)));
+		return;
+	}
+	while (is_word(*f->p)) {
+		if (n < MAX_NAME)
+			word[n++] = *f->p;
+		f->p++;
+	}
+	word[n] = '\0';
+	skip_blanks(f);
+	if (*f->p == '(') {
+		if (!in_list(word, calc_functions))
+			fail_at(f, at,
+				"'%s' is not a function (min, max, abs, "
+				"floor, ceil, exp, sqrt, log)%s",
+				word,
+				member(f->graders, word) != NULL
+				    ? "; it is a grader key: an operator is "
+				      "missing after it"
+				    : "");
+		else
+			formula_call(f, word, at);
+		return;
+	}
+	if (member(f->graders, word) != NULL)
+		return;
+	if (in_list(word, calc_functions))
+		fail_at(f, at, "'%s' is a function: write %s(...)", word, word);
+	else {
+		char keys[256];
+		const cJSON *g;
+		size_t used = 0;
+
+		keys[0] = '\0';
+		cJSON_ArrayForEach(g, f->graders)
+		{
+			if (used < sizeof(keys))
+				used += (size_t)snprintf(
+				    keys + used, sizeof(keys) - used, "%s%s",
+				    used ? ", " : "", g->string);
+		}
+		fail_at(f, at,
+			"'%s' is neither a key of this multi grader's graders "
+			"(%s) nor a function",
+			word, keys);
+	}
+}
+
+/* power := atom ("^" unary)?;  unary := ("-" | "+") unary | power */
+static void
+formula_unary(struct formula *f)
+{
+	skip_blanks(f);
+	if (f->depth >= FORMULA_MAX_DEPTH) {
+		fail_at(f, f->p, "nested more than %d levels deep",
+			FORMULA_MAX_DEPTH);
+		return;
+	}
+	f->depth++;
+	if (*f->p == '-' || *f->p == '+') {
+		f->p++;
+		formula_unary(f);
+	} else {
+		formula_atom(f);
+		skip_blanks(f);
+		if (f->at == 0 && *f->p == '^') {
+			f->p++;
+			formula_unary(f);
+		}
+	}
+	f->depth--;
+}
+
+static void
+formula_term(struct formula *f)
+{
+	formula_unary(f);
+	for (skip_blanks(f); f->at == 0 && (*f->p == '*' || *f->p == '/');
+	     skip_blanks(f)) {
+		f->p++;
+		formula_unary(f);
+	}
+}
+
+static void
+formula_expr(struct formula *f)
+{
+	if (f->depth >= FORMULA_MAX_DEPTH) {
+		fail_at(f, f->p, "nested more than %d levels deep",
+			FORMULA_MAX_DEPTH);
+		return;
+	}
+	f->depth++;
+	formula_term(f);
+	for (skip_blanks(f); f->at == 0 && (*f->p == '+' || *f->p == '-');
+	     skip_blanks(f)) {
+		f->p++;
+		formula_term(f);
+	}
+	f->depth--;
+}
+
 static void
 check_formula(struct vctx *v, const char *path, const char *formula,
 	      const cJSON *graders)
 {
-	const char *s = formula;
-	int depth = 0;
+	struct formula f = {.text = formula, .p = formula, .graders = graders};
+	char buf[16], excerpt[104];
 
-	for (const char *c = formula; *c != '\0'; c++) {
-		depth += *c == '(' ? 1 : *c == ')' ? -1 : 0;
-		if (depth < 0)
-			break;
-	}
-	if (depth != 0)
-		verr(v, path, "unbalanced parentheses");
-	while (*s != '\0') {
-		if (strchr(" \t+-*/^(),.", *s) != NULL ||
-		    (*s >= '0' && *s <= '9')) {
-			s++;
-			continue;
-		}
-		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    *s == '_') {
-			char word[128];
-			size_t n = 0;
-
-			while (((*s >= 'a' && *s <= 'z') ||
-				(*s >= 'A' && *s <= 'Z') ||
-				(*s >= '0' && *s <= '9') || *s == '_')) {
-				if (n + 1 < sizeof(word))
-					word[n++] = *s;
-				s++;
-			}
-			word[n] = '\0';
-			if (!in_list(word, calc_functions) &&
-			    (!cJSON_IsObject(graders) ||
-			     member(graders, word) == NULL))
-				verr(v, path,
-				     "'%s' is neither a grader key nor one of "
-				     "min, max, abs, floor, ceil, exp, sqrt, "
-				     "log",
-				     word);
-			continue;
-		}
-		verr(v, path, "unexpected character '%c' at offset %zu", *s,
-		     (size_t)(s - formula));
+	if (!cJSON_IsObject(graders))
+		return; /* reported with the graders */
+	skip_blanks(&f);
+	if (*f.p == '\0') {
+		verr(v, path,
+		     "is empty: it is an expression over the keys of "
+		     "graders");
 		return;
 	}
+	formula_expr(&f);
+	skip_blanks(&f);
+	if (f.at == 0 && *f.p == ')')
+		fail_at(&f, f.p, "a ')' that closes no '('");
+	else if (f.at == 0 && *f.p != '\0')
+		fail_at(&f, f.p,
+			"expected an operator (+ - * / ^) or the end, found %s",
+			found(f.p, buf, sizeof(buf)));
+	if (f.at != 0)
+		verr(v, path, "at character %zu of \"%s\": %s", f.at,
+		     utf8_excerpt(excerpt, sizeof(excerpt), formula), f.why);
 }
 
 static void check_grader(struct vctx *v, const char *path, const cJSON *g,
@@ -619,7 +871,17 @@ check_multi(struct vctx *v, const char *path, const cJSON *g)
 	else
 		cJSON_ArrayForEach(sub, subs)
 		{
-			json_pointer_key(q, sizeof(q), p, sub->string);
+			const char *k = sub->string;
+			bool word = is_word_start(k[0]);
+
+			for (size_t i = 1; word && k[i] != '\0'; i++)
+				word = is_word(k[i]);
+			json_pointer_key(q, sizeof(q), p, k);
+			if (!word)
+				verr(v, q,
+				     "calculate_output cannot name this key: a "
+				     "key is letters, digits and '_', not "
+				     "starting with a digit");
 			check_grader(v, q, sub, true);
 		}
 	formula = get_string(v, path, g, "calculate_output", true, 4096);
@@ -758,14 +1020,34 @@ check_graders(struct vctx *v, const cJSON *graders)
 
 /* --- datasets ------------------------------------------------------------ */
 
-/* A file id passes through; a path is hashed (SHA-256 of its bytes). */
+/* A path for a message: its end when it is long. */
+static const char *
+short_path(const char *path, char *buf, size_t len)
+{
+	size_t n = strlen(path);
+
+	if (n < 120)
+		return path;
+	path += n - 100;
+	while ((*path & 0xc0) == 0x80)
+		path++; /* not inside a character */
+	snprintf(buf, len, "...%s", path);
+	return buf;
+}
+
+/*
+ * A file id passes through; a path is hashed (SHA-256 of its bytes), and
+ * what reading it found goes to *facts (NULL when nothing is known).
+ */
 static void
 dataset_ref(struct vctx *v, const char *path, const char *value, char *ref,
-	    size_t reflen)
+	    size_t reflen, struct dataset_facts **facts)
 {
+	struct dataset_facts f;
 	char err[512];
 	int rc;
 
+	*facts = NULL;
 	if (strncmp(value, "file-", 5) == 0) {
 		if (strlen(value) >= reflen) {
 			verr(v, path, "file id is too long");
@@ -784,12 +1066,511 @@ dataset_ref(struct vctx *v, const char *path, const char *value, char *ref,
 		verr(v, path, "no room for a dataset's hash");
 		return;
 	}
-	rc =
-	    v->env->dataset_ref != NULL
-		? v->env->dataset_ref(value, ref, err, sizeof(err), v->env->arg)
-		: dataset_hash_file(value, ref, err, sizeof(err));
+	if (v->env->dataset_ref != NULL) {
+		rc = v->env->dataset_ref(value, ref, err, sizeof(err),
+					 v->env->arg);
+		if (rc == 0)
+			*facts = dataset_facts_of(value);
+	} else {
+		rc = dataset_scan_file(value, ref, &f, err, sizeof(err));
+		if (rc == 0)
+			*facts = dataset_facts_copy(&f);
+		dataset_facts_clear(&f);
+	}
 	if (rc != 0)
 		verr(v, path, "%s", err);
+}
+
+/* Whether the dataset's lines are RFT examples; the first problem. */
+static void
+check_examples(struct vctx *v, const char *path, const char *value,
+	       const struct dataset_facts *f)
+{
+	char buf[128], more[96] = "";
+
+	if (f == NULL)
+		return;
+	value = short_path(value, buf, sizeof(buf));
+	if (f->examples == 0) {
+		verr(v, path, "'%s' has no examples: every line is blank",
+		     value);
+		return;
+	}
+	if (f->bad_line == 0)
+		return;
+	if (f->bad_lines > 1)
+		snprintf(more, sizeof(more), " (and %llu more line%s)",
+			 f->bad_lines - 1,
+			 f->bad_lines > 2 ? "s that are not examples"
+					  : " that is not an example");
+	verr(v, path, "'%s' line %llu%s%s: %s%s", value, f->bad_line,
+	     f->bad_field[0] ? ", " : "", f->bad_field, f->bad_why, more);
+}
+
+/* --- templates ----------------------------------------------------------- */
+
+static const char *const sample_variables[] = {"output_text",  "output_json",
+					       "output_tools", "choices",
+					       "output_audio", NULL};
+
+/* What the template checks have said already, so each is said once. */
+struct said {
+	char **keys;
+	size_t n;
+};
+
+static bool say_once(struct said *said, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static bool
+say_once(struct said *said, const char *fmt, ...)
+{
+	char key[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(key, sizeof(key), fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < said->n; i++)
+		if (strcmp(said->keys[i], key) == 0)
+			return false;
+	said->keys = xrealloc(said->keys, (said->n + 1) * sizeof(*said->keys));
+	said->keys[said->n++] = xstrdup(key);
+	return true;
+}
+
+/* {{item.FIELD}}: FIELD must be a field of every example checked. */
+static void
+check_item_field(struct vctx *v, const struct spec *spec, const char *path,
+		 const char *field, struct said *said)
+{
+	const struct {
+		const char *file;
+		const struct dataset_facts *f;
+	} sets[] = {{spec->training_file, spec->training_facts},
+		    {spec->validation_file, spec->validation_facts}};
+	char buf[128], names[200], sample[128];
+
+	if (strcmp(field, "messages") == 0 || strcmp(field, "tools") == 0) {
+		if (say_once(said, "reserved %s", field))
+			verr(
+			    v, path,
+			    "{{item.%s}}: %s is the example's own, not a field "
+			    "of the item",
+			    field, field);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(sets); i++) {
+		const struct dataset_facts *f = sets[i].f;
+		const struct dataset_field *df;
+		const char *file;
+
+		if (f == NULL || f->checked == 0 || f->bad_line != 0)
+			continue;
+		df = dataset_field(f, field);
+		if (df != NULL && df->count == f->checked)
+			continue;
+		if (df == NULL && f->more_fields)
+			continue; /* past the fields counted: cannot tell */
+		if (!say_once(said, "%zu %s", i, field))
+			continue;
+		file = short_path(sets[i].file, buf, sizeof(buf));
+		sample[0] = '\0';
+		if (f->sampled)
+			snprintf(sample, sizeof(sample),
+				 " (of the %llu examples in its first %u MiB, "
+				 "the ones checked)",
+				 f->checked, DATASET_CHECK_BYTES >> 20);
+		if (df == NULL) {
+			size_t used = 0;
+
+			names[0] = '\0';
+			for (size_t k = 0;
+			     k < f->nfields && used < sizeof(names); k++)
+				used += (size_t)snprintf(
+				    names + used, sizeof(names) - used, "%s%s",
+				    k ? ", " : "", f->fields[k].name);
+			verr(v, path,
+			     "{{item.%s}}: no example of '%s' has a field "
+			     "'%s'%s; %s%s",
+			     field, file, field, sample,
+			     f->nfields ? "their fields: " : "they have none",
+			     names);
+		} else {
+			verr(v, path,
+			     "{{item.%s}}: '%s' line %llu has no field '%s' "
+			     "(%llu of %llu examples lack it%s)",
+			     field, file, df->first_missing, field,
+			     f->checked - df->count, f->checked,
+			     f->sampled ? ", of those checked" : "");
+		}
+	}
+}
+
+/* Each {{...}} of a grader's text that names a variable. */
+static void
+check_templates(struct vctx *v, const struct spec *spec, const char *path,
+		const char *text, struct said *said)
+{
+	for (const char *p = strstr(text, "{{"); p != NULL;
+	     p = strstr(p, "{{")) {
+		const char *end = strstr(p + 2, "}}"), *a, *z, *dot;
+		char inner[MAX_NAME * 2], ns[MAX_NAME], var[MAX_NAME];
+		size_t n;
+
+		if (end == NULL)
+			return;
+		a = p + 2;
+		z = end;
+		p = end + 2;
+		while (a < z && (*a == ' ' || *a == '\t'))
+			a++;
+		while (z > a && (z[-1] == ' ' || z[-1] == '\t'))
+			z--;
+		n = (size_t)(z - a);
+		/* Only a name or a dotted path is a variable; other text
+		 * between braces is the prompt's own. */
+		if (n == 0 || n >= sizeof(inner) || !is_word_start(*a))
+			continue;
+		memcpy(inner, a, n);
+		inner[n] = '\0';
+		if (strspn(inner, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQR"
+				  "STUVWXYZ0123456789_.[]") != n)
+			continue;
+		dot = strchr(inner, '.');
+		if (dot == NULL) {
+			verr(v, path,
+			     "{{%s}} names no namespace: {{item.%s}} (a field "
+			     "of the dataset's examples) or {{sample.%s}} (the "
+			     "model's output)?",
+			     inner, inner, "output_text");
+			continue;
+		}
+		snprintf(ns, sizeof(ns), "%.*s", (int)(dot - inner), inner);
+		snprintf(var, sizeof(var), "%.*s", (int)strcspn(dot + 1, ".["),
+			 dot + 1);
+		if (strcmp(ns, "item") == 0 && var[0] != '\0') {
+			check_item_field(v, spec, path, var, said);
+		} else if (strcmp(ns, "sample") == 0 &&
+			   in_list(var, sample_variables)) {
+			if (strcmp(var, "output_json") == 0 &&
+			    spec->response_format == NULL)
+				verr(v, path,
+				     "{{%s}}: the model's output is parsed as "
+				     "JSON only with a response_format in the "
+				     "spec (/response_format); without one, "
+				     "output_json is empty and this grader "
+				     "scores nothing",
+				     inner);
+		} else if (strcmp(ns, "sample") == 0) {
+			verr(v, path,
+			     "{{%s}}: a sample has output_text, output_json, "
+			     "output_tools, choices and output_audio",
+			     inner);
+		} else {
+			verr(v, path,
+			     "{{%s}}: the namespaces are item (a field of the "
+			     "dataset's examples) and sample (the model's "
+			     "output)",
+			     inner);
+		}
+	}
+}
+
+/* The templates of a grader's messages (score_model, label_model). */
+static void
+message_templates(struct vctx *v, const struct spec *spec, const char *path,
+		  const cJSON *input, struct said *said)
+{
+	const cJSON *msg, *part;
+	char p[512], q[512], r[512], t[512];
+	int i = 0, j;
+
+	cJSON_ArrayForEach(msg, (cJSON_IsArray(input) ? input : NULL))
+	{
+		const cJSON *content = member(msg, "content");
+
+		json_pointer_index(p, sizeof(p), path, i++);
+		json_pointer_key(q, sizeof(q), p, "content");
+		if (cJSON_IsString(content)) {
+			check_templates(v, spec, q, content->valuestring, said);
+			continue;
+		}
+		j = 0;
+		cJSON_ArrayForEach(part,
+				   (cJSON_IsArray(content) ? content : NULL))
+		{
+			const cJSON *text = member(part, "text");
+
+			json_pointer_index(r, sizeof(r), q, j++);
+			if (cJSON_IsString(part))
+				check_templates(v, spec, r, part->valuestring,
+						said);
+			else if (cJSON_IsString(text)) {
+				json_pointer_key(t, sizeof(t), r, "text");
+				check_templates(v, spec, t, text->valuestring,
+						said);
+			}
+		}
+		if (cJSON_IsObject(content) &&
+		    cJSON_IsString(member(content, "text"))) {
+			json_pointer_key(r, sizeof(r), q, "text");
+			check_templates(v, spec, r,
+					member(content, "text")->valuestring,
+					said);
+		}
+	}
+}
+
+/* The templates of a grader, and of a multi grader's graders. */
+static void
+grader_templates(struct vctx *v, const struct spec *spec, const char *path,
+		 const cJSON *g, struct said *said)
+{
+	static const char *const texts[] = {"input", "reference"};
+	const cJSON *subs = member(g, "graders"), *sub;
+	char p[512];
+
+	for (size_t i = 0; i < ARRAY_LEN(texts); i++) {
+		const cJSON *t = member(g, texts[i]);
+
+		json_pointer_key(p, sizeof(p), path, texts[i]);
+		if (cJSON_IsString(t))
+			check_templates(v, spec, p, t->valuestring, said);
+		else if (cJSON_IsArray(t))
+			message_templates(v, spec, p, t, said);
+	}
+	json_pointer_key(p, sizeof(p), path, "graders");
+	cJSON_ArrayForEach(sub, (cJSON_IsObject(subs) ? subs : NULL))
+	{
+		char q[512];
+
+		json_pointer_key(q, sizeof(q), p, sub->string);
+		grader_templates(v, spec, q, sub, said);
+	}
+}
+
+static void
+check_graders_templates(struct vctx *v, const struct spec *spec)
+{
+	const cJSON *g, *graders = member(spec->root, "graders");
+	struct said said = {0};
+	char p[512];
+
+	/* A trainer of the user's reads its graders as it will. */
+	if (v->any_hps)
+		return;
+	cJSON_ArrayForEach(g, (cJSON_IsObject(graders) ? graders : NULL))
+	{
+		json_pointer_key(p, sizeof(p), "/graders", g->string);
+		grader_templates(v, spec, p, g, &said);
+	}
+	for (size_t i = 0; i < said.n; i++)
+		free(said.keys[i]);
+	free(said.keys);
+}
+
+/* --- response_format ----------------------------------------------------- */
+
+#define SCHEMA_MAX_DEPTH 32
+
+static const char *const schema_types[] = {
+    "object", "array", "string", "number", "integer", "boolean", "null", NULL};
+
+static void check_schema(struct vctx *v, const char *path, const cJSON *s,
+			 int depth);
+
+/* A member whose value is a schema, or a list or map of schemas. */
+static void
+check_subschemas(struct vctx *v, const char *path, const cJSON *s,
+		 const char *key, int shape, int depth)
+{
+	const cJSON *m = member(s, key), *e;
+	char p[512], q[512];
+	int i = 0;
+
+	if (m == NULL)
+		return;
+	json_pointer_key(p, sizeof(p), path, key);
+	if (shape == 0) { /* one schema */
+		check_schema(v, p, m, depth + 1);
+		return;
+	}
+	if (shape == 1 && (!cJSON_IsArray(m) || m->child == NULL)) {
+		verr(v, p, "must be a non-empty array of schemas");
+		return;
+	}
+	if (shape == 2 && !cJSON_IsObject(m)) {
+		verr(v, p, "must be an object mapping names to schemas");
+		return;
+	}
+	cJSON_ArrayForEach(e, m)
+	{
+		if (shape == 1)
+			json_pointer_index(q, sizeof(q), p, i++);
+		else
+			json_pointer_key(q, sizeof(q), p, e->string);
+		check_schema(v, q, e, depth + 1);
+	}
+}
+
+/*
+ * A JSON Schema, as far as what the providers' structured outputs read:
+ * types, properties and required, items, the combinators, enum.
+ */
+static void
+check_schema(struct vctx *v, const char *path, const cJSON *s, int depth)
+{
+	const cJSON *type, *props, *req, *e, *t;
+	char p[512], q[512];
+	int i = 0;
+
+	if (cJSON_IsBool(s))
+		return; /* true or false: anything, nothing */
+	if (!cJSON_IsObject(s)) {
+		verr(v, path, "must be a JSON Schema (an object)");
+		return;
+	}
+	if (depth > SCHEMA_MAX_DEPTH) {
+		verr(v, path, "is nested more than %d levels deep",
+		     SCHEMA_MAX_DEPTH);
+		return;
+	}
+	type = member(s, "type");
+	json_pointer_key(p, sizeof(p), path, "type");
+	if (cJSON_IsArray(type) && type->child != NULL) {
+		cJSON_ArrayForEach(t, type)
+		{
+			json_pointer_index(q, sizeof(q), p, i++);
+			if (!cJSON_IsString(t) ||
+			    !in_list(t->valuestring, schema_types))
+				verr(v, q,
+				     "must be one of object, array, string, "
+				     "number, integer, boolean, null");
+		}
+	} else if (type != NULL && (!cJSON_IsString(type) ||
+				    !in_list(type->valuestring, schema_types)))
+		verr(v, p,
+		     "must be one of object, array, string, number, integer, "
+		     "boolean, null (or a list of them)");
+	props = member(s, "properties");
+	check_subschemas(v, path, s, "properties", 2, depth);
+	req = member(s, "required");
+	json_pointer_key(p, sizeof(p), path, "required");
+	i = 0;
+	if (req != NULL && !cJSON_IsArray(req))
+		verr(v, p, "must be an array of property names");
+	cJSON_ArrayForEach(e, (cJSON_IsArray(req) ? req : NULL))
+	{
+		json_pointer_index(q, sizeof(q), p, i++);
+		if (!cJSON_IsString(e))
+			verr(v, q, "must be a property name");
+		else if (cJSON_IsObject(props) &&
+			 member(props, e->valuestring) == NULL)
+			verr(v, q, "'%s' is not one of the properties",
+			     e->valuestring);
+		else
+			for (const cJSON *x = req->child; x != e; x = x->next)
+				if (cJSON_Compare(x, e, 1)) {
+					verr(v, q, "repeats an earlier name");
+					break;
+				}
+	}
+	if (cJSON_IsArray(member(s, "items")))
+		check_subschemas(v, path, s, "items", 1, depth);
+	else
+		check_subschemas(v, path, s, "items", 0, depth);
+	if (member(s, "additionalProperties") != NULL &&
+	    !cJSON_IsBool(member(s, "additionalProperties")))
+		check_subschemas(v, path, s, "additionalProperties", 0, depth);
+	check_subschemas(v, path, s, "anyOf", 1, depth);
+	check_subschemas(v, path, s, "oneOf", 1, depth);
+	check_subschemas(v, path, s, "allOf", 1, depth);
+	check_subschemas(v, path, s, "$defs", 2, depth);
+	check_subschemas(v, path, s, "definitions", 2, depth);
+	e = member(s, "enum");
+	json_pointer_key(p, sizeof(p), path, "enum");
+	if (e != NULL && (!cJSON_IsArray(e) || e->child == NULL))
+		verr(v, p, "must be a non-empty array of values");
+	for (size_t k = 0; k < 2; k++) {
+		static const char *const texts[] = {"title", "description"};
+
+		json_pointer_key(p, sizeof(p), path, texts[k]);
+		if (member(s, texts[k]) != NULL &&
+		    !cJSON_IsString(member(s, texts[k])))
+			verr(v, p, "must be a string");
+	}
+}
+
+/*
+ * "response_format": {"type": "json_schema", "json_schema": {"name",
+ * "schema", "strict", "description"}}, the form both services take in
+ * the RFT method (Azure's ResponseFormatJSONSchemaRequest).
+ */
+static void
+check_response_format(struct vctx *v, const cJSON *rf)
+{
+	static const char *const keys[] = {"type", "json_schema", NULL};
+	static const char *const js_keys[] = {"name", "schema", "strict",
+					      "description", NULL};
+	const cJSON *js, *schema, *type;
+	const char *name, *t;
+
+	if (rf == NULL)
+		return;
+	if (!cJSON_IsObject(rf)) {
+		verr(v, "/response_format",
+		     "must be an object {\"type\": \"json_schema\", "
+		     "\"json_schema\": {\"name\", \"schema\", \"strict\"}}");
+		return;
+	}
+	check_keys(v, "/response_format", rf, keys);
+	t = get_string(v, "/response_format", rf, "type", true, 32);
+	if (t != NULL && strcmp(t, "json_schema") != 0)
+		verr(v, "/response_format/type",
+		     "must be \"json_schema\" (RFT takes a JSON schema, which "
+		     "fills {{sample.output_json}})");
+	js = member(rf, "json_schema");
+	if (js == NULL) {
+		verr(v, "/response_format/json_schema",
+		     "is required: {\"name\", \"schema\", \"strict\"}");
+		return;
+	}
+	if (!cJSON_IsObject(js)) {
+		verr(v, "/response_format/json_schema",
+		     "must be an object {\"name\", \"schema\", \"strict\"}");
+		return;
+	}
+	check_keys(v, "/response_format/json_schema", js, js_keys);
+	name =
+	    get_string(v, "/response_format/json_schema", js, "name", true, 64);
+	if (name != NULL &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789_-") != strlen(name))
+		verr(v, "/response_format/json_schema/name",
+		     "must be letters, digits, '_' and '-' (at most 64)");
+	if (member(js, "strict") != NULL && !cJSON_IsBool(member(js, "strict")))
+		verr(v, "/response_format/json_schema/strict",
+		     "must be true or false");
+	get_string(v, "/response_format/json_schema", js, "description", false,
+		   4096);
+	schema = member(js, "schema");
+	if (schema == NULL) {
+		verr(v, "/response_format/json_schema/schema",
+		     "is required: the JSON Schema of the model's output");
+		return;
+	}
+	if (!cJSON_IsObject(schema)) {
+		verr(v, "/response_format/json_schema/schema",
+		     "must be a JSON Schema object");
+		return;
+	}
+	type = member(schema, "type");
+	if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0)
+		verr(v, "/response_format/json_schema/schema/type",
+		     "must be \"object\": the model's output is a JSON object "
+		     "that graders read as {{sample.output_json.NAME}}");
+	check_schema(v, "/response_format/json_schema/schema", schema, 0);
 }
 
 static void
@@ -860,7 +1641,8 @@ digest_hex(EVP_MD_CTX *ctx, char out[65])
 /*
  * Hashing trial identities.  The identity is the SHA-256 of
  *   json_canonical({backend, grader, hyperparameters (no "auto"), model,
- *                   seed, training_file, validation_file})
+ *                   response_format (when given), seed, training_file,
+ *                   validation_file})
  * and is computed by hashing that text's pieces in key order, with the
  * parts shared by every trial of the spec printed once.
  */
@@ -868,7 +1650,7 @@ struct identity {
 	EVP_MD *md;
 	EVP_MD_CTX *ctx;
 	char *head;  /* {"backend":B,"grader": */
-	char *model; /* ,"model":M,"seed": */
+	char *model; /* ,"model":M[,"response_format":R],"seed": */
 	char *tail;  /* ,"training_file":T,"validation_file":V} */
 };
 
@@ -879,19 +1661,25 @@ identity_init(struct identity *id, const struct spec *spec)
 	char *t = json_string(spec->training_ref);
 	char *v = spec->validation_ref[0] ? json_string(spec->validation_ref)
 					  : xstrdup("null");
+	char *rf = spec->response_format != NULL
+		       ? json_canonical(spec->response_format)
+		       : NULL;
 
 	id->md = EVP_MD_fetch(NULL, "SHA256", NULL);
 	id->ctx = EVP_MD_CTX_new();
 	if (id->md == NULL || id->ctx == NULL)
 		fatalx("libcrypto: SHA-256 is not available");
 	id->head = xasprintf("{\"backend\":%s,\"grader\":", b);
-	id->model = xasprintf(",\"model\":%s,\"seed\":", m);
+	/* Without a response_format, the identity is what it always was. */
+	id->model = xasprintf(",\"model\":%s%s%s,\"seed\":", m,
+			      rf ? ",\"response_format\":" : "", rf ? rf : "");
 	id->tail =
 	    xasprintf(",\"training_file\":%s,\"validation_file\":%s}", t, v);
 	free(b);
 	free(m);
 	free(t);
 	free(v);
+	free(rf);
 }
 
 static void
@@ -1283,13 +2071,25 @@ check_identical_graders(struct vctx *v, const cJSON *graders)
 
 /* --- the spec ------------------------------------------------------------ */
 
-static const char *const spec_keys[] = {
-    "name",	      "backend",	 "model",
-    "training_file",  "validation_file", "hyperparameters",
-    "graders",	      "seeds",		 "search",
-    "max_concurrent", "max_job_hours",	 "retries",
-    "budget_usd",     "objective",	 "priority",
-    "allow_unpriced", "early_stopping",	 NULL};
+static const char *const spec_keys[] = {"name",
+					"backend",
+					"model",
+					"training_file",
+					"validation_file",
+					"hyperparameters",
+					"graders",
+					"seeds",
+					"search",
+					"max_concurrent",
+					"max_job_hours",
+					"retries",
+					"budget_usd",
+					"objective",
+					"priority",
+					"allow_unpriced",
+					"early_stopping",
+					"response_format",
+					NULL};
 static const char *const search_keys[] = {"strategy", "samples", "seed",
 					  "trials", NULL};
 
@@ -1514,16 +2314,27 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 		     "sections of its configuration)",
 		     spec->backend);
 	spec->model = get_string(&v, "", json, "model", true, 256);
+	spec->examples_checked = !v.any_hps;
 	spec->training_file =
 	    get_string(&v, "", json, "training_file", true, 4096);
 	if (spec->training_file != NULL)
 		dataset_ref(&v, "/training_file", spec->training_file,
-			    spec->training_ref, sizeof(spec->training_ref));
+			    spec->training_ref, sizeof(spec->training_ref),
+			    &spec->training_facts);
 	spec->validation_file =
 	    get_string(&v, "", json, "validation_file", false, 4096);
 	if (spec->validation_file != NULL)
 		dataset_ref(&v, "/validation_file", spec->validation_file,
-			    spec->validation_ref, sizeof(spec->validation_ref));
+			    spec->validation_ref, sizeof(spec->validation_ref),
+			    &spec->validation_facts);
+	if (spec->examples_checked) {
+		check_examples(&v, "/training_file", spec->training_file,
+			       spec->training_facts);
+		check_examples(&v, "/validation_file", spec->validation_file,
+			       spec->validation_facts);
+	}
+	spec->response_format = member(json, "response_format");
+	check_response_format(&v, spec->response_format);
 	spec->max_concurrent =
 	    (int)get_int(&v, "", json, "max_concurrent", 1, 10000, 0);
 	spec->max_job_hours =
@@ -1551,6 +2362,7 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 	check_early_stopping(&v, spec, member(json, "early_stopping"));
 	check_graders(&v, member(json, "graders"));
 	check_identical_graders(&v, member(json, "graders"));
+	check_graders_templates(&v, spec);
 	check_seeds(&v, member(json, "seeds"));
 
 	search = member(json, "search");
@@ -1718,6 +2530,8 @@ spec_free(struct spec *spec)
 {
 	if (spec == NULL)
 		return;
+	dataset_facts_free(spec->training_facts);
+	dataset_facts_free(spec->validation_facts);
 	for (size_t i = 0; i < spec->ngraders; i++)
 		free(spec->graders[i].canonical);
 	free(spec->graders);

@@ -8,7 +8,11 @@
  *   trial    one point: a grader variant, resolved hyperparameters and
  *            a seed.  Its identity is the SHA-256 of the canonical JSON of
  *            backend, model, dataset hashes, grader, hyperparameters
- *            (without "auto" values, which mean "unset") and seed.
+ *            (without "auto" values, which mean "unset"), seed, and the
+ *            response_format when the spec has one.
+ *   template a {{namespace.variable}} in a grader's input or reference
+ *            (or a model grader's messages): {{item.FIELD}} reads the
+ *            dataset's examples, {{sample.VARIABLE}} the model's output.
  *
  * Expansion order is deterministic: graders in spec order, then the
  * hyperparameters by name with each list in its given order (the last
@@ -23,6 +27,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "datasets.h"
 #include "early.h"
 
 #define SPEC_MAX_BYTES	       (4u << 20) /* a whole spec, as JSON text */
@@ -74,9 +79,17 @@ struct spec {
 	const char *validation_file; /* or NULL */
 	char training_ref[72];	     /* sha256 hex of the content, or file id */
 	char validation_ref[72];     /* "" when there is none */
-	char sha256[65];	     /* of the canonical spec */
-	int max_concurrent;	     /* 0: only the backend's limit */
-	double max_job_hours;	     /* 0: none given */
+	/* What reading a dataset named by path found (owned); NULL for a
+	 * file id, or when rftd has no facts of it. */
+	struct dataset_facts *training_facts, *validation_facts;
+	/* Whether the examples were checked as RFT's (a messages array):
+	 * not on a backend that runs a trainer of the user's, whose data
+	 * may be in any form. */
+	bool examples_checked;
+	const cJSON *response_format; /* borrowed from root, or NULL */
+	char sha256[65];	      /* of the canonical spec */
+	int max_concurrent;	      /* 0: only the backend's limit */
+	double max_job_hours;	      /* 0: none given */
 	int retries;
 	bool allow_unpriced; /* jobs without a price may run */
 	bool has_budget;
@@ -95,8 +108,9 @@ struct spec {
  * Validates `json` (a spec; copied, not taken) and expands it.  Returns 0
  * with *out set (free with spec_free()), or -EINVAL with *errors set to a
  * JSON array of {"path": JSON pointer, "message": sentence} objects, one
- * per problem found (all of them, not just the first).  Reads the dataset
- * files named by path to hash them.
+ * per problem found (all of them, not just the first).  Without
+ * env->dataset_ref, reads the dataset files named by path to hash and
+ * check them; with it, takes their facts from dataset_facts_of().
  */
 int spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 	       cJSON **errors);

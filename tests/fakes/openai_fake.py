@@ -5,9 +5,18 @@ Python 3 standard library only.  It serves three dialects at once:
 
   OpenAI          /v1/...           Authorization: Bearer KEY
   Azure v1        /openai/v1/...    api-key: KEY  (or Authorization:
-                                    Bearer KEY)
+                                    Bearer KEY); api-version, if given,
+                                    is v1 or preview
   Azure dated     /openai/...       api-key: KEY  (or Bearer), and the query
-                                    parameter api-version is required
+                                    parameter api-version is required, a
+                                    date (2025-04-01-preview)
+
+A request on the Azure paths meets Azure's own rules besides OpenAI's
+(the section "Azure OpenAI's rules" below, in one place): uploads must
+expire, RFT takes no python grader and needs a validation file whose
+examples, like the training file's, have no system message and end with
+the user's, and an RFT job pauses by itself once its cost reaches
+azure_pause_usd.
 
 Endpoints (relative to the dialect prefix):
 
@@ -59,6 +68,20 @@ Error codes and messages chosen where the real API's are not documented:
   404  unknown file: "No such File object: file-x", param id, code null.
   400  Azure dated path without api-version: "Missing required query
        parameter: 'api-version'.", param api-version, code missing_api_version.
+  400  Azure: an api-version its paths do not take: "API version not
+       supported", param api-version, code BadRequest.
+  400  Azure: an upload without expires_after, or with an anchor other than
+       created_at: param expires_after (or expires_after[anchor]), code
+       missing_required_parameter or invalid_value.
+  400  Azure: a python grader in an RFT job: "Invalid grader type 'python'
+       at '<param>': ...", param the grader's type, code invalid_grader; an
+       RFT job without validation_file: missing_required_parameter.
+  A job on Azure whose files break its data rules fails when its files
+  are validated: error code invalid_training_file (or
+  invalid_validation_file), "Line N: ...".
+  A job on Azure pauses by itself once training_seconds / 3600 *
+  azure_usd_per_hour reaches azure_pause_usd: status paused, with a warn
+  event saying so; it does not pause again after a resume.
   400  validation: param names the field (dotted path, e.g.
        method.reinforcement.hyperparameters.n_epochs); codes are
        unknown_parameter ("Unrecognized request argument supplied: X"),
@@ -174,6 +197,8 @@ DEFAULT_OPTIONS = {
     "daily_retry_after": None,
     "max_active": None,
     "pause_delay": 1.0,
+    "azure_pause_usd": 5000.0,   # Azure pauses an RFT job at this cost
+    "azure_usd_per_hour": 100.0,  # what a training hour costs there
     "fault_seed": 0,
     "rng_seed": None,
     "verbose": False,
@@ -696,6 +721,92 @@ def _check_response_format(param, rf):
 
 
 # ---------------------------------------------------------------------------
+# Azure OpenAI's rules
+#
+# Every rule the fake applies to requests on the Azure paths, and only
+# there, from Microsoft's published v1 spec (Azure/azure-rest-api-specs,
+# specification/ai/data-plane/OpenAI.v1/azure-v1-v1-generated.yaml,
+# commit 2d621d46) and its RFT guide:
+#
+#   AzureAIFoundryModelsApiVersion    the v1 paths take an api-version of
+#                                     v1 or preview (or none); the dated
+#                                     paths need a dated one
+#   AzureCreateFileRequestMultiPart   POST /files requires file, purpose
+#                                     and expires_after {anchor:
+#                                     created_at, seconds}
+#   AzureFineTuneReinforcementMethod  grader: string_check,
+#                                     text_similarity, score_model or
+#                                     multi; no python, not even inside
+#                                     multi (the RFT guide says the same)
+#   RFT guide                         a training and a validation file;
+#                                     no system message, and the last
+#                                     message of an example the user's;
+#                                     a job pauses by itself at $5,000 of
+#                                     training and grading, and runs on
+#                                     without a cost limit once resumed
+
+AZURE_DATED_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+
+
+def azure_check_version(dialect, query):
+    v = query.get("api-version")
+    if v is None:
+        return
+    ok = v in ("v1", "preview") if dialect == "azure-v1" else \
+        bool(AZURE_DATED_VERSION.match(v))
+    if not ok:
+        raise ApiError(400, "API version not supported", param="api-version",
+                       code="BadRequest")
+
+
+def azure_check_upload(fields):
+    anchor = fields.get("expires_after[anchor]")
+    seconds = fields.get("expires_after[seconds]")
+    if anchor is None or seconds is None:
+        _err_missing("expires_after")
+    anchor = anchor[1].decode("utf-8", "replace").strip()
+    if anchor != "created_at":
+        _err_value("expires_after[anchor]", anchor, ["created_at"])
+
+
+def azure_check_rft(param, msub, req):
+    def no_python(g, p):
+        if not isinstance(g, dict):
+            return
+        if g.get("type") == "python":
+            _grader_error(p + ".type", "Invalid grader type 'python' at "
+                          "'%s': reinforcement fine-tuning takes "
+                          "string_check, text_similarity, score_model and "
+                          "multi graders." % p)
+        if g.get("type") == "multi" and isinstance(g.get("graders"), dict):
+            for key, sub in g["graders"].items():
+                no_python(sub, "%s.graders.%s" % (p, key))
+    no_python(msub.get("grader"), param + ".grader")
+    if req.get("validation_file") is None:
+        _err_missing("validation_file")
+
+
+def azure_data_error(content):
+    """The first example that breaks the RFT data rules, in words."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    for no, line in enumerate(content.decode("utf-8", "replace")
+                              .split("\n"), 1):
+        if not line.strip():
+            continue
+        msgs = [m if isinstance(m, dict) else {}
+                for m in json.loads(line).get("messages") or [{}]]
+        for m in msgs:
+            if m.get("role") == "system":
+                return ("Line %d: system messages are not supported for "
+                        "reinforcement fine-tuning." % no)
+        if msgs[-1].get("role") != "user":
+            return ("Line %d: the final message must have the role "
+                    "'user'." % no)
+    return None
+
+
+# ---------------------------------------------------------------------------
 # multipart/form-data
 
 def _parse_multipart(content_type, body):
@@ -918,7 +1029,8 @@ class FakeOpenAI(object):
                 raise ValueError("unknown option: %s" % k)
             try:
                 if k in ("validate_secs", "queue_secs", "step_secs",
-                         "pause_delay", "fail_rate", "speed"):
+                         "pause_delay", "fail_rate", "speed",
+                         "azure_pause_usd", "azure_usd_per_hour"):
                     v = float(v)
                     if not math.isfinite(v) or v < 0:
                         raise ValueError
@@ -1163,13 +1275,15 @@ class FakeOpenAI(object):
             raise ApiError(400, "Missing required query parameter: "
                            "'api-version'.", param="api-version",
                            code="missing_api_version")
+        if dialect != "openai":
+            azure_check_version(dialect, query)
 
         seg = [s for s in sub.split("/") if s]
         n = len(seg)
         with self._lock:
             if n >= 1 and seg[0] == "files":
                 if n == 1 and method == "POST":
-                    return self._upload(headers, body)
+                    return self._upload(headers, body, dialect)
                 if n == 1 and method == "GET":
                     return self._list_files(query)
                 if n == 2 and method == "GET":
@@ -1185,7 +1299,7 @@ class FakeOpenAI(object):
                             "application/octet-stream")
             elif n >= 2 and seg[0] == "fine_tuning" and seg[1] == "jobs":
                 if n == 2 and method == "POST":
-                    return self._create_job(_parse_json(body))
+                    return self._create_job(_parse_json(body), dialect)
                 if n == 2 and method == "GET":
                     return self._list_jobs(query)
                 if n >= 3:
@@ -1258,8 +1372,10 @@ class FakeOpenAI(object):
         self._file_order.append(fid)
         return f
 
-    def _upload(self, headers, body):
+    def _upload(self, headers, body, dialect="openai"):
         fields = _parse_multipart(headers.get("Content-Type", ""), body)
+        if dialect != "openai":
+            azure_check_upload(fields)
         if "purpose" not in fields:
             _err_missing("purpose")
         purpose = fields["purpose"][1].decode("utf-8", "replace").strip()
@@ -1315,7 +1431,7 @@ class FakeOpenAI(object):
                            % (param, fid, f.obj["purpose"]), param=param,
                            code="invalid_file")
 
-    def _create_job(self, req):
+    def _create_job(self, req, dialect="openai"):
         if not isinstance(req, dict):
             _err_type("body", "an object", req)
         for k in req:
@@ -1407,6 +1523,8 @@ class FakeOpenAI(object):
                     self._check_rft_hp(param + ".hyperparameters", hp)
                 _check_response_format(param + ".response_format",
                                        msub.get("response_format"))
+                if dialect != "openai":
+                    azure_check_rft(param, msub, req)
             else:
                 _check_object(param, msub, ("hyperparameters",))
                 hp = msub.get("hyperparameters")
@@ -1417,7 +1535,8 @@ class FakeOpenAI(object):
         now = self._now()
         model = req["model"]
         self._check_limits(model, now)
-        return self._job_object(self._make_job(req, mtype, msub, now))
+        return self._job_object(self._make_job(req, mtype, msub, now,
+                                               dialect != "openai"))
 
     @staticmethod
     def _check_rft_hp(param, hp):
@@ -1477,9 +1596,19 @@ class FakeOpenAI(object):
                                % mx,
                                type_="requests", code="rate_limit_exceeded")
 
-    def _make_job(self, req, mtype, msub, now):
+    def _make_job(self, req, mtype, msub, now, azure=False):
         o = self._opts
         j = _Obj()
+        j.azure = azure and mtype == "reinforcement"
+        j.auto_paused = False
+        j.data_error = None
+        if j.azure:
+            for key, code in (("training_file", "invalid_training_file"),
+                              ("validation_file", "invalid_validation_file")):
+                f = self._files.get(req.get(key))
+                why = azure_data_error(f.content) if f else None
+                if why and j.data_error is None:
+                    j.data_error = (code, why)
         jid = "ftjob-" + self._alnum(24)
         while jid in self._jobs:
             jid = "ftjob-" + self._alnum(24)
@@ -1645,6 +1774,9 @@ class FakeOpenAI(object):
                 t = j.phase_t + j.validate_secs
                 if now < t:
                     return
+                if j.data_error is not None:
+                    self._fail(j, t, j.data_error[0], j.data_error[1])
+                    return
                 j.status = "queued"
                 j.phase_t = t
                 self._event(j, t, "Files validated, moving job to queued "
@@ -1672,6 +1804,8 @@ class FakeOpenAI(object):
                         self._fail(j, j.step_t, "server_error",
                                    "The job failed due to an internal error.")
                         return
+                    if self._azure_pauses(j):
+                        return
                 if j.step >= j.total_steps:
                     self._succeed(j, j.step_t)
                 return
@@ -1687,6 +1821,27 @@ class FakeOpenAI(object):
                 self._event(j, t, "Fine-tuning job paused")
             else:
                 return
+
+    def _azure_pauses(self, j):
+        """Azure's own pause of an RFT job at its cost limit (once)."""
+        cost = j.step * j.step_secs / 3600.0 * \
+            self._opts["azure_usd_per_hour"]
+        if not j.azure or j.auto_paused or \
+                cost < self._opts["azure_pause_usd"] or \
+                j.step >= j.total_steps:
+            return False
+        t = j.step_t
+        j.auto_paused = True
+        j.status = "paused"
+        j.phase_t = t
+        v = j.history[-1][2] if j.history else None
+        self._checkpoint(j, t, j.step, v)
+        self._event(j, t, "The job was paused automatically: its training "
+                    "and grading cost reached $%.2f, the limit for "
+                    "reinforcement fine-tuning jobs. Resume it to continue "
+                    "training." % self._opts["azure_pause_usd"],
+                    level="warn")
+        return True
 
     def _rewards(self, j, step, is_eval):
         rng = random.Random(j.seed * 1000003 + step * 7 + 1)

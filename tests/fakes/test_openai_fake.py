@@ -108,9 +108,13 @@ class Base(unittest.TestCase):
         return obj
 
     def upload(self, prefix="/v1", filename="train.jsonl", content=TRAIN,
-               purpose="fine-tune", **kw):
-        body, ctype = multipart([("purpose", purpose),
-                                 ("file", (filename, content))])
+               purpose="fine-tune", expires=None, **kw):
+        """expires: seconds of expires_after (anchor created_at)."""
+        fields = [("purpose", purpose), ("file", (filename, content))]
+        if expires is not None:
+            fields += [("expires_after[anchor]", "created_at"),
+                       ("expires_after[seconds]", str(expires))]
+        body, ctype = multipart(fields)
         return self.call("POST", prefix + "/files", body, ctype=ctype, **kw)
 
     def file_id(self):
@@ -830,9 +834,11 @@ class TestFaults(Base):
 
 class TestDialects(Base):
     def test_azure_v1(self):
-        st, _, f = self.upload(prefix="/openai/v1", auth="api-key")
+        st, _, f = self.upload(prefix="/openai/v1", auth="api-key",
+                               expires=86400)
         self.assertEqual(st, 200, f)
-        st, _, job = self.create(prefix="/openai/v1", training_file=f["id"])
+        st, _, job = self.create(prefix="/openai/v1", training_file=f["id"],
+                                 validation_file=f["id"])
         self.assertEqual(st, 200, job)
         job2 = self.ok("GET", "/openai/v1/fine_tuning/jobs/" + job["id"],
                        auth="api-key")
@@ -846,12 +852,18 @@ class TestDialects(Base):
 
     def test_azure_dated(self):
         q = "?api-version=2025-04-01-preview"
+        st, _, f = self.upload(prefix="/openai", filename="t.jsonl",
+                               auth="api-key", expires=86400)
+        self.assertEqual(st, 400, f)  # no api-version on the upload
         body, ctype = multipart([("purpose", "fine-tune"),
-                                 ("file", ("t.jsonl", TRAIN))])
+                                 ("file", ("t.jsonl", TRAIN)),
+                                 ("expires_after[anchor]", "created_at"),
+                                 ("expires_after[seconds]", "86400")])
         st, _, f = self.call("POST", "/openai/files" + q, body, ctype=ctype,
                              auth="api-key")
         self.assertEqual(st, 200, f)
         req = {"model": "o4-mini-2025-04-16", "training_file": f["id"],
+               "validation_file": f["id"],
                "trainingType": "globalstandard",
                "method": {"type": "reinforcement",
                           "reinforcement": {"grader": STRING_CHECK}}}
@@ -887,6 +899,129 @@ class TestDialects(Base):
                                    auth=None, headers={"api-key": "nope"}),
                          401, None, "invalid_api_key")
         self.assertEqual(self.srv.requests()[-1]["auth"], "api-key")
+
+
+class TestAzureRules(Base):
+    """Azure's rules, on its paths only (openai_fake's "Azure OpenAI's
+    rules"); OpenAI's paths take what Azure refuses."""
+
+    options = {"step_secs": 10, "steps": 20}
+
+    def azure_file(self, content=TRAIN):
+        st, _, f = self.upload(prefix="/openai/v1", auth="api-key",
+                               content=content, expires=3600)
+        self.assertEqual(st, 200, f)
+        return f["id"]
+
+    def test_the_v1_paths_take_only_api_version_v1_or_preview(self):
+        for v in ("v1", "preview"):
+            self.ok("GET", "/openai/v1/fine_tuning/jobs?api-version=" + v,
+                    auth="api-key")
+        for v in ("2025-04-01-preview", "2024-10-21", "latest"):
+            self.assertError(self.call(
+                "GET", "/openai/v1/fine_tuning/jobs?api-version=" + v,
+                auth="api-key"), 400, "api-version", "BadRequest")
+        # The dated paths need a date.
+        self.ok("GET", "/openai/fine_tuning/jobs?api-version=2024-10-21",
+                auth="api-key")
+        self.assertError(self.call(
+            "GET", "/openai/fine_tuning/jobs?api-version=v1",
+            auth="api-key"), 400, "api-version", "BadRequest")
+
+    def test_an_upload_must_expire(self):
+        self.assertError(self.upload(prefix="/openai/v1", auth="api-key"),
+                         400, "expires_after", "missing_required_parameter")
+        body, ctype = multipart([
+            ("purpose", "fine-tune"), ("file", ("t.jsonl", TRAIN)),
+            ("expires_after[anchor]", "last_active_at"),
+            ("expires_after[seconds]", "3600")])
+        self.assertError(self.call("POST", "/openai/v1/files", body,
+                                   ctype=ctype, auth="api-key"),
+                         400, "expires_after[anchor]", "invalid_value")
+        self.assertError(self.upload(prefix="/openai/v1", auth="api-key",
+                                     expires=60),
+                         400, "expires_after[seconds]", "invalid_value")
+        before = int(self.srv.now())
+        st, _, f = self.upload(prefix="/openai/v1", auth="api-key",
+                               expires=7200)
+        self.assertEqual(st, 200, f)
+        self.assertGreaterEqual(f["expires_at"], before + 7200)
+        # OpenAI's paths take an upload without it.
+        st, _, f = self.upload()
+        self.assertEqual(st, 200, f)
+        self.assertIsNone(f["expires_at"])
+
+    def test_rft_takes_no_python_grader_there(self):
+        fid = self.azure_file()
+        err = self.assertError(self.create(
+            prefix="/openai/v1", grader=PYTHON, training_file=fid,
+            validation_file=fid), 400,
+            "method.reinforcement.grader.type", "invalid_grader")
+        self.assertIn("python", err["message"])
+        self.assertError(self.create(
+            prefix="/openai/v1", grader=MULTI, training_file=fid,
+            validation_file=fid), 400,
+            "method.reinforcement.grader.graders.has_cite.type",
+            "invalid_grader")
+        # OpenAI's paths take both.
+        st, _, job = self.create(grader=MULTI)
+        self.assertEqual(st, 200, job)
+
+    def test_rft_needs_a_validation_file_there(self):
+        fid = self.azure_file()
+        self.assertError(self.create(prefix="/openai/v1", training_file=fid),
+                         400, "validation_file",
+                         "missing_required_parameter")
+
+    def test_examples_that_break_the_data_rules_fail_the_job(self):
+        system = (b'{"messages":[{"role":"system","content":"Be brief."},'
+                  b'{"role":"user","content":"Hi"}],"compliant":"yes"}\n')
+        assistant = (TRAIN + b'{"messages":[{"role":"user","content":"Hi"},'
+                     b'{"role":"assistant","content":"Yes"}],'
+                     b'"compliant":"yes"}\n')
+        good = self.azure_file()
+        for content, key, code, line in (
+                (system, "training_file", "invalid_training_file", 1),
+                (assistant, "validation_file", "invalid_validation_file", 3)):
+            bad = self.azure_file(content)
+            files = {"training_file": good, "validation_file": good}
+            files[key] = bad
+            st, _, job = self.create(prefix="/openai/v1", **files)
+            self.assertEqual(st, 200, job)
+            self.srv.advance(1.5)
+            job = self.ok("GET", "/openai/v1/fine_tuning/jobs/" + job["id"],
+                          auth="api-key")
+            self.assertEqual(job["status"], "failed")
+            self.assertEqual(job["error"]["code"], code)
+            self.assertIn("Line %d" % line, job["error"]["message"])
+
+    def test_a_job_pauses_by_itself_at_the_cost_limit_once(self):
+        # $1 at $100 an hour: 36 s of training, the 4th step of 10 s.
+        self.srv.set_options(azure_pause_usd=1.0)
+        fid = self.azure_file()
+        st, _, job = self.create(prefix="/openai/v1", training_file=fid,
+                                 validation_file=fid)
+        base = "/openai/v1/fine_tuning/jobs/" + job["id"]
+        self.srv.advance(2.5 + 100)
+        job = self.ok("GET", base, auth="api-key")
+        self.assertEqual(job["status"], "paused")
+        self.assertEqual(job["usage_metrics"]["step"], 4)
+        self.assertEqual(job["error"], {})
+        events = self.ok("GET", base + "/events?limit=1", auth="api-key")
+        self.assertEqual(events["data"][0]["level"], "warn")
+        self.assertIn("paused automatically", events["data"][0]["message"])
+        self.srv.advance(1000)
+        self.assertEqual(self.ok("GET", base, auth="api-key")["status"],
+                         "paused")
+        self.ok("POST", base + "/resume", auth="api-key")
+        self.srv.advance(1000)
+        job = self.ok("GET", base, auth="api-key")
+        self.assertEqual(job["status"], "succeeded")
+        # OpenAI's jobs have no such limit.
+        st, _, job = self.create()
+        self.srv.advance(1000)
+        self.assertEqual(self.ok("GET", "/v1/fine_tuning/jobs/"
+                                 + job["id"])["status"], "succeeded")
 
 
 class TestProgram(unittest.TestCase):

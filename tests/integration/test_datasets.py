@@ -8,6 +8,11 @@ once per version, and for a client only what that client could read.
 - A client that is not root may name only files it could read itself: a
   file under a directory it may not search is refused with the same words
   whether it exists or not, so the daemon is no probe.
+- What a dataset holds is checked before anything is stored, on every
+  backend that runs RFT examples (the sim too): each line a JSON object
+  with a messages array, and the {{item.FIELD}} names of the graders in
+  every example.  Errors name the file, the line and the field; a huge
+  file is checked in its first 64 MiB, and the plan says so.
 """
 import copy
 import json
@@ -73,7 +78,12 @@ class Datasets(DaemonTest):
     def test_a_large_dataset_is_hashed_off_the_loop_and_once(self):
         d = self.daemon(daemon_section="log_level = debug\n")
         big = os.path.join(self.tmp, "big.jsonl")
-        with open(big, "wb") as f:  # 1 GiB, sparse: as large as allowed
+        line = (json.dumps({"messages": [{"role": "user", "content": "x" *
+                                          900}], "answer": "4"}) + "\n")
+        with open(big, "wb") as f:
+            # 65 MiB of examples, then sparse to 1 GiB: as large as
+            # allowed, and past what is checked.
+            f.write(line.encode() * ((65 << 20) // len(line)))
             f.truncate(1 << 30)
         spec = self.spec(big)
         plan = subprocess.Popen([RFTCTL, "-s", d.socket, "plan", spec],
@@ -94,14 +104,55 @@ class Datasets(DaemonTest):
                 plan.wait()
         self.assertEqual(plan.returncode, 0, err)
         self.assertIn('sweep "', out)
+        self.assertRegex(out, r"note: /training_file: \d+ examples, 1\.1 GB; "
+                              r"the \d+ in its first 64 MiB were checked "
+                              r"\(a sample: the rest was only counted\)")
         # Planned again: the same version of the file is not read again.
         d.ctl("plan", spec, check=True)
         self.assertEqual(d.read_log().count("dataset %s: hashing" % big), 1)
         # A new version is.
         with open(big, "r+b") as f:
-            f.write(b'{"a": 1}\n')
+            f.write(line.replace("4", "5").encode())
         d.ctl("plan", spec, check=True)
         self.assertEqual(d.read_log().count("dataset %s: hashing" % big), 2)
+
+    def write(self, name, lines):
+        path = os.path.join(self.data, name)
+        with open(path, "w") as f:
+            f.write("".join(lines))
+        return path
+
+    def test_junk_lines_are_refused_naming_file_line_and_field(self):
+        d = self.daemon()
+        good = json.dumps({"messages": [{"role": "user", "content": "2+2?"}],
+                           "answer": "4"}) + "\n"
+        for lines, words in (
+                ([good, "junk\n", good], "line 2: is not valid JSON"),
+                ([good, good, '{"answer": "4"}\n'],
+                 "line 3, /messages: is missing"),
+                ([good, '{"messages": [{"role": "bot", "content": "x"}]}\n'],
+                 "line 2, /messages/0/role: 'bot' is not a role")):
+            path = self.write("junk.jsonl", lines)
+            r = self.assert_refused(d, self.spec(path), words)
+            self.assertIn("/training_file: '%s' %s" % (path, words),
+                          r.stderr)
+        self.assertEqual(self.rows(d, "SELECT count(*) FROM sweeps"),
+                         [(0,)])
+
+    def test_a_field_the_graders_read_must_be_in_every_example(self):
+        d = self.daemon()
+        good = json.dumps({"messages": [{"role": "user", "content": "2+2?"}],
+                           "answer": "4"}) + "\n"
+        path = self.write("partial.jsonl", [
+            good, json.dumps({"messages": [{"role": "user",
+                                            "content": "x"}]}) + "\n"])
+        r = d.ctl("submit", self.spec(path))
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("/graders/exact/reference: {{item.answer}}: '%s' line "
+                      "2 has no field 'answer' (1 of 2 examples lack it)"
+                      % path, r.stderr)
+        self.assertEqual(self.rows(d, "SELECT count(*) FROM sweeps"),
+                         [(0,)])
 
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
                          "needs root and setpriv to act as another user")

@@ -6,7 +6,9 @@ case above [budget] confirm_above; `rftctl plan` prints each warning with
 its JSON path, `rftctl submit` refuses (and stores nothing) unless given
 --yes, and rftd refuses any client that does not confirm.  With --reuse
 the bill counts only the trials that run; with early stopping the plan
-shows the expected cost next to the full grid's.
+shows the expected cost next to the full grid's.  A plan says what each
+dataset holds, and refuses a multi grader's formula that does not parse,
+at its position.
 """
 import json
 import os
@@ -30,6 +32,10 @@ class PlanTest(SweepTest):
 
     def codes(self, plan):
         return [(w["code"], w["path"]) for w in plan["warnings"]]
+
+    def notes(self, plan):
+        """The notes, but those that say what a dataset holds."""
+        return [n for n in plan["notes"] if n["code"] != "dataset"]
 
     def stored_sweeps(self, d):
         return self.rows(d, "SELECT count(*) FROM sweeps")[0][0]
@@ -61,7 +67,7 @@ class ObjectiveMetric(PlanTest):
             plan = self.plan(d, self.write_spec(
                 objective={"metric": metric, "mode": "max"}))
             self.assertEqual(plan["warnings"], [], metric)
-            self.assertEqual(plan["notes"], [], metric)
+            self.assertEqual(self.notes(plan), [], metric)
 
     def test_a_per_grader_metric_of_a_grader_not_in_the_spec_warns(self):
         d = self.start()
@@ -361,7 +367,8 @@ class ProcessBackend(PlanTest):
         d = self.start_process()
         plan = self.plan(d, self.spec(objective={"metric": "eval/acc"}))
         self.assertEqual(plan["warnings"], [])
-        self.assertEqual([(n["code"], n["path"]) for n in plan["notes"]],
+        self.assertEqual([(n["code"], n["path"])
+                          for n in self.notes(plan)],
                          [("metric_not_known", "/objective/metric")])
         text = d.ctl("plan", self.spec(objective={"metric": "eval/acc"}),
                      check=True).stdout
@@ -376,6 +383,64 @@ class ProcessBackend(PlanTest):
         self.assertIsNone(bill["expected_cost_usd"])
         self.assertIn("unknown: backend box cannot say how many steps",
                       bill["expected_cost_note"])
+
+
+class Datasets(PlanTest):
+    def test_a_plan_says_what_each_dataset_holds(self):
+        d = self.start()
+        spec = self.write_spec()
+        plan = self.plan(d, spec)
+        size = os.path.getsize(os.path.join(self.tmp, "train.jsonl"))
+        self.assertEqual(
+            [(x["path"], x["examples"], x["bytes"], x["checked"],
+              x["sampled"], x["fields"]) for x in plan["datasets"]],
+            [("/training_file", 2, size, 2, False, ["answer"]),
+             ("/validation_file", 2, size, 2, False, ["answer"])])
+        text = d.ctl("plan", spec, check=True).stdout
+        self.assertIn("note: /training_file: 2 examples, %d bytes, every "
+                      "one checked" % size, text)
+        # A provider's file id is the provider's to read.
+        plan = self.plan(d, self.write_spec(validation_file="file-abc"))
+        self.assertEqual(plan["datasets"][1],
+                         {"path": "/validation_file", "file": "file-abc",
+                          "read": False})
+
+    def test_a_trainers_dataset_is_counted_not_checked(self):
+        d = self.start(backends='[backend "box"]\ntype = process\n'
+                                "command = /bin/true\nworkdir = %s\n"
+                                '[price "box/*"]\nper_training_hour = 1\n'
+                                % os.path.join(self.tmp, "runs"))
+        with open(os.path.join(self.tmp, "rows.csv"), "w") as f:
+            f.write("prompt,answer\n2+2?,4\n")
+        plan = self.plan(d, self.write_spec(
+            backend="box", model="tiny", training_file="rows.csv",
+            validation_file=None, objective={"metric": "train_reward_mean"},
+            hyperparameters={"lr": [0.1]}))
+        self.assertEqual(plan["datasets"][0]["examples"], 2)
+        self.assertFalse(plan["datasets"][0]["examples_checked"])
+        self.assertIn("does not check them as RFT examples",
+                      [n for n in plan["notes"]
+                       if n["code"] == "dataset"][0]["message"])
+
+
+class Formulas(PlanTest):
+    MULTI = {"type": "multi", "name": "mix",
+             "graders": {"ex": GRADERS["exact"], "fz": GRADERS["fuzzy"]},
+             "calculate_output": "0.6 * ex + 0.4 * fz"}
+
+    def test_a_formula_that_does_not_parse_is_refused_at_its_position(self):
+        d = self.start()
+        d.ctl("plan", self.write_spec(graders={"mix": self.MULTI}),
+              check=True)
+        spec = self.write_spec(graders={"mix": dict(
+            self.MULTI, calculate_output="0.6 * ex + * fz")})
+        for verb in ("plan", "submit"):
+            r = d.ctl(verb, spec)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn('/graders/mix/calculate_output: at character 12 '
+                          'of "0.6 * ex + * fz": expected a number, a grader '
+                          "key, a function or '(', found '*'", r.stderr)
+        self.assertEqual(self.stored_sweeps(d), 0)
 
 
 if __name__ == "__main__":

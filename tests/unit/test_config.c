@@ -1028,6 +1028,132 @@ bad_openai_values_are_reported(void **state)
 			 4, "backend \"oa\": api_version is for dialect azure");
 }
 
+#define AZ_V1                                                                  \
+	"[backend \"az\"]\ntype = openai\ndialect = azure\n"                   \
+	"api_key_env = K\nbase_url = https://x.openai.azure.com/openai/v1\n"
+#define AZ_DATED                                                               \
+	"[backend \"az\"]\ntype = openai\ndialect = azure\n"                   \
+	"api_key_env = K\nbase_url = https://x.openai.azure.com/openai\n"
+
+/* Azure's v1 paths take v1 or preview, its dated paths a date. */
+static void
+azure_api_version_fits_the_paths_of_base_url(void **state)
+{
+	static const char *const good[] = {
+	    AZ_V1,
+	    AZ_V1 "api_version = v1\n",
+	    AZ_V1 "api_version = preview\n",
+	    AZ_DATED "api_version = 2025-04-01-preview\n",
+	    AZ_DATED "api_version = 2024-10-21\n",
+	    /* A gateway of its own: any version the service knows. */
+	    "[backend \"az\"]\ntype = openai\ndialect = azure\n"
+	    "api_key_env = K\nbase_url = https://gw.example/aoai\n"
+	    "api_version = 2024-10-21\n",
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		struct config cfg;
+		char *errors = NULL, *path;
+
+		if (load_text(f, good[i], &cfg, &errors, &path) != 0)
+			print_error("%s: %s\n", good[i], errors);
+		assert_null(errors);
+		config_free(&cfg);
+		free(path);
+	}
+	assert_one_error(f, AZ_V1 "api_version = 2025-04-01-preview\n", 6,
+			 "backend \"az\": api_version 2025-04-01-preview is "
+			 "for the dated paths (base_url .../openai); the v1 "
+			 "paths of base_url "
+			 "https://x.openai.azure.com/openai/v1 take only v1 "
+			 "or preview (or none)");
+	assert_one_error(f, AZ_DATED "api_version = preview\n", 6,
+			 "backend \"az\": api_version preview is for the v1 "
+			 "paths (base_url .../openai/v1); the dated paths of "
+			 "base_url https://x.openai.azure.com/openai need a "
+			 "date such as 2025-04-01-preview");
+	assert_one_error(f, AZ_DATED, 5,
+			 "backend \"az\": base_url "
+			 "https://x.openai.azure.com/openai is Azure's dated "
+			 "API, which needs a dated api_version (such as "
+			 "2025-04-01-preview); for the v1 API, end base_url in "
+			 "/openai/v1");
+	assert_error_starts(f, AZ_V1 "api_version = 2025-4-1\n", 6,
+			    "backend \"az\": api_version '2025-4-1' is none "
+			    "the service knows");
+	assert_error_starts(f, AZ_DATED "api_version = 2025-04-01-beta\n", 6,
+			    "backend \"az\": api_version '2025-04-01-beta' is "
+			    "none the service knows");
+}
+
+/* Azure requires uploads to expire; OpenAI keeps them unless asked. */
+static void
+uploads_expire_on_azure_and_as_asked(void **state)
+{
+	struct fixture *f = *state;
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_int_equal(load_text(f, AZ_V1, &cfg, &errors, &path), 0);
+	assert_string_equal(
+	    value(config_backend(&cfg, "az"), "file_expires_after"),
+	    "2592000s");
+	config_free(&cfg);
+	free(path);
+	assert_int_equal(
+	    load_text(f,
+		      "[backend \"oa\"]\ntype = openai\n"
+		      "api_key_env = K\nfile_expires_after = 48h\n",
+		      &cfg, &errors, &path),
+	    0);
+	assert_string_equal(
+	    value(config_backend(&cfg, "oa"), "file_expires_after"), "172800s");
+	config_free(&cfg);
+	free(path);
+	assert_one_error(f, AZ_V1 "file_expires_after = 0\n", 6,
+			 "backend \"az\": file_expires_after: Azure OpenAI "
+			 "takes 1h..720h (3600 to 2592000 seconds); an upload "
+			 "must expire there");
+	assert_one_error(f,
+			 "[backend \"oa\"]\ntype = openai\napi_key_env = K\n"
+			 "file_expires_after = 10m\n",
+			 4,
+			 "backend \"oa\": file_expires_after: the provider "
+			 "takes 1h..720h (3600 to 2592000 seconds)");
+	assert_error_starts(f, AZ_V1 "file_expires_after = 721h\n", 6,
+			    "file_expires_after: '721h' is not a duration");
+}
+
+/* Built-in prices are the providers' published ones, dated. */
+static void
+built_in_prices_are_dated_and_printed_so(void **state)
+{
+	struct fixture *f = *state;
+	const struct config_price *pr;
+	struct config cfg;
+	char *errors = NULL, *path, *printed = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	assert_int_equal(load_text(f, AZ_V1, &cfg, &errors, &path), 0);
+	pr = config_price(&cfg, "az", "o4-mini");
+	assert_non_null(pr);
+	assert_true(pr->per_training_hour == 100);
+	assert_non_null(pr->as_of);
+	/* A model by any other name is the configuration's to price. */
+	assert_null(config_price(&cfg, "az", "gpt-5-2025-08-07"));
+	out = open_memstream(&printed, &len);
+	config_print(&cfg, out);
+	fclose(out);
+	assert_non_null(strstr(printed, "[price \"az/o4-mini-2025-04-16\"]\n"
+					"; built in: the provider's published "
+					"price as of "));
+	free(printed);
+	config_free(&cfg);
+	free(path);
+}
+
 static void
 printed_openai_config_loads_back_without_the_key(void **state)
 {
@@ -1228,6 +1354,9 @@ main(void)
 	    TEST(process_backend_needs_a_command_and_a_workdir),
 	    TEST(bad_process_values_are_reported),
 	    TEST(bad_openai_values_are_reported),
+	    TEST(azure_api_version_fits_the_paths_of_base_url),
+	    TEST(uploads_expire_on_azure_and_as_asked),
+	    TEST(built_in_prices_are_dated_and_printed_so),
 	    TEST(printed_openai_config_loads_back_without_the_key),
 	};
 

@@ -538,7 +538,9 @@ static const struct bad_case {
     {"{'graders': {'combo': {'graders': {}}}}", "/graders/combo/graders",
      "must be a non-empty object"},
     {"{'graders': {'combo': {'calculate_output': 'match + nope'}}}",
-     "/graders/combo/calculate_output", "'nope' is neither a grader key"},
+     "/graders/combo/calculate_output",
+     "at character 9 of \"match + nope\": 'nope' is neither a key of this "
+     "multi grader's graders (match, label) nor a function"},
     {"{'graders': {'combo': {'graders': {'label': "
      "{'passing_labels': ['maybe']}}}}}",
      "/graders/combo/graders/label/passing_labels/0",
@@ -1289,8 +1291,12 @@ identity_changes_with_what_makes_the_run(void **state)
 	    "{'validation_file': '@DIR@/valid2.jsonl'}",
 	    "{'validation_file': null}",
 	    "{'graders': {'exact': {'operation': 'ne'}}}",
-	    "{'graders': {'exact': {'input': '{{sample.output_json}}'}}}",
-	    "{'graders': {'exact': {'reference': '{{item.label}}'}}}",
+	    "{'graders': {'exact': {'input': '{{sample.choices}}'}}}",
+	    "{'graders': {'exact': {'reference': 'A: {{item.answer}}'}}}",
+	    "{'response_format': {'type': 'json_schema', 'json_schema': {"
+	    " 'name': 'answer', 'strict': true, 'schema': {'type': 'object',"
+	    " 'properties': {'answer': {'type': 'string'}},"
+	    " 'required': ['answer'], 'additionalProperties': false}}}}",
 	    "{'graders': {'exact': {'name': 'exact-v2'}}}",
 	    "{'hyperparameters': {'n_epochs': 3}}",
 	    "{'hyperparameters': {'learning_rate_multiplier': 2.0}}",
@@ -1448,6 +1454,538 @@ without_a_validation_file_its_reference_is_empty(void **state)
 	assert_null(spec->validation_file);
 	assert_string_equal(spec->validation_ref, "");
 	spec_free(spec);
+}
+
+/*
+ * Refuses `base` + `patch` (or `json`, when not NULL) with an error at
+ * `path` whose message has `message`; prints what it got when not.
+ */
+static bool
+refused_with(const char *base, const char *patch, const char *path,
+	     const char *message)
+{
+	cJSON *json = patched(base, patch), *errors = NULL;
+	struct spec *spec = NULL;
+	int rc = parse(json, 0, &spec, &errors);
+	bool ok = rc == -EINVAL && has_error(errors, path, message);
+
+	if (!ok) {
+		char *text = errors ? spec_errors_text(errors) : NULL;
+
+		print_error("%s: wanted %s: ...%s...; got:\n%s\n",
+			    patch ? patch : "(base)", path, message,
+			    text ? text : "(valid)\n");
+		free(text);
+	}
+	spec_free(spec);
+	cJSON_Delete(errors);
+	cJSON_Delete(json);
+	return ok;
+}
+
+/* Writes `text` as the dataset `name` of the temporary directory. */
+static void
+dataset(const char *name, const char *text)
+{
+	assert_int_equal(write_file(name, text), 0);
+}
+
+#define EXAMPLE(answer)                                                        \
+	"{\"messages\": [{\"role\": \"user\", \"content\": \"2+2?\"}], "       \
+	"\"answer\": \"" answer "\"}\n"
+
+static void
+each_line_of_a_dataset_is_an_rft_example(void **state)
+{
+	static const struct {
+		const char *text, *message;
+	} bad[] = {
+	    {EXAMPLE("4") "not json\n",
+	     "line 2: is not valid JSON (at character 1)"},
+	    {"[1, 2]\n", "line 1: is not a JSON object"},
+	    {"{\"answer\": \"4\"}\n", "line 1, /messages: is missing"},
+	    {"{\"messages\": []}\n",
+	     "line 1, /messages: must be a non-empty array"},
+	    {"{\"messages\": [\"hi\"]}\n",
+	     "line 1, /messages/0: must be a message object"},
+	    {"{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}\n",
+	     "line 1, /messages/0/role: 'robot' is not a role: system, "
+	     "developer, user, assistant or tool"},
+	    {"{\"messages\": [{\"content\": \"x\"}]}\n",
+	     "line 1, /messages/0/role: is required"},
+	    {"{\"messages\": [{\"role\": \"user\"}]}\n",
+	     "line 1, /messages/0/content: is required"},
+	    {"{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], "
+	     "\"tools\": {}}\n",
+	     "line 1, /tools: must be an array of tools"},
+	    {"{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}]} "
+	     "{}\n",
+	     "line 1: has more after its JSON value (at character 50)"},
+	    {EXAMPLE("4") "\n{}\n[]\nnope\n",
+	     "line 3, /messages: is missing: an example is a messages array "
+	     "and the item's fields (and 2 more lines that are not "
+	     "examples)"},
+	    {"\n  \n\t\n", "has no examples: every line is blank"},
+	};
+	size_t failed = 0;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char want[512];
+
+		dataset("bad.jsonl", bad[i].text);
+		snprintf(want, sizeof(want), "'%s/bad.jsonl' %s", tmpdir,
+			 bad[i].message);
+		if (!refused_with(one_trial_spec,
+				  "{'training_file': '@DIR@/bad.jsonl'}",
+				  "/training_file", want))
+			failed++;
+		if (!refused_with(one_trial_spec,
+				  "{'validation_file': '@DIR@/bad.jsonl'}",
+				  "/validation_file", want))
+			failed++;
+	}
+	assert_int_equal(failed, 0);
+}
+
+static void
+a_dataset_with_a_bom_crlf_and_no_final_newline_is_read(void **state)
+{
+	struct spec *spec;
+
+	(void)state;
+	dataset("crlf.jsonl",
+		"\xef\xbb\xbf{\"messages\": [{\"role\": "
+		"\"developer\", \"content\": \"Be brief.\"}, "
+		"{\"role\": \"user\", \"content\": \"2+2?\"}],"
+		" \"answer\": \"4\"}\r\n\r\n" EXAMPLE(
+		    "6") "{\"messages\": [{\"role\": \"user\", "
+			 "\"content\": \"x\"}], \"answer\": \"1\"}");
+	spec = parse_ok(one_trial_spec, "{'training_file': '@DIR@/crlf.jsonl'}",
+			0);
+	assert_non_null(spec->training_facts);
+	assert_int_equal(spec->training_facts->examples, 3);
+	assert_int_equal(spec->training_facts->checked, 3);
+	assert_false(spec->training_facts->sampled);
+	assert_int_equal(spec->training_facts->nfields, 1);
+	assert_string_equal(spec->training_facts->fields[0].name, "answer");
+	assert_true(spec->examples_checked);
+	spec_free(spec);
+}
+
+/* Examples of about 1 KiB, `mib` MiB of them, then `tail`. */
+static void
+large_dataset(const char *name, unsigned int mib, const char *tail)
+{
+	char path[256], line[1024];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	n = snprintf(line, sizeof(line),
+		     "{\"messages\": [{\"role\": \"user\", \"content\": \"");
+	memset(line + n, 'x', sizeof(line) - (size_t)n - 40);
+	snprintf(line + sizeof(line) - 40, 40, "\"}], \"answer\": \"4\"}\n");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (unsigned int i = 0; i < mib * 1024; i++)
+		fputs(line, f);
+	fputs(tail, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+a_large_dataset_is_checked_in_its_first_64_mib_and_counted_whole(void **state)
+{
+	struct spec *spec;
+	unsigned long long per_mib;
+
+	(void)state;
+	/* A line past the first 64 MiB that is no example: not parsed. */
+	large_dataset("large.jsonl", (DATASET_CHECK_BYTES >> 20) + 2,
+		      "not an example\n");
+	spec = parse_ok(one_trial_spec,
+			"{'training_file': '@DIR@/large.jsonl'}", 0);
+	per_mib = 1024; /* lines of about 1 KiB */
+	assert_true(spec->training_facts->sampled);
+	assert_int_equal(spec->training_facts->examples,
+			 ((DATASET_CHECK_BYTES >> 20) + 2) * per_mib + 1);
+	assert_true(spec->training_facts->checked <
+		    spec->training_facts->examples);
+	assert_true(spec->training_facts->checked >=
+		    (DATASET_CHECK_BYTES >> 20) * per_mib - 1);
+	assert_int_equal(spec->training_facts->bad_line, 0);
+	spec_free(spec);
+	/* The same line within them is. */
+	large_dataset("large.jsonl", 1, "not an example\n");
+	assert_true(refused_with(
+	    one_trial_spec, "{'training_file': '@DIR@/large.jsonl'}",
+	    "/training_file", "line 1025: is not valid JSON"));
+}
+
+static void
+item_fields_the_graders_use_are_in_every_example(void **state)
+{
+	char want[512];
+
+	(void)state;
+	dataset("partial.jsonl", EXAMPLE("4") "{\"messages\": [{\"role\": "
+					      "\"user\", \"content\": "
+					      "\"x\"}]}\n" EXAMPLE("6"));
+	snprintf(want, sizeof(want),
+		 "{{item.answer}}: '%s/partial.jsonl' line 2 has no field "
+		 "'answer' (1 of 3 examples lack it)",
+		 tmpdir);
+	assert_true(refused_with(one_trial_spec,
+				 "{'training_file': '@DIR@/partial.jsonl'}",
+				 "/graders/exact/reference", want));
+	snprintf(want, sizeof(want),
+		 "{{item.label}}: no example of '%s/valid.jsonl' has a field "
+		 "'label'; their fields: answer",
+		 tmpdir);
+	assert_true(refused_with(
+	    one_trial_spec,
+	    "{'graders': {'exact': {'reference': 'is {{ item.label.text }}'}}}",
+	    "/graders/exact/reference", want));
+	/* Inside a model grader's messages, and a multi grader's graders. */
+	assert_true(refused_with(
+	    base_spec,
+	    "{'graders': {'judge': {'input': [{'role': 'user', 'content':"
+	    " [{'type': 'input_text', 'text': '{{item.nope}}'}]}]}}}",
+	    "/graders/judge/input/0/content/0/text",
+	    "{{item.nope}}: no example"));
+	assert_true(refused_with(
+	    base_spec,
+	    "{'graders': {'combo': {'graders': {'match': {'reference':"
+	    " '{{item.nope}}'}}}}}",
+	    "/graders/combo/graders/match/reference",
+	    "{{item.nope}}: no example"));
+	assert_true(refused_with(
+	    one_trial_spec,
+	    "{'graders': {'exact': {'reference': '{{item.messages}}'}}}",
+	    "/graders/exact/reference",
+	    "{{item.messages}}: messages is the example's own"));
+}
+
+static void
+a_template_names_item_or_sample_and_what_they_have(void **state)
+{
+	struct spec *spec;
+
+	(void)state;
+	assert_true(
+	    refused_with(one_trial_spec,
+			 "{'graders': {'exact': {'reference': '{{answer}}'}}}",
+			 "/graders/exact/reference",
+			 "{{answer}} names no namespace: {{item.answer}}"));
+	assert_true(refused_with(
+	    one_trial_spec,
+	    "{'graders': {'exact': {'input': '{{sample.output}}'}}}",
+	    "/graders/exact/input",
+	    "{{sample.output}}: a sample has output_text, output_json"));
+	assert_true(refused_with(
+	    one_trial_spec,
+	    "{'graders': {'exact': {'input': '{{model.output_text}}'}}}",
+	    "/graders/exact/input",
+	    "{{model.output_text}}: the namespaces are item"));
+	/* Braces around other text are the prompt's own. */
+	spec = parse_ok(one_trial_spec,
+			"{'graders': {'exact': {'input': '{{ sample.output_text"
+			" }} {{ not a variable }} {{1}} {{'}}}",
+			0);
+	spec_free(spec);
+}
+
+static void
+output_json_needs_a_response_format(void **state)
+{
+	struct spec *spec;
+
+	(void)state;
+	assert_true(refused_with(
+	    one_trial_spec,
+	    "{'graders': {'exact': {'input': "
+	    "'{{sample.output_json.answer}}'}}}",
+	    "/graders/exact/input",
+	    "{{sample.output_json.answer}}: the model's output is parsed as "
+	    "JSON only with a response_format"));
+	spec = parse_ok(
+	    one_trial_spec,
+	    "{'graders': {'exact': {'input': '{{sample.output_json.answer}}'}},"
+	    " 'response_format': {'type': 'json_schema', 'json_schema': {"
+	    " 'name': 'answer', 'strict': true, 'schema': {'type': 'object',"
+	    " 'properties': {'answer': {'type': 'string'}},"
+	    " 'required': ['answer'], 'additionalProperties': false}}}}",
+	    0);
+	assert_non_null(spec->response_format);
+	spec_free(spec);
+}
+
+static void
+a_response_format_is_a_json_schema(void **state)
+{
+	static const struct {
+		const char *patch, *path, *message;
+	} bad[] = {
+	    {"{'response_format': 'json'}", "/response_format",
+	     "must be an object"},
+	    {"{'response_format': {'type': 'json_object', 'json_schema': {}}}",
+	     "/response_format/type", "must be \"json_schema\""},
+	    {"{'response_format': {'type': 'json_schema'}}",
+	     "/response_format/json_schema", "is required"},
+	    {"{'response_format': {'type': 'json_schema', 'name': 'x',"
+	     " 'schema': {}}}",
+	     "/response_format/name", "unknown key"},
+	    {"{'response_format': {'type': 'json_schema', 'json_schema':"
+	     " {'schema': {'type': 'object'}}}}",
+	     "/response_format/json_schema/name", "is required"},
+	    {"{'response_format': {'type': 'json_schema', 'json_schema':"
+	     " {'name': 'a b', 'schema': {'type': 'object'}}}}",
+	     "/response_format/json_schema/name",
+	     "must be letters, digits, '_' and '-'"},
+	    {"{'response_format': {'type': 'json_schema', 'json_schema':"
+	     " {'name': 'a', 'strict': 'yes', 'schema': {'type': 'object'}}}}",
+	     "/response_format/json_schema/strict", "must be true or false"},
+	    {"{'response_format': {'type': 'json_schema', 'json_schema':"
+	     " {'name': 'a'}}}",
+	     "/response_format/json_schema/schema", "is required"},
+	    {"{'response_format': {'type': 'json_schema', 'json_schema':"
+	     " {'name': 'a', 'schema': {'type': 'string'}}}}",
+	     "/response_format/json_schema/schema/type", "must be \"object\""},
+	    {"{'response_format': {'type': 'json_schema', 'json_schema':"
+	     " {'name': 'a', 'schema': {'type': 'object', 'properties':"
+	     " {'x': {'type': 'text'}}}}}}",
+	     "/response_format/json_schema/schema/properties/x/type",
+	     "must be one of object, array, string"},
+	    {"{'response_format': {'type': 'json_schema', 'json_schema':"
+	     " {'name': 'a', 'schema': {'type': 'object', 'properties':"
+	     " {'x': {'type': 'string'}}, 'required': ['x', 'y']}}}}",
+	     "/response_format/json_schema/schema/required/1",
+	     "'y' is not one of the properties"},
+	    {"{'response_format': {'type': 'json_schema', 'json_schema':"
+	     " {'name': 'a', 'schema': {'type': 'object', 'properties':"
+	     " {'x': {'type': 'array', 'items': 3}}}}}}",
+	     "/response_format/json_schema/schema/properties/x/items",
+	     "must be a JSON Schema"},
+	    {"{'response_format': {'type': 'json_schema', 'json_schema':"
+	     " {'name': 'a', 'schema': {'type': 'object', 'anyOf': []}}}}",
+	     "/response_format/json_schema/schema/anyOf",
+	     "must be a non-empty array of schemas"},
+	};
+	size_t failed = 0;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		if (!refused_with(one_trial_spec, bad[i].patch, bad[i].path,
+				  bad[i].message))
+			failed++;
+	assert_int_equal(failed, 0);
+}
+
+/* The identity text of spec.h, hashed here by hand. */
+static void
+identity_is_the_documented_canonical_json(void **state)
+{
+	static const char rf[] =
+	    "{'type': 'json_schema', 'json_schema': {'name': 'a',"
+	    " 'schema': {'type': 'object'}}}";
+	char train[65], valid[65], want[65], *text, *patch;
+	const char *grader =
+	    "{\"input\":\"{{sample.output_text}}\",\"name\":\"exact\","
+	    "\"operation\":\"eq\",\"reference\":\"{{item.answer}}\","
+	    "\"type\":\"string_check\"}";
+	struct spec *spec;
+
+	(void)state;
+	sha256_hex_of(train_text, train);
+	sha256_hex_of(valid_text, valid);
+	text = xasprintf(
+	    "{\"backend\":\"sim\",\"grader\":%s,\"hyperparameters\":"
+	    "{\"learning_rate_multiplier\":1,\"n_epochs\":2,"
+	    "\"reasoning_effort\":\"low\"},\"model\":\"o4-mini-2025-04-16\","
+	    "\"seed\":1,\"training_file\":\"%s\",\"validation_file\":\"%s\"}",
+	    grader, train, valid);
+	sha256_hex_of(text, want);
+	free(text);
+	spec = parse_ok(one_trial_spec, NULL, 0);
+	assert_string_equal(spec->trials[0].sha256, want);
+	spec_free(spec);
+	/* A response_format goes in, in its key order. */
+	text = xasprintf(
+	    "{\"backend\":\"sim\",\"grader\":%s,\"hyperparameters\":"
+	    "{\"learning_rate_multiplier\":1,\"n_epochs\":2,"
+	    "\"reasoning_effort\":\"low\"},\"model\":\"o4-mini-2025-04-16\","
+	    "\"response_format\":{\"json_schema\":{\"name\":\"a\",\"schema\":"
+	    "{\"type\":\"object\"}},\"type\":\"json_schema\"},"
+	    "\"seed\":1,\"training_file\":\"%s\",\"validation_file\":\"%s\"}",
+	    grader, train, valid);
+	sha256_hex_of(text, want);
+	free(text);
+	patch = xasprintf("{'response_format': %s}", rf);
+	spec = parse_ok(one_trial_spec, patch, 0);
+	free(patch);
+	assert_string_equal(spec->trials[0].sha256, want);
+	spec_free(spec);
+}
+
+static void
+a_trainer_backend_reads_its_datasets_and_graders_as_it_will(void **state)
+{
+	struct spec *spec;
+
+	(void)state;
+	dataset("rows.jsonl", "{\"prompt\": \"2+2?\", \"label\": 4}\n"
+			      "plain text\n");
+	spec =
+	    parse_ok(base_spec,
+		     "{'backend': 'box', 'training_file': '@DIR@/rows.jsonl',"
+		     " 'graders': {'exact': {'reference': '{{label}}'}}}",
+		     0);
+	assert_false(spec->examples_checked);
+	assert_int_equal(spec->training_facts->examples, 2);
+	spec_free(spec);
+}
+
+/* --- grader formulas ----------------------------------------------------- */
+
+/* A multi grader of keys ex and fz. */
+static const char formula_spec[] =
+    "{'name': 'f', 'backend': 'sim', 'model': 'o4-mini-2025-04-16',"
+    " 'training_file': '@DIR@/train.jsonl',"
+    " 'graders': {'mix': {'type': 'multi', 'name': 'mix', 'graders': {"
+    "   'ex': {'type': 'string_check', 'name': 'ex',"
+    "     'input': '{{sample.output_text}}', 'reference': '{{item.answer}}',"
+    "     'operation': 'eq'},"
+    "   'fz': {'type': 'text_similarity', 'name': 'fz',"
+    "     'input': '{{sample.output_text}}', 'reference': '{{item.answer}}',"
+    "     'evaluation_metric': 'fuzzy_match'}},"
+    "  'calculate_output': 'ex'}}}";
+
+/* formula_spec with `formula` as the calculate_output. */
+static char *
+formula_patch(const char *formula)
+{
+	cJSON *f = cJSON_CreateString(formula);
+	char *quoted = cJSON_PrintUnformatted(f), *patch;
+
+	patch =
+	    xasprintf("{'graders': {'mix': {'calculate_output': %s}}}", quoted);
+	free(quoted);
+	cJSON_Delete(f);
+	return patch;
+}
+
+static void
+a_formula_of_the_grammar_is_accepted(void **state)
+{
+	static const char *const good[] = {
+	    "ex",
+	    "0.6 * ex + 0.4 * fz",
+	    "  -ex + +fz - -1 ",
+	    "ex ^ 2 ^ 0.5",
+	    "(ex + fz) / 2",
+	    "min(ex, fz, 1) + max(ex)",
+	    "abs(ex - fz) * floor(ex) + ceil(fz)",
+	    "exp(-fz) * sqrt(ex) / log(2)",
+	    "1e-3 * ex + .5 * fz + 2. + 3E+2",
+	    "max(min(ex, (fz)), 0)",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		char *patch = formula_patch(good[i]);
+		struct spec *spec = parse_ok(formula_spec, patch, 0);
+
+		spec_free(spec);
+		free(patch);
+	}
+}
+
+static void
+a_formula_error_names_its_position(void **state)
+{
+	static const struct {
+		const char *formula, *message;
+	} bad[] = {
+	    {"0.6 * ex + * fz",
+	     "at character 12 of \"0.6 * ex + * fz\": expected a number, a "
+	     "grader key, a function or '(', found '*'"},
+	    {"(ex + fz",
+	     "at character 9 of \"(ex + fz\": expected ')' to close the '(' "
+	     "at character 1, found the end of the formula"},
+	    {"ex + fz)", "at character 8 of \"ex + fz)\": a ')' that closes "
+			 "no '('"},
+	    {"ex fz", "at character 4 of \"ex fz\": expected an operator "
+		      "(+ - * / ^) or the end, found 'f'"},
+	    {"ex, fz", "at character 3 of \"ex, fz\": expected an operator"},
+	    {"mean(ex)", "at character 1 of \"mean(ex)\": 'mean' is not a "
+			 "function (min, max, abs, floor, ceil, exp, sqrt, "
+			 "log)"},
+	    {"2 * ex(fz)", "at character 5 of \"2 * ex(fz)\": 'ex' is not a "
+			   "function (min, max, abs, floor, ceil, exp, sqrt, "
+			   "log); it is a grader key: an operator is missing "
+			   "after it"},
+	    {"max + ex", "at character 1 of \"max + ex\": 'max' is a "
+			 "function: write max(...)"},
+	    {"0.5 * exact", "at character 7 of \"0.5 * exact\": 'exact' is "
+			    "neither a key of this multi grader's graders "
+			    "(ex, fz) nor a function"},
+	    {"sqrt(ex, fz)", "at character 1 of \"sqrt(ex, fz)\": sqrt() "
+			     "takes one argument, not 2"},
+	    {"min()", "at character 5 of \"min()\": expected a number, a "
+		      "grader key, a function or '(', found ')'"},
+	    {"min(ex fz)", "at character 8 of \"min(ex fz)\": expected ',' "
+			   "or ')' to close the '(' of min() at character 4, "
+			   "found 'f'"},
+	    {"1e+ * ex", "at character 2 of \"1e+ * ex\": a number's exponent "
+			 "needs digits"},
+	    {"2x", "at character 2 of \"2x\": a number runs into 'x'"},
+	    {"ex ^", "at character 5 of \"ex ^\": expected a number, a grader "
+		     "key, a function or '(', found the end of the formula"},
+	    {"ex % fz", "at character 4 of \"ex % fz\": expected an operator "
+			"(+ - * / ^) or the end, found '%'"},
+	    {"   ", "is empty: it is an expression over the keys of graders"},
+	};
+	size_t failed = 0;
+	char deep[256];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char *patch = formula_patch(bad[i].formula);
+
+		if (!refused_with(formula_spec, patch,
+				  "/graders/mix/calculate_output",
+				  bad[i].message))
+			failed++;
+		free(patch);
+	}
+	assert_int_equal(failed, 0);
+	/* Nesting is bounded (the parser recurses). */
+	memset(deep, '(', 100);
+	snprintf(deep + 100, sizeof(deep) - 100, "ex");
+	memset(deep + 102, ')', 100);
+	deep[202] = '\0';
+	{
+		char *patch = formula_patch(deep);
+
+		assert_true(refused_with(formula_spec, patch,
+					 "/graders/mix/calculate_output",
+					 "nested more than 64 levels deep"));
+		free(patch);
+	}
+}
+
+static void
+a_key_the_formula_cannot_name_is_refused(void **state)
+{
+	(void)state;
+	assert_true(refused_with(
+	    formula_spec,
+	    "{'graders': {'mix': {'graders': {'my-key': {'type': "
+	    "'string_check', 'name': 'k', 'input': 'a', 'reference': 'b',"
+	    " 'operation': 'eq'}}}}}",
+	    "/graders/mix/graders/my-key",
+	    "calculate_output cannot name this key"));
 }
 
 /* --- defaults ------------------------------------------------------------ */
@@ -1630,6 +2168,22 @@ main(void)
 	    cmocka_unit_test(a_file_id_passes_through_as_the_reference),
 	    cmocka_unit_test(a_path_is_referenced_by_the_sha256_of_its_bytes),
 	    cmocka_unit_test(without_a_validation_file_its_reference_is_empty),
+	    cmocka_unit_test(each_line_of_a_dataset_is_an_rft_example),
+	    cmocka_unit_test(
+		a_dataset_with_a_bom_crlf_and_no_final_newline_is_read),
+	    cmocka_unit_test(
+		a_large_dataset_is_checked_in_its_first_64_mib_and_counted_whole),
+	    cmocka_unit_test(item_fields_the_graders_use_are_in_every_example),
+	    cmocka_unit_test(
+		a_template_names_item_or_sample_and_what_they_have),
+	    cmocka_unit_test(output_json_needs_a_response_format),
+	    cmocka_unit_test(a_response_format_is_a_json_schema),
+	    cmocka_unit_test(identity_is_the_documented_canonical_json),
+	    cmocka_unit_test(
+		a_trainer_backend_reads_its_datasets_and_graders_as_it_will),
+	    cmocka_unit_test(a_formula_of_the_grammar_is_accepted),
+	    cmocka_unit_test(a_formula_error_names_its_position),
+	    cmocka_unit_test(a_key_the_formula_cannot_name_is_refused),
 	    cmocka_unit_test(
 		objective_defaults_to_maximising_valid_reward_mean),
 	    cmocka_unit_test(objective_mode_min_minimises),
