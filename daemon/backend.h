@@ -54,6 +54,7 @@ struct backend_job {
 	const char *grader_name;
 	const cJSON *grader;
 	const cJSON *hyperparameters;
+	const cJSON *response_format; /* the spec's, or NULL */
 	bool has_seed;
 	int64_t seed;
 	int64_t sweep_id;

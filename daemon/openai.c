@@ -1891,7 +1891,7 @@ model_suffix(char *out, size_t len, const struct backend_job *job)
 static cJSON *
 create_body(const struct oai *o, const struct backend_job *job)
 {
-	cJSON *b = cJSON_CreateObject(), *meta, *method, *rft, *hps, *rf;
+	cJSON *b = cJSON_CreateObject(), *meta, *method, *rft, *hps;
 	const cJSON *h;
 	char num[32], suffix[64];
 
@@ -1916,15 +1916,11 @@ create_body(const struct oai *o, const struct backend_job *job)
 	hps = cJSON_AddObjectToObject(rft, "hyperparameters");
 	cJSON_ArrayForEach(h, job->hyperparameters)
 	    cJSON_AddItemToObject(hps, h->string, cJSON_Duplicate(h, true));
-	/* The spec's response_format (the same for every trial, part of
-	 * each one's identity) is not in the job: the sweep's stored spec
-	 * has it.  Both dialects take it in this form. */
-	rf = job->sweep_id > 0
-		 ? store_sweep_spec_member(o->env->store, job->sweep_id,
-					   "response_format")
-		 : NULL;
-	if (rf != NULL)
-		cJSON_AddItemToObject(rft, "response_format", rf);
+	/* The spec's response_format: both dialects take it in this form. */
+	if (job->response_format != NULL)
+		cJSON_AddItemToObject(
+		    rft, "response_format",
+		    cJSON_Duplicate(job->response_format, true));
 	if (o->azure && o->training_type != NULL)
 		cJSON_AddStringToObject(b, "trainingType", o->training_type);
 	return b;

@@ -75,13 +75,13 @@ struct durations {
 
 /* The tick under way: its pass over the live jobs. */
 struct pass {
-	bool on;	  /* a tick is under way */
-	bool turning;	  /* its pass over the live jobs is */
-	bool again;	  /* another was asked for meanwhile */
-	bool whole;	  /* not cut into slices */
-	bool wrapped;	  /* the pass went round to the lowest ids */
-	int64_t start;	  /* the pass began after this job id */
-	int64_t after;	  /* and has reached this one */
+	bool on;	   /* a tick is under way */
+	bool turning;	   /* its pass over the live jobs is */
+	bool again;	   /* another was asked for meanwhile */
+	bool whole;	   /* not cut into slices */
+	bool wrapped;	   /* the pass went round to the lowest ids */
+	int64_t start;	   /* the pass began after this job id */
+	int64_t after;	   /* and has reached this one */
 	uint64_t busy_ns;  /* the time its slices held the loop */
 	uint64_t began_ns; /* monotonic: when it began */
 };
@@ -966,6 +966,8 @@ submit(struct scheduler *s, struct job **jp, struct backend *be)
 	    .grader_name = j->grader_name,
 	    .grader = grader,
 	    .hyperparameters = hps,
+	    .response_format =
+		cJSON_GetObjectItemCaseSensitive(spec, "response_format"),
 	    .has_seed = j->has_seed,
 	    .seed = j->seed,
 	    .sweep_id = j->sweep_id,

@@ -49,7 +49,21 @@ struct sim {
 	double pause_after_hours; /* the provider's own pause; 0: none */
 	struct sim_known *known;  /* models worked out, by remote id */
 	size_t nknown, known_cap; /* (open addressing; cap a power of 2) */
+	char **names;		  /* grader and model names, each once */
+	size_t nnames;
 };
+
+/* `name`, kept once for the simulator's life: jobs share a few names. */
+static const char *
+sim_name(struct sim *sim, const char *name)
+{
+	for (size_t i = 0; i < sim->nnames; i++)
+		if (strcmp(sim->names[i], name) == 0)
+			return sim->names[i];
+	sim->names =
+	    xrealloc(sim->names, (sim->nnames + 1) * sizeof(*sim->names));
+	return sim->names[sim->nnames++] = xstrdup(name);
+}
 
 /* What a submitted job will do, derived from its request. */
 struct sim_model {
@@ -62,7 +76,7 @@ struct sim_model {
 	double tau;
 	uint64_t noise_seed;
 	int ngraders;
-	char grader_names[SIM_MAX_GRADERS][64];
+	const char *grader_names[SIM_MAX_GRADERS]; /* in the sim's names */
 	double grader_bias[SIM_MAX_GRADERS];
 };
 
@@ -73,7 +87,7 @@ struct sim_model {
 struct sim_known {
 	char remote_id[64]; /* "": a free entry */
 	struct sim_model m;
-	char model[128]; /* the request's base model */
+	const char *model; /* the request's base model, in the sim's names */
 };
 
 #define SIM_KNOWN_MAX 65536 /* models kept at most; then forgotten */
@@ -142,14 +156,14 @@ grader_level(const char *type)
 }
 
 static void
-model_graders(struct sim_model *m, const cJSON *grader, const char *name)
+model_graders(struct sim *sim, struct sim_model *m, const cJSON *grader,
+	      const char *name)
 {
 	const cJSON *subs = cJSON_GetObjectItemCaseSensitive(grader, "graders");
 	const cJSON *g;
 
 	if (!cJSON_IsObject(subs)) {
-		snprintf(m->grader_names[0], sizeof(m->grader_names[0]), "%s",
-			 name);
+		m->grader_names[0] = sim_name(sim, name);
 		m->grader_bias[0] = 0;
 		m->ngraders = 1;
 		return;
@@ -158,8 +172,7 @@ model_graders(struct sim_model *m, const cJSON *grader, const char *name)
 	{
 		if (m->ngraders == SIM_MAX_GRADERS)
 			break;
-		snprintf(m->grader_names[m->ngraders],
-			 sizeof(m->grader_names[0]), "%s", g->string);
+		m->grader_names[m->ngraders] = sim_name(sim, g->string);
 		m->grader_bias[m->ngraders] =
 		    0.15 * (uniform(hash_str(g->string)) - 0.5);
 		m->ngraders++;
@@ -167,8 +180,9 @@ model_graders(struct sim_model *m, const cJSON *grader, const char *name)
 }
 
 static void
-model_init(struct sim_model *m, const cJSON *req, double failure_rate)
+model_init(struct sim *sim, struct sim_model *m, const cJSON *req)
 {
+	double failure_rate = sim->failure_rate;
 	const cJSON *hps =
 	    cJSON_GetObjectItemCaseSensitive(req, "hyperparameters");
 	const cJSON *grader = cJSON_GetObjectItemCaseSensitive(req, "grader");
@@ -247,7 +261,7 @@ model_init(struct sim_model *m, const cJSON *req, double failure_rate)
 			    (int64_t)((double)m->steps *
 				      (0.1 + 0.8 * uniform(attempt_key ^ 11)));
 	}
-	model_graders(m, grader,
+	model_graders(sim, m, grader,
 		      cJSON_IsString(gname) ? gname->valuestring : "grader");
 	free(canon);
 }
@@ -491,8 +505,8 @@ sim_known(struct sim *sim, const struct store_sim_job *sj)
 	}
 	k = known_slot(sim->known, sim->known_cap, sj->remote_id);
 	req = cJSON_Parse(sj->request);
-	model_init(&k->m, req, sim->failure_rate);
-	snprintf(k->model, sizeof(k->model), "%s", model_of(req));
+	model_init(sim, &k->m, req);
+	k->model = sim_name(sim, model_of(req));
 	snprintf(k->remote_id, sizeof(k->remote_id), "%s", sj->remote_id);
 	sim->nknown++;
 	cJSON_Delete(req);
@@ -690,7 +704,7 @@ model_of_job(struct backend *be, const struct backend_job *job,
 	cJSON_AddItemToObject(req, "hyperparameters",
 			      cJSON_Duplicate(job->hyperparameters, 1));
 	cJSON_AddItemToObject(req, "grader", cJSON_Duplicate(job->grader, 1));
-	model_init(m, req, sim->failure_rate);
+	model_init(sim, m, req);
 	cJSON_Delete(req);
 }
 
@@ -764,7 +778,12 @@ sim_reconfigure(struct backend *be, const struct config_backend *cfg)
 static void
 sim_destroy(struct backend *be)
 {
-	known_forget(be->priv);
+	struct sim *sim = be->priv;
+
+	known_forget(sim);
+	for (size_t i = 0; i < sim->nnames; i++)
+		free(sim->names[i]);
+	free(sim->names);
 	free(be->priv);
 	free(be->name);
 	free(be);

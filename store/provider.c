@@ -60,28 +60,3 @@ store_upload_add(struct store *st, const char *backend, const char *sha256,
 		sqlite3_bind_null(s, 8);
 	return stmt_done(st, s);
 }
-
-static const char sql_spec_member[] =
-    "SELECT json_extract(spec, '$.' || ?2) IS NOT NULL,"
-    " json(json_extract(spec, '$.' || ?2)) FROM sweeps WHERE id = ?1;";
-
-cJSON *
-store_sweep_spec_member(struct store *st, int64_t sweep_id, const char *key)
-{
-	sqlite3_stmt *s = stmt(st, sql_spec_member);
-	cJSON *out = NULL;
-	int rc;
-
-	if (s == NULL)
-		return NULL;
-	sqlite3_bind_int64(s, 1, sweep_id);
-	bind_text(s, 2, key);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0 &&
-	    col_text(s, 1) != NULL)
-		out = cJSON_Parse(col_text(s, 1));
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		store_fail(st, "spec lookup");
-	return out;
-}

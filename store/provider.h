@@ -1,15 +1,12 @@
 /*
  * What an API backend keeps in the store besides its jobs: the datasets
- * it uploaded, with the provider's expiry of each, and the values of a
- * sweep's spec that the API takes with every job.
+ * it uploaded, with the provider's expiry of each.
  */
 #ifndef RFTD_STORE_PROVIDER_H
 #define RFTD_STORE_PROVIDER_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cjson/cJSON.h>
 
 struct store;
 
@@ -27,13 +24,5 @@ int store_upload_get(struct store *st, const char *backend, const char *sha256,
 int store_upload_add(struct store *st, const char *backend, const char *sha256,
 		     const char *remote_id, const char *path, long long bytes,
 		     const char *purpose, double now, double expires_at);
-
-/*
- * The member `key` (a plain name) of sweep `sweep_id`'s spec: a new item
- * (the caller deletes it), or NULL when the spec has none (or on an
- * error, logged).
- */
-cJSON *store_sweep_spec_member(struct store *st, int64_t sweep_id,
-			       const char *key);
 
 #endif
