@@ -355,6 +355,7 @@ check_jobs(struct daemon *d, const struct spec *spec, cJSON **errors)
 		return 0;
 	for (size_t i = 0; i < spec->ntrials; i++) {
 		struct backend_job bj;
+		char *colon;
 		cJSON *e;
 
 		backend_job_of(spec, &spec->trials[i], &bj);
@@ -366,8 +367,17 @@ check_jobs(struct daemon *d, const struct spec *spec, cJSON **errors)
 		if (*errors == NULL)
 			*errors = cJSON_CreateArray();
 		e = cJSON_CreateObject();
-		cJSON_AddStringToObject(e, "path", "/hyperparameters");
-		cJSON_AddStringToObject(e, "message", why);
+		/* "/graders/NAME: ..." names its path; the rest are about
+		 * the trial's hyperparameters. */
+		colon = why[0] == '/' ? strstr(why, ": ") : NULL;
+		if (colon != NULL) {
+			*colon = '\0';
+			cJSON_AddStringToObject(e, "path", why);
+			cJSON_AddStringToObject(e, "message", colon + 2);
+		} else {
+			cJSON_AddStringToObject(e, "path", "/hyperparameters");
+			cJSON_AddStringToObject(e, "message", why);
+		}
 		cJSON_AddItemToArray(*errors, e);
 	}
 	return *errors != NULL ? -EINVAL : 0;
@@ -462,6 +472,7 @@ backend_job_of(const struct spec *spec, const struct spec_trial *t,
 	    .grader_name = t->grader_name,
 	    .grader = t->grader,
 	    .hyperparameters = t->hyperparameters,
+	    .response_format = spec->response_format,
 	    .has_seed = t->has_seed,
 	    .seed = t->seed,
 	};

@@ -102,6 +102,7 @@ class PythonGrader(AzureTest):
                                                 "py": PYTHON}),
             "/graders/py: Azure OpenAI's RFT takes no python grader")
         self.assertNotIn("/graders/exact", err)
+        self.assertNotIn("/hyperparameters", err)  # the grader's own path
         # Inside a multi grader, at its own path.
         multi = {"type": "multi", "name": "mix",
                  "graders": {"ex": EXACT, "code": PYTHON},
