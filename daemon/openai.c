@@ -1948,7 +1948,7 @@ on_created(struct oai *o, struct reply *r, void *arg)
 		const char *file = jstr(sb->body, r->param);
 
 		if (file != NULL)
-			store_file_forget(o->env->store, o->be->name, file);
+			store_upload_forget(o->env->store, o->be->name, file);
 		sb->cb(sb->arg, -EIO, NULL, r->error);
 	} else if (r->rc == -ECANCELED) {
 		sb->cb(sb->arg, -ECANCELED, NULL, r->error);

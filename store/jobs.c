@@ -407,69 +407,6 @@ store_job_event_add(struct store *st, int64_t job_id,
 	return stmt_done(st, s);
 }
 
-static const char sql_file_get[] =
-    "SELECT remote_id FROM files WHERE backend = ?1 AND sha256 = ?2"
-    " AND purpose = ?3;";
-static const char sql_file_add[] =
-    "INSERT OR REPLACE INTO files (backend, sha256, remote_id, path, bytes,"
-    " purpose, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);";
-
-int
-store_file_get(struct store *st, const char *backend, const char *sha256,
-	       const char *purpose, char *remote_id, size_t len)
-{
-	sqlite3_stmt *s = stmt(st, sql_file_get);
-	int rc;
-
-	if (s == NULL)
-		return -EIO;
-	bind_text(s, 1, backend);
-	bind_text(s, 2, sha256);
-	bind_text(s, 3, purpose);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		snprintf(remote_id, len, "%s",
-			 (const char *)sqlite3_column_text(s, 0));
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? -ENOENT : store_fail(st, "file lookup");
-}
-
-static const char sql_file_forget[] =
-    "DELETE FROM files WHERE backend = ?1 AND remote_id = ?2;";
-
-int
-store_file_forget(struct store *st, const char *backend, const char *remote_id)
-{
-	sqlite3_stmt *s = stmt(st, sql_file_forget);
-
-	if (s == NULL)
-		return -EIO;
-	bind_text(s, 1, backend);
-	bind_text(s, 2, remote_id);
-	return stmt_done(st, s);
-}
-
-int
-store_file_add(struct store *st, const char *backend, const char *sha256,
-	       const char *remote_id, const char *path, long long bytes,
-	       const char *purpose, double now)
-{
-	sqlite3_stmt *s = stmt(st, sql_file_add);
-
-	if (s == NULL)
-		return -EIO;
-	bind_text(s, 1, backend);
-	bind_text(s, 2, sha256);
-	bind_text(s, 3, remote_id);
-	bind_text(s, 4, path);
-	sqlite3_bind_int64(s, 5, bytes);
-	bind_text(s, 6, purpose);
-	sqlite3_bind_double(s, 7, now);
-	return stmt_done(st, s);
-}
-
 static const char sql_job_change[] =
     "UPDATE jobs SET state = coalesce(?2, state),"
     " remote_id = coalesce(?4, remote_id),"

@@ -60,3 +60,19 @@ store_upload_add(struct store *st, const char *backend, const char *sha256,
 		sqlite3_bind_null(s, 8);
 	return stmt_done(st, s);
 }
+
+static const char sql_upload_forget[] =
+    "DELETE FROM files WHERE backend = ?1 AND remote_id = ?2;";
+
+int
+store_upload_forget(struct store *st, const char *backend,
+		    const char *remote_id)
+{
+	sqlite3_stmt *s = stmt(st, sql_upload_forget);
+
+	if (s == NULL)
+		return -EIO;
+	bind_text(s, 1, backend);
+	bind_text(s, 2, remote_id);
+	return stmt_done(st, s);
+}

@@ -25,4 +25,8 @@ int store_upload_add(struct store *st, const char *backend, const char *sha256,
 		     const char *remote_id, const char *path, long long bytes,
 		     const char *purpose, double now, double expires_at);
 
+/* Forgets an upload the provider no longer has. */
+int store_upload_forget(struct store *st, const char *backend,
+			const char *remote_id);
+
 #endif

@@ -308,16 +308,6 @@ struct store_event {
 int store_job_event_add(struct store *st, int64_t job_id,
 			const struct store_event *e);
 
-/* Datasets uploaded to a backend, by content: the provider's file id. */
-int store_file_get(struct store *st, const char *backend, const char *sha256,
-		   const char *purpose, char *remote_id, size_t len);
-int store_file_add(struct store *st, const char *backend, const char *sha256,
-		   const char *remote_id, const char *path, long long bytes,
-		   const char *purpose, double now);
-/* Forgets an upload the provider no longer has. */
-int store_file_forget(struct store *st, const char *backend,
-		      const char *remote_id);
-
 /* What changed about a job; NULL/negative fields are left as they are. */
 struct store_job_change {
 	const char *state; /* the new state */
