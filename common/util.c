@@ -68,6 +68,15 @@ xasprintf(const char *fmt, ...)
 	return s;
 }
 
+bool
+str_in(const char *s, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
 int
 parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {

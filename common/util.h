@@ -7,6 +7,7 @@
 #define RFTD_UTIL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -25,6 +26,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Same for a finite double in [min, max]. */
 int parse_double(const char *s, double min, double max, double *out);
+
+/* Whether `s` is one of the strings of `list` (NULL-terminated). */
+bool str_in(const char *s, const char *const *list);
 
 /*
  * Creates `path` and its missing parents with `mode` (like mkdir -p).

@@ -154,15 +154,6 @@ is_blank(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
-static bool
-in_list(const char *s, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
-}
-
 static void bad(struct scan *s, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -245,7 +236,7 @@ check_message(struct scan *s, const cJSON *msg, int i, const char **role)
 		    "is required: system, developer, user, assistant or tool");
 		return false;
 	}
-	if (!in_list(r->valuestring, roles)) {
+	if (!str_in(r->valuestring, roles)) {
 		bad(s, p,
 		    "'%s' is not a role: system, developer, user, assistant "
 		    "or tool",

@@ -64,15 +64,6 @@ member(const cJSON *obj, const char *key)
 	return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
-static bool
-in_list(const char *s, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
-}
-
 static void
 join_list(char *buf, size_t len, const char *const *list)
 {
@@ -94,7 +85,7 @@ check_keys(struct vctx *v, const char *path, const cJSON *obj,
 
 	cJSON_ArrayForEach(m, obj)
 	{
-		if (in_list(m->string, allowed))
+		if (str_in(m->string, allowed))
 			continue;
 		json_pointer_key(p, sizeof(p), path, m->string);
 		join_list(names, sizeof(names), allowed);
@@ -278,7 +269,7 @@ hp_value_ok(const struct hp_def *def, const cJSON *value)
 		       value->valuedouble <= def->max;
 	case HP_ENUM:
 		return cJSON_IsString(value) &&
-		       in_list(value->valuestring, def->choices);
+		       str_in(value->valuestring, def->choices);
 	}
 	return false;
 }
@@ -403,7 +394,7 @@ check_content_part(struct vctx *v, const char *path, const cJSON *part)
 		return;
 	}
 	type = get_string(v, path, part, "type", true, 64);
-	if (type != NULL && !in_list(type, content_types)) {
+	if (type != NULL && !str_in(type, content_types)) {
 		char p[512];
 
 		json_pointer_key(p, sizeof(p), path, "type");
@@ -438,7 +429,7 @@ check_messages(struct vctx *v, const char *path, const cJSON *input)
 		check_keys(v, p, msg, message_keys);
 		role = get_string(v, p, msg, "role", true, 32);
 		json_pointer_key(q, sizeof(q), p, "role");
-		if (role != NULL && !in_list(role, roles))
+		if (role != NULL && !str_in(role, roles))
 			verr(v, q,
 			     "must be one of user, assistant, system, "
 			     "developer");
@@ -480,11 +471,11 @@ check_sampling_params(struct vctx *v, const char *path, const cJSON *sp)
 	cJSON_ArrayForEach(m, sp)
 	{
 		json_pointer_key(p, sizeof(p), path, m->string);
-		if (cJSON_IsNull(m) || !in_list(m->string, sampling_keys))
+		if (cJSON_IsNull(m) || !str_in(m->string, sampling_keys))
 			continue;
 		if (strcmp(m->string, "reasoning_effort") == 0) {
 			if (!cJSON_IsString(m) ||
-			    !in_list(m->valuestring, sampling_efforts))
+			    !str_in(m->valuestring, sampling_efforts))
 				verr(v, p,
 				     "must be one of none, minimal, low, "
 				     "medium, high, xhigh, max, or null");
@@ -732,7 +723,7 @@ formula_atom(struct formula *f)
 	word[n] = '\0';
 	skip_blanks(f);
 	if (*f->p == '(') {
-		if (!in_list(word, calc_functions))
+		if (!str_in(word, calc_functions))
 			fail_at(f, at,
 				"'%s' is not a function (min, max, abs, "
 				"floor, ceil, exp, sqrt, log)%s",
@@ -747,7 +738,7 @@ formula_atom(struct formula *f)
 	}
 	if (member(f->graders, word) != NULL)
 		return;
-	if (in_list(word, calc_functions))
+	if (str_in(word, calc_functions))
 		fail_at(f, at, "'%s' is a function: write %s(...)", word, word);
 	else {
 		char keys[256];
@@ -907,7 +898,7 @@ check_grader(struct vctx *v, const char *path, const cJSON *g,
 	if (type == NULL)
 		return;
 	json_pointer_key(p, sizeof(p), path, "type");
-	if (!in_list(type, grader_types)) {
+	if (!str_in(type, grader_types)) {
 		verr(v, p,
 		     inside_multi ? "must be one of string_check, "
 				    "text_similarity, score_model, python, "
@@ -923,7 +914,7 @@ check_grader(struct vctx *v, const char *path, const cJSON *g,
 		get_string(v, path, g, "reference", true, 65536);
 		s = get_string(v, path, g, "operation", true, 16);
 		json_pointer_key(p, sizeof(p), path, "operation");
-		if (s != NULL && !in_list(s, string_check_ops))
+		if (s != NULL && !str_in(s, string_check_ops))
 			verr(v, p, "must be one of eq, ne, like, ilike");
 	} else if (strcmp(type, "text_similarity") == 0) {
 		check_keys(v, path, g, text_similarity_keys);
@@ -931,7 +922,7 @@ check_grader(struct vctx *v, const char *path, const cJSON *g,
 		get_string(v, path, g, "reference", true, 65536);
 		s = get_string(v, path, g, "evaluation_metric", true, 32);
 		json_pointer_key(p, sizeof(p), path, "evaluation_metric");
-		if (s != NULL && !in_list(s, similarity_metrics))
+		if (s != NULL && !str_in(s, similarity_metrics))
 			verr(v, p,
 			     "must be one of fuzzy_match, bleu, gleu, meteor, "
 			     "cosine, rouge_1..rouge_5, rouge_l");
@@ -1252,7 +1243,7 @@ check_templates(struct vctx *v, const struct spec *spec, const char *path,
 		if (strcmp(ns, "item") == 0 && var[0] != '\0') {
 			check_item_field(v, spec, path, var, said);
 		} else if (strcmp(ns, "sample") == 0 &&
-			   in_list(var, sample_variables)) {
+			   str_in(var, sample_variables)) {
 			if (strcmp(var, "output_json") == 0 &&
 			    spec->response_format == NULL)
 				verr(v, path,
@@ -1443,13 +1434,13 @@ check_schema(struct vctx *v, const char *path, const cJSON *s, int depth)
 		{
 			json_pointer_index(q, sizeof(q), p, i++);
 			if (!cJSON_IsString(t) ||
-			    !in_list(t->valuestring, schema_types))
+			    !str_in(t->valuestring, schema_types))
 				verr(v, q,
 				     "must be one of object, array, string, "
 				     "number, integer, boolean, null");
 		}
 	} else if (type != NULL && (!cJSON_IsString(type) ||
-				    !in_list(type->valuestring, schema_types)))
+				    !str_in(type->valuestring, schema_types)))
 		verr(v, p,
 		     "must be one of object, array, string, number, integer, "
 		     "boolean, null (or a list of them)");
@@ -2375,7 +2366,7 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 		strategy_item = member(search, "strategy");
 		if (strategy_item != NULL &&
 		    (!cJSON_IsString(strategy_item) ||
-		     !in_list(strategy_item->valuestring,
+		     !str_in(strategy_item->valuestring,
 			      (const char *const[]){"grid", "random", "trials",
 						    NULL})))
 			verr(&v, "/search/strategy",
