@@ -66,3 +66,23 @@ bench_stop_rftd() {
 	pid=
 	rm -f "$dir"/rftd.db "$dir"/rftd.db-wal "$dir"/rftd.db-shm
 }
+
+# bench_long_spec NAME N: bench_spec for N long sim jobs (950 steps each)
+# that run at once: at most 1,000 seeds, times as many learning rates as
+# it takes.
+bench_long_spec() {
+	bench_spec "$1" sim o4-mini-2025-04-16 "$2" "$(python3 -c '
+import json, math, sys
+n = int(sys.argv[1]); k = math.ceil(n / 1000)
+print(json.dumps({"seeds": list(range(n // k)), "hyperparameters": {
+    "n_epochs": 50, "learning_rate_multiplier": [1 + i / 100 for i in range(k)]}}))' "$2")"
+}
+
+# query SQL: one value from the store, read directly (WAL: no lock on rftd).
+query() {
+	python3 - "$dir/rftd.db" "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=30)
+print(db.execute(sys.argv[2]).fetchone()[0])
+PY
+}

@@ -14,13 +14,6 @@ rows=${3:-10000000}
 speed=${SPEED:-30}
 cmake --build "$build" --target rftd rftctl >/dev/null
 
-query() {
-	python3 - "$dir/rftd.db" "$1" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=30)
-print(db.execute(sys.argv[2]).fetchone()[0])
-PY
-}
 
 # ping_after_exec: starts rftd and prints the seconds until a ping is
 # answered (a client that retries as fast as the socket refuses).
@@ -55,11 +48,7 @@ bench_start_rftd "[backend \"sim\"]
 type = sim
 speed = $speed
 max_concurrent = $jobs"
-bench_spec restart sim o4-mini-2025-04-16 "$jobs" "$(python3 -c '
-import json, math, sys
-n = int(sys.argv[1]); k = math.ceil(n / 1000)
-print(json.dumps({"seeds": list(range(n // k)), "hyperparameters": {
-    "n_epochs": 50, "learning_rate_multiplier": [1 + i / 100 for i in range(k)]}}))' "$jobs")"
+bench_long_spec restart "$jobs"
 "$build/ctl/rftctl" -s "$dir/control.sock" submit --yes "$dir/spec.json" >/dev/null
 end=$((SECONDS + secs))
 while [ $SECONDS -lt $end ] &&

@@ -21,14 +21,6 @@ long=${LONG:-0}
 cmake --build "$build" --target rftd rftctl ctl_latency >/dev/null
 ctl() { "$build/ctl/rftctl" -s "$dir/control.sock" "$@"; }
 
-# query SQL: one value from the store, read directly (WAL: no lock on rftd).
-query() {
-	python3 - "$dir/rftd.db" "$1" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=30)
-print(db.execute(sys.argv[2]).fetchone()[0])
-PY
-}
 
 # cpu_ticks: user + system clock ticks of rftd so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
@@ -77,13 +69,8 @@ for n in "${sizes[@]}"; do
 type = sim
 speed = $speed
 max_concurrent = $n"
-	# Long jobs (950 steps) that stay running through the windows; at
-	# most 1,000 seeds, times as many learning rates as it takes.
-	bench_spec scale sim o4-mini-2025-04-16 "$n" "$(python3 -c '
-import json, math, sys
-n = int(sys.argv[1]); k = math.ceil(n / 1000)
-print(json.dumps({"seeds": list(range(n // k)), "hyperparameters": {
-    "n_epochs": 50, "learning_rate_multiplier": [1 + i / 100 for i in range(k)]}}))' "$n")"
+	# Long jobs that stay running through the windows.
+	bench_long_spec scale "$n"
 	t0=$(date +%s.%N)
 	ctl submit --yes "$dir/spec.json" >/dev/null
 	t1=$(date +%s.%N)
