@@ -62,6 +62,17 @@ client_free(struct client *c)
 	free(c);
 }
 
+int
+client_peer_pid(const struct client *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return 0;
+	return (int)cred.pid;
+}
+
 void
 client_set_timeout(struct client *c, int timeout_ms)
 {

@@ -18,6 +18,13 @@ struct client;
 struct client *client_connect(const char *path, char *err, size_t errlen);
 void client_free(struct client *c);
 
+/*
+ * The pid of the process that serves the socket (the last to call
+ * listen() on it), as the kernel says (SO_PEERCRED), in this process's
+ * pid namespace.  0 when it cannot be known.
+ */
+int client_peer_pid(const struct client *c);
+
 /* The deadline for each reply, in milliseconds (default 30000). */
 void client_set_timeout(struct client *c, int timeout_ms);
 

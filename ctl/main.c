@@ -2,11 +2,13 @@
  * rftctl: parse the command line and run the verb it names; the calls
  * are call.c's, the text render.c's, `watch` watch.c's.
  *
- * Exit status: 0 success; 1 rftd answered with an error; 2 usage error
- * (or a spec file that cannot be read); 3 rftd could not be reached or
- * did not answer properly.
+ * Exit status: 0 success; 1 rftd answered with an error (or the command
+ * could not be done); 2 usage error (or a spec file that cannot be
+ * read); 3 rftd could not be reached or did not answer properly; 4 the
+ * output was cut at a row or byte cap.
  */
 #include "call.h"
+#include "client.h"
 #include "paths.h"
 #include "proto.h"
 #include "render.h"
@@ -14,10 +16,12 @@
 #include "util.h"
 #include "watch.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +42,8 @@ enum opt_flag {
 	OPT_ACTION = 1 << 8,
 	OPT_BY = 1 << 9,
 	OPT_YES = 1 << 10,
+	OPT_HEARTBEAT = 1 << 11,
+	OPT_RECONNECT = 1 << 12,
 };
 
 struct opts {
@@ -48,6 +54,8 @@ struct opts {
 	const char *state;
 	int64_t limit;
 	double interval;
+	double heartbeat;
+	double reconnect;
 	const char *format;
 	int64_t max_rows;
 	const char *metric;
@@ -66,14 +74,16 @@ struct verb {
 
 /* --- arguments ------------------------------------------------------------ */
 
+/* A usage error told (call_fail()), exit status 2. */
+#define usage_error(ctx, ...) call_fail(ctx, EXIT_USAGE, "usage", __VA_ARGS__)
+
 static int
-parse_id(const char *s, const char *what, int64_t *out)
+parse_id(const struct call_ctx *ctx, const char *s, const char *what,
+	 int64_t *out)
 {
-	if (parse_i64(s, 1, INT64_MAX, out) != 0) {
-		fprintf(stderr, "rftctl: %s: '%s' is not a %s id\n", what, s,
-			what);
-		return EXIT_USAGE;
-	}
+	if (parse_i64(s, 1, INT64_MAX, out) != 0)
+		return call_fail(ctx, EXIT_USAGE, "usage",
+				 "%s: '%s' is not a %s id", what, s, what);
 	return EXIT_OK;
 }
 
@@ -84,6 +94,17 @@ id_params(int64_t id)
 
 	cJSON_AddNumberToObject(p, "id", (double)id);
 	return p;
+}
+
+/*
+ * "-5", "-0.5", "-.5": an argument, not options.  No option of rftctl is
+ * a digit, so a word like this is always a (bad) amount or number.
+ */
+static bool
+negative_number(const char *s)
+{
+	return s[0] == '-' && (isdigit((unsigned char)s[1]) ||
+			       (s[1] == '.' && isdigit((unsigned char)s[2])));
 }
 
 /* --- specs ---------------------------------------------------------------- */
@@ -122,7 +143,7 @@ absolute_dataset(cJSON *spec, const char *key, const char *dir)
 
 /* Reads a spec file ("-": standard input); NULL after saying why. */
 static cJSON *
-read_spec(const char *path)
+read_spec(const struct call_ctx *ctx, const char *path)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	char *text, *copy, dir[PATH_MAX];
@@ -130,15 +151,16 @@ read_spec(const char *path)
 	cJSON *spec;
 
 	if (f == NULL) {
-		fprintf(stderr, "rftctl: %s: %s\n", path, strerror(errno));
+		call_fail(ctx, EXIT_USAGE, "usage", "%s: %s", path,
+			  strerror(errno));
 		return NULL;
 	}
 	text = xmalloc(SPEC_FILE_MAX + 1);
 	n = fread(text, 1, SPEC_FILE_MAX + 1, f);
 	if (ferror(f) || n > SPEC_FILE_MAX) {
-		fprintf(stderr, "rftctl: %s: %s\n", path,
-			ferror(f) ? strerror(errno)
-				  : "larger than 4 MiB; not a sweep spec");
+		call_fail(ctx, EXIT_USAGE, "usage", "%s: %s", path,
+			  ferror(f) ? strerror(errno)
+				    : "larger than 4 MiB; not a sweep spec");
 		if (f != stdin)
 			fclose(f);
 		free(text);
@@ -153,8 +175,8 @@ read_spec(const char *path)
 		int line, col;
 
 		line_col(text, at ? (size_t)(at - text) : n, &line, &col);
-		fprintf(stderr, "rftctl: %s:%d:%d: not valid JSON\n", path,
-			line, col);
+		call_fail(ctx, EXIT_USAGE, "usage", "%s:%d:%d: not valid JSON",
+			  path, line, col);
 		free(text);
 		return NULL;
 	}
@@ -176,9 +198,9 @@ read_spec(const char *path)
 }
 
 static cJSON *
-spec_params(const char *path)
+spec_params(const struct call_ctx *ctx, const char *path)
 {
-	cJSON *spec = read_spec(path), *p;
+	cJSON *spec = read_spec(ctx, path), *p;
 
 	if (spec == NULL)
 		return NULL;
@@ -226,6 +248,80 @@ run_reload(struct call_ctx *ctx, const struct opts *o, char **args)
 	return call_render(ctx, "daemon.reload", NULL, render_reload);
 }
 
+/* Whether process `pid` has ended (a zombie has: it only waits to be
+ * reaped by its parent). */
+static bool
+process_gone(int pid)
+{
+	char path[64], buf[512], *paren;
+	FILE *f;
+	size_t n;
+
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return errno == ENOENT;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses. */
+	paren = strrchr(buf, ')');
+	return paren != NULL && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+/*
+ * stop: SIGTERM to the rftd that answers on the socket, then wait until
+ * it has exited.  The pid rftd gives must be the one the kernel says
+ * serves the socket: a pid of another pid namespace (rftd in a container)
+ * would name some other process here.
+ */
+static int
+run_stop(struct call_ctx *ctx, const struct opts *o, char **args)
+{
+	struct proto_reply rep;
+	uint64_t deadline;
+	int rc, pid, listener;
+	const cJSON *v;
+
+	(void)o;
+	(void)args;
+	rc = call_method(ctx, "daemon.status", NULL, &rep);
+	if (rc != EXIT_OK)
+		return rc;
+	v = cJSON_GetObjectItemCaseSensitive(rep.result, "pid");
+	pid = cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
+	proto_reply_free(&rep);
+	listener = client_peer_pid(ctx->client);
+	call_close(ctx);
+	if (pid <= 1 || listener != pid)
+		return call_fail(ctx, EXIT_DAEMON_ERROR, "refused",
+				 "stop: rftd says its pid is %d, but the "
+				 "process serving %s is %d: rftd runs in "
+				 "another pid namespace (a container); stop it "
+				 "there",
+				 pid, ctx->socket, listener);
+	if (kill(pid, SIGTERM) != 0)
+		return call_fail(ctx, EXIT_DAEMON_ERROR, "refused",
+				 "stop: cannot signal rftd (pid %d): %s", pid,
+				 strerror(errno));
+	deadline = now_mono_ns() + (uint64_t)ctx->timeout_ms * 1000000u;
+	while (!process_gone(pid)) {
+		if (now_mono_ns() >= deadline)
+			return call_fail(ctx, EXIT_DAEMON_ERROR, "timed out",
+					 "stop: rftd (pid %d) is still "
+					 "stopping after %.0f s",
+					 pid, ctx->timeout_ms / 1000.0);
+		usleep(20000);
+	}
+	if (ctx->json)
+		printf("{\"stopped\": true, \"pid\": %d}\n", pid);
+	else
+		printf("rftd (pid %d) stopped\n", pid);
+	return EXIT_OK;
+}
+
 static int
 run_budget(struct call_ctx *ctx, const struct opts *o, char **args)
 {
@@ -237,23 +333,28 @@ run_budget(struct call_ctx *ctx, const struct opts *o, char **args)
 static int
 run_budget_set(struct call_ctx *ctx, const struct opts *o, char **args)
 {
-	cJSON *p = cJSON_CreateObject();
+	cJSON *p;
 	double usd;
+	bool none = strcmp(args[1], "none") == 0;
 
+	if (!none && parse_double(args[1][0] == '$' ? args[1] + 1 : args[1], 0,
+				  1e9, &usd) != 0)
+		return usage_error(ctx,
+				   "budget set: '%s' is not an amount of USD "
+				   "(0..1e9) or none",
+				   args[1]);
+	if (none && (o->given & OPT_ACTION))
+		return usage_error(ctx,
+				   "budget set: --action does not go with %s: "
+				   "the configured limit and action apply "
+				   "again",
+				   "none");
+	p = cJSON_CreateObject();
 	cJSON_AddStringToObject(p, "scope", args[0]);
-	if (strcmp(args[1], "none") == 0) {
+	if (none)
 		cJSON_AddNullToObject(p, "limit_usd");
-	} else if (parse_double(args[1][0] == '$' ? args[1] + 1 : args[1], 0,
-				1e9, &usd) == 0) {
+	else
 		cJSON_AddNumberToObject(p, "limit_usd", usd);
-	} else {
-		cJSON_Delete(p);
-		fprintf(stderr,
-			"rftctl: budget set: '%s' is not an amount of USD "
-			"(0..1e9) or none\n",
-			args[1]);
-		return EXIT_USAGE;
-	}
 	if (o->given & OPT_ACTION)
 		cJSON_AddStringToObject(p, "action", o->action);
 	return call_render(ctx, "budget.set", p, render_budget);
@@ -262,7 +363,7 @@ run_budget_set(struct call_ctx *ctx, const struct opts *o, char **args)
 static int
 run_plan(struct call_ctx *ctx, const struct opts *o, char **args)
 {
-	cJSON *p = spec_params(args[0]);
+	cJSON *p = spec_params(ctx, args[0]);
 
 	if (p == NULL)
 		return EXIT_USAGE;
@@ -275,7 +376,7 @@ run_plan(struct call_ctx *ctx, const struct opts *o, char **args)
 static int
 run_submit(struct call_ctx *ctx, const struct opts *o, char **args)
 {
-	cJSON *p = spec_params(args[0]);
+	cJSON *p = spec_params(ctx, args[0]);
 
 	if (p == NULL)
 		return EXIT_USAGE;
@@ -301,7 +402,7 @@ run_sweep_show(struct call_ctx *ctx, const struct opts *o, char **args)
 	int64_t id;
 
 	(void)o;
-	if (parse_id(args[0], "sweep", &id) != EXIT_OK)
+	if (parse_id(ctx, args[0], "sweep", &id) != EXIT_OK)
 		return EXIT_USAGE;
 	return call_render(ctx, "sweep.show", id_params(id), render_sweep);
 }
@@ -312,20 +413,22 @@ run_leaderboard(struct call_ctx *ctx, const struct opts *o, char **args)
 	cJSON *p;
 	int64_t id;
 
-	if (parse_id(args[0], "sweep", &id) != EXIT_OK)
+	if (parse_id(ctx, args[0], "sweep", &id) != EXIT_OK)
 		return EXIT_USAGE;
 	if ((o->given & OPT_BY) && strcmp(o->by, "objective") != 0 &&
-	    strcmp(o->by, "value") != 0) {
-		fprintf(stderr,
-			"rftctl: --by: '%s' is not objective or value\n",
-			o->by);
-		return EXIT_USAGE;
-	}
+	    strcmp(o->by, "value") != 0)
+		return usage_error(ctx, "--by: '%s' is not objective or value",
+				   o->by);
 	p = id_params(id);
 	if (o->given & OPT_LIMIT)
 		cJSON_AddNumberToObject(p, "limit", (double)o->limit);
 	if (o->given & OPT_BY)
 		cJSON_AddStringToObject(p, "by", o->by);
+	/* rftd ranks every state unless asked; rftctl, the finished ones. */
+	cJSON_AddStringToObject(p, "state",
+				(o->given & OPT_STATE) ? o->state : "finished");
+	if (o->given & OPT_METRIC)
+		cJSON_AddStringToObject(p, "metric", o->metric);
 	return call_render(ctx, "sweep.leaderboard", p, render_leaderboard);
 }
 
@@ -350,33 +453,44 @@ run_job_show(struct call_ctx *ctx, const struct opts *o, char **args)
 	int64_t id;
 
 	(void)o;
-	if (parse_id(args[0], "job", &id) != EXIT_OK)
+	if (parse_id(ctx, args[0], "job", &id) != EXIT_OK)
 		return EXIT_USAGE;
 	return call_render(ctx, "job.show", id_params(id), render_job);
 }
 
-/* cancel|pause|resume [sweep|job] ID: a bare ID names a sweep. */
+/*
+ * "[sweep|job] ID": a bare ID names a sweep.  Sets *job and *id, or
+ * returns EXIT_USAGE after saying why.
+ */
+static int
+sweep_or_job(const struct call_ctx *ctx, char **args, const char *verb,
+	     bool *job, int64_t *id)
+{
+	const char *id_arg = args[0];
+
+	*job = false;
+	if (args[1] != NULL) {
+		if (strcmp(args[0], "job") == 0)
+			*job = true;
+		else if (strcmp(args[0], "sweep") != 0)
+			return usage_error(ctx,
+					   "%s: expected 'sweep ID' or 'job "
+					   "ID', not '%s'",
+					   verb, args[0]);
+		id_arg = args[1];
+	}
+	return parse_id(ctx, id_arg, *job ? "job" : "sweep", id);
+}
+
+/* cancel|pause|resume [sweep|job] ID */
 static int
 run_action(struct call_ctx *ctx, char **args, const char *action)
 {
-	bool job = false;
-	const char *id_arg = args[0];
 	char method[32];
+	bool job;
 	int64_t id;
 
-	if (args[1] != NULL) {
-		if (strcmp(args[0], "job") == 0)
-			job = true;
-		else if (strcmp(args[0], "sweep") != 0) {
-			fprintf(stderr,
-				"rftctl: %s: expected 'sweep ID' or 'job ID', "
-				"not '%s'\n",
-				action, args[0]);
-			return EXIT_USAGE;
-		}
-		id_arg = args[1];
-	}
-	if (parse_id(id_arg, job ? "job" : "sweep", &id) != EXIT_OK)
+	if (sweep_or_job(ctx, args, action, &job, &id) != EXIT_OK)
 		return EXIT_USAGE;
 	snprintf(method, sizeof(method), "%s.%s", job ? "job" : "sweep",
 		 action);
@@ -408,16 +522,19 @@ run_resume(struct call_ctx *ctx, const struct opts *o, char **args)
 static int
 run_watch(struct call_ctx *ctx, const struct opts *o, char **args)
 {
+	struct watch_opts wo = {
+	    .interval = (o->given & OPT_INTERVAL) ? o->interval : 0.5,
+	    .heartbeat = (o->given & OPT_HEARTBEAT) ? o->heartbeat : 60,
+	    .reconnect = (o->given & OPT_RECONNECT) ? o->reconnect : 300};
 	int64_t id = 0;
 
-	if (args[0] != NULL && parse_id(args[0], "sweep", &id) != EXIT_OK)
+	if (args[0] != NULL && parse_id(ctx, args[0], "sweep", &id) != EXIT_OK)
 		return EXIT_USAGE;
-	return watch_sweep(ctx, id,
-			   (o->given & OPT_INTERVAL) ? o->interval : 0.5);
+	return watch_sweep(ctx, id, &wo);
 }
 
 /* Runs a query and returns its result (caller frees), or NULL after
- * printing why; *rc is the exit status. */
+ * telling why; *rc is the exit status. */
 static cJSON *
 query(struct call_ctx *ctx, const char *sql, int64_t max_rows, int *rc)
 {
@@ -435,49 +552,71 @@ query(struct call_ctx *ctx, const char *sql, int64_t max_rows, int *rc)
 	return result;
 }
 
+/*
+ * --format, one of the formats in `allowed` (NULL-ended, the first
+ * one's name said in the error as the default); *f is `def` without it.
+ */
 static int
-format_of(const struct opts *o, enum sql_format def, enum sql_format *f)
+format_of(const struct call_ctx *ctx, const struct opts *o,
+	  const char *const *allowed, enum sql_format def, enum sql_format *f)
 {
+	char list[128] = "";
+
 	*f = def;
 	if (!(o->given & OPT_FORMAT))
 		return EXIT_OK;
-	if (sql_format_parse(o->format, f) != 0) {
-		fprintf(stderr,
-			"rftctl: --format: '%s' is not table, csv, json or "
-			"ndjson\n",
-			o->format);
-		return EXIT_USAGE;
+	for (size_t i = 0; allowed[i] != NULL; i++) {
+		if (strcmp(allowed[i], o->format) == 0)
+			return sql_format_parse(o->format, f) == 0 ? EXIT_OK
+								   : EXIT_USAGE;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			 "%s%s",
+			 i == 0		  ? ""
+			 : allowed[i + 1] ? ", "
+					  : " or ",
+			 allowed[i]);
 	}
-	return EXIT_OK;
+	return usage_error(ctx, "--format: '%s' is not %s", o->format, list);
 }
 
 static int
 run_sql(struct call_ctx *ctx, const struct opts *o, char **args)
 {
+	static const char *const formats[] = {"table",	"csv",	 "json",
+					      "ndjson", "jsonl", NULL};
 	struct render_opts ro;
 	enum sql_format f;
 	cJSON *result;
+	bool cut;
 	int rc;
 
-	if (format_of(o, ctx->json ? SQL_JSON : SQL_TABLE, &f) != EXIT_OK)
+	if (format_of(ctx, o, formats, ctx->json ? SQL_JSON : SQL_TABLE, &f) !=
+	    EXIT_OK)
 		return EXIT_USAGE;
 	result = query(ctx, args[0],
 		       (o->given & OPT_MAX_ROWS) ? o->max_rows : 0, &rc);
 	if (result == NULL)
 		return rc;
 	call_render_opts(ctx, &ro);
-	sql_print(result, f, ro.width, stdout);
+	cut = sql_print(result, f, ro.width, stdout);
 	cJSON_Delete(result);
-	return EXIT_OK;
+	return cut ? EXIT_TRUNCATED : EXIT_OK;
 }
 
-/* Fails with "no sweep N" when the sweep does not exist. */
+/*
+ * Fails with rftd's "no sweep N" (or "no job N") when it does not exist:
+ * the leaderboard's top row, or the job, costs rftd little.
+ */
 static int
-sweep_exists(struct call_ctx *ctx, int64_t id)
+exists(struct call_ctx *ctx, bool job, int64_t id)
 {
 	struct proto_reply rep;
-	int rc = call_method(ctx, "sweep.show", id_params(id), &rep);
+	cJSON *p = id_params(id);
+	int rc;
 
+	if (!job)
+		cJSON_AddNumberToObject(p, "limit", 1);
+	rc = call_method(ctx, job ? "job.show" : "sweep.leaderboard", p, &rep);
 	if (rc == EXIT_OK)
 		proto_reply_free(&rep);
 	return rc;
@@ -486,20 +625,19 @@ sweep_exists(struct call_ctx *ctx, int64_t id)
 static int
 run_export(struct call_ctx *ctx, const struct opts *o, char **args)
 {
+	static const char *const formats[] = {"csv", "json", "jsonl", "ndjson",
+					      NULL};
 	enum sql_format f;
 	char sql[512];
 	cJSON *result;
 	int64_t id;
+	bool cut;
 	int rc;
 
-	if (parse_id(args[0], "sweep", &id) != EXIT_OK ||
-	    format_of(o, SQL_CSV, &f) != EXIT_OK)
+	if (parse_id(ctx, args[0], "sweep", &id) != EXIT_OK ||
+	    format_of(ctx, o, formats, SQL_CSV, &f) != EXIT_OK)
 		return EXIT_USAGE;
-	if (f != SQL_CSV && f != SQL_NDJSON) {
-		fprintf(stderr, "rftctl: export: --format is csv or jsonl\n");
-		return EXIT_USAGE;
-	}
-	rc = sweep_exists(ctx, id);
+	rc = exists(ctx, false, id);
 	if (rc != EXIT_OK)
 		return rc;
 	snprintf(sql, sizeof(sql),
@@ -513,9 +651,9 @@ run_export(struct call_ctx *ctx, const struct opts *o, char **args)
 	result = query(ctx, sql, 100000, &rc);
 	if (result == NULL)
 		return rc;
-	sql_print(result, f, 0, stdout);
+	cut = sql_print(result, f, 0, stdout);
 	cJSON_Delete(result);
-	return EXIT_OK;
+	return cut ? EXIT_TRUNCATED : EXIT_OK;
 }
 
 static int
@@ -524,19 +662,13 @@ run_curves(struct call_ctx *ctx, const struct opts *o, char **args)
 	const char *metric =
 	    (o->given & OPT_METRIC) ? o->metric : "valid_reward_mean";
 	struct render_opts ro;
-	bool job = args[1] != NULL && strcmp(args[0], "job") == 0;
-	const char *id_arg = args[1] != NULL ? args[1] : args[0];
 	char *sql, *quoted;
 	cJSON *result;
 	int64_t id;
+	bool job;
 	int rc;
 
-	if (args[1] != NULL && !job && strcmp(args[0], "sweep") != 0) {
-		fprintf(stderr, "rftctl: curves: expected 'sweep ID' or 'job "
-				"ID'\n");
-		return EXIT_USAGE;
-	}
-	if (parse_id(id_arg, job ? "job" : "sweep", &id) != EXIT_OK)
+	if (sweep_or_job(ctx, args, "curves", &job, &id) != EXIT_OK)
 		return EXIT_USAGE;
 	/* The metric name goes into SQL as a literal: double its quotes. */
 	quoted = xcalloc(2 * strlen(metric) + 1, 1);
@@ -554,12 +686,26 @@ run_curves(struct call_ctx *ctx, const struct opts *o, char **args)
 	free(sql);
 	if (result == NULL)
 		return rc;
-	rc = EXIT_OK;
+	if (cJSON_GetArraySize(cJSON_GetObjectItem(result, "rows")) == 0) {
+		/* Nothing to draw: for want of the sweep, or of points? */
+		cJSON_Delete(result);
+		rc = exists(ctx, job, id);
+		if (rc != EXIT_OK)
+			return rc;
+		return call_fail(ctx, EXIT_DAEMON_ERROR, "not found",
+				 "curves: %s %lld has no %s points",
+				 job ? "job" : "sweep", (long long)id, metric);
+	}
 	call_render_opts(ctx, &ro);
-	if (ctx->json)
-		sql_print(result, SQL_JSON, 0, stdout);
-	else if (render_curves(&ro, result, metric) != 0)
-		rc = EXIT_DAEMON_ERROR;
+	if (ctx->json) {
+		rc = sql_print(result, SQL_JSON, 0, stdout) ? EXIT_TRUNCATED
+							    : EXIT_OK;
+	} else {
+		render_curves(&ro, result, metric);
+		rc = cJSON_IsString(cJSON_GetObjectItem(result, "truncated"))
+			 ? EXIT_TRUNCATED
+			 : EXIT_OK;
+	}
 	cJSON_Delete(result);
 	return rc;
 }
@@ -568,6 +714,8 @@ static const struct verb verbs[] = {
     {"status", "", 0, 0, 0, run_status,
      "the daemon's version, uptime, backends and row counts"},
     {"ping", "", 0, 0, 0, run_ping, "check that rftd answers"},
+    {"stop", "", 0, 0, 0, run_stop,
+     "stop rftd (started by hand) and wait until it has exited"},
     {"budget set", "SCOPE USD|none [--action pause|cancel]", 2, 2, OPT_ACTION,
      run_budget_set, "change a limit now: global, day, month or sweep:ID"},
     {"budget", "", 0, 0, 0, run_budget,
@@ -581,9 +729,10 @@ static const struct verb verbs[] = {
     {"sweeps", "", 0, 0, 0, run_sweeps, "list the sweeps"},
     {"sweep show", "ID", 1, 1, 0, run_sweep_show,
      "a sweep and its trials with state and objective"},
-    {"leaderboard", "SWEEP [--limit N] [--by objective|value]", 1, 1,
-     OPT_LIMIT | OPT_BY, run_leaderboard,
-     "a sweep's trials ranked by the objective or reward per dollar"},
+    {"leaderboard",
+     "SWEEP [--limit N] [--by objective|value] [--state S] [--metric M]", 1, 1,
+     OPT_LIMIT | OPT_BY | OPT_STATE | OPT_METRIC, run_leaderboard,
+     "a sweep's finished trials ranked by the objective or reward per dollar"},
     {"jobs", "[--sweep ID] [--state S] [--limit N]", 0, 0,
      OPT_SWEEP | OPT_STATE | OPT_LIMIT, run_jobs, "list jobs, newest first"},
     {"job show", "ID", 1, 1, 0, run_job_show,
@@ -594,12 +743,13 @@ static const struct verb verbs[] = {
      "pause a sweep (no new jobs; running ones paused) or a job"},
     {"resume", "[sweep|job] ID", 1, 2, 0, run_resume,
      "resume a paused sweep or job"},
-    {"watch", "[SWEEP] [--interval SECS]", 0, 1, OPT_INTERVAL, run_watch,
+    {"watch", "[SWEEP] [--interval S] [--heartbeat S] [--reconnect S]", 0, 1,
+     OPT_INTERVAL | OPT_HEARTBEAT | OPT_RECONNECT, run_watch,
      "follow a sweep (default: the newest running) until it ends"},
     {"sql", "QUERY [--format table|csv|json|ndjson] [--max-rows N]", 1, 1,
      OPT_FORMAT | OPT_MAX_ROWS, run_sql,
      "run one read-only SQL query on the history (docs/schema.md)"},
-    {"export", "SWEEP [--format csv|jsonl]", 1, 1, OPT_FORMAT, run_export,
+    {"export", "SWEEP [--format csv|json|jsonl]", 1, 1, OPT_FORMAT, run_export,
      "one row per trial: hyperparameters, state, objective, cost, model"},
     {"curves", "[sweep|job] ID [--metric M]", 1, 2, OPT_METRIC, run_curves,
      "reward curves per job (sparklines on a terminal)"},
@@ -611,7 +761,7 @@ usage(FILE *out)
 	fprintf(out, "usage: rftctl [-s socket] [-t seconds] [--json] "
 		     "command [args]\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_LEN(verbs); i++) {
-		char left[64];
+		char left[96];
 
 		snprintf(left, sizeof(left), "%s %s", verbs[i].name,
 			 verbs[i].args);
@@ -625,11 +775,12 @@ usage(FILE *out)
 		"socket)\n"
 		"  -t, --timeout SECS  wait this long for a reply (default "
 		"30)\n"
-		"  -j, --json          print replies as JSON\n"
+		"  -j, --json          print replies, and errors, as JSON\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n"
 		"\nexit status: 0 ok, 1 rftd answered with an error, 2 usage "
-		"error,\n3 rftd not reachable\n");
+		"error,\n3 rftd not reachable, 4 output cut at a row or byte "
+		"cap\n");
 }
 
 /*
@@ -714,172 +865,275 @@ flag_name(unsigned int flag)
 		return "--by";
 	case OPT_YES:
 		return "--yes";
+	case OPT_HEARTBEAT:
+		return "--heartbeat";
+	case OPT_RECONNECT:
+		return "--reconnect";
 	default:
 		return "--action";
+	}
+}
+
+static const struct option longopts[] = {
+    {"socket", required_argument, NULL, 's'},
+    {"timeout", required_argument, NULL, 't'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"reuse", no_argument, NULL, 'r'},
+    {"sweep", required_argument, NULL, 'S'},
+    {"state", required_argument, NULL, 'T'},
+    {"limit", required_argument, NULL, 'n'},
+    {"interval", required_argument, NULL, 'i'},
+    {"format", required_argument, NULL, 'f'},
+    {"max-rows", required_argument, NULL, 'm'},
+    {"metric", required_argument, NULL, 'M'},
+    {"action", required_argument, NULL, 'a'},
+    {"by", required_argument, NULL, 'b'},
+    {"yes", no_argument, NULL, 'y'},
+    {"heartbeat", required_argument, NULL, 'H'},
+    {"reconnect", required_argument, NULL, 'R'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The option just read, as typed ("--limit"), or "-c" for a short one. */
+static void
+option_text(int ch, char **argv, char *buf, size_t len)
+{
+	const char *typed = argv[optind - 1];
+
+	if (strncmp(typed, "--", 2) == 0)
+		snprintf(buf, len, "%.*s", (int)strcspn(typed, "="), typed);
+	else
+		snprintf(buf, len, "-%c", ch);
+}
+
+/*
+ * One option of the command line into *o or ctx.  Returns EXIT_OK, or
+ * EXIT_USAGE with `err` saying why (told once the whole line is read,
+ * so that --json, wherever it is, says how).  -h and -V exit here.
+ */
+static int
+take_option(int ch, char **argv, struct call_ctx *ctx, struct opts *o,
+	    const char **socket_flag, char *err, size_t errlen)
+{
+	char opt[64];
+	double secs;
+
+	switch (ch) {
+	case 's':
+		*socket_flag = optarg;
+		return EXIT_OK;
+	case 't':
+		if (parse_double(optarg, 0.001, 86400, &secs) != 0) {
+			snprintf(err, errlen,
+				 "-t: '%s' is not a number of seconds in "
+				 "0.001..86400",
+				 optarg);
+			return EXIT_USAGE;
+		}
+		ctx->timeout_ms = (int)(secs * 1000);
+		return EXIT_OK;
+	case 'j':
+		ctx->json = true;
+		return EXIT_OK;
+	case 'h':
+		usage(stdout);
+		exit(EXIT_OK);
+	case 'V':
+		printf("rftctl %s\n", RFTD_VERSION);
+		exit(EXIT_OK);
+	case 'r':
+		o->given |= OPT_REUSE;
+		o->reuse = true;
+		return EXIT_OK;
+	case 'S':
+		o->given |= OPT_SWEEP;
+		if (parse_i64(optarg, 1, INT64_MAX, &o->sweep) != 0) {
+			snprintf(err, errlen, "--sweep: '%s' is not a sweep id",
+				 optarg);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	case 'T':
+		o->given |= OPT_STATE;
+		o->state = optarg;
+		return EXIT_OK;
+	case 'n':
+		o->given |= OPT_LIMIT;
+		if (parse_i64(optarg, 1, 1000000, &o->limit) != 0) {
+			snprintf(err, errlen,
+				 "--limit: '%s' is not a number in "
+				 "1..1000000",
+				 optarg);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	case 'i':
+		o->given |= OPT_INTERVAL;
+		if (parse_double(optarg, 0.05, 3600, &o->interval) != 0) {
+			snprintf(err, errlen,
+				 "--interval: '%s' is not a number of "
+				 "seconds in 0.05..3600",
+				 optarg);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	case 'H':
+		o->given |= OPT_HEARTBEAT;
+		if (parse_double(optarg, 0.05, 86400, &o->heartbeat) != 0) {
+			snprintf(err, errlen,
+				 "--heartbeat: '%s' is not a number of "
+				 "seconds in 0.05..86400",
+				 optarg);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	case 'R':
+		o->given |= OPT_RECONNECT;
+		if (parse_double(optarg, 0, 86400, &o->reconnect) != 0) {
+			snprintf(err, errlen,
+				 "--reconnect: '%s' is not a number of "
+				 "seconds in 0..86400",
+				 optarg);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	case 'f':
+		o->given |= OPT_FORMAT;
+		o->format = optarg;
+		return EXIT_OK;
+	case 'm':
+		o->given |= OPT_MAX_ROWS;
+		if (parse_i64(optarg, 1, 100000, &o->max_rows) != 0) {
+			snprintf(err, errlen,
+				 "--max-rows: '%s' is not a number in "
+				 "1..100000",
+				 optarg);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	case 'M':
+		o->given |= OPT_METRIC;
+		o->metric = optarg;
+		return EXIT_OK;
+	case 'a':
+		o->given |= OPT_ACTION;
+		o->action = optarg;
+		return EXIT_OK;
+	case 'b':
+		o->given |= OPT_BY;
+		o->by = optarg;
+		return EXIT_OK;
+	case 'y':
+		o->given |= OPT_YES;
+		o->yes = true;
+		return EXIT_OK;
+	case ':':
+		option_text(optopt, argv, opt, sizeof(opt));
+		snprintf(err, errlen, "%s needs a value", opt);
+		return EXIT_USAGE;
+	default:
+		if (optopt != 0)
+			snprintf(err, errlen,
+				 "unknown option '-%c'; rftctl --help lists "
+				 "them",
+				 optopt);
+		else
+			snprintf(err, errlen,
+				 "unknown option '%s'; rftctl --help lists "
+				 "them",
+				 argv[optind - 1]);
+		return EXIT_USAGE;
 	}
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"reuse", no_argument, NULL, 'r'},
-	    {"sweep", required_argument, NULL, 'S'},
-	    {"state", required_argument, NULL, 'T'},
-	    {"limit", required_argument, NULL, 'n'},
-	    {"interval", required_argument, NULL, 'i'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"max-rows", required_argument, NULL, 'm'},
-	    {"metric", required_argument, NULL, 'M'},
-	    {"action", required_argument, NULL, 'a'},
-	    {"by", required_argument, NULL, 'b'},
-	    {"yes", no_argument, NULL, 'y'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct call_ctx ctx = {.timeout_ms = 30000};
 	struct opts o = {0};
 	const char *socket_flag = NULL;
 	const struct verb *verb;
+	char **words = xcalloc((size_t)argc + 1, sizeof(*words));
 	char *args[3] = {NULL, NULL, NULL};
-	char *socket;
-	double secs;
-	int ch, rc, used, nargs;
+	char *socket, err[512] = "", later[512];
+	int ch, rc, used, nargs, nwords = 0;
 
 	ctx.tty = isatty(STDOUT_FILENO);
-	while ((ch = getopt_long(argc, argv, "s:t:jhV", longopts, NULL)) !=
-	       -1) {
-		switch (ch) {
-		case 's':
-			socket_flag = optarg;
-			break;
-		case 't':
-			if (parse_double(optarg, 0.001, 86400, &secs) != 0) {
-				fprintf(stderr,
-					"rftctl: -t: '%s' is not a number of "
-					"seconds in 0.001..86400\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			ctx.timeout_ms = (int)(secs * 1000);
-			break;
-		case 'j':
-			ctx.json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		case 'V':
-			printf("rftctl %s\n", RFTD_VERSION);
-			return EXIT_OK;
-		case 'r':
-			o.given |= OPT_REUSE;
-			o.reuse = true;
-			break;
-		case 'S':
-			o.given |= OPT_SWEEP;
-			if (parse_id(optarg, "--sweep", &o.sweep) != EXIT_OK)
-				return EXIT_USAGE;
-			break;
-		case 'T':
-			o.given |= OPT_STATE;
-			o.state = optarg;
-			break;
-		case 'n':
-			o.given |= OPT_LIMIT;
-			if (parse_i64(optarg, 1, 1000000, &o.limit) != 0) {
-				fprintf(stderr,
-					"rftctl: --limit: '%s' is not a number "
-					"in 1..1000000\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'i':
-			o.given |= OPT_INTERVAL;
-			if (parse_double(optarg, 0.05, 3600, &o.interval) !=
-			    0) {
-				fprintf(stderr,
-					"rftctl: --interval: '%s' is not a "
-					"number of seconds in 0.05..3600\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'f':
-			o.given |= OPT_FORMAT;
-			o.format = optarg;
-			break;
-		case 'm':
-			o.given |= OPT_MAX_ROWS;
-			if (parse_i64(optarg, 1, 100000, &o.max_rows) != 0) {
-				fprintf(stderr,
-					"rftctl: --max-rows: '%s' is not a "
-					"number in 1..100000\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'M':
-			o.given |= OPT_METRIC;
-			o.metric = optarg;
-			break;
-		case 'a':
-			o.given |= OPT_ACTION;
-			o.action = optarg;
-			break;
-		case 'b':
-			o.given |= OPT_BY;
-			o.by = optarg;
-			break;
-		case 'y':
-			o.given |= OPT_YES;
-			o.yes = true;
-			break;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
+	/*
+	 * In order ("-"), every word not an option comes back as 1, so that
+	 * a word like a negative number is taken as a word before getopt
+	 * reads it as options ("budget set day -5").  ":": a missing value
+	 * is told apart from an unknown option.
+	 */
+	opterr = 0;
+	while (optind < argc) {
+		if (negative_number(argv[optind])) {
+			words[nwords++] = argv[optind++];
+			continue;
 		}
+		ch = getopt_long(argc, argv, "-:s:t:jhV", longopts, NULL);
+		if (ch == -1)
+			break;
+		if (ch == 1) {
+			words[nwords++] = optarg;
+			continue;
+		}
+		/* Every option is read, --json included; the first error is
+		 * the one told. */
+		take_option(ch, argv, &ctx, &o, &socket_flag,
+			    err[0] ? later : err, sizeof(err));
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
+	while (optind < argc) /* after "--" */
+		words[nwords++] = argv[optind++];
+	if (err[0] != '\0') {
+		rc = call_fail(&ctx, EXIT_USAGE, "usage", "%s", err);
+		goto out;
 	}
-	verb = find_verb(argc - optind, argv + optind, &used);
+	if (nwords == 0) {
+		if (!ctx.json)
+			usage(stderr);
+		rc = ctx.json ? call_fail(&ctx, EXIT_USAGE, "usage",
+					  "no command; rftctl --help lists "
+					  "them")
+			      : EXIT_USAGE;
+		goto out;
+	}
+	verb = find_verb(nwords, words, &used);
 	if (verb == NULL) {
-		fprintf(stderr, "rftctl: unknown or ambiguous command '%s'\n",
-			argv[optind]);
-		usage(stderr);
-		return EXIT_USAGE;
+		rc = usage_error(&ctx,
+				 "unknown or ambiguous command '%s'; rftctl "
+				 "--help lists them",
+				 words[0]);
+		goto out;
 	}
-	nargs = argc - optind - used;
-	if (nargs < verb->min_args || nargs > verb->max_args) {
-		if (nargs > verb->max_args)
-			fprintf(
-			    stderr, "rftctl: %s: unexpected argument '%s'\n",
-			    verb->name, argv[optind + used + verb->max_args]);
-		else
-			fprintf(stderr, "rftctl: usage: rftctl %s %s\n",
-				verb->name, verb->args);
-		return EXIT_USAGE;
+	nargs = nwords - used;
+	if (nargs > verb->max_args) {
+		rc = usage_error(&ctx, "%s: unexpected argument '%s'",
+				 verb->name, words[used + verb->max_args]);
+		goto out;
+	}
+	if (nargs < verb->min_args) {
+		rc = usage_error(&ctx, "usage: rftctl %s %s", verb->name,
+				 verb->args);
+		goto out;
 	}
 	if (o.given & ~verb->opts) {
 		unsigned int bad = o.given & ~verb->opts;
 
-		fprintf(stderr, "rftctl: %s does not take %s\n", verb->name,
-			flag_name(bad & -bad));
-		return EXIT_USAGE;
+		rc = usage_error(&ctx, "%s does not take %s", verb->name,
+				 flag_name(bad & -bad));
+		goto out;
 	}
 	for (int i = 0; i < nargs; i++)
-		args[i] = argv[optind + used + i];
+		args[i] = words[used + i];
 	socket = pick_socket(socket_flag);
 	ctx.socket = socket;
 	rc = verb->run(&ctx, &o, args);
 	call_close(&ctx);
 	free(socket);
+out:
+	free(words);
 	return rc;
 }

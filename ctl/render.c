@@ -5,6 +5,7 @@
 #include "table.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -572,28 +573,66 @@ render_sweep(const struct render_opts *ro, const cJSON *r)
 	table_free(tab);
 }
 
+/* ", every state", ", states failed,cancelled": which trials a
+ * leaderboard ranks, unless the finished ones (rftctl's default), or
+ * unless the reply does not say (an rftd that ranks every state). */
+static void
+fmt_states(char *buf, size_t len, const char *state)
+{
+	if (state == NULL || strcmp(state, "finished") == 0)
+		buf[0] = '\0';
+	else if (strcmp(state, "all") == 0)
+		snprintf(buf, len, ", every state");
+	else
+		snprintf(buf, len, ", state%s %s",
+			 strchr(state, ',') ? "s" : "", state);
+}
+
 void
 render_leaderboard(const struct render_opts *ro, const cJSON *r)
 {
 	/* For a min objective the value is 1 / (objective x cost): not a
 	 * reward per dollar, but higher is better all the same. */
 	bool min = strcmp(str(r, "objective_mode", "max"), "min") == 0;
+	const char *metric = str(r, "metric", NULL);
+	char ranked[64] = "OBJECTIVE", states[96];
 	const char *const headers[] = {
 	    "RANK",  "TRIAL",	       "GRADER",
-	    "SEED",  "STATE",	       "OBJECTIVE",
+	    "SEED",  "STATE",	       ranked,
 	    "STEP",  "COST",	       min ? "VALUE/$" : "REWARD/$",
 	    "MODEL", "HYPERPARAMETERS"};
-	struct table *tab = table_new(11, headers);
+	struct table *tab;
 	bool sim = flag(r, "simulated");
+	const char *state = str(r, "state", NULL);
 	const cJSON *row;
 
-	fprintf(ro->out, "sweep %.0f \"%s\"%s: %s (%s)%s\n",
-		num(r, "sweep_id", 0), str(r, "name", "?"), sim_tag(r),
-		str(r, "objective_metric", "?"), str(r, "objective_mode", "?"),
-		strcmp(str(r, "by", "objective"), "value") == 0
-		    ? (min ? ", ranked by value per dollar"
-			   : ", ranked by reward per dollar")
-		    : "");
+	/* By another metric, its column is named after it. */
+	if (metric != NULL) {
+		size_t i = 0;
+
+		for (; metric[i] != '\0' && i + 1 < sizeof(ranked); i++)
+			ranked[i] = (char)toupper((unsigned char)metric[i]);
+		ranked[i] = '\0';
+	}
+	tab = table_new(11, headers);
+	fmt_states(states, sizeof(states), state);
+	if (metric != NULL)
+		fprintf(ro->out,
+			"sweep %.0f \"%s\"%s: %s (%s), each trial's best%s; "
+			"objective %s\n",
+			num(r, "sweep_id", 0), str(r, "name", "?"), sim_tag(r),
+			metric, str(r, "objective_mode", "?"), states,
+			str(r, "objective_metric", "?"));
+	else
+		fprintf(ro->out, "sweep %.0f \"%s\"%s: %s (%s)%s%s\n",
+			num(r, "sweep_id", 0), str(r, "name", "?"), sim_tag(r),
+			str(r, "objective_metric", "?"),
+			str(r, "objective_mode", "?"),
+			strcmp(str(r, "by", "objective"), "value") == 0
+			    ? (min ? ", ranked by value per dollar"
+				   : ", ranked by reward per dollar")
+			    : "",
+			states);
 	cJSON_ArrayForEach(row, get(r, "rows"))
 	{
 		char rank[16], id[16], seed[16], obj[32], step[16], cost[32],
@@ -613,8 +652,10 @@ render_leaderboard(const struct render_opts *ro, const cJSON *r)
 		fmt_num(rank, sizeof(rank), get(row, "rank"));
 		fmt_num(id, sizeof(id), get(row, "trial_id"));
 		fmt_num(seed, sizeof(seed), get(row, "seed"));
-		snprintf(obj, sizeof(obj), "%.4f", num(row, "objective", 0));
-		fmt_num(step, sizeof(step), get(row, "best_step"));
+		snprintf(obj, sizeof(obj), "%.4f",
+			 num(row, metric ? "metric_value" : "objective", 0));
+		fmt_num(step, sizeof(step),
+			get(row, metric ? "metric_step" : "best_step"));
 		fmt_money(cost, sizeof(cost), get(row, "cost_usd"), sim, "-");
 		/* Cheap runs return thousands per dollar: no exponent. */
 		if (num(row, "reward_per_usd", 0) >= 1e4)
@@ -628,6 +669,12 @@ render_leaderboard(const struct render_opts *ro, const cJSON *r)
 	}
 	table_print(tab, ro->out, ro->width);
 	table_free(tab);
+	if (cJSON_GetArraySize(get(r, "rows")) == 0 && state != NULL &&
+	    strcmp(state, "all") != 0)
+		fprintf(ro->out,
+			"(no %s trial has a value yet; --state all ranks the "
+			"others)\n",
+			strcmp(state, "finished") == 0 ? "finished" : "such");
 }
 
 void
@@ -834,43 +881,173 @@ render_watch_trial(const struct render_opts *ro, const char *clock,
 }
 
 void
-render_watch_progress(const cJSON *sweep, char *buf, size_t len)
+render_watch_counts(const cJSON *sweep, struct render_counts *c)
 {
-	int done = 0, running = 0, pending = 0, paused = 0, failed = 0;
-	double best = NAN;
 	bool maximize = strcmp(str(sweep, "objective_mode", "max"), "min") != 0;
 	const cJSON *t;
 
+	*c = (struct render_counts){0};
 	cJSON_ArrayForEach(t, get(sweep, "trials"))
 	{
 		const char *s = str(t, "state", "");
 		double o = num(t, "objective", NAN);
 
+		c->trials++;
 		if (strcmp(s, "succeeded") == 0 ||
 		    strcmp(s, "cancelled") == 0 || strcmp(s, "stopped") == 0)
-			done++;
+			c->done++;
 		else if (strcmp(s, "failed") == 0)
-			done++, failed++;
+			c->done++, c->failed++;
 		else if (strcmp(s, "running") == 0)
-			running++;
+			c->running++;
 		else if (strcmp(s, "paused") == 0)
-			paused++;
+			c->paused++;
 		else
-			pending++;
+			c->pending++;
 		if (!isnan(o) &&
-		    (isnan(best) || (maximize ? o > best : o < best)))
-			best = o;
+		    (!c->has_best || (maximize ? o > c->best : o < c->best))) {
+			c->best = o;
+			c->has_best = true;
+		}
 	}
+}
+
+void
+render_watch_progress(const cJSON *sweep, char *buf, size_t len)
+{
+	struct render_counts c;
+
+	render_watch_counts(sweep, &c);
 	snprintf(buf, len,
 		 "[%s] %d/%d done (%d failed), %d running, %d paused, %d "
 		 "waiting; best %s ",
-		 str(sweep, "state", "?"), done,
-		 cJSON_GetArraySize(get(sweep, "trials")), failed, running,
-		 paused, pending, str(sweep, "objective_metric", "?"));
-	if (isnan(best))
+		 str(sweep, "state", "?"), c.done, c.trials, c.failed,
+		 c.running, c.paused, c.pending,
+		 str(sweep, "objective_metric", "?"));
+	if (!c.has_best)
 		snprintf(buf + strlen(buf), len - strlen(buf), "-");
 	else
-		snprintf(buf + strlen(buf), len - strlen(buf), "%.4f", best);
+		snprintf(buf + strlen(buf), len - strlen(buf), "%.4f", c.best);
+}
+
+/* Jobs live on backend `name`: the running and paused trials of every
+ * sweep on it (a live job is its trial's). */
+static int
+backend_live(const cJSON *sweeps, const char *name)
+{
+	const cJSON *s;
+	int live = 0;
+
+	cJSON_ArrayForEach(s, get(sweeps, "sweeps"))
+	{
+		if (strcmp(str(s, "backend", ""), name) != 0)
+			continue;
+		live += (int)num(get(s, "counts"), "running", 0) +
+			(int)num(get(s, "counts"), "paused", 0);
+	}
+	return live;
+}
+
+int
+render_watch_waiting(const cJSON *sweep, const cJSON *sweeps,
+		     const cJSON *status, char *buf, size_t len)
+{
+	const char *backend = str(sweep, "backend", "?");
+	const cJSON *t, *b, *why = NULL;
+	struct render_counts c;
+
+	buf[0] = '\0';
+	render_watch_counts(sweep, &c);
+	if (c.pending == 0)
+		return 0;
+	cJSON_ArrayForEach(t, get(sweep, "trials"))
+	{
+		if (why == NULL &&
+		    strcmp(str(t, "state", ""), "pending") == 0 &&
+		    str(t, "pending_reason", "")[0] != '\0')
+			why = get(t, "pending_reason");
+	}
+	if (why != NULL) {
+		snprintf(buf, len, "%s", why->valuestring);
+		return c.pending;
+	}
+	if (strcmp(str(sweep, "state", ""), "paused") == 0) {
+		snprintf(buf, len,
+			 "waiting for rftctl resume %.0f: the sweep is paused",
+			 num(sweep, "id", 0));
+		return c.pending;
+	}
+	if (cJSON_IsNumber(get(sweep, "max_concurrent")) &&
+	    c.running + c.paused >= num(sweep, "max_concurrent", 0)) {
+		snprintf(buf, len,
+			 "waiting for a slot: the sweep has its "
+			 "max_concurrent of %.0f jobs live",
+			 num(sweep, "max_concurrent", 0));
+		return c.pending;
+	}
+	cJSON_ArrayForEach(b, get(status, "backends"))
+	{
+		int live;
+
+		if (strcmp(str(b, "name", ""), backend) != 0 || sweeps == NULL)
+			continue;
+		live = backend_live(sweeps, backend);
+		if (live < num(b, "max_concurrent", 0))
+			break;
+		snprintf(buf, len,
+			 "waiting for a slot: backend %s runs at most %.0f "
+			 "jobs at once, and %d are live (%d of this sweep)",
+			 backend, num(b, "max_concurrent", 0), live,
+			 c.running + c.paused);
+		return c.pending;
+	}
+	return 0;
+}
+
+void
+render_watch_wait(const struct render_opts *ro, const char *clock, int n,
+		  const char *why)
+{
+	fprintf(ro->out, "%s %d trial%s pending: %s\n", clock, n,
+		n == 1 ? "" : "s", why);
+}
+
+void
+render_watch_heartbeat(const struct render_opts *ro, const char *clock,
+		       int64_t id, const cJSON *sweep, int n, const char *why)
+{
+	char line[512];
+
+	render_watch_progress(sweep, line, sizeof(line));
+	fprintf(ro->out, "%s still following sweep %lld: %s", clock,
+		(long long)id, line);
+	if (n > 0)
+		fprintf(ro->out, "; %d trial%s pending: %s", n,
+			n == 1 ? "" : "s", why);
+	fputc('\n', ro->out);
+}
+
+void
+render_watch_lost(const struct render_opts *ro, const char *clock,
+		  const char *why)
+{
+	fprintf(ro->out, "%s lost rftd (%s); reconnecting\n", clock, why);
+}
+
+void
+render_watch_still_lost(const struct render_opts *ro, const char *clock,
+			double seconds, const char *why)
+{
+	fprintf(ro->out, "%s still reconnecting after %.0f s (%s)\n", clock,
+		seconds, why);
+}
+
+void
+render_watch_back(const struct render_opts *ro, const char *clock,
+		  double seconds)
+{
+	fprintf(ro->out, "%s reconnected to rftd after %.1f s\n", clock,
+		seconds);
 }
 
 void

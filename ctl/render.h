@@ -90,6 +90,13 @@ int render_curves(const struct render_opts *ro, const cJSON *result,
  * trials.  The caller keeps the trials' last states and decides when a
  * line is due; these only word them.
  */
+/* A sweep's trials counted by how far they got. */
+struct render_counts {
+	int trials, done, failed, running, paused, pending;
+	bool has_best;
+	double best; /* the best objective of any trial, in the sweep's mode */
+};
+void render_watch_counts(const cJSON *sweep, struct render_counts *c);
 /* "CLOCK watching sweep ID "NAME": N trials". */
 void render_watch_start(const struct render_opts *ro, const char *clock,
 			const cJSON *sweep);
@@ -98,6 +105,32 @@ void render_watch_trial(const struct render_opts *ro, const char *clock,
 			const cJSON *trial, const char *was);
 /* The one-line progress of a sweep (no newline) into buf, cut to len. */
 void render_watch_progress(const cJSON *sweep, char *buf, size_t len);
+/*
+ * Why the sweep's pending trials wait, into buf: the reason rftd gave
+ * the first of them (a budget, a provider's hold, a retry), else the
+ * sweep being paused, else a full slot count: the sweep's own
+ * max_concurrent, or its backend's, counted over `sweeps` (sweep.list's
+ * result) with the backend's limit from `status` (daemon.status's);
+ * either may be NULL.  Returns how many trials wait, 0 (buf empty) when
+ * none does or nothing says why (they start at the next tick).
+ */
+int render_watch_waiting(const cJSON *sweep, const cJSON *sweeps,
+			 const cJSON *status, char *buf, size_t len);
+/* "CLOCK N trials pending: WHY". */
+void render_watch_wait(const struct render_opts *ro, const char *clock, int n,
+		       const char *why);
+/* "CLOCK still following sweep ID: PROGRESS", and the wait of `n`
+ * trials when there is one (a sign of life). */
+void render_watch_heartbeat(const struct render_opts *ro, const char *clock,
+			    int64_t id, const cJSON *sweep, int n,
+			    const char *why);
+/* The connection to rftd was lost (why), is still lost, came back. */
+void render_watch_lost(const struct render_opts *ro, const char *clock,
+		       const char *why);
+void render_watch_still_lost(const struct render_opts *ro, const char *clock,
+			     double seconds, const char *why);
+void render_watch_back(const struct render_opts *ro, const char *clock,
+		       double seconds);
 /* The last line: sweep `id` (the one followed) ended, with its progress. */
 void render_watch_end(const struct render_opts *ro, const char *clock,
 		      int64_t id, const cJSON *sweep);

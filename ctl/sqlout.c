@@ -72,7 +72,7 @@ row_object(const cJSON *columns, const cJSON *row)
 	return o;
 }
 
-void
+bool
 sql_print(const cJSON *result, enum sql_format format, int width, FILE *out)
 {
 	const cJSON *columns = cJSON_GetObjectItem(result, "columns");
@@ -161,9 +161,11 @@ sql_print(const cJSON *result, enum sql_format format, int width, FILE *out)
 		break;
 	}
 	}
-	if (cJSON_IsString(truncated))
-		fprintf(stderr,
-			"rftctl: output cut at the %s; narrow the query or "
-			"raise --max-rows\n",
-			truncated->valuestring);
+	if (!cJSON_IsString(truncated))
+		return false;
+	fprintf(stderr,
+		"rftctl: output cut at the %s; narrow the query or raise "
+		"--max-rows\n",
+		truncated->valuestring);
+	return true;
 }

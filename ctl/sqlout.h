@@ -2,6 +2,7 @@
 #ifndef RFTCTL_SQLOUT_H
 #define RFTCTL_SQLOUT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
@@ -14,9 +15,10 @@ int sql_format_parse(const char *name, enum sql_format *out);
 /*
  * Prints a sql.query result ({columns, rows, truncated?}) to `out`; the
  * table fits `width` columns (0: no limit).  A truncation note goes to
- * stderr so that the data stays clean.
+ * stderr so that the data stays clean.  Returns true when rftd cut the
+ * rows short (a row or byte cap).
  */
-void sql_print(const cJSON *result, enum sql_format format, int width,
+bool sql_print(const cJSON *result, enum sql_format format, int width,
 	       FILE *out);
 
 #endif

@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,19 +27,21 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The options; exits with `status` (0 for -h, on stdout; else stderr). */
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
-		"usage: rftd [-fnvV] [-c file]\n"
+	fprintf(status == 0 ? stdout : stderr,
+		"usage: rftd [-fhnvV] [-c file]\n"
 		"  -c file  configuration file (default: %s)\n"
 		"  -f       stay in the foreground\n"
+		"  -h       print this help and exit (also --help)\n"
 		"  -n       check the configuration, print it "
 		"normalized, exit\n"
 		"  -v       log debug messages\n"
-		"  -V       print the version and exit\n",
+		"  -V       print the version and exit (also --version)\n",
 		"/etc/rftd/rftd.conf or ~/.config/rftd/rftd.conf");
-	exit(2);
+	exit(status);
 }
 
 static void
@@ -231,6 +234,12 @@ print_handle(uv_handle_t *h, void *arg)
 	log_err("handle still open at exit: %s", uv_handle_type_name(h->type));
 }
 
+static const struct option longopts[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
 int
 main(int argc, char **argv)
 {
@@ -241,7 +250,8 @@ main(int argc, char **argv)
 	int ready_fd = -1, lock_fd = -1, passed_fd, ch, rc, status = 1;
 	bool curl_up = false;
 
-	while ((ch = getopt(argc, argv, "c:fnvV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhnvV", longopts, NULL)) !=
+	       -1) {
 		switch (ch) {
 		case 'c':
 			d.config_path = optarg;
@@ -256,15 +266,21 @@ main(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
+		case 'h':
+			usage(0);
+			break;
 		case 'V':
 			printf("rftd %s\n", RFTD_VERSION);
 			return 0;
 		default:
-			usage();
+			usage(2);
 		}
 	}
-	if (optind != argc)
-		usage();
+	if (optind != argc) {
+		fprintf(stderr, "rftd: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(2);
+	}
 
 	log_init_env(verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if (d.config_path == NULL)

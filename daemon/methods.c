@@ -1085,32 +1085,209 @@ sweep_show(struct daemon *d, const cJSON *params, cJSON **result,
 	return rc == 0 ? 0 : not_found(rc, err, "sweep", id);
 }
 
-static int
-sweep_leaderboard(struct daemon *d, const cJSON *params, cJSON **result,
-		  struct proto_error *err)
-{
-	static const char *const allowed[] = {"id", "limit", "by", NULL};
-	const cJSON *by = cJSON_GetObjectItemCaseSensitive(params, "by");
-	enum store_rank rank = STORE_RANK_OBJECTIVE;
-	int64_t id, limit;
-	int rc;
+/* A leaderboard's request, its params checked. */
+struct leaderboard_ask {
+	int64_t id;
+	int limit;
+	enum store_rank rank;
+	char states[160];   /* SQL list of trial states: "'a','b'"; "": all */
+	const char *state;  /* the param as given, or "all" */
+	const char *metric; /* rank by this metric instead; NULL: objective */
+};
 
+/*
+ * `state`: "finished" (succeeded and stopped), "all", or trial states
+ * separated by commas, into an SQL list.
+ */
+static int
+leaderboard_states(const char *state, char *list, size_t len,
+		   struct proto_error *err)
+{
+	static const char *const known[] = {"pending",	 "running", "paused",
+					    "succeeded", "failed",  "cancelled",
+					    "stopped"};
+	char word[32];
+
+	list[0] = '\0';
+	if (strcmp(state, "all") == 0)
+		return 0;
+	if (strcmp(state, "finished") == 0)
+		state = "succeeded,stopped";
+	for (const char *p = state; *p != '\0';) {
+		size_t n = strcspn(p, ","), i = 0;
+
+		snprintf(word, sizeof(word), "%.*s", (int)n, p);
+		while (i < ARRAY_LEN(known) && strcmp(known[i], word) != 0)
+			i++;
+		if (i == ARRAY_LEN(known) || n >= sizeof(word))
+			return proto_error_set(
+			    err, PROTO_E_INVALID_PARAMS,
+			    "/params/state: '%.32s' is not a trial state "
+			    "(pending, running, paused, succeeded, failed, "
+			    "cancelled, stopped), finished or all",
+			    word);
+		snprintf(list + strlen(list), len - strlen(list), "%s'%s'",
+			 list[0] ? "," : "", known[i]);
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
+static int
+leaderboard_params(const cJSON *params, struct leaderboard_ask *a,
+		   struct proto_error *err)
+{
+	static const char *const allowed[] = {"id",    "limit",	 "by",
+					      "state", "metric", NULL};
+	const cJSON *by = cJSON_GetObjectItemCaseSensitive(params, "by");
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(params, "state");
+	const cJSON *metric =
+	    cJSON_GetObjectItemCaseSensitive(params, "metric");
+	int64_t limit;
+
+	*a = (struct leaderboard_ask){.rank = STORE_RANK_OBJECTIVE,
+				      .state = "all"};
 	if (check_params(params, allowed, err) != 0 ||
-	    param_id(params, "id", true, &id, err) != 0 ||
+	    param_id(params, "id", true, &a->id, err) != 0 ||
 	    param_id(params, "limit", false, &limit, err) != 0)
 		return err->code;
+	a->limit = limit ? (int)fmin((double)limit, LIST_LIMIT_MAX) : 20;
 	if (by != NULL && cJSON_IsString(by) &&
 	    strcmp(by->valuestring, "value") == 0)
-		rank = STORE_RANK_VALUE;
+		a->rank = STORE_RANK_VALUE;
 	else if (by != NULL && (!cJSON_IsString(by) ||
 				strcmp(by->valuestring, "objective") != 0))
 		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
 				       "/params/by: must be objective or "
 				       "value");
-	*result = store_leaderboard_json(
-	    d->store, id, limit ? (int)fmin((double)limit, LIST_LIMIT_MAX) : 20,
-	    rank, &rc);
-	return rc == 0 ? 0 : not_found(rc, err, "sweep", id);
+	if (state != NULL && !cJSON_IsString(state))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/state: must be a string");
+	if (state != NULL)
+		a->state = state->valuestring;
+	if (leaderboard_states(a->state, a->states, sizeof(a->states), err) !=
+	    0)
+		return err->code;
+	if (metric != NULL &&
+	    (!cJSON_IsString(metric) || metric->valuestring[0] == '\0' ||
+	     strlen(metric->valuestring) > 200))
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/metric: must be a metric name "
+				       "of 1..200 bytes");
+	if (metric != NULL && a->rank == STORE_RANK_VALUE)
+		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
+				       "/params/by: value ranks by the "
+				       "objective per dollar; it does not go "
+				       "with metric");
+	a->metric = metric != NULL ? metric->valuestring : NULL;
+	return 0;
+}
+
+/* Every state and the objective: the store's own ranked query. */
+static int
+sweep_leaderboard(struct daemon *d, const cJSON *params, cJSON **result,
+		  struct proto_error *err)
+{
+	struct leaderboard_ask a;
+	int rc;
+
+	if (leaderboard_params(params, &a, err) != 0)
+		return err->code;
+	*result = store_leaderboard_json(d->store, a.id, a.limit, a.rank, &rc);
+	if (rc != 0)
+		return not_found(rc, err, "sweep", a.id);
+	cJSON_AddStringToObject(*result, "state", "all");
+	return 0;
+}
+
+/* Whether the leaderboard asked for is not the store's own (below). */
+static bool
+leaderboard_deferred(const cJSON *params)
+{
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(params, "state");
+
+	return cJSON_GetObjectItemCaseSensitive(params, "metric") != NULL ||
+	       (state != NULL && (!cJSON_IsString(state) ||
+				  strcmp(state->valuestring, "all") != 0));
+}
+
+/*
+ * The query of leaderboard_start(): the view's rows of the sweep in the
+ * states asked for, ranked by `key` (ties share a rank), each trial's
+ * best value of the metric (its `min` or max, and its step) when one is
+ * asked for.  Returns a new string.
+ */
+static char *
+leaderboard_sql(const struct leaderboard_ask *a, const char *key, bool min)
+{
+	char *metric = NULL, *best = NULL, *sql;
+
+	if (a->metric != NULL) {
+		/* The name goes in as an SQL literal: its quotes doubled. */
+		metric = xcalloc(2 * strlen(a->metric) + 1, 1);
+		for (size_t i = 0, k = 0; a->metric[i] != '\0'; i++) {
+			if (a->metric[i] == '\'')
+				metric[k++] = '\'';
+			metric[k++] = a->metric[i];
+		}
+		best = xasprintf(
+		    " JOIN (SELECT j.trial_id, %s(m.value) AS value,"
+		    " m.step AS step FROM jobs j JOIN metrics m"
+		    " ON m.job_id = j.id WHERE m.name = '%s'"
+		    " AND m.value IS NOT NULL AND j.trial_id IN (SELECT"
+		    " trial_id FROM sweep_trials WHERE sweep_id = %lld)"
+		    " GROUP BY j.trial_id) b ON b.trial_id = v.trial_id",
+		    min ? "min" : "max", metric, (long long)a->id);
+	}
+	sql = xasprintf(
+	    "SELECT rank() OVER (ORDER BY %s) AS rank, v.trial_id, v.grader,"
+	    " t.hyperparameters, v.seed, v.state, v.objective, v.best_step,"
+	    " v.cost_usd, v.reward_per_usd, v.model, v.model_source%s"
+	    " FROM leaderboard v JOIN trials t ON t.id = v.trial_id%s"
+	    " WHERE v.sweep_id = %lld%s%s%s%s ORDER BY rank, v.trial_id"
+	    " LIMIT %d",
+	    key,
+	    best != NULL ? ", b.value AS metric_value, b.step AS metric_step"
+			 : "",
+	    best != NULL ? best : "", (long long)a->id,
+	    a->states[0] ? " AND v.state IN (" : "", a->states,
+	    a->states[0] ? ")" : "",
+	    best != NULL ? "" : " AND v.objective IS NOT NULL", a->limit);
+	free(metric);
+	free(best);
+	return sql;
+}
+
+/* The rows of leaderboard_sql()'s result (freed) into `board`, which is
+ * returned: each an object, its hyperparameters parsed. */
+static cJSON *
+leaderboard_rows(cJSON *board, cJSON *result)
+{
+	const cJSON *cols = cJSON_GetObjectItemCaseSensitive(result, "columns");
+	const cJSON *row;
+	cJSON *rows = cJSON_AddArrayToObject(board, "rows");
+
+	cJSON_ArrayForEach(row,
+			   cJSON_GetObjectItemCaseSensitive(result, "rows"))
+	{
+		cJSON *o = cJSON_CreateObject();
+		const cJSON *c = cols != NULL ? cols->child : NULL;
+
+		for (const cJSON *v = row->child; c != NULL && v != NULL;
+		     c = c->next, v = v->next) {
+			cJSON *item =
+			    strcmp(c->valuestring, "hyperparameters") == 0 &&
+				    cJSON_IsString(v)
+				? cJSON_Parse(v->valuestring)
+				: cJSON_Duplicate(v, 1);
+
+			cJSON_AddItemToObject(o, c->valuestring,
+					      item ? item : cJSON_CreateNull());
+		}
+		cJSON_AddItemToArray(rows, o);
+	}
+	cJSON_Delete(result);
+	return board;
 }
 
 static int
@@ -1378,6 +1555,7 @@ struct sql_work {
 	char *path;
 	char *sql;
 	struct store_sql_limits lim;
+	cJSON *board; /* a leaderboard to answer with the rows; NULL: them */
 	cJSON *result;
 	int code;
 	char err[512];
@@ -1413,8 +1591,11 @@ sql_work_done(uv_work_t *req, int status)
 		code = PROTO_E_INVALID_PARAMS;
 	if (code != 0) {
 		cJSON_Delete(w->result);
+		cJSON_Delete(w->board);
 		w->result = NULL;
 		log_debug("sql: %s", w->err);
+	} else if (w->board != NULL) {
+		w->result = leaderboard_rows(w->board, w->result);
 	}
 	control_answer(w->to, code,
 		       status == UV_ECANCELED ? "rftd is shutting down"
@@ -1425,6 +1606,54 @@ sql_work_done(uv_work_t *req, int status)
 	free(w);
 }
 
+/*
+ * Runs `sql` (taken over) on the thread pool, and answers `req` with
+ * its rows, or with `board` (taken over) filled with them.
+ */
+static int
+sql_start(struct daemon *d, const struct peer *peer,
+	  const struct proto_request *req, char *sql, int max_rows,
+	  int timeout_ms, cJSON *board, struct proto_error *err)
+{
+	struct sql_work *w;
+
+	if (d->control == NULL || d->stopping) {
+		free(sql);
+		cJSON_Delete(board);
+		return proto_error_set(err, PROTO_E_SHUTTING_DOWN,
+				       "rftd is shutting down");
+	}
+	if (sql_inflight >= SQL_MAX_INFLIGHT) {
+		free(sql);
+		cJSON_Delete(board);
+		return proto_error_set(err, PROTO_E_BUSY,
+				       "%d queries are running; try again",
+				       SQL_MAX_INFLIGHT);
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->req.data = w;
+	w->d = d;
+	w->path = xstrdup(store_path(d->store));
+	w->sql = sql;
+	w->board = board;
+	w->lim.max_rows = max_rows;
+	w->lim.max_bytes = 32u << 20;
+	w->lim.timeout_ms = timeout_ms;
+	if (uv_queue_work(&d->loop, &w->req, sql_work_run, sql_work_done) !=
+	    0) {
+		free(w->path);
+		free(w->sql);
+		cJSON_Delete(w->board);
+		free(w);
+		return proto_error_set(err, PROTO_E_INTERNAL,
+				       "cannot queue the query");
+	}
+	w->to = control_defer(d->control, peer->client_id, req->id);
+	sql_inflight++;
+	log_debug("sql: query by uid %u: %.200s", peer->uid, w->sql);
+	return METHODS_DEFERRED;
+}
+
 static int
 sql_query(struct daemon *d, const struct peer *peer,
 	  const struct proto_request *req, struct proto_error *err)
@@ -1432,7 +1661,6 @@ sql_query(struct daemon *d, const struct peer *peer,
 	static const char *const allowed[] = {"query", "max_rows", "timeout_ms",
 					      NULL};
 	const cJSON *params = req->params, *q;
-	struct sql_work *w;
 	int64_t max_rows, timeout;
 
 	if (params == NULL)
@@ -1455,33 +1683,55 @@ sql_query(struct daemon *d, const struct peer *peer,
 		return proto_error_set(err, PROTO_E_INVALID_PARAMS,
 				       "/params: max_rows is at most 100000 "
 				       "and timeout_ms at most 10000");
-	if (d->control == NULL || d->stopping)
-		return proto_error_set(err, PROTO_E_SHUTTING_DOWN,
-				       "rftd is shutting down");
-	if (sql_inflight >= SQL_MAX_INFLIGHT)
-		return proto_error_set(err, PROTO_E_BUSY,
-				       "%d queries are running; try again",
-				       SQL_MAX_INFLIGHT);
-	w = xcalloc(1, sizeof(*w));
-	w->req.data = w;
-	w->d = d;
-	w->path = xstrdup(store_path(d->store));
-	w->sql = xstrdup(q->valuestring);
-	w->lim.max_rows = max_rows ? (int)max_rows : 1000;
-	w->lim.max_bytes = 32u << 20;
-	w->lim.timeout_ms = timeout ? (int)timeout : 2000;
-	if (uv_queue_work(&d->loop, &w->req, sql_work_run, sql_work_done) !=
-	    0) {
-		free(w->path);
-		free(w->sql);
-		free(w);
-		return proto_error_set(err, PROTO_E_INTERNAL,
-				       "cannot queue the query");
-	}
-	w->to = control_defer(d->control, peer->client_id, req->id);
-	sql_inflight++;
-	log_debug("sql: query by uid %u: %.200s", peer->uid, w->sql);
-	return METHODS_DEFERRED;
+	return sql_start(d, peer, req, xstrdup(q->valuestring),
+			 max_rows ? (int)max_rows : 1000,
+			 timeout ? (int)timeout : 2000, NULL, err);
+}
+
+/*
+ * A leaderboard of some states, or by another metric: the `leaderboard`
+ * view (where cost, reward per dollar and model are defined) read off
+ * the loop, as sql.query reads, since every trial of the sweep is read.
+ * The sweep's header, and whether it exists, come from the store's
+ * top-1 leaderboard first.
+ */
+static int
+leaderboard_start(struct daemon *d, const struct peer *peer,
+		  const struct proto_request *req, struct proto_error *err)
+{
+	struct leaderboard_ask a;
+	cJSON *board;
+	char *sql, key[96];
+	bool min;
+	int rc;
+
+	if (leaderboard_params(req->params, &a, err) != 0)
+		return err->code;
+	board = store_leaderboard_json(d->store, a.id, 1, STORE_RANK_OBJECTIVE,
+				       &rc);
+	if (rc != 0)
+		return not_found(rc, err, "sweep", a.id);
+	cJSON_ReplaceItemInObjectCaseSensitive(
+	    board, "by",
+	    cJSON_CreateString(a.rank == STORE_RANK_VALUE ? "value"
+							  : "objective"));
+	min = strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			 board, "objective_mode")),
+		     "min") == 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(board, "rows");
+	cJSON_AddStringToObject(board, "state", a.state);
+	if (a.metric != NULL)
+		cJSON_AddStringToObject(board, "metric", a.metric);
+	if (a.metric != NULL)
+		snprintf(key, sizeof(key), "b.value %s", min ? "ASC" : "DESC");
+	else if (a.rank == STORE_RANK_VALUE)
+		snprintf(key, sizeof(key),
+			 "v.reward_per_usd IS NULL, "
+			 "v.reward_per_usd DESC, v.score DESC");
+	else
+		snprintf(key, sizeof(key), "v.score DESC");
+	sql = leaderboard_sql(&a, key, min);
+	return sql_start(d, peer, req, sql, a.limit, 10000, board, err);
 }
 
 static const method_fn handlers[PROTO_M__COUNT] = {
@@ -1636,6 +1886,9 @@ dispatch(struct daemon *d, const struct peer *peer,
 		return sql_query(d, peer, req, err);
 	if (req->method == PROTO_M_DAEMON_STATUS)
 		return status_start(d, peer, req, err);
+	if (req->method == PROTO_M_SWEEP_LEADERBOARD &&
+	    leaderboard_deferred(req->params))
+		return leaderboard_start(d, peer, req, err);
 	if (req->method == PROTO_M_SWEEP_SUBMIT && !d->stopping) {
 		log_info("control: %s by uid %u pid %d", info->name, peer->uid,
 			 peer->pid);

@@ -8,8 +8,8 @@ packages=(
 	libuv1-dev libcurl4-openssl-dev libsqlite3-dev libcjson-dev
 	libinih-dev libssl-dev libcmocka-dev clang libclang-rt-dev
 	python3 python3-numpy sqlite3 openssl
-	# tests of the manual pages, systemd units and bash completion
-	mandoc man-db systemd bash-completion
+	# tests of the manual pages, systemd units and shell completions
+	mandoc man-db systemd bash-completion zsh fish
 	# a private single-node Slurm for the process backend's slurm launcher
 	# (tests/slurm/)
 	slurmctld slurmd slurm-client munge

@@ -28,6 +28,8 @@ EXPECTED = {
     "lib/sysusers.d/rftd.conf",
     "lib/tmpfiles.d/rftd.conf",
     "share/bash-completion/completions/rftctl",
+    "share/zsh/site-functions/_rftctl",
+    "share/fish/vendor_completions.d/rftctl.fish",
     "share/doc/rftd/examples/rftd.conf",
     "share/doc/rftd/examples/sweep-demo.json",
     "share/doc/rftd/examples/sweep-multi-grader.json",
@@ -182,9 +184,9 @@ class StagedInstall(InstallTest):
 # --- bash completion -----------------------------------------------------
 
 COMPLETION = os.path.join(SOURCE_DIR, "completion", "rftctl")
-VERBS = ["status", "ping", "budget", "reload", "plan", "submit", "sweeps",
-         "sweep", "leaderboard", "jobs", "job", "cancel", "pause", "resume",
-         "watch", "sql", "export", "curves"]
+VERBS = ["status", "ping", "stop", "budget", "reload", "plan", "submit",
+         "sweeps", "sweep", "leaderboard", "jobs", "job", "cancel", "pause",
+         "resume", "watch", "sql", "export", "curves"]
 
 
 def complete(words, with_package=False, cwd=None):
@@ -239,15 +241,19 @@ class Completion(DaemonTest):
         self.check(["jobs", "--"], common + ["--sweep", "--state", "--limit"])
         self.check(["sql", "x", "--"], common + ["--format", "--max-rows"])
         self.check(["submit", "--r"], ["--reuse"])
+        self.check(["watch", "1", "--"],
+                   common + ["--interval", "--heartbeat", "--reconnect"])
         self.check(["budget", "set", "day", "5", "--a"], ["--action"])
         self.check(["leaderboard", "1", "--"],
-                   common + ["--limit", "--by"])
+                   common + ["--limit", "--by", "--state", "--metric"])
 
     def test_option_values(self):
         self.check(["jobs", "--state", "c"], ["cancelling", "cancelled"])
         self.check(["sql", "q", "--format", ""],
                    ["table", "csv", "json", "ndjson", "jsonl"])
-        self.check(["export", "1", "--format", ""], ["csv", "jsonl"])
+        self.check(["export", "1", "--format", ""], ["csv", "json", "jsonl"])
+        self.check(["leaderboard", "1", "--state", "f"],
+                   ["finished", "failed"])
         self.check(["leaderboard", "1", "--by", ""], ["objective", "value"])
         self.check(["jobs", "--format=c"], ["csv"])
         self.check(["budget", "set", "day", "5", "--action", ""],

@@ -438,8 +438,8 @@ class ManualPages(unittest.TestCase):
 
     def test_rftd_page_names_every_flag(self):
         r = run([RFTD, "-h"])
-        flags = re.findall(r"^\s+-(\w)", r.stderr, re.M)
-        self.assertGreaterEqual(len(flags), 5, r.stderr)
+        flags = re.findall(r"^\s+-(\w)", r.stdout, re.M)
+        self.assertGreaterEqual(len(flags), 5, r.stdout)
         text = read_page("rftd.8")
         missing = [f for f in flags
                    if not re.search(r"(?m)^\.It Fl %s\b" % f, text)]

@@ -280,6 +280,32 @@ leaderboard_of_a_min_objective_names_its_value_column(void **state)
 		  "leaderboard-min-value", 0);
 }
 
+/* --metric: the column is named after the metric, its best and step. */
+static void
+leaderboard_by_a_metric_names_its_column_after_it(void **state)
+{
+	(void)state;
+	golden_of(render_leaderboard, "leaderboard-metric",
+		  "leaderboard-metric", 0);
+}
+
+/* The finished trials (the default) and none has a value yet: a hint. */
+static void
+leaderboard_of_no_finished_trial_says_how_to_see_the_others(void **state)
+{
+	(void)state;
+	golden_of(render_leaderboard, "leaderboard-finished-empty",
+		  "leaderboard-finished-empty", 0);
+}
+
+static void
+leaderboard_of_other_states_names_them(void **state)
+{
+	(void)state;
+	golden_of(render_leaderboard, "leaderboard-states",
+		  "leaderboard-states", 0);
+}
+
 static void
 budget_show_prints_none_where_no_limit_applies(void **state)
 {
@@ -634,6 +660,101 @@ watch_progress_is_cut_to_its_buffer(void **state)
 	cJSON_Delete(r);
 }
 
+/* Why trials wait, each case a line: rftd's reason for the first
+ * pending trial, a paused sweep, the sweep's own max_concurrent, a full
+ * backend (counted over every sweep), and none to tell. */
+static void
+watch_says_why_trials_wait(void **state)
+{
+	static const char *const sweeps[] = {
+	    /* sweep-show's trial 4 waits, with rftd's reason */
+	    NULL,
+	    "{\"id\": 2, \"state\": \"paused\", \"trials\": "
+	    "[{\"state\": \"pending\"}, {\"state\": \"pending\"}]}",
+	    "{\"id\": 2, \"state\": \"running\", \"max_concurrent\": 1, "
+	    "\"backend\": \"sim\", \"trials\": [{\"state\": \"running\"}, "
+	    "{\"state\": \"pending\"}]}",
+	    "{\"id\": 2, \"state\": \"running\", \"backend\": \"sim\", "
+	    "\"trials\": [{\"state\": \"running\"}, {\"state\": "
+	    "\"pending\"}, {\"state\": \"pending\"}]}",
+	    "{\"id\": 2, \"state\": \"running\", \"backend\": \"gpu\", "
+	    "\"trials\": [{\"state\": \"running\"}, {\"state\": "
+	    "\"pending\"}]}",
+	};
+	cJSON *list = cJSON_Parse(
+	    "{\"sweeps\": [{\"backend\": \"sim\", \"counts\": {\"running\": "
+	    "1}}, {\"backend\": \"sim\", \"counts\": {\"running\": 2, "
+	    "\"paused\": 1, \"succeeded\": 9}}, {\"backend\": \"gpu\", "
+	    "\"counts\": {\"running\": 1}}]}");
+	cJSON *status = cJSON_Parse(
+	    "{\"backends\": [{\"name\": \"sim\", \"max_concurrent\": 4}, "
+	    "{\"name\": \"gpu\", \"max_concurrent\": 2}]}");
+	struct capture c;
+	char why[512];
+
+	(void)state;
+	assert_non_null(list);
+	assert_non_null(status);
+	capture_open(&c, 0, false);
+	for (size_t i = 0; i < sizeof(sweeps) / sizeof(sweeps[0]); i++) {
+		cJSON *r =
+		    sweeps[i] ? cJSON_Parse(sweeps[i]) : load("sweep-show");
+		int n;
+
+		assert_non_null(r);
+		n = render_watch_waiting(r, list, status, why, sizeof(why));
+		if (n > 0)
+			render_watch_wait(&c.ro, "12:00:00", n, why);
+		else
+			fprintf(c.ro.out, "(none: %s)\n", why);
+		cJSON_Delete(r);
+	}
+	capture_close(&c);
+	check_golden("watch-waiting", c.out, c.outlen);
+	capture_free(&c);
+	cJSON_Delete(list);
+	cJSON_Delete(status);
+}
+
+/* Without the other sweeps and the backends, a full backend cannot be
+ * told: nothing is said rather than a guess. */
+static void
+watch_says_nothing_of_a_backend_it_was_not_told_of(void **state)
+{
+	cJSON *r = cJSON_Parse(
+	    "{\"state\": \"running\", \"backend\": \"sim\", \"trials\": "
+	    "[{\"state\": \"pending\"}]}");
+	char why[64];
+
+	(void)state;
+	assert_int_equal(render_watch_waiting(r, NULL, NULL, why, sizeof(why)),
+			 0);
+	assert_string_equal(why, "");
+	cJSON_Delete(r);
+}
+
+/* The heartbeat and the connection's news. */
+static void
+watch_tells_it_is_alive_and_of_rftd_leaving_and_coming_back(void **state)
+{
+	struct capture c;
+	cJSON *r = load("sweep-show");
+
+	(void)state;
+	capture_open(&c, 0, false);
+	render_watch_heartbeat(&c.ro, "12:00:00", 3, r, 0, "");
+	render_watch_heartbeat(&c.ro, "12:01:00", 3, r, 2,
+			       "waiting for budget day: $190.00 spent");
+	render_watch_lost(&c.ro, "12:01:30", "rftd closed the connection");
+	render_watch_still_lost(&c.ro, "12:02:30", 60.2,
+				"rftd is not running at /run/x.sock");
+	render_watch_back(&c.ro, "12:02:41", 71.04);
+	capture_close(&c);
+	check_golden("watch-heartbeat", c.out, c.outlen);
+	capture_free(&c);
+	cJSON_Delete(r);
+}
+
 static void
 watch_end_sums_up_the_sweep_followed(void **state)
 {
@@ -665,6 +786,10 @@ main(void)
 	    cmocka_unit_test(leaderboard_by_value_shows_cost_value_and_model),
 	    cmocka_unit_test(
 		leaderboard_of_a_min_objective_names_its_value_column),
+	    cmocka_unit_test(leaderboard_by_a_metric_names_its_column_after_it),
+	    cmocka_unit_test(
+		leaderboard_of_no_finished_trial_says_how_to_see_the_others),
+	    cmocka_unit_test(leaderboard_of_other_states_names_them),
 	    cmocka_unit_test(budget_show_prints_none_where_no_limit_applies),
 	    cmocka_unit_test(
 		budget_show_names_sweeps_and_marks_simulated_dollars),
@@ -707,6 +832,11 @@ main(void)
 		watch_progress_of_a_min_objective_takes_the_lowest),
 	    cmocka_unit_test(watch_progress_counts_a_stopped_trial_as_done),
 	    cmocka_unit_test(watch_progress_is_cut_to_its_buffer),
+	    cmocka_unit_test(watch_says_why_trials_wait),
+	    cmocka_unit_test(
+		watch_says_nothing_of_a_backend_it_was_not_told_of),
+	    cmocka_unit_test(
+		watch_tells_it_is_alive_and_of_rftd_leaving_and_coming_back),
 	    cmocka_unit_test(watch_end_sums_up_the_sweep_followed),
 	};
 
