@@ -6,8 +6,8 @@
 #ifndef RFTD_UTIL_H
 #define RFTD_UTIL_H
 
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -261,9 +261,8 @@ status_start(struct daemon *d, const struct peer *peer,
 	w->req.data = w;
 	w->path = xstrdup(store_path(d->store));
 	w->result = r;
-	if (d->control == NULL ||
-	    uv_queue_work(&d->loop, &w->req, status_count, status_counted) !=
-		0) {
+	if (d->control == NULL || uv_queue_work(&d->loop, &w->req, status_count,
+						status_counted) != 0) {
 		cJSON_Delete(r);
 		free(w->path);
 		free(w);

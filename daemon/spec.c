@@ -2367,8 +2367,8 @@ spec_parse(const cJSON *json, const struct spec_env *env, struct spec **out,
 		if (strategy_item != NULL &&
 		    (!cJSON_IsString(strategy_item) ||
 		     !str_in(strategy_item->valuestring,
-			      (const char *const[]){"grid", "random", "trials",
-						    NULL})))
+			     (const char *const[]){"grid", "random", "trials",
+						   NULL})))
 			verr(&v, "/search/strategy",
 			     "must be \"grid\", \"random\" or \"trials\"");
 		else if (strategy_item != NULL)

@@ -14,13 +14,13 @@
 #define STMT_CACHE_SIZE 64
 
 struct store {
-	sqlite3 *db;		  /* the daemon's one writer connection */
-	char *path;		  /* as given to store_open() */
-	int version;		  /* user_version after migrations */
-	char last_error[256];	  /* SQLite's word on the last failure */
-	int last_code;		  /* and its extended result code */
-	bool light;		  /* the open transaction's commit does not
-				     wait for the disk */
+	sqlite3 *db;	      /* the daemon's one writer connection */
+	char *path;	      /* as given to store_open() */
+	int version;	      /* user_version after migrations */
+	char last_error[256]; /* SQLite's word on the last failure */
+	int last_code;	      /* and its extended result code */
+	bool light;	      /* the open transaction's commit does not
+				 wait for the disk */
 	struct {
 		const char *sql; /* a string literal: its address is the key */
 		sqlite3_stmt *stmt;
