@@ -13,26 +13,12 @@ import threading
 import time
 import unittest
 
+import test_budget
 from harness import (CALL_TIMEOUT, LONG_WAIT, RFTCTL, RFTD, SOURCE_DIR, WAIT,
                      DaemonTest, wait_until)
 
-EXACT = {"type": "string_check", "name": "exact",
-         "input": "{{sample.output_text}}",
-         "reference": "{{item.answer}}", "operation": "eq"}
-
 # One grader x 2 learning rates x 2 seeds, one epoch: four trials.
-BASE_SPEC = {
-    "name": "ctl-sweep",
-    "backend": "sim",
-    "model": "o4-mini-2025-04-16",
-    "training_file": "train.jsonl",
-    "validation_file": "valid.jsonl",
-    "seeds": [1, 2],
-    "hyperparameters": {"n_epochs": [1],
-                        "learning_rate_multiplier": [0.5, 1.0]},
-    "graders": {"exact": EXACT},
-    "objective": {"metric": "valid_reward_mean", "mode": "max"},
-}
+BASE_SPEC = dict(test_budget.BASE_SPEC, name="ctl-sweep")
 
 EXAMPLE = {"messages": [{"role": "user", "content": "What is 2+2?"}],
            "answer": "4"}
