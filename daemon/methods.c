@@ -255,14 +255,17 @@ status_start(struct daemon *d, const struct peer *peer,
 	struct status_work *w;
 	cJSON *r;
 
+	if (d->control == NULL || d->stopping)
+		return proto_error_set(err, PROTO_E_SHUTTING_DOWN,
+				       "rftd is shutting down");
 	if (daemon_status(d, req->params, &r, err) != 0)
 		return err->code;
 	w = xcalloc(1, sizeof(*w));
 	w->req.data = w;
 	w->path = xstrdup(store_path(d->store));
 	w->result = r;
-	if (d->control == NULL || uv_queue_work(&d->loop, &w->req, status_count,
-						status_counted) != 0) {
+	if (uv_queue_work(&d->loop, &w->req, status_count, status_counted) !=
+	    0) {
 		cJSON_Delete(r);
 		free(w->path);
 		free(w);

@@ -107,7 +107,8 @@ struct scheduler {
 		uv_work_t work;
 		struct store_checkpointer *c;
 		bool running;
-		int left; /* frames the last one could not copy, or -EIO */
+		int left;     /* frames the last one could not copy, or -EIO */
+		bool failing; /* the last one failed (said once) */
 	} ckpt;
 	struct pass pass;
 	int64_t resume_after; /* where the next pass begins (a job id) */
@@ -1828,9 +1829,12 @@ checkpoint_done(uv_work_t *w, int status)
 
 	(void)status;
 	s->ckpt.running = false;
-	if (s->ckpt.left < 0)
+	if (s->ckpt.left < 0 && !s->ckpt.failing)
 		log_warnx("store: a checkpoint failed; the log grows until one "
 			  "succeeds");
+	else if (s->ckpt.left >= 0 && s->ckpt.failing)
+		log_info("store: checkpoints succeed again");
+	s->ckpt.failing = s->ckpt.left < 0;
 	if (s->closing)
 		on_closed((uv_handle_t *)&s->ckpt.timer); /* its share */
 }
