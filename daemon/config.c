@@ -597,7 +597,17 @@ on_key(void *user, const char *section, const char *key, const char *value)
 		/*
 		 * The section just added (check_section vetted it), not one
 		 * found by the name inih passes: inih cuts long section names.
+		 * A line that inih splits where the check did not (longer than
+		 * its buffer) can name a section the check never saw.
 		 */
+		if (strncmp(section, "backend \"", 9) != 0 ||
+		    p->backend >= p->cfg->nbackends) {
+			parse_error(p, p->line,
+				    "'%s' is in a section that cannot be read "
+				    "(a line too long before it?)",
+				    key);
+			return 1;
+		}
 		backend_key(p, key, value);
 		return 1;
 	}

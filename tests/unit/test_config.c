@@ -626,6 +626,33 @@ line_longer_than_the_limit_is_reported_with_its_line(void **state)
 	free(value);
 }
 
+/*
+ * A section line too long for the parser's buffer, after a refused
+ * section: the keys below it are in no section rftd took, and are
+ * refused as such (they once reached a backend that did not exist).
+ */
+static void
+keys_after_an_unreadable_section_are_refused(void **state)
+{
+	const struct fixture *f = *state;
+	char pad[251], *text, *errors = NULL, *path;
+	struct config cfg;
+	int rc;
+
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	text = xasprintf("[nope]\n[daemon] ; %s\nmax_clients = 64\n", pad);
+	rc = load_text(f, text, &cfg, &errors, &path);
+	assert_int_equal(rc, -EINVAL);
+	assert_non_null(errors);
+	assert_non_null(strstr(errors, ":3: 'max_clients' is in a section "
+				       "that cannot be read"));
+	free(text);
+	free(errors);
+	free(path);
+	config_free(&cfg);
+}
+
 /* A trainer's command line is long: a value may be, too. */
 static void
 a_long_value_is_read_whole(void **state)
@@ -1331,6 +1358,7 @@ main(void)
 	    TEST(every_bad_line_is_reported),
 	    TEST(every_syntax_error_is_reported),
 	    TEST(line_longer_than_the_limit_is_reported_with_its_line),
+	    TEST(keys_after_an_unreadable_section_are_refused),
 	    TEST(a_long_value_is_read_whole),
 	    TEST(a_65th_backend_is_reported_with_its_line),
 	    TEST(sixty_four_backends_are_accepted),
