@@ -145,6 +145,7 @@ struct parse {
 	FILE *fp;
 	int line;	      /* line the reader returned last */
 	bool section_bad;     /* keys of this section are not checked */
+	char *section;	      /* the section the check took last, or NULL */
 	bool after_key;	      /* the previous non-blank line was a key */
 	uint64_t daemon_seen; /* bit per option: set in [daemon] */
 	size_t backend;	      /* the [backend] section being read */
@@ -585,6 +586,16 @@ on_key(void *user, const char *section, const char *key, const char *value)
 		parse_error(p, p->line, "'%s' is outside a section", key);
 		return 1;
 	}
+	/* inih's section is the one the check took (or its start: inih
+	 * cuts long names), unless they split a too long line apart. */
+	if (p->section == NULL ||
+	    strncmp(p->section, section, strlen(section)) != 0) {
+		parse_error(p, p->line,
+			    "'%s' is in a section that cannot be read (a "
+			    "line too long before it?)",
+			    key);
+		return 1;
+	}
 	if (strcmp(section, "budget") == 0) {
 		sec = SEC_BUDGET;
 		seen = &p->budget_seen;
@@ -597,17 +608,7 @@ on_key(void *user, const char *section, const char *key, const char *value)
 		/*
 		 * The section just added (check_section vetted it), not one
 		 * found by the name inih passes: inih cuts long section names.
-		 * A line that inih splits where the check did not (longer than
-		 * its buffer) can name a section the check never saw.
 		 */
-		if (strncmp(section, "backend \"", 9) != 0 ||
-		    p->backend >= p->cfg->nbackends) {
-			parse_error(p, p->line,
-				    "'%s' is in a section that cannot be read "
-				    "(a line too long before it?)",
-				    key);
-			return 1;
-		}
 		backend_key(p, key, value);
 		return 1;
 	}
@@ -656,7 +657,10 @@ check_line(struct parse *p, const char *line)
 		}
 		name = strndup(s + 1, (size_t)(end - s - 1));
 		p->section_bad = !check_section(p, name);
-		free(name);
+		free(p->section);
+		p->section = p->section_bad ? NULL : name;
+		if (p->section_bad)
+			free(name);
 		return true;
 	}
 	p->after_key = true;
@@ -1015,6 +1019,7 @@ config_load(struct config *cfg, const char *path, bool must_exist,
 	}
 	finish_backends(&p);
 	backend_keys_free(&p);
+	free(p.section);
 	for (size_t i = 0; i < p.nlong; i++)
 		free(p.long_values[i]);
 	free(p.long_values);
