@@ -21,6 +21,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 
 #define SUN_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -34,6 +38,8 @@ enum opt_section {
 			type's own options */
 	SEC_PRICE,   /* [price "BACKEND/MODEL"]; struct config_price */
 	SEC_BUDGET,  /* [budget]; fields of struct config */
+	SEC_HTTP,    /* [http]; fields of struct config */
+	SEC_NOTIFY,  /* [notify]; fields of struct config */
 };
 
 #define CFG(field) offsetof(struct config, field)
@@ -105,6 +111,40 @@ static const struct config_option budget_options[] = {
      "confirmed (rftctl submit --yes); unset: never asked"},
 };
 
+static const struct config_option http_options[] = {
+    {"listen", CONFIG_LISTEN, CFG(http_listen), 0, 0, false,
+     "serve the read-only dashboard at HOST:PORT (127.0.0.1:8787, "
+     "[::1]:8787); unset: no dashboard"},
+    {"allow_remote", CONFIG_BOOL, CFG(http_allow_remote), 0, 0, false,
+     "yes: a non-loopback listen address is allowed, and every request "
+     "must carry the token"},
+    {"token_file", CONFIG_PATH, CFG(http_token_file), 0, 0, false,
+     "the token's file (mode 0600, made when missing); default: beside "
+     "the database"},
+    {"max_connections", CONFIG_UINT, CFG(http_max_connections), 1, 4096,
+     false, "dashboard connections served at once"},
+};
+
+static const struct config_option notify_options[] = {
+    {"command", CONFIG_STRING, CFG(notify_command), 0, 0, true,
+     "run by /bin/sh -c for each event, the event's JSON on its stdin; "
+     "exit 0 means delivered"},
+    {"url", CONFIG_ENDPOINT, CFG(notify_url), 0, 0, true,
+     "POST each event here, signed as Standard Webhooks do (plain http "
+     "only to this machine)"},
+    {"secret_file", CONFIG_PATH, CFG(notify_secret_file), 0, 0, true,
+     "the signing secret, whsec_... (mode 0600, made when missing); "
+     "default: beside the database"},
+    {"events", CONFIG_EVENTS, CFG(notify_events), 0, 0, true,
+     "which events: all, or some of sweep.completed budget.halted "
+     "job.failed provider.hold_started provider.hold_ended "
+     "trial.early_stopped"},
+    {"timeout", CONFIG_DURATION, CFG(notify_timeout), 1, 600, true,
+     "how long one delivery may take before it counts as failed"},
+    {"retry_for", CONFIG_DURATION, CFG(notify_retry_for), 60, 30 * 86400,
+     true, "a failing delivery is retried, backing off, for this long"},
+};
+
 struct table {
 	const struct config_option *opts;
 	size_t n;
@@ -115,7 +155,27 @@ static const struct table tables[] = {
     [SEC_BACKEND] = {backend_options, ARRAY_LEN(backend_options)},
     [SEC_PRICE] = {price_options, ARRAY_LEN(price_options)},
     [SEC_BUDGET] = {budget_options, ARRAY_LEN(budget_options)},
+    [SEC_HTTP] = {http_options, ARRAY_LEN(http_options)},
+    [SEC_NOTIFY] = {notify_options, ARRAY_LEN(notify_options)},
 };
+
+const char *const config_event_names[CONFIG_EV_COUNT] = {
+    [CONFIG_EV_SWEEP_COMPLETED] = "sweep.completed",
+    [CONFIG_EV_BUDGET_HALTED] = "budget.halted",
+    [CONFIG_EV_JOB_FAILED] = "job.failed",
+    [CONFIG_EV_PROVIDER_HOLD_STARTED] = "provider.hold_started",
+    [CONFIG_EV_PROVIDER_HOLD_ENDED] = "provider.hold_ended",
+    [CONFIG_EV_TRIAL_EARLY_STOPPED] = "trial.early_stopped",
+};
+
+int
+config_event(const char *name)
+{
+	for (int i = 0; i < CONFIG_EV_COUNT; i++)
+		if (strcmp(config_event_names[i], name) == 0)
+			return i;
+	return -1;
+}
 
 /* The option `key` of a table, or NULL. */
 static const struct config_option *
@@ -152,6 +212,9 @@ struct parse {
 	struct backend_keys *backend_keys; /* per backend, until its type */
 	uint64_t *price_seen;		   /* bit per option, per price */
 	uint64_t budget_seen;
+	uint64_t http_seen;
+	uint64_t notify_seen;
+	int listen_line; /* where [http] listen was set */
 	char **long_values; /* values too long for inih's line buffer */
 	size_t nlong;
 	char *errors; /* accumulated "FILE:LINE: msg\n" */
@@ -161,7 +224,10 @@ struct parse {
 
 _Static_assert(ARRAY_LEN(daemon_options) <= 64 &&
 		   ARRAY_LEN(price_options) <= 64 &&
-		   ARRAY_LEN(budget_options) <= 64,
+		   ARRAY_LEN(budget_options) <= 64 &&
+		   ARRAY_LEN(http_options) <= 64 &&
+		   ARRAY_LEN(notify_options) <= 64 &&
+		   CONFIG_EV_COUNT <= 32,
 	       "seen masks are 64 bits");
 
 /* A backend type checking its options (config_check_*). */
@@ -348,14 +414,16 @@ check_section(struct parse *p, const char *name)
 		/* A refused section has no backend for its keys to go to. */
 		return added;
 	}
-	if (strcmp(name, "budget") == 0)
+	if (strcmp(name, "budget") == 0 || strcmp(name, "http") == 0 ||
+	    strcmp(name, "notify") == 0)
 		return true;
 	if (strncmp(name, "price \"", 7) == 0 && len > 8 &&
 	    name[len - 1] == '"')
 		return add_price(p, name + 7, len - 8);
 	parse_error(p, p->line,
 		    "unknown section [%s]; expected [daemon], [backend "
-		    "\"NAME\"], [price \"BACKEND/MODEL\"] or [budget]",
+		    "\"NAME\"], [price \"BACKEND/MODEL\"], [budget], [http] "
+		    "or [notify]",
 		    name);
 	return false;
 }
@@ -381,6 +449,155 @@ parse_duration(const char *value, double min, double max, double *out)
 	if (rc != 0)
 		return -EINVAL;
 	*out = d * unit;
+	return 0;
+}
+
+/* Whether the numeric address `ss` reaches only this machine. */
+static bool
+addr_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+/*
+ * A host as written in a URL or a listen value ("127.0.0.1", "[::1]",
+ * "localhost"; `len` bytes) to an address with `port`.  Names other than
+ * localhost are not resolved: 0, or -EINVAL.
+ */
+static int
+host_addr(const char *host, size_t len, unsigned int port,
+	  struct sockaddr_storage *out)
+{
+	char text[INET6_ADDRSTRLEN + 2];
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len >= sizeof(text))
+		return -EINVAL;
+	if (host[0] == '[') {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+
+		if (len < 3 || host[len - 1] != ']')
+			return -EINVAL;
+		memcpy(text, host + 1, len - 2);
+		text[len - 2] = '\0';
+		if (inet_pton(AF_INET6, text, &in6->sin6_addr) != 1)
+			return -EINVAL;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return 0;
+	}
+	memcpy(text, host, len);
+	text[len] = '\0';
+	if (strcasecmp(text, "localhost") == 0)
+		snprintf(text, sizeof(text), "127.0.0.1");
+	{
+		struct sockaddr_in *in = (struct sockaddr_in *)out;
+
+		if (inet_pton(AF_INET, text, &in->sin_addr) != 1)
+			return -EINVAL;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+	}
+	return 0;
+}
+
+int
+config_listen_addr(const char *listen, struct sockaddr_storage *out,
+		   bool *loopback)
+{
+	const char *colon = strrchr(listen, ':');
+	int64_t port;
+
+	*loopback = false;
+	if (colon == NULL || parse_i64(colon + 1, 1, 65535, &port) != 0)
+		return -EINVAL;
+	/* A bare IPv6 address has colons of its own: brackets first. */
+	if (listen[0] != '[' && memchr(listen, ':', (size_t)(colon - listen)))
+		return -EINVAL;
+	if (host_addr(listen, (size_t)(colon - listen), (unsigned int)port,
+		      out) != 0)
+		return -EINVAL;
+	*loopback = addr_loopback(out);
+	return 0;
+}
+
+/* "http://HOST[:PORT]/..." names this machine (an address or localhost). */
+static bool
+url_loopback(const char *url)
+{
+	const char *host = strstr(url, "://"), *end, *at;
+	struct sockaddr_storage ss;
+
+	if (host == NULL)
+		return false;
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at != NULL)
+		host = at + 1;
+	if (*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+
+		if (close == NULL)
+			return false;
+		end = close + 1;
+	} else {
+		const char *colon = memchr(host, ':', (size_t)(end - host));
+
+		if (colon != NULL)
+			end = colon;
+	}
+	return host_addr(host, (size_t)(end - host), 0, &ss) == 0 &&
+	       addr_loopback(&ss);
+}
+
+/* "a, b c" or "all": a bit per enum config_event; -EINVAL names the bad
+ * one in `bad`. */
+static int
+parse_events(const char *value, unsigned int *out, char *bad, size_t badlen)
+{
+	unsigned int bits = 0;
+	const char *s = value;
+
+	while (*s != '\0') {
+		size_t n;
+		char name[64];
+		int ev;
+
+		s += strspn(s, ", \t");
+		n = strcspn(s, ", \t");
+		if (n == 0)
+			break;
+		snprintf(name, sizeof(name), "%.*s", (int)n, s);
+		s += n;
+		if (strcmp(name, "all") == 0) {
+			bits |= (1u << CONFIG_EV_COUNT) - 1;
+			continue;
+		}
+		ev = n < sizeof(name) ? config_event(name) : -1;
+		if (ev < 0) {
+			snprintf(bad, badlen, "%s", name);
+			return -EINVAL;
+		}
+		bits |= 1u << ev;
+	}
+	if (bits == 0) {
+		snprintf(bad, badlen, "%s", "");
+		return -EINVAL;
+	}
+	*out = bits;
 	return 0;
 }
 
@@ -528,6 +745,64 @@ set_value(struct parse *p, int line, void *base, const struct config_option *o,
 		parse_error(p, line, "%s: '%s' is not pause or cancel", o->key,
 			    value);
 		return -EINVAL;
+	case CONFIG_LISTEN: {
+		struct sockaddr_storage ss;
+		bool loopback;
+
+		if (config_listen_addr(value, &ss, &loopback) != 0) {
+			parse_error(p, line,
+				    "%s: '%s' is not HOST:PORT with HOST an "
+				    "IPv4 address, [IPv6] or localhost and "
+				    "PORT in 1..65535",
+				    o->key, value);
+			return -EINVAL;
+		}
+		free(*str);
+		*str = xstrdup(value);
+		return 0;
+	}
+	case CONFIG_ENDPOINT: {
+		bool https = strncmp(value, "https://", 8) == 0;
+
+		if ((!https && strncmp(value, "http://", 7) != 0) ||
+		    value[https ? 8 : 7] == '\0' ||
+		    strpbrk(value, " \t\r\n#") != NULL ||
+		    strlen(value) > 2048) {
+			parse_error(p, line,
+				    "%s: '%s' is not an http:// or https:// "
+				    "URL (without spaces or a fragment)",
+				    o->key, value);
+			return -EINVAL;
+		}
+		if (!https && !url_loopback(value)) {
+			parse_error(p, line,
+				    "%s: plain http:// is allowed only to "
+				    "this machine (127.0.0.1, [::1], "
+				    "localhost); use https://",
+				    o->key);
+			return -EINVAL;
+		}
+		free(*str);
+		*str = xstrdup(value);
+		return 0;
+	}
+	case CONFIG_EVENTS: {
+		char bad[64];
+
+		if (parse_events(value, field, bad, sizeof(bad)) != 0) {
+			parse_error(p, line,
+				    "%s: %s%s%s; name some of "
+				    "sweep.completed, budget.halted, "
+				    "job.failed, provider.hold_started, "
+				    "provider.hold_ended, "
+				    "trial.early_stopped, or all",
+				    o->key, bad[0] ? "unknown event '" : "",
+				    bad[0] ? bad : "no event given",
+				    bad[0] ? "'" : "");
+			return -EINVAL;
+		}
+		return 0;
+	}
 	case CONFIG_GROUP: {
 		struct group *gr = getgrnam(value);
 
@@ -599,6 +874,14 @@ on_key(void *user, const char *section, const char *key, const char *value)
 	if (strcmp(section, "budget") == 0) {
 		sec = SEC_BUDGET;
 		seen = &p->budget_seen;
+	} else if (strcmp(section, "http") == 0) {
+		sec = SEC_HTTP;
+		seen = &p->http_seen;
+		if (strcmp(key, "listen") == 0)
+			p->listen_line = p->line;
+	} else if (strcmp(section, "notify") == 0) {
+		sec = SEC_NOTIFY;
+		seen = &p->notify_seen;
 	} else if (strncmp(section, "price ", 6) == 0) {
 		/* The section just added (check_section vetted it). */
 		sec = SEC_PRICE;
@@ -806,6 +1089,10 @@ set_defaults(struct config *cfg)
 	cfg->grader_mtok_in_per_hour = 2;
 	cfg->grader_mtok_out_per_hour = 0.5;
 	cfg->cancel_latency = 5;
+	cfg->http_max_connections = 64;
+	cfg->notify_events = (1u << CONFIG_EV_COUNT) - 1;
+	cfg->notify_timeout = 10;
+	cfg->notify_retry_for = 86400;
 }
 
 void
@@ -980,6 +1267,39 @@ finish_backends(struct parse *p)
 				    cfg->prices[i].backend);
 }
 
+/* The file beside the database called `name`. */
+static char *
+beside_database(const struct config *cfg, const char *name)
+{
+	const char *slash = strrchr(cfg->database_path, '/');
+
+	return xasprintf("%.*s/%s", (int)(slash - cfg->database_path),
+			 cfg->database_path, name);
+}
+
+/* [http] and [notify]: what depends on more than one key. */
+static void
+finish_services(struct parse *p)
+{
+	struct config *cfg = p->cfg;
+	struct sockaddr_storage ss;
+	bool loopback;
+
+	if (cfg->http_listen != NULL &&
+	    config_listen_addr(cfg->http_listen, &ss, &loopback) == 0 &&
+	    !loopback && !cfg->http_allow_remote)
+		parse_error(p, p->listen_line,
+			    "listen: %s can be reached from other machines; "
+			    "set allow_remote = yes in [http] to serve it "
+			    "(every request then needs the token)",
+			    cfg->http_listen);
+	if (cfg->http_token_file == NULL)
+		cfg->http_token_file = beside_database(cfg, "http.token");
+	if (cfg->notify_secret_file == NULL)
+		cfg->notify_secret_file =
+		    beside_database(cfg, "webhook.secret");
+}
+
 static void
 backend_keys_free(struct parse *p)
 {
@@ -1018,6 +1338,7 @@ config_load(struct config *cfg, const char *path, bool must_exist,
 			parse_error(&p, rc, "syntax error");
 	}
 	finish_backends(&p);
+	finish_services(&p);
 	backend_keys_free(&p);
 	free(p.section);
 	for (size_t i = 0; i < p.nlong; i++)
@@ -1037,7 +1358,8 @@ static bool
 is_text(enum config_type t)
 {
 	return t == CONFIG_PATH || t == CONFIG_SOCKET || t == CONFIG_GROUP ||
-	       t == CONFIG_STRING || t == CONFIG_URL || t == CONFIG_CHOICE;
+	       t == CONFIG_STRING || t == CONFIG_URL || t == CONFIG_CHOICE ||
+	       t == CONFIG_LISTEN || t == CONFIG_ENDPOINT;
 }
 
 /* Frees the strings a table's options hold in `base`. */
@@ -1056,6 +1378,8 @@ config_free(struct config *cfg)
 	free(cfg->socket_path);
 	free(cfg->database_path);
 	free(cfg->socket_group);
+	free_options(http_options, ARRAY_LEN(http_options), cfg);
+	free_options(notify_options, ARRAY_LEN(notify_options), cfg);
 	for (size_t i = 0; i < cfg->nbackends; i++) {
 		struct config_backend *be = &cfg->backends[i];
 
@@ -1089,7 +1413,9 @@ option_text(const struct config_option *o, const void *base, char *buf,
 	case CONFIG_GROUP:
 	case CONFIG_STRING:
 	case CONFIG_URL:
-	case CONFIG_CHOICE: {
+	case CONFIG_CHOICE:
+	case CONFIG_LISTEN:
+	case CONFIG_ENDPOINT: {
 		const char *s = *(char *const *)field;
 
 		if (s == NULL)
@@ -1106,6 +1432,21 @@ option_text(const struct config_option *o, const void *base, char *buf,
 	case CONFIG_BOOL:
 		snprintf(buf, len, "%s", *(const bool *)field ? "yes" : "no");
 		return true;
+	case CONFIG_EVENTS: {
+		unsigned int bits = *(const unsigned int *)field;
+		size_t used = 0;
+
+		if (bits == (1u << CONFIG_EV_COUNT) - 1) {
+			snprintf(buf, len, "all");
+			return true;
+		}
+		for (int i = 0; i < CONFIG_EV_COUNT && used < len; i++)
+			if (bits & (1u << i))
+				used += (size_t)snprintf(
+				    buf + used, len - used, "%s%s",
+				    used ? ", " : "", config_event_names[i]);
+		return true;
+	}
 	case CONFIG_LOGLEVEL:
 		snprintf(buf, len, "%s",
 			 log_level_name(*(const enum log_level *)field));
@@ -1200,6 +1541,10 @@ config_print(const struct config *cfg, FILE *out)
 	}
 	fprintf(out, "\n[budget]\n");
 	print_options(out, budget_options, ARRAY_LEN(budget_options), cfg);
+	fprintf(out, "\n[http]\n");
+	print_options(out, http_options, ARRAY_LEN(http_options), cfg);
+	fprintf(out, "\n[notify]\n");
+	print_options(out, notify_options, ARRAY_LEN(notify_options), cfg);
 }
 
 static bool
@@ -1229,6 +1574,14 @@ config_needs_restart(const struct config *a, const struct config *b, char *buf,
 		NOTE("database");
 	if (str_differs(a->socket_group, b->socket_group))
 		NOTE("socket_group");
+	for (size_t k = 0; k < ARRAY_LEN(http_options); k++) {
+		char tx[4096], ty[4096];
+
+		option_text(&http_options[k], a, tx, sizeof(tx));
+		option_text(&http_options[k], b, ty, sizeof(ty));
+		if (strcmp(tx, ty) != 0)
+			NOTE(http_options[k].key);
+	}
 	if (a->nbackends != b->nbackends) {
 		NOTE("backends");
 		return true;

@@ -30,6 +30,10 @@ enum config_type {
 	CONFIG_URL,	 /* http:// or https://, no trailing '/' kept */
 	CONFIG_BOOL,	 /* yes | no | true | false | 1 | 0 */
 	CONFIG_CHOICE,	 /* one of option.choices */
+	CONFIG_LISTEN,	 /* HOST:PORT, HOST an IPv4, [IPv6] or localhost */
+	CONFIG_ENDPOINT, /* an http(s) URL kept as written; plain http only
+			  * to a loopback host */
+	CONFIG_EVENTS,	 /* names of enum config_event, or all */
 };
 
 /*
@@ -89,6 +93,33 @@ struct config_price {
 
 enum config_action { CONFIG_PAUSE, CONFIG_CANCEL };
 
+/* What [notify] events = selects: one bit each, named below. */
+enum config_event {
+	CONFIG_EV_SWEEP_COMPLETED,	 /* "sweep.completed" */
+	CONFIG_EV_BUDGET_HALTED,	 /* "budget.halted" */
+	CONFIG_EV_JOB_FAILED,		 /* "job.failed": after its last try */
+	CONFIG_EV_PROVIDER_HOLD_STARTED, /* "provider.hold_started" */
+	CONFIG_EV_PROVIDER_HOLD_ENDED,	 /* "provider.hold_ended" */
+	CONFIG_EV_TRIAL_EARLY_STOPPED,	 /* "trial.early_stopped" */
+	CONFIG_EV_COUNT
+};
+
+struct sockaddr_storage;
+
+/*
+ * The address of an [http] listen value (checked at load, so this fails
+ * only on text that was not): 0, or -EINVAL.  *loopback says whether
+ * only this machine can reach it.
+ */
+int config_listen_addr(const char *listen, struct sockaddr_storage *out,
+		       bool *loopback);
+
+/* The events' names, indexed by enum config_event. */
+extern const char *const config_event_names[CONFIG_EV_COUNT];
+
+/* The enum config_event called `name`, or -1. */
+int config_event(const char *name);
+
 struct config {
 	char *path;			 /* file read, or NULL for defaults */
 	char *socket_path;		 /* [daemon] socket */
@@ -114,6 +145,21 @@ struct config {
 	/* A worst case above this many USD needs a confirmed submit; < 0
 	 * when unset. */
 	double confirm_above;
+	/* [http]: the read-only dashboard; off while http_listen is NULL. */
+	char *http_listen;	/* "HOST:PORT": IPv4, [IPv6] or localhost */
+	bool http_allow_remote; /* a non-loopback listen address is allowed */
+	char *http_token_file;	/* the token off loopback (0600, made when
+				 * missing); set from the database's
+				 * directory when not configured */
+	unsigned int http_max_connections;
+	/* [notify]: where notifications go; with neither, none is kept. */
+	char *notify_command;	    /* run by /bin/sh -c, the event on stdin */
+	char *notify_url;	    /* POSTed, signed as Standard Webhooks do */
+	char *notify_secret_file;   /* "whsec_..." (0600, made when missing);
+				     * set like http_token_file */
+	unsigned int notify_events; /* a bit per enum config_event */
+	double notify_timeout;	    /* seconds one attempt may take */
+	double notify_retry_for;    /* seconds an event is retried for */
 };
 
 /* The price of `model` on `backend` (exact model first, then "*"). */

@@ -5,12 +5,32 @@
 #include "daemon.h"
 #include "backend.h"
 #include "control.h"
+#include "dashboard.h"
 #include "log.h"
 #include "meter.h"
+#include "notifier.h"
 #include "notify.h"
 #include "scheduler.h"
 
 #include <string.h>
+
+/* [notify] applies at once: the notifier reads it at each attempt. */
+static void
+swap_notify(struct config *cur, struct config *next)
+{
+	char *command = cur->notify_command, *url = cur->notify_url,
+	     *secret = cur->notify_secret_file;
+
+	cur->notify_command = next->notify_command;
+	cur->notify_url = next->notify_url;
+	cur->notify_secret_file = next->notify_secret_file;
+	next->notify_command = command;
+	next->notify_url = url;
+	next->notify_secret_file = secret;
+	cur->notify_events = next->notify_events;
+	cur->notify_timeout = next->notify_timeout;
+	cur->notify_retry_for = next->notify_retry_for;
+}
 
 int
 daemon_reload(struct daemon *d, char **errors, char *changed, size_t len)
@@ -63,6 +83,7 @@ daemon_reload(struct daemon *d, char **errors, char *changed, size_t len)
 	d->cfg.grader_mtok_out_per_hour = next.grader_mtok_out_per_hour;
 	d->cfg.cancel_latency = next.cancel_latency;
 	d->cfg.confirm_above = next.confirm_above;
+	swap_notify(&d->cfg, &next);
 	config_free(&next);
 	meter_limits(d);
 	if (d->verbose)
@@ -87,6 +108,8 @@ daemon_stop(struct daemon *d)
 	/* Calls under way end first: their callbacks may answer clients and
 	 * the scheduler waits on them. */
 	backends_close(d);
+	dashboard_close(d);
+	notifier_close(d);
 	control_close(d->control);
 	d->control = NULL;
 	scheduler_close(d->sched);

@@ -18,6 +18,8 @@ struct backend;
 struct backend_env;
 struct scheduler;
 struct budget;
+struct dashboard;
+struct notifier;
 
 struct daemon {
 	uv_loop_t loop;
@@ -33,6 +35,8 @@ struct daemon {
 	struct scheduler *sched;
 	struct budget *budget;		/* the money core, fed by the meter */
 	struct dataset_cache *datasets; /* datasets hashed, by version */
+	struct dashboard *dashboard;	/* [http]; NULL when off */
+	struct notifier *notifier;	/* the outbox's delivery */
 	uv_signal_t sig_int;
 	uv_signal_t sig_term;
 	uv_signal_t sig_hup;

@@ -6,10 +6,12 @@
  */
 #include "backend.h"
 #include "control.h"
+#include "dashboard.h"
 #include "daemon.h"
 #include "datasets.h"
 #include "log.h"
 #include "meter.h"
+#include "notifier.h"
 #include "notify.h"
 #include "paths.h"
 #include "scheduler.h"
@@ -248,6 +250,7 @@ main(int argc, char **argv)
 	char *default_config = NULL, *config_real = NULL, *errors = NULL;
 	char err[1024];
 	int ready_fd = -1, lock_fd = -1, passed_fd, ch, rc, status = 1;
+	bool failed = false;
 	bool curl_up = false;
 
 	while ((ch = getopt_long(argc, argv, "c:fhnvV", longopts, NULL)) !=
@@ -372,14 +375,26 @@ main(int argc, char **argv)
 	watch_signal(&d, &d.sig_hup, SIGHUP);
 	d.started_at = now_wall();
 	d.started_mono = now_mono_ns();
-	log_info("rftd %s ready: pid %d, database %s (schema %d), socket %s",
-		 RFTD_VERSION, (int)getpid(), store_path(d.store),
-		 store_schema_version(d.store),
-		 control_path(d.control) ? control_path(d.control)
-					 : "(passed by the service manager)");
-	if (ready_fd >= 0)
-		detached(ready_fd);
-	service_start(&d);
+	/* Last, once everything they read is up.  A dashboard asked for and
+	 * not served stops rftd, and its parent or manager hears of it. */
+	if (notifier_open(&d, err, sizeof(err)) != 0 ||
+	    dashboard_open(&d, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		uv_timer_init(&d.loop, &d.service_timer); /* daemon_stop's */
+		daemon_stop(&d);
+		failed = true;
+	} else {
+		log_info("rftd %s ready: pid %d, database %s (schema %d), "
+			 "socket %s",
+			 RFTD_VERSION, (int)getpid(), store_path(d.store),
+			 store_schema_version(d.store),
+			 control_path(d.control)
+			     ? control_path(d.control)
+			     : "(passed by the service manager)");
+		if (ready_fd >= 0)
+			detached(ready_fd);
+		service_start(&d);
+	}
 
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 
@@ -388,12 +403,14 @@ main(int argc, char **argv)
 		uv_walk(&d.loop, print_handle, NULL);
 		log_err("event loop not empty at exit: %s", uv_strerror(rc));
 	}
+	dashboard_free(&d);
+	notifier_free(&d);
 	backends_free(&d);
 	meter_free(&d);
 	dataset_cache_free(d.datasets);
 	store_close(d.store);
 	log_info("rftd stopped");
-	status = rc == 0 ? 0 : 1;
+	status = rc == 0 && !failed ? 0 : 1;
 out:
 	/* Every exit frees what start-up took, so that a leak checker
 	 * reports only real leaks.  The lock goes after the store: the next

@@ -13,6 +13,9 @@ packages=(
 	# a private single-node Slurm for the process backend's slurm launcher
 	# (tests/slurm/)
 	slurmctld slurmd slurm-client munge
+	# the dashboard (libh2o on libuv), rftctl plot's PNG (librsvg, cairo)
+	# and the dashboard's browser tests
+	libh2o-dev librsvg2-dev libcairo2-dev chromium
 )
 
 missing=()

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -387,8 +388,8 @@ unknown_section_is_reported(void **state)
 {
 	assert_one_error(*state, "[deamon]\nsocket = /run/x.sock\n", 1,
 			 "unknown section [deamon]; expected [daemon], "
-			 "[backend \"NAME\"], [price \"BACKEND/MODEL\"] or "
-			 "[budget]");
+			 "[backend \"NAME\"], [price \"BACKEND/MODEL\"], "
+			 "[budget], [http] or [notify]");
 }
 
 static void
@@ -553,8 +554,8 @@ every_bad_line_is_reported(void **state)
 			 "1..86400\n"
 			 "%s:6: unknown key 'colour' in [daemon]\n"
 			 "%s:8: unknown section [nowhere]; expected [daemon], "
-			 "[backend \"NAME\"], [price \"BACKEND/MODEL\"] or "
-			 "[budget]\n",
+			 "[backend \"NAME\"], [price \"BACKEND/MODEL\"], "
+			 "[budget], [http] or [notify]\n",
 			 path, path, path, path, path);
 	assert_string_equal(errors, want);
 	assert_null(cfg.socket_path);
@@ -1325,6 +1326,167 @@ bad_process_values_are_reported(void **state)
 			 "process");
 }
 
+static void
+dashboard_is_off_until_listen_is_set(void **state)
+{
+	struct fixture *f = *state;
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_int_equal(load_text(f, "[daemon]\ndatabase = /d/s/rftd.db\n",
+				   &cfg, &errors, &path),
+			 0);
+	assert_null(cfg.http_listen);
+	assert_false(cfg.http_allow_remote);
+	assert_int_equal(cfg.http_max_connections, 64);
+	/* The token and the secret live beside the database. */
+	assert_string_equal(cfg.http_token_file, "/d/s/http.token");
+	assert_string_equal(cfg.notify_secret_file, "/d/s/webhook.secret");
+	assert_null(cfg.notify_command);
+	assert_null(cfg.notify_url);
+	assert_int_equal(cfg.notify_events, (1u << CONFIG_EV_COUNT) - 1);
+	free(path);
+	config_free(&cfg);
+}
+
+static void
+listen_addresses_are_read_and_checked(void **state)
+{
+	static const char *const good[] = {"127.0.0.1:8787", "[::1]:1",
+					   "localhost:65535", "127.1.2.3:80"};
+	static const char *const bad[] = {"127.0.0.1",	 "127.0.0.1:0",
+					  "127.0.0.1:65536", "::1:8787",
+					  "example.org:80",  "[::1:80",
+					  ":80",	     "127.0.0.1:8x"};
+	struct fixture *f = *state;
+	struct sockaddr_storage ss;
+	bool loopback;
+
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		struct config cfg;
+		char *errors = NULL, *path, *text;
+
+		text = xasprintf("[http]\nlisten = %s\n", good[i]);
+		assert_int_equal(load_text(f, text, &cfg, &errors, &path), 0);
+		assert_string_equal(cfg.http_listen, good[i]);
+		assert_int_equal(config_listen_addr(good[i], &ss, &loopback),
+				 0);
+		assert_true(loopback);
+		free(text);
+		free(path);
+		config_free(&cfg);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char *text = xasprintf("[http]\nlisten = %s\n", bad[i]);
+		char *msg = xasprintf("listen: '%s' is not HOST:PORT", bad[i]);
+
+		assert_error_starts(f, text, 2, msg);
+		free(text);
+		free(msg);
+	}
+}
+
+static void
+remote_listen_needs_allow_remote(void **state)
+{
+	struct fixture *f = *state;
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_error_starts(f, "[http]\nmax_connections = 3\n"
+			       "listen = 0.0.0.0:8787\n",
+			    3, "listen: 0.0.0.0:8787 can be reached from "
+			       "other machines; set allow_remote = yes");
+	assert_error_starts(f, "[http]\nlisten = [::]:8787\n", 2,
+			    "listen: [::]:8787 can be reached");
+	assert_int_equal(load_text(f,
+				   "[http]\nlisten = 0.0.0.0:8787\n"
+				   "allow_remote = yes\n"
+				   "token_file = /etc/rftd/token\n",
+				   &cfg, &errors, &path),
+			 0);
+	assert_true(cfg.http_allow_remote);
+	assert_string_equal(cfg.http_token_file, "/etc/rftd/token");
+	free(path);
+	config_free(&cfg);
+}
+
+static void
+notify_keys_are_read_and_checked(void **state)
+{
+	struct fixture *f = *state;
+	struct config cfg;
+	char *errors = NULL, *path;
+
+	assert_int_equal(
+	    load_text(f,
+		      "[notify]\ncommand = /usr/bin/logger -t rftd\n"
+		      "url = https://hooks.example.org/rftd/?k=1\n"
+		      "secret_file = /etc/rftd/whsec\n"
+		      "events = job.failed,  budget.halted\n"
+		      "timeout = 30s\nretry_for = 2h\n",
+		      &cfg, &errors, &path),
+	    0);
+	assert_string_equal(cfg.notify_command, "/usr/bin/logger -t rftd");
+	/* Kept as written: the receiver tells /rftd/ from /rftd. */
+	assert_string_equal(cfg.notify_url,
+			    "https://hooks.example.org/rftd/?k=1");
+	assert_string_equal(cfg.notify_secret_file, "/etc/rftd/whsec");
+	assert_int_equal(cfg.notify_events, (1u << CONFIG_EV_JOB_FAILED) |
+						(1u << CONFIG_EV_BUDGET_HALTED));
+	assert_true(cfg.notify_timeout == 30);
+	assert_true(cfg.notify_retry_for == 7200);
+	free(path);
+	config_free(&cfg);
+
+	assert_error_starts(f, "[notify]\nurl = http://example.org/h\n", 2,
+			    "url: plain http:// is allowed only to this "
+			    "machine");
+	assert_error_starts(f, "[notify]\nurl = ftp://127.0.0.1/h\n", 2,
+			    "url: 'ftp://127.0.0.1/h' is not an http://");
+	assert_error_starts(f, "[notify]\nevents = job.failed sweep.done\n",
+			    2, "events: unknown event 'sweep.done'");
+	assert_error_starts(f, "[notify]\nevents = ,\n", 2,
+			    "events: no event given");
+	assert_error_starts(f, "[notify]\ntimeout = 0\n", 2,
+			    "timeout: '0' is not a duration");
+	/* Plain http to this machine is fine: a local relay. */
+	assert_int_equal(load_text(f,
+				   "[notify]\nurl = http://[::1]:9000/h\n"
+				   "events = all\n",
+				   &cfg, &errors, &path),
+			 0);
+	free(path);
+	config_free(&cfg);
+}
+
+static void
+http_keys_need_a_restart_and_notify_keys_do_not(void **state)
+{
+	struct fixture *f = *state;
+	struct config a, b;
+	char *errors = NULL, *pa, *pb, changed[256];
+
+	assert_int_equal(load_text(f,
+				   "[http]\nlisten = 127.0.0.1:8787\n"
+				   "[notify]\ncommand = true\n",
+				   &a, &errors, &pa),
+			 0);
+	assert_int_equal(load_text(f,
+				   "[http]\nlisten = 127.0.0.1:8788\n"
+				   "max_connections = 5\n"
+				   "[notify]\ncommand = false\n"
+				   "events = job.failed\n",
+				   &b, &errors, &pb),
+			 0);
+	assert_true(config_needs_restart(&a, &b, changed, sizeof(changed)));
+	assert_string_equal(changed, "listen, max_connections");
+	free(pa);
+	free(pb);
+	config_free(&a);
+	config_free(&b);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1386,6 +1548,11 @@ main(void)
 	    TEST(uploads_expire_on_azure_and_as_asked),
 	    TEST(built_in_prices_are_dated_and_printed_so),
 	    TEST(printed_openai_config_loads_back_without_the_key),
+	    TEST(dashboard_is_off_until_listen_is_set),
+	    TEST(listen_addresses_are_read_and_checked),
+	    TEST(remote_listen_needs_allow_remote),
+	    TEST(notify_keys_are_read_and_checked),
+	    TEST(http_keys_need_a_restart_and_notify_keys_do_not),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,1 @@
+/* Placeholder until rftctl plot lands. */
