@@ -61,7 +61,9 @@ enum proto_access {
 	X(BUDGET_SHOW, "budget.show", PROTO_READONLY,                          \
 	  "every budget scope: limit, reserved, spent, remaining")             \
 	X(BUDGET_SET, "budget.set", PROTO_MUTATING,                            \
-	  "change a budget limit at run time")
+	  "change a budget limit at run time")                                 \
+	X(NOTIFY_TEST, "notify.test", PROTO_MUTATING,                          \
+	  "send a test notification to each [notify] target")
 
 enum proto_method {
 #define PROTO_X(id, name, access, summary) PROTO_M_##id,

@@ -20,10 +20,10 @@ struct chart_series {
 	const double *x;   /* steps, ascending */
 	const double *y;   /* values; a NaN breaks the line */
 	size_t n;
-	bool highlight; /* drawn last, thicker */
-	const char *href;  /* a link around the curve, or NULL */
-	long long trial;   /* data-trial attribute; <= 0: none */
-	long long job;	   /* data-job attribute; <= 0: none */
+	bool highlight;	  /* drawn last, thicker */
+	const char *href; /* a link around the curve, or NULL */
+	long long trial;  /* data-trial attribute; <= 0: none */
+	long long job;	  /* data-job attribute; <= 0: none */
 };
 
 struct chart {
@@ -35,12 +35,22 @@ struct chart {
 	size_t nseries;
 	bool standalone; /* a whole document (XML declaration, fonts set),
 			  * else an <svg> element to put in a page */
+	bool no_legend;	 /* the page lists the groups itself */
 };
 
 /*
- * The chart as SVG text (malloc'd, NUL-terminated; caller frees).  Each
- * series is one <path class="curve"> (with data-trial, data-job and
- * data-group when given); an empty chart says "no points yet".
+ * The chart as SVG text (malloc'd, NUL-terminated; caller frees; never
+ * NULL: out of memory aborts).  Each series is one <path class="curve">
+ * (with data-trial, data-job and data-group when given, data-highlight
+ * when highlighted, and its label as a <title> child), in the order
+ * given but the highlighted ones last; a series without points has an
+ * empty "d".  An empty chart says "no points yet".  A lone point is a
+ * dot; x or y not finite, or beyond 1e300 in magnitude, breaks the line.
+ * Named groups (and highlighted labels) get a legend right of the plot
+ * unless no_legend.  Text is escaped, bytes that are not UTF-8 written
+ * as U+FFFD, labels cut at 200 characters.  Sizes are clamped to
+ * 200..8192 x 150..8192.  Only presentation attributes: no style.
+ * Pure and thread-safe: the dashboard calls it off the loop.
  */
 char *chart_svg(const struct chart *c);
 

@@ -24,7 +24,7 @@ function __rftctl_words
                     set dashdash 1
                 case -s --socket -t --timeout --sweep --state --limit \
                     --interval --heartbeat --reconnect --format --max-rows \
-                    --metric --action --by
+                    --metric --action --by --out --width --height
                     set skip 1
                 case '-*'
                 case '*'
@@ -84,7 +84,8 @@ function __rftctl_ids
 end
 
 set -l verbs status ping stop budget reload plan submit sweeps sweep \
-    leaderboard jobs job cancel pause resume watch sql export curves
+    leaderboard jobs job cancel pause resume watch sql export curves plot \
+    notify
 set -l job_states pending submitting validating queued running pausing \
     paused cancelling succeeded failed cancelled unknown lost
 set -l trial_states finished all pending running paused succeeded failed \
@@ -105,7 +106,7 @@ complete -c rftctl -n '__rftctl_verb submit' -l yes -d 'submit despite warnings'
 complete -c rftctl -n '__rftctl_verb leaderboard jobs' -l limit -x -d 'rows at most'
 complete -c rftctl -n '__rftctl_verb leaderboard' -l by -x -a 'objective value'
 complete -c rftctl -n '__rftctl_verb leaderboard' -l state -x -a "$trial_states"
-complete -c rftctl -n '__rftctl_verb leaderboard curves' -l metric -x \
+complete -c rftctl -n '__rftctl_verb leaderboard curves plot' -l metric -x \
     -a 'valid_reward_mean train_reward_mean'
 complete -c rftctl -n '__rftctl_verb jobs' -l sweep -x -a '(__rftctl_ids sweeps)'
 complete -c rftctl -n '__rftctl_verb jobs' -l state -x -a "$job_states"
@@ -115,6 +116,9 @@ complete -c rftctl -n '__rftctl_verb watch' -l reconnect -x -d 'seconds to wait 
 complete -c rftctl -n '__rftctl_verb sql' -l format -x -a 'table csv json ndjson jsonl'
 complete -c rftctl -n '__rftctl_verb sql' -l max-rows -x -d 'rows at most'
 complete -c rftctl -n '__rftctl_verb export' -l format -x -a 'csv json jsonl'
+complete -c rftctl -n '__rftctl_verb plot' -l out -r -F -d 'the file: .svg, .png or -'
+complete -c rftctl -n '__rftctl_verb plot' -l width -x -d 'pixels'
+complete -c rftctl -n '__rftctl_verb plot' -l height -x -d 'pixels'
 complete -c rftctl -n '__rftctl_is 2 budget set; or __rftctl_is 3 budget set; or __rftctl_is 4 budget set' \
     -l action -x -a 'pause cancel'
 
@@ -124,6 +128,7 @@ complete -c rftctl -n '__rftctl_is 1 sweep; or __rftctl_is 1 job' -a show
 complete -c rftctl -n '__rftctl_is 2 sweep show' -a '(__rftctl_ids sweeps)'
 complete -c rftctl -n '__rftctl_is 2 job show' -a '(__rftctl_ids jobs)'
 complete -c rftctl -n '__rftctl_is 1 budget' -a set
+complete -c rftctl -n '__rftctl_is 1 notify' -a test
 complete -c rftctl -n '__rftctl_is 2 budget set' \
     -a 'global day month (__rftctl_ids sweeps sweep:)'
 complete -c rftctl -n '__rftctl_is 3 budget set' -a none
@@ -131,7 +136,7 @@ complete -c rftctl -n '__rftctl_is 1 plan; or __rftctl_is 1 submit' \
     -a '(__fish_complete_suffix .json)'
 complete -c rftctl -n '__rftctl_is 1 leaderboard; or __rftctl_is 1 watch; or __rftctl_is 1 export' \
     -a '(__rftctl_ids sweeps)'
-for verb in cancel pause resume curves
+for verb in cancel pause resume curves plot
     complete -c rftctl -n "__rftctl_is 1 $verb" -a 'sweep job (__rftctl_ids sweeps)'
     complete -c rftctl -n "__rftctl_is 2 $verb sweep" -a '(__rftctl_ids sweeps)'
     complete -c rftctl -n "__rftctl_is 2 $verb job" -a '(__rftctl_ids jobs)'

@@ -10,6 +10,7 @@
 #include "call.h"
 #include "client.h"
 #include "paths.h"
+#include "plot.h"
 #include "proto.h"
 #include "render.h"
 #include "sqlout.h"
@@ -44,6 +45,9 @@ enum opt_flag {
 	OPT_YES = 1 << 10,
 	OPT_HEARTBEAT = 1 << 11,
 	OPT_RECONNECT = 1 << 12,
+	OPT_OUT = 1 << 13,
+	OPT_WIDTH = 1 << 14,
+	OPT_HEIGHT = 1 << 15,
 };
 
 struct opts {
@@ -61,6 +65,8 @@ struct opts {
 	const char *metric;
 	const char *action;
 	const char *by;
+	const char *out;
+	int64_t width, height;
 };
 
 struct verb {
@@ -238,6 +244,41 @@ run_ping(struct call_ctx *ctx, const struct opts *o, char **args)
 		render_ping(&ro, ctx->socket, call_elapsed_ms(ctx));
 	proto_reply_free(&rep);
 	return EXIT_OK;
+}
+
+/* Exits 1 when a target did not take the test notification. */
+static int
+run_notify_test(struct call_ctx *ctx, const struct opts *o, char **args)
+{
+	struct proto_reply rep;
+	struct render_opts ro;
+	const cJSON *t, *targets;
+	const char *id, *target, *outcome;
+	bool all = true;
+	int rc = call_method(ctx, "notify.test", NULL, &rep);
+
+	(void)o;
+	(void)args;
+	if (rc != EXIT_OK)
+		return rc;
+	targets = cJSON_GetObjectItem(rep.result, "targets");
+	id = cJSON_GetStringValue(cJSON_GetObjectItem(rep.result, "id"));
+	call_render_opts(ctx, &ro);
+	if (ctx->json)
+		render_json(&ro, rep.result);
+	else
+		printf("test notification %s\n", id ? id : "?");
+	for (t = targets ? targets->child : NULL; t != NULL; t = t->next) {
+		target = cJSON_GetStringValue(cJSON_GetObjectItem(t, "target"));
+		outcome =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(t, "outcome"));
+		all = all && cJSON_IsTrue(cJSON_GetObjectItem(t, "delivered"));
+		if (!ctx->json)
+			printf("  %s: %s\n", target ? target : "?",
+			       outcome ? outcome : "?");
+	}
+	proto_reply_free(&rep);
+	return all ? EXIT_OK : EXIT_DAEMON_ERROR;
 }
 
 static int
@@ -656,20 +697,19 @@ run_export(struct call_ctx *ctx, const struct opts *o, char **args)
 	return cut ? EXIT_TRUNCATED : EXIT_OK;
 }
 
-static int
-run_curves(struct call_ctx *ctx, const struct opts *o, char **args)
+/*
+ * The points of `metric` of a sweep or a job, as reward_curves rows
+ * (job_id, trial_id, step, value) in job and step order, cut at 100,000
+ * rows; NULL after telling why (rftd's "no sweep N", or "VERB: sweep N
+ * has no M points"), *rc the exit status.
+ */
+static cJSON *
+curve_rows(struct call_ctx *ctx, const char *verb, bool job, int64_t id,
+	   const char *metric, int *rc)
 {
-	const char *metric =
-	    (o->given & OPT_METRIC) ? o->metric : "valid_reward_mean";
-	struct render_opts ro;
 	char *sql, *quoted;
 	cJSON *result;
-	int64_t id;
-	bool job;
-	int rc;
 
-	if (sweep_or_job(ctx, args, "curves", &job, &id) != EXIT_OK)
-		return EXIT_USAGE;
 	/* The metric name goes into SQL as a literal: double its quotes. */
 	quoted = xcalloc(2 * strlen(metric) + 1, 1);
 	for (size_t i = 0, k = 0; metric[i] != '\0'; i++) {
@@ -682,20 +722,40 @@ run_curves(struct call_ctx *ctx, const struct opts *o, char **args)
 			"ORDER BY job_id, step",
 			job ? "job_id" : "sweep_id", (long long)id, quoted);
 	free(quoted);
-	result = query(ctx, sql, 100000, &rc);
+	result = query(ctx, sql, 100000, rc);
 	free(sql);
 	if (result == NULL)
-		return rc;
+		return NULL;
 	if (cJSON_GetArraySize(cJSON_GetObjectItem(result, "rows")) == 0) {
 		/* Nothing to draw: for want of the sweep, or of points? */
 		cJSON_Delete(result);
-		rc = exists(ctx, job, id);
-		if (rc != EXIT_OK)
-			return rc;
-		return call_fail(ctx, EXIT_DAEMON_ERROR, "not found",
-				 "curves: %s %lld has no %s points",
-				 job ? "job" : "sweep", (long long)id, metric);
+		*rc = exists(ctx, job, id);
+		if (*rc == EXIT_OK)
+			*rc = call_fail(ctx, EXIT_DAEMON_ERROR, "not found",
+					"%s: %s %lld has no %s points", verb,
+					job ? "job" : "sweep", (long long)id,
+					metric);
+		return NULL;
 	}
+	return result;
+}
+
+static int
+run_curves(struct call_ctx *ctx, const struct opts *o, char **args)
+{
+	const char *metric =
+	    (o->given & OPT_METRIC) ? o->metric : "valid_reward_mean";
+	struct render_opts ro;
+	cJSON *result;
+	int64_t id;
+	bool job;
+	int rc;
+
+	if (sweep_or_job(ctx, args, "curves", &job, &id) != EXIT_OK)
+		return EXIT_USAGE;
+	result = curve_rows(ctx, "curves", job, id, metric, &rc);
+	if (result == NULL)
+		return rc;
 	call_render_opts(ctx, &ro);
 	if (ctx->json) {
 		rc = sql_print(result, SQL_JSON, 0, stdout) ? EXIT_TRUNCATED
@@ -710,6 +770,54 @@ run_curves(struct call_ctx *ctx, const struct opts *o, char **args)
 	return rc;
 }
 
+/*
+ * plot: the curves of `curves` drawn to a file (plot.c).  The file's
+ * name is checked before rftd is asked, and nothing is written unless
+ * there are points to draw.
+ */
+static int
+run_plot(struct call_ctx *ctx, const struct opts *o, char **args)
+{
+	struct plot p = {
+	    .metric = (o->given & OPT_METRIC) ? o->metric : "valid_reward_mean",
+	    .width = (o->given & OPT_WIDTH) ? (int)o->width : 0,
+	    .height = (o->given & OPT_HEIGHT) ? (int)o->height : 0};
+	cJSON *curves = NULL, *trials = NULL;
+	char *path = NULL, *sql, err[1024];
+	int rc;
+
+	if (sweep_or_job(ctx, args, "plot", &p.job, &p.id) != EXIT_OK)
+		return EXIT_USAGE;
+	path = (o->given & OPT_OUT) ? xstrdup(o->out)
+				    : plot_default_path(p.job, p.id, p.metric);
+	p.path = path;
+	if (plot_format_of(path, &p.format) != 0) {
+		rc = usage_error(ctx,
+				 "--out: '%s' is not a .svg or .png file (or - "
+				 "for standard output)",
+				 path);
+		goto out;
+	}
+	curves = curve_rows(ctx, "plot", p.job, p.id, p.metric, &rc);
+	if (curves == NULL)
+		goto out;
+	sql = plot_trials_sql(p.job, p.id);
+	trials = query(ctx, sql, 100000, &rc);
+	free(sql);
+	if (trials == NULL)
+		goto out;
+	rc = plot_make(&p, curves, trials, ctx->json, err, sizeof(err));
+	if (rc < 0)
+		rc = call_fail(ctx, EXIT_DAEMON_ERROR, "io", "plot: %s", err);
+	else
+		rc = rc > 0 ? EXIT_TRUNCATED : EXIT_OK;
+out:
+	cJSON_Delete(curves);
+	cJSON_Delete(trials);
+	free(path);
+	return rc;
+}
+
 static const struct verb verbs[] = {
     {"status", "", 0, 0, 0, run_status,
      "the daemon's version, uptime, backends and row counts"},
@@ -720,6 +828,8 @@ static const struct verb verbs[] = {
      run_budget_set, "change a limit now: global, day, month or sweep:ID"},
     {"budget", "", 0, 0, 0, run_budget,
      "every budget: limit, reserved, spent, remaining"},
+    {"notify test", "", 0, 0, 0, run_notify_test,
+     "send a test notification to each [notify] target; exit 1 if one fails"},
     {"reload", "", 0, 0, 0, run_reload,
      "re-read rftd's configuration; a bad one is refused, the old kept"},
     {"plan", "SPEC [--reuse]", 1, 1, OPT_REUSE, run_plan,
@@ -753,6 +863,10 @@ static const struct verb verbs[] = {
      "one row per trial: hyperparameters, state, objective, cost, model"},
     {"curves", "[sweep|job] ID [--metric M]", 1, 2, OPT_METRIC, run_curves,
      "reward curves per job (sparklines on a terminal)"},
+    {"plot",
+     "[sweep|job] ID [--metric M] [--out FILE] [--width W] [--height H]", 1, 2,
+     OPT_METRIC | OPT_OUT | OPT_WIDTH | OPT_HEIGHT, run_plot,
+     "the curves drawn to FILE: .svg, .png, or - (SVG on stdout)"},
 };
 
 static void
@@ -869,6 +983,12 @@ flag_name(unsigned int flag)
 		return "--heartbeat";
 	case OPT_RECONNECT:
 		return "--reconnect";
+	case OPT_OUT:
+		return "--out";
+	case OPT_WIDTH:
+		return "--width";
+	case OPT_HEIGHT:
+		return "--height";
 	default:
 		return "--action";
 	}
@@ -893,6 +1013,9 @@ static const struct option longopts[] = {
     {"yes", no_argument, NULL, 'y'},
     {"heartbeat", required_argument, NULL, 'H'},
     {"reconnect", required_argument, NULL, 'R'},
+    {"out", required_argument, NULL, 'o'},
+    {"width", required_argument, NULL, 'W'},
+    {"height", required_argument, NULL, 'E'},
     {NULL, 0, NULL, 0},
 };
 
@@ -996,6 +1119,22 @@ take_option(int ch, char **argv, struct call_ctx *ctx, struct opts *o,
 				 "--reconnect: '%s' is not a number of "
 				 "seconds in 0..86400",
 				 optarg);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	case 'o':
+		o->given |= OPT_OUT;
+		o->out = optarg;
+		return EXIT_OK;
+	case 'W':
+	case 'E':
+		o->given |= ch == 'W' ? OPT_WIDTH : OPT_HEIGHT;
+		if (parse_i64(optarg, 200, 4096,
+			      ch == 'W' ? &o->width : &o->height) != 0) {
+			snprintf(err, errlen,
+				 "%s: '%s' is not a number of pixels in "
+				 "200..4096",
+				 ch == 'W' ? "--width" : "--height", optarg);
 			return EXIT_USAGE;
 		}
 		return EXIT_OK;

@@ -12,17 +12,17 @@
 #include "paths.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -121,8 +121,8 @@ static const struct config_option http_options[] = {
     {"token_file", CONFIG_PATH, CFG(http_token_file), 0, 0, false,
      "the token's file (mode 0600, made when missing); default: beside "
      "the database"},
-    {"max_connections", CONFIG_UINT, CFG(http_max_connections), 1, 4096,
-     false, "dashboard connections served at once"},
+    {"max_connections", CONFIG_UINT, CFG(http_max_connections), 1, 4096, false,
+     "dashboard connections served at once"},
 };
 
 static const struct config_option notify_options[] = {
@@ -141,8 +141,8 @@ static const struct config_option notify_options[] = {
      "trial.early_stopped"},
     {"timeout", CONFIG_DURATION, CFG(notify_timeout), 1, 600, true,
      "how long one delivery may take before it counts as failed"},
-    {"retry_for", CONFIG_DURATION, CFG(notify_retry_for), 60, 30 * 86400,
-     true, "a failing delivery is retried, backing off, for this long"},
+    {"retry_for", CONFIG_DURATION, CFG(notify_retry_for), 60, 30 * 86400, true,
+     "a failing delivery is retried, backing off, for this long"},
 };
 
 struct table {
@@ -214,7 +214,7 @@ struct parse {
 	uint64_t budget_seen;
 	uint64_t http_seen;
 	uint64_t notify_seen;
-	int listen_line; /* where [http] listen was set */
+	int listen_line;    /* where [http] listen was set */
 	char **long_values; /* values too long for inih's line buffer */
 	size_t nlong;
 	char *errors; /* accumulated "FILE:LINE: msg\n" */
@@ -226,8 +226,7 @@ _Static_assert(ARRAY_LEN(daemon_options) <= 64 &&
 		   ARRAY_LEN(price_options) <= 64 &&
 		   ARRAY_LEN(budget_options) <= 64 &&
 		   ARRAY_LEN(http_options) <= 64 &&
-		   ARRAY_LEN(notify_options) <= 64 &&
-		   CONFIG_EV_COUNT <= 32,
+		   ARRAY_LEN(notify_options) <= 64 && CONFIG_EV_COUNT <= 32,
 	       "seen masks are 64 bits");
 
 /* A backend type checking its options (config_check_*). */

@@ -17,7 +17,11 @@ struct daemon;
  */
 int dashboard_open(struct daemon *d, char *err, size_t errlen);
 
-/* Stops listening and closes every connection; safe when not open. */
+/*
+ * Stops listening and closes every connection (idle ones at once, busy
+ * ones after their answer); pages being read answer 503.  The loop can
+ * end once all are gone.  Safe when not open, and more than once.
+ */
 void dashboard_close(struct daemon *d);
 
 /* Frees what is left after the loop has ended. */

@@ -4,6 +4,7 @@
 #include "backend.h"
 #include "budget.h"
 #include "log.h"
+#include "notifier.h"
 #include "store.h"
 #include "util.h"
 
@@ -427,6 +428,17 @@ accrue(struct lifecycle *lc, const struct job *j, double cost,
 	return rc;
 }
 
+/* Tells [notify] of the trial's end, in the transaction recording it. */
+static int
+notify(struct lifecycle *lc, const struct job *j, const char *type, int rc,
+       const char *error)
+{
+	if (rc != 0 || lc->d == NULL)
+		return rc;
+	return notifier_trial_event(lc->d, type, j->sweep_id, j->trial_id,
+				    j->id, error);
+}
+
 /* What the job's new state means for its trial. */
 static int
 trial_follow(struct lifecycle *lc, const struct job *j, enum job_state to,
@@ -449,11 +461,16 @@ trial_follow(struct lifecycle *lc, const struct job *j, enum job_state to,
 					     NULL, now);
 	case JOB_FAILED:
 	case JOB_LOST:
-		if (j->state == JOB_CANCELLING) /* stopped on purpose */
-			return store_trial_set_state(
+		if (j->state == JOB_CANCELLING) { /* stopped on purpose */
+			rc = store_trial_set_state(
 			    st, j->trial_id,
 			    j->early_stopped ? "stopped" : "cancelled", 0, NULL,
 			    now);
+			return j->early_stopped
+				   ? notify(lc, j, "trial.early_stopped", rc,
+					    NULL)
+				   : rc;
+		}
 		if (j->attempt <= j->retries && !final &&
 		    j->sweep_state != SWEEP_CANCELLED) {
 			delay = fmin(lc->retry_max_s,
@@ -467,12 +484,17 @@ trial_follow(struct lifecycle *lc, const struct job *j, enum job_state to,
 			return store_trial_set_state(st, j->trial_id, "pending",
 						     now + delay, reason, now);
 		}
-		return store_trial_set_state(st, j->trial_id, "failed", 0, NULL,
-					     now);
+		rc = store_trial_set_state(st, j->trial_id, "failed", 0, NULL,
+					   now);
+		return notify(lc, j, "job.failed", rc,
+			      error ? error : job_state_name(to));
 	case JOB_CANCELLED:
-		return store_trial_set_state(
+		rc = store_trial_set_state(
 		    st, j->trial_id, j->early_stopped ? "stopped" : "cancelled",
 		    0, NULL, now);
+		return j->early_stopped
+			   ? notify(lc, j, "trial.early_stopped", rc, NULL)
+			   : rc;
 	case JOB_PAUSED:
 		return store_trial_set_state(st, j->trial_id, "paused", 0, NULL,
 					     now);

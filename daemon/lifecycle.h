@@ -193,6 +193,7 @@ struct budget;
 struct lifecycle {
 	struct store *store;
 	struct budget *budget; /* follows what was committed */
+	struct daemon *d;      /* for notifications; NULL: none */
 	unsigned int retry_base_s, retry_max_s;
 	/* Moves made inside a transaction someone else commits: logged
 	 * when it is (lifecycle_settle), so a log never tells of a move

@@ -6,8 +6,8 @@
  */
 #include "backend.h"
 #include "control.h"
-#include "dashboard.h"
 #include "daemon.h"
+#include "dashboard.h"
 #include "datasets.h"
 #include "log.h"
 #include "meter.h"

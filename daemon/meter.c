@@ -5,6 +5,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "notifier.h"
 #include "store.h"
 #include "util.h"
 
@@ -291,6 +292,7 @@ meter_halted(struct daemon *d, const struct meter_stop *stops, size_t n,
 		const char *scope = stops[i].name;
 		cJSON *ids = cJSON_CreateArray();
 		double spent = scope_spent(d, scope, now);
+		cJSON *ev;
 		char *text;
 
 		for (end = i; end < n && strcmp(stops[end].name, scope) == 0;
@@ -311,6 +313,16 @@ meter_halted(struct daemon *d, const struct meter_stop *stops, size_t n,
 				       stops[i].pause ? "pause" : "cancel",
 				       text, now);
 			free(text);
+			ev = cJSON_CreateObject();
+			cJSON_AddStringToObject(ev, "scope", scope);
+			cJSON_AddNumberToObject(ev, "limit_usd",
+						stops[i].limit);
+			cJSON_AddNumberToObject(ev, "spent_usd", spent);
+			cJSON_AddStringToObject(
+			    ev, "action", stops[i].pause ? "pause" : "cancel");
+			cJSON_AddItemToObject(ev, "jobs",
+					      cJSON_Duplicate(ids, true));
+			notifier_event(d, "budget.halted", ev);
 		}
 		cJSON_Delete(ids);
 	}

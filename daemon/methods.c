@@ -11,6 +11,7 @@
 #include "datasets.h"
 #include "log.h"
 #include "meter.h"
+#include "notifier.h"
 #include "plan.h"
 #include "scheduler.h"
 #include "spec.h"
@@ -1874,6 +1875,43 @@ methods_dispatch(struct daemon *d, const struct peer *peer,
 	return rc;
 }
 
+/* notify.test: answers once each [notify] target's attempt has ended. */
+static void
+notify_tested(void *arg, int rc, const char *error, cJSON *result)
+{
+	if (rc != 0)
+		control_answer(arg, PROTO_E_SHUTTING_DOWN, error, NULL);
+	else
+		control_answer(arg, 0, NULL, result);
+}
+
+static int
+notify_test_start(struct daemon *d, const struct peer *peer,
+		  const struct proto_request *req, struct proto_error *err)
+{
+	static const char *const allowed[] = {NULL};
+	struct control_reply_to *to;
+	char why[512];
+	int rc;
+
+	if (check_params(req->params, allowed, err) != 0)
+		return err->code;
+	if (d->control == NULL || d->stopping)
+		return proto_error_set(err, PROTO_E_SHUTTING_DOWN,
+				       "rftd is shutting down");
+	log_info("control: notify.test by uid %u pid %d", peer->uid, peer->pid);
+	to = control_defer(d->control, peer->client_id, req->id);
+	rc = notifier_test(d, notify_tested, to, why, sizeof(why));
+	if (rc == 0)
+		return METHODS_DEFERRED;
+	control_forget(to);
+	return proto_error_set(err,
+			       rc == -ENOENT	  ? PROTO_E_REFUSED
+			       : rc == -ECANCELED ? PROTO_E_SHUTTING_DOWN
+						  : PROTO_E_STORE,
+			       "%s", why);
+}
+
 static int
 dispatch(struct daemon *d, const struct peer *peer,
 	 const struct proto_request *req, cJSON **result,
@@ -1888,6 +1926,8 @@ dispatch(struct daemon *d, const struct peer *peer,
 		return sql_query(d, peer, req, err);
 	if (req->method == PROTO_M_DAEMON_STATUS)
 		return status_start(d, peer, req, err);
+	if (req->method == PROTO_M_NOTIFY_TEST)
+		return notify_test_start(d, peer, req, err);
 	if (req->method == PROTO_M_SWEEP_LEADERBOARD &&
 	    leaderboard_deferred(req->params))
 		return leaderboard_start(d, peer, req, err);

@@ -11,6 +11,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "meter.h"
+#include "notifier.h"
 #include "store.h"
 #include "util.h"
 
@@ -1667,7 +1668,8 @@ tick_end(struct scheduler *s)
 		free(jobs);
 	else if (admit(s, jobs, n))		      /* takes `jobs` over */
 		s->pass.again = s->admit_more = true; /* the rest at once */
-	if (!s->fault.on && store_sweeps_refresh(d->store, now_wall()) != 0)
+	notifier_holds(d);
+	if (!s->fault.on && notifier_sweeps_refresh(d, now_wall()) != 0)
 		fault_begin(s);
 }
 
@@ -1858,6 +1860,7 @@ scheduler_new(struct daemon *d)
 	s->d = d;
 	s->lc = (struct lifecycle){.store = d->store,
 				   .budget = d->budget,
+				   .d = d,
 				   .retry_base_s = RETRY_BASE_S,
 				   .retry_max_s = RETRY_MAX_S};
 	s->rec = xcalloc(d->nbackends ? d->nbackends : 1, sizeof(*s->rec));

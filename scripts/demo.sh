@@ -13,26 +13,35 @@
 # priced per GPU-hour, and prints the leaderboard, the spend and the best
 # trial's reward curve.  It needs python3 and numpy (python3-numpy).
 #
-# Usage: scripts/demo.sh [--process]
+# With --serve rftd also serves its dashboard, and keeps running after
+# the sweep with the dashboard up: the demo prints its address and how to
+# stop rftd, and leaves its temporary directory for that rftd.
+#
+# Usage: scripts/demo.sh [--process] [--serve]
 #
 # Environment: BUILD_DIR (default build-demo); RFTD and RFTCTL to use
 # binaries built elsewhere (nothing is installed or built then);
-# DEMO_SPEED (simulated seconds per second, default 3600: an hour a second).
+# DEMO_SPEED (simulated seconds per second, default 3600: an hour a second);
+# DEMO_PORT (the dashboard's port with --serve, default 8787, or a free
+# one when 8787 is taken).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=sim
-case "${1:-}" in
-'') ;;
---process) mode=process ;;
--h | --help)
-	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
-	exit 0
-	;;
-*)
-	echo "usage: scripts/demo.sh [--process]" >&2
-	exit 2
-	;;
-esac
+serve=
+for arg in "$@"; do
+	case "$arg" in
+	--process) mode=process ;;
+	--serve) serve=1 ;;
+	-h | --help)
+		sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+		exit 0
+		;;
+	*)
+		echo "usage: scripts/demo.sh [--process] [--serve]" >&2
+		exit 2
+		;;
+	esac
+done
 root=$PWD
 build=${BUILD_DIR:-$root/build-demo}
 speed=${DEMO_SPEED:-3600}
@@ -61,6 +70,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A port for the dashboard: DEMO_PORT, else 8787 unless it is taken.
+free_port() {
+	python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    s.close()
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+PY
+}
+http=
+if [ -n "$serve" ]; then
+	port=${DEMO_PORT:-$(free_port 8787)}
+	http="
+[http]
+listen = 127.0.0.1:$port"
+fi
+
 if [ "$mode" = sim ]; then
 	cat >"$demo/rftd.conf" <<CONF
 [daemon]
@@ -74,6 +105,7 @@ type = sim
 speed = $speed
 max_concurrent = 6
 failure_rate = 0.05
+$http
 CONF
 else
 	# The example trainer on this machine; --sleep makes each run last a
@@ -96,6 +128,7 @@ poll_interval = 0.5
 
 [price "local/*"]
 per_gpu_hour = 2.50
+$http
 CONF
 fi
 ctl() { "$RFTCTL" -s "$demo/run/control.sock" "$@"; }
@@ -107,7 +140,9 @@ say() {
 	fi
 }
 
-"$RFTD" -f -c "$demo/rftd.conf" 2>"$demo/rftd.log" &
+# Its output goes to the log: with --serve it outlives this script, and
+# must not hold the script's stdout open.
+"$RFTD" -f -c "$demo/rftd.conf" </dev/null >"$demo/rftd.log" 2>&1 &
 pid=$!
 # Ready when it answers; a loaded machine may take a while.
 for _ in $(seq 1200); do
@@ -193,6 +228,18 @@ else
 	WHERE l.sweep_id = $sweep
 	GROUP BY 1, 2 ORDER BY mean_best DESC;
 	SQL
+fi
+
+if [ -n "$serve" ]; then
+	trap - EXIT
+	cat <<EOF
+
+The dashboard: http://127.0.0.1:$port/sweeps/$sweep  (all sweeps: http://127.0.0.1:$port/)
+rftd keeps running (pid $pid) with its files in $demo.
+Stop it, and remove them, with:
+  $RFTCTL -s $demo/run/control.sock stop && rm -rf $demo
+EOF
+	exit 0
 fi
 
 say "kill -TERM rftd"

@@ -174,8 +174,12 @@ cJSON *store_trials_known(struct store *st,
 int store_sweep_set_state(struct store *st, int64_t sweep_id, const char *state,
 			  double now);
 
-/* Marks running sweeps whose trials have all ended as completed. */
-int store_sweeps_refresh(struct store *st, double now);
+/*
+ * Marks running sweeps whose trials have all ended as completed.  With
+ * `completed` set, *completed gets their ids (*n of them; caller frees).
+ */
+int store_sweeps_refresh(struct store *st, double now, int64_t **completed,
+			 size_t *n);
 
 /* --- jobs (jobs.c) -------------------------------------------------------- */
 

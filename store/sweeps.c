@@ -2,9 +2,11 @@
 #include "store_int.h"
 
 #include "log.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char sql_trial_find[] =
@@ -314,15 +316,35 @@ static const char sql_sweeps_complete[] =
     " WHERE state IN ('running', 'paused') AND NOT EXISTS ("
     "  SELECT 1 FROM sweep_trials l JOIN trials t ON t.id = l.trial_id"
     "  WHERE l.sweep_id = sweeps.id"
-    "  AND t.state NOT IN ('succeeded', 'failed', 'cancelled', 'stopped'));";
+    "  AND t.state NOT IN ('succeeded', 'failed', 'cancelled', 'stopped'))"
+    " RETURNING id;";
 
 int
-store_sweeps_refresh(struct store *st, double now)
+store_sweeps_refresh(struct store *st, double now, int64_t **completed,
+		     size_t *n)
 {
 	sqlite3_stmt *s = stmt(st, sql_sweeps_complete);
+	int64_t *ids = NULL;
+	size_t count = 0;
+	int rc;
 
 	if (s == NULL)
 		return -EIO;
 	sqlite3_bind_double(s, 1, now);
-	return stmt_done(st, s);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ids = xrealloc(ids, (count + 1) * sizeof(*ids));
+		ids[count++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		free(ids);
+		return store_fail(st, "completing sweeps");
+	}
+	if (completed != NULL) {
+		*completed = ids;
+		*n = count;
+	} else {
+		free(ids);
+	}
+	return 0;
 }

@@ -6,6 +6,7 @@ are stopped by the test that started them (by pid).
 """
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -31,6 +32,23 @@ SOURCE_DIR = os.environ.get(
 WAIT = 60.0        # what the test caused: a tick or a poll or two away
 LONG_WAIT = 120.0  # a sweep, or a chain of jobs, to run to its end
 CALL_TIMEOUT = 120.0  # one rftctl command, or one rftd that exits by itself
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 for a server a test starts.  Drawn
+    at random below the kernel's ephemeral range (32768 and up), where
+    no outgoing connection takes one, and checked by binding it; two
+    tests drawing the same port within a moment is the only clash."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port between 20000 and 32000")
 
 
 def wait_until(predicate, timeout=WAIT, interval=0.05, what="condition"):

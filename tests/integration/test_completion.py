@@ -24,7 +24,7 @@ from harness import CALL_TIMEOUT, DaemonTest, RFTCTL, SOURCE_DIR
 COMPLETION_DIR = os.path.join(SOURCE_DIR, "completion")
 VERBS = ["status", "ping", "stop", "budget", "reload", "plan", "submit",
          "sweeps", "sweep", "leaderboard", "jobs", "job", "cancel", "pause",
-         "resume", "watch", "sql", "export", "curves"]
+         "resume", "watch", "sql", "export", "curves", "plot", "notify"]
 COMMON = ["--socket", "--timeout", "--json", "--help", "--version"]
 
 ZSH_SETUP = r"""
@@ -137,6 +137,7 @@ class Cases:
         self.check(["sweep", ""], ["show"])
         self.check(["job", ""], ["show"])
         self.check(["budget", ""], ["set"])
+        self.check(["notify", ""], ["test"])
 
     def test_options_of_the_command(self):
         self.check(["--"], COMMON)

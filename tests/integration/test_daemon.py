@@ -21,8 +21,8 @@ from harness import (CALL_TIMEOUT, WAIT, DaemonTest, RFTCTL, RFTD,
 SCHEMA = len([f for f in os.listdir(os.path.join(SOURCE_DIR, "migrations"))
               if f.endswith(".sql")])
 TABLES = ["budgets", "checkpoints", "early_stops", "files", "graders",
-          "halts", "job_events", "jobs", "ledger", "metrics", "sim_jobs",
-          "sweep_trials", "sweeps", "trials"]
+          "halts", "job_events", "jobs", "ledger", "metrics",
+          "notifications", "sim_jobs", "sweep_trials", "sweeps", "trials"]
 
 
 def sha256(path):

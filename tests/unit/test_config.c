@@ -24,8 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -1354,10 +1354,10 @@ listen_addresses_are_read_and_checked(void **state)
 {
 	static const char *const good[] = {"127.0.0.1:8787", "[::1]:1",
 					   "localhost:65535", "127.1.2.3:80"};
-	static const char *const bad[] = {"127.0.0.1",	 "127.0.0.1:0",
-					  "127.0.0.1:65536", "::1:8787",
-					  "example.org:80",  "[::1:80",
-					  ":80",	     "127.0.0.1:8x"};
+	static const char *const bad[] = {
+	    "127.0.0.1", "127.0.0.1:0",	   "127.0.0.1:65536",
+	    "::1:8787",	 "example.org:80", "[::1:80",
+	    ":80",	 "127.0.0.1:8x"};
 	struct fixture *f = *state;
 	struct sockaddr_storage ss;
 	bool loopback;
@@ -1393,10 +1393,12 @@ remote_listen_needs_allow_remote(void **state)
 	struct config cfg;
 	char *errors = NULL, *path;
 
-	assert_error_starts(f, "[http]\nmax_connections = 3\n"
-			       "listen = 0.0.0.0:8787\n",
-			    3, "listen: 0.0.0.0:8787 can be reached from "
-			       "other machines; set allow_remote = yes");
+	assert_error_starts(f,
+			    "[http]\nmax_connections = 3\n"
+			    "listen = 0.0.0.0:8787\n",
+			    3,
+			    "listen: 0.0.0.0:8787 can be reached from "
+			    "other machines; set allow_remote = yes");
 	assert_error_starts(f, "[http]\nlisten = [::]:8787\n", 2,
 			    "listen: [::]:8787 can be reached");
 	assert_int_equal(load_text(f,
@@ -1432,8 +1434,9 @@ notify_keys_are_read_and_checked(void **state)
 	assert_string_equal(cfg.notify_url,
 			    "https://hooks.example.org/rftd/?k=1");
 	assert_string_equal(cfg.notify_secret_file, "/etc/rftd/whsec");
-	assert_int_equal(cfg.notify_events, (1u << CONFIG_EV_JOB_FAILED) |
-						(1u << CONFIG_EV_BUDGET_HALTED));
+	assert_int_equal(cfg.notify_events,
+			 (1u << CONFIG_EV_JOB_FAILED) |
+			     (1u << CONFIG_EV_BUDGET_HALTED));
 	assert_true(cfg.notify_timeout == 30);
 	assert_true(cfg.notify_retry_for == 7200);
 	free(path);
@@ -1444,8 +1447,8 @@ notify_keys_are_read_and_checked(void **state)
 			    "machine");
 	assert_error_starts(f, "[notify]\nurl = ftp://127.0.0.1/h\n", 2,
 			    "url: 'ftp://127.0.0.1/h' is not an http://");
-	assert_error_starts(f, "[notify]\nevents = job.failed sweep.done\n",
-			    2, "events: unknown event 'sweep.done'");
+	assert_error_starts(f, "[notify]\nevents = job.failed sweep.done\n", 2,
+			    "events: unknown event 'sweep.done'");
 	assert_error_starts(f, "[notify]\nevents = ,\n", 2,
 			    "events: no event given");
 	assert_error_starts(f, "[notify]\ntimeout = 0\n", 2,
