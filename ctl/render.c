@@ -205,6 +205,8 @@ render_status(const struct render_opts *ro, const cJSON *r)
 	fprintf(ro->out, "  socket    %s\n", str(r, "socket", "?"));
 	fprintf(ro->out, "  database  %s (schema %.0f)\n",
 		str(r, "database", "?"), num(r, "schema_version", 0));
+	if (get(r, "dashboard") != NULL)
+		fprintf(ro->out, "  dashboard %s\n", str(r, "dashboard", "?"));
 	fprintf(ro->out, "  clients   %.0f\n", num(r, "clients", 0));
 	fprintf(ro->out, "  log level %s\n", str(r, "log_level", "?"));
 	store = get(r, "store");

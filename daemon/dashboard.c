@@ -82,6 +82,7 @@ struct dashboard {
 	struct page_work *waiting, *waiting_tail; /* for the pool, in order */
 	char *token;	/* required when allow_remote; else NULL */
 	char where[80]; /* the address served, for messages */
+	char url[96];	/* http://WHERE/ */
 };
 
 /* A page read on the thread pool for one request. */
@@ -614,9 +615,18 @@ dashboard_open(struct daemon *d, char *err, size_t errlen)
 		port = ntohs(a->sin_port);
 		snprintf(dash->where, sizeof(dash->where), "%s:%d", host, port);
 	}
+	snprintf(dash->url, sizeof(dash->url), "http://%s/", dash->where);
 	log_info("dashboard: serving http://%s/%s", dash->where,
 		 dash->token ? " (the token is required)" : "");
 	return 0;
+}
+
+const char *
+dashboard_url(const struct daemon *d)
+{
+	const struct dashboard *dash = d->dashboard;
+
+	return dash != NULL && !dash->closing ? dash->url : NULL;
 }
 
 void

@@ -17,6 +17,9 @@ struct daemon;
  */
 int dashboard_open(struct daemon *d, char *err, size_t errlen);
 
+/* "http://HOST:PORT/" while the dashboard is served, else NULL. */
+const char *dashboard_url(const struct daemon *d);
+
 /*
  * Stops listening and closes every connection (idle ones at once, busy
  * ones after their answer); pages being read answer 503.  The loop can

@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "control.h"
 #include "daemon.h"
+#include "dashboard.h"
 #include "datasets.h"
 #include "log.h"
 #include "meter.h"
@@ -160,6 +161,8 @@ daemon_status(struct daemon *d, const cJSON *params, cJSON **result,
 				    ? control_path(d->control)
 				    : d->cfg.socket_path);
 	cJSON_AddStringToObject(r, "database", store_path(d->store));
+	if (dashboard_url(d) != NULL)
+		cJSON_AddStringToObject(r, "dashboard", dashboard_url(d));
 	cJSON_AddNumberToObject(r, "schema_version",
 				store_schema_version(d->store));
 	cJSON_AddNumberToObject(r, "clients", control_clients(d->control));

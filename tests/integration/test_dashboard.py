@@ -114,6 +114,16 @@ class Dashboard(DaemonTest):
         self.assertTrue(self.get("/static/dash.js").headers[
             "content-type"].startswith("text/javascript"))
 
+    def test_status_says_where_the_dashboard_is(self):
+        d = self.start()
+        url = "http://127.0.0.1:%d/" % self.port
+        self.assertEqual(d.ctl_json("status")["dashboard"], url)
+        self.assertIn("  dashboard %s\n" % url, d.ctl("status").stdout)
+        # Without [http], no such line.
+        d.stop()
+        plain = self.daemon(extra_config=SIM % SLOW)
+        self.assertNotIn("dashboard", plain.ctl_json("status"))
+
     def test_the_sweep_page_holds_one_curve_per_trial_and_its_tables(self):
         d = self.start()
         sweep = self.running_sweep(d)
