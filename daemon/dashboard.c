@@ -23,9 +23,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +41,7 @@
 #define REQ_TIMEOUT_MS 10000 /* to send a whole request, or idle */
 #define BODY_MAX       1024  /* of a request: GET and HEAD need none */
 #define GRACE_MS       5000  /* at shutdown, for answers left unread */
+#define SCOPES_MS      1000  /* budget scopes are read again after this */
 #define TOKEN_BYTES    32
 #define TOKEN_FILE_MAX 512
 
@@ -83,6 +86,8 @@ struct dashboard {
 	char *token;	/* required when allow_remote; else NULL */
 	char where[80]; /* the address served, for messages */
 	char url[96];	/* http://WHERE/ */
+	cJSON *scopes;	/* meter_scopes() as of scopes_at (loop ms) */
+	uint64_t scopes_at;
 };
 
 /* A page read on the thread pool for one request. */
@@ -176,6 +181,38 @@ authorized(const struct dashboard *dash, h2o_req_t *req,
 	       token_equal(dash->token, pr->token, strlen(pr->token));
 }
 
+/*
+ * Without a token, only this machine's names may stand in Host: a page
+ * of another site that points its own name at 127.0.0.1 (DNS
+ * rebinding) would otherwise read the dashboard as one of its own.
+ */
+static bool
+host_local(h2o_iovec_t authority)
+{
+	char host[80], *end;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (authority.len == 0 || authority.len >= sizeof(host))
+		return false;
+	memcpy(host, authority.base, authority.len);
+	host[authority.len] = '\0';
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+			return false;
+		*end = '\0';
+		return inet_pton(AF_INET6, host + 1, &a6) == 1 &&
+		       IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	if ((end = strchr(host, ':')) != NULL)
+		*end = '\0';
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &a4) == 1 &&
+	       (ntohl(a4.s_addr) >> 24) == 127;
+}
+
 /* --- answers ------------------------------------------------------------- */
 
 static const char *
@@ -188,6 +225,8 @@ reason(int status)
 		return "Bad Request";
 	case 401:
 		return "Unauthorized";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -346,6 +385,24 @@ work_done(uv_work_t *work, int status)
 	maybe_reap(dash);
 }
 
+/*
+ * The budget scopes for a budgets page.  meter_scopes() works on the
+ * loop, over the live jobs and the sweeps: pages asked within a second
+ * share one answer, however many are open and refreshing.
+ */
+static cJSON *
+scopes_now(struct dashboard *dash)
+{
+	uint64_t now = uv_now(&dash->d->loop);
+
+	if (dash->scopes == NULL || now - dash->scopes_at >= SCOPES_MS) {
+		cJSON_Delete(dash->scopes);
+		dash->scopes = meter_scopes(dash->d);
+		dash->scopes_at = now;
+	}
+	return cJSON_Duplicate(dash->scopes, true);
+}
+
 static void
 page_start(struct dashboard *dash, h2o_req_t *req, const struct page_req *pr)
 {
@@ -364,7 +421,7 @@ page_start(struct dashboard *dash, h2o_req_t *req, const struct page_req *pr)
 	w->pr = *pr;
 	w->db_path = xstrdup(store_path(dash->d->store));
 	if (pr->kind == PAGE_BUDGETS)
-		w->scopes = meter_scopes(dash->d);
+		w->scopes = scopes_now(dash);
 	w->env.db_path = w->db_path;
 	w->env.scopes = w->scopes;
 	w->env.token = token ? w->pr.token : NULL;
@@ -394,6 +451,13 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	    !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
 		respond_error(req, 405,
 			      "The dashboard only reads: GET or HEAD.", NULL);
+		return 0;
+	}
+	if (dash->token == NULL && !host_local(req->authority)) {
+		respond_error(req, 403,
+			      "This dashboard answers to this machine's names "
+			      "only: localhost, 127.0.0.1 or [::1].",
+			      NULL);
 		return 0;
 	}
 	rc = page_route(req->path.base, req->path.len, &pr, why, sizeof(why));
@@ -664,6 +728,7 @@ dashboard_free(struct daemon *d)
 		return;
 	if (dash->config_up)
 		h2o_config_dispose(&dash->config);
+	cJSON_Delete(dash->scopes);
 	if (dash->token != NULL) {
 		OPENSSL_cleanse(dash->token, strlen(dash->token));
 		free(dash->token);

@@ -64,8 +64,13 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	size_t add = size * n;
 
 	if (r->len + add > r->h->lim.max_body) {
-		r->overflow = true;
-		return 0; /* libcurl fails the transfer with a write error */
+		if (!r->h->lim.cut_body) {
+			r->overflow = true;
+			return 0; /* libcurl fails it with a write error */
+		}
+		if (r->len == r->h->lim.max_body)
+			return size * n;
+		add = r->h->lim.max_body - r->len;
 	}
 	if (r->len + add + 1 > r->cap) {
 		size_t cap = r->cap ? r->cap : 4096;
@@ -78,7 +83,7 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	memcpy(r->body + r->len, data, add);
 	r->len += add;
 	r->body[r->len] = '\0';
-	return add;
+	return size * n;
 }
 
 static size_t

@@ -56,6 +56,9 @@ struct http_limits {
 	long connect_timeout_ms;
 	long timeout_ms;	/* default total per request */
 	size_t max_body;	/* response bytes kept at most */
+	bool cut_body;		/* a longer response is cut there and read to
+				 * its end, not failed: for calls where only
+				 * the status counts */
 	const char *ca_file;	/* or NULL: the system's */
 	const char *user_agent; /* or NULL */
 };

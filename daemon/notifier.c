@@ -39,6 +39,7 @@ extern char **environ;
 #define RETRY_BASE_S 1.0    /* the first retry's delay, doubling */
 #define RETRY_MAX_S  3600.0 /* to at most an hour */
 #define REARM_MAX_S  60.0   /* a look at the outbox at least this often */
+#define STUCK_S	     5.0    /* ... and after the store refused a step */
 #define BUSY_MS	     20	    /* a transaction is open: look again soon */
 #define SECRET_MAX   256    /* bytes of a secret file read at most */
 #define KEY_MAX	     128    /* bytes of a decoded secret */
@@ -180,7 +181,7 @@ secret_key(const char *path, unsigned char *key, char *err, size_t errlen)
 			 "[notify] secret_file %s: not a webhook secret "
 			 "(\"whsec_\" followed by base64)",
 			 path);
-		return -EINVAL;
+		goto invalid;
 	}
 	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)(len - 6));
 	while (pad < 2 && len - pad > 6 && text[len - 1 - pad] == '=')
@@ -190,13 +191,17 @@ secret_key(const char *path, unsigned char *key, char *err, size_t errlen)
 			 "[notify] secret_file %s: not a webhook secret "
 			 "(its base64 does not decode to 1 to %d bytes)",
 			 path, KEY_MAX);
-		return -EINVAL;
+		goto invalid;
 	}
 	n -= (int)pad;
 	memcpy(key, raw, (size_t)n);
 	OPENSSL_cleanse(raw, sizeof(raw));
 	OPENSSL_cleanse(text, sizeof(text));
 	return n;
+invalid:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(text, sizeof(text));
+	return -EINVAL;
 }
 
 /* "v1,<base64 of HMAC-SHA256(key, id.timestamp.body)>", Standard
@@ -368,13 +373,16 @@ url_start(struct attempt *a, char *outcome, size_t len)
 	const char *headers[5];
 	long long ts = (long long)time(NULL);
 	int keylen = secret_key(cfg->notify_secret_file, key, err, sizeof(err));
+	int rc;
 
 	if (keylen < 0) {
 		log_warnx("notify: %s", err);
 		snprintf(outcome, len, "failed: %s", err);
 		return false;
 	}
-	if (sign(key, keylen, a->id, ts, a->payload, sig, sizeof(sig)) != 0) {
+	rc = sign(key, keylen, a->id, ts, a->payload, sig, sizeof(sig));
+	OPENSSL_cleanse(key, sizeof(key));
+	if (rc != 0) {
 		snprintf(outcome, len, "failed: cannot sign it");
 		return false;
 	}
@@ -383,6 +391,7 @@ url_start(struct attempt *a, char *outcome, size_t len)
 		    .connect_timeout_ms = 10000,
 		    .timeout_ms = 10000,
 		    .max_body = BODY_MAX,
+		    .cut_body = true,
 		    .user_agent = "rftd/" RFTD_VERSION,
 		};
 
@@ -623,6 +632,8 @@ pump(struct notifier *n)
 {
 	struct store *st = n->d->store;
 	double now = now_wall(), next = INFINITY, at;
+	bool stuck = false;
+	int rc;
 
 	if (n->closing || n->d->stopping)
 		return;
@@ -637,28 +648,34 @@ pump(struct notifier *n)
 
 		if (target_config(n->d, t) == NULL)
 			continue;
-		if (n->running[t] < INFLIGHT_MAX)
-			store_outbox_due(st, target_names[t], now,
-					 (int)(INFLIGHT_MAX + n->running[t]),
-					 due_row, &due);
+		if (n->running[t] < INFLIGHT_MAX &&
+		    store_outbox_due(st, target_names[t], now,
+				     (int)(INFLIGHT_MAX + n->running[t]),
+				     due_row, &due) < 0)
+			stuck = true;
 		for (size_t i = 0; i < due.n; i++) {
 			struct store_outbox_row *r = &due.rows[i];
 
 			if (n->running[t] < INFLIGHT_MAX &&
-			    !inflight(n, t, r->id))
-				attempt_start(n, t, r, NULL);
+			    !inflight(n, t, r->id) &&
+			    !attempt_start(n, t, r, NULL))
+				stuck = true;
 			free((char *)r->id);
 			free((char *)r->target);
 			free((char *)r->type);
 			free((char *)r->payload);
 		}
 		/* Due now with no room: an attempt's end wakes us. */
-		if (store_outbox_next(st, target_names[t], &at) == 0 &&
-		    at > now)
+		rc = store_outbox_next(st, target_names[t], &at);
+		if (rc == 0 && at > now)
 			next = fmin(next, at);
+		else if (rc != 0 && rc != -ENOENT)
+			stuck = true;
 	}
-	if (next < INFINITY)
-		wake(n, (uint64_t)(fmin(next - now, REARM_MAX_S) * 1000) + 1);
+	/* A row the store would not let us start (a full disk, a fault)
+	 * is looked at again soon, not at the next event. */
+	next = fmin(next, now + (stuck ? STUCK_S : REARM_MAX_S));
+	wake(n, (uint64_t)((next - now) * 1000) + 1);
 }
 
 static void

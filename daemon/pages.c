@@ -75,14 +75,15 @@ query_decode(const char *s, size_t n, char *out, size_t outlen)
 	return (int)k;
 }
 
+/* A metric's name as trainers report them: printable ASCII.  It is
+ * bound into queries and escaped into pages, never spliced. */
 static bool
 metric_ok(const char *m)
 {
 	if (*m == '\0')
 		return false;
 	for (; *m != '\0'; m++)
-		if (!((*m >= 'a' && *m <= 'z') || (*m >= 'A' && *m <= 'Z') ||
-		      (*m >= '0' && *m <= '9') || strchr("_.:/-", *m)))
+		if (*m < ' ' || *m > '~')
 			return false;
 	return true;
 }
@@ -115,8 +116,8 @@ parse_query(const char *q, size_t n, struct page_req *r, char *why,
 				    !metric_ok(value)) {
 					snprintf(why, whylen,
 						 "metric: a metric's name is "
-						 "1 to %d letters, digits and "
-						 "_.:/-",
+						 "1 to %d printable ASCII "
+						 "characters",
 						 PAGE_METRIC_MAX);
 					return 400;
 				}
@@ -399,6 +400,20 @@ page_escape(const char *s)
 	return h.p;
 }
 
+/* `s` percent-encoded for a query value: a token of one's own or a
+ * metric's name may hold any printable character. */
+static void
+put_query_value(struct html *h, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("-._~", *s))
+			put(h, s, 1);
+		else
+			putf(h, "%%%02X", (unsigned char)*s);
+	}
+}
+
 /* The query a link carries: the token, and a metric when not NULL. */
 static void
 link_query(struct html *h, const char *metric)
@@ -407,22 +422,13 @@ link_query(struct html *h, const char *metric)
 
 	if (h->token != NULL) {
 		puts_(h, "?token=");
-		/* Percent-encoded: a token of one's own may hold any
-		 * printable character. */
-		for (const char *t = h->token; *t != '\0'; t++) {
-			if ((*t >= 'a' && *t <= 'z') ||
-			    (*t >= 'A' && *t <= 'Z') ||
-			    (*t >= '0' && *t <= '9') || strchr("-._~", *t))
-				put(h, t, 1);
-			else
-				putf(h, "%%%02X", (unsigned char)*t);
-		}
+		put_query_value(h, h->token);
 		sep = '&';
 	}
 	if (metric != NULL) {
 		putf(h, "%s", sep == '?' ? "?" : "&amp;");
 		puts_(h, "metric=");
-		esc(h, metric);
+		put_query_value(h, metric);
 	}
 }
 
@@ -847,6 +853,7 @@ render_grid(struct html *h, const cJSON *grid)
 {
 	const char *graders[32];
 	size_t ng = 0;
+	bool more = false;
 	const cJSON *row;
 
 	cJSON_ArrayForEach(row, grid)
@@ -859,6 +866,8 @@ render_grid(struct html *h, const cJSON *grid)
 				break;
 		if (i == ng && ng < ARRAY_LEN(graders))
 			graders[ng++] = g;
+		else if (i == ng)
+			more = true;
 	}
 	puts_(h, "<h2>Mean best objective by hyperparameter and grader</h2>\n"
 		 "<table id=\"grid\">\n<thead><tr><th class=\"text\">"
@@ -882,12 +891,14 @@ render_grid(struct html *h, const cJSON *grid)
 		value_text(kbuf, sizeof(kbuf), key);
 		value_text(vbuf, sizeof(vbuf), val);
 		while (r2 != NULL) {
-			char k2[128], v2[128];
 			const char *g;
 
-			value_text(k2, sizeof(k2), cJSON_GetArrayItem(r2, 0));
-			value_text(v2, sizeof(v2), cJSON_GetArrayItem(r2, 1));
-			if (strcmp(k2, kbuf) != 0 || strcmp(v2, vbuf) != 0)
+			/* The values themselves, not their text: 1e-5 and
+			 * 1.0000001e-5 are two rows. */
+			if (!cJSON_Compare(cJSON_GetArrayItem(r2, 0), key,
+					   true) ||
+			    !cJSON_Compare(cJSON_GetArrayItem(r2, 1), val,
+					   true))
 				break;
 			g = cJSON_GetArrayItem(r2, 2)->valuestring;
 			for (size_t i = 0; i < ng; i++)
@@ -917,6 +928,11 @@ render_grid(struct html *h, const cJSON *grid)
 		row = r2;
 	}
 	puts_(h, "</tbody></table>\n");
+	if (more)
+		putf(h,
+		     "<p class=\"note\">The first %zu graders are shown; "
+		     "the leaderboard has every trial.</p>\n",
+		     ng);
 }
 
 /* Keeps the grid's rows of hyperparameters with more than one value. */

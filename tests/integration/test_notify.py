@@ -159,6 +159,18 @@ class Notify(DaemonTest):
                " WHERE id = ? ORDER BY target", res["id"]),
             [("command", "failed", 1), ("url", "failed", 1)])
 
+    def test_a_2xx_with_a_long_body_counts_as_delivered(self):
+        # Only the status counts: a receiver that answers with a page
+        # of its own took the event, and is not sent it again.
+        self.receiver.mode = "big"
+        d = self.start(notify=self.notify_section(command=False))
+        r = d.ctl("notify", "test")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("  url: delivered (HTTP 200)\n", r.stdout)
+        self.assertEqual(self.rows(
+            d, "SELECT state, attempts FROM notifications"),
+            [("delivered", 1)])
+
     def test_notify_test_without_a_target_is_refused(self):
         d = self.start(notify="")
         r = d.ctl("notify", "test")

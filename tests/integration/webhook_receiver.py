@@ -43,8 +43,8 @@ def verify(key, headers, body, tolerance=300):
 
 class Receiver:
     """Records every POST as a dict: id, type, payload, verified, status.
-    `mode` is "ok" (204), "fail" (500) or "hang" (no answer until
-    release()); stop() ends it."""
+    `mode` is "ok" (204), "big" (200 with a page of 64 KiB), "fail"
+    (500) or "hang" (no answer until release()); stop() ends it."""
 
     def __init__(self, secret_file, port=0):
         self.secret_file = secret_file
@@ -65,6 +65,13 @@ class Receiver:
                 mode = receiver.mode
                 if mode == "hang":
                     receiver.released.wait()
+                    return
+                if mode == "big":
+                    page = b"<html>" + b"thanks " * 9362 + b"</html>"
+                    self.send_response(200)
+                    self.send_header("content-length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
                     return
                 self.send_response(204 if mode == "ok" else 500)
                 self.send_header("content-length", "0")

@@ -70,7 +70,10 @@ bad_targets_are_refused(void **state)
 	assert_int_equal(route("/sweeps/1?metric=%zz", &r), 400);
 	assert_int_equal(route("/sweeps/1?metric=%4", &r), 400);
 	assert_int_equal(route("/sweeps/1?metric=a%00b", &r), 400);
-	assert_int_equal(route("/sweeps/1?metric=<x>", &r), 400);
+	assert_int_equal(route("/sweeps/1?metric=a%01b", &r), 400);
+	/* Any printable name: it is bound and escaped, never spliced. */
+	assert_int_equal(route("/sweeps/1?metric=acc%40k+%3Cx%3E", &r), 0);
+	assert_string_equal(r.metric, "acc@k <x>");
 	assert_int_equal(route("/sweeps/1?part=all", &r), 400);
 }
 
