@@ -16,7 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 root=$PWD
-all_targets=(proto spec config openai slurm metrics cmdline)
+all_targets=(proto spec config openai slurm metrics cmdline pages)
 
 usage() { # exit status
 	sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
