@@ -1,4 +1,4 @@
-"""rftctl for people and for scripts (issue 16): --json errors and
+"""rftctl for people and for scripts: --json errors and
 NDJSON watch, exit statuses, a watch that survives a restart of rftd and
 says why trials wait, the verbs' arguments, the leaderboard's --state and
 --metric, rftd --help, and `rftctl stop`.  The real rftd and rftctl."""

@@ -1,14 +1,12 @@
-"""`rftctl plot` (issue 17): a sweep's reward curves to an SVG or PNG
+"""`rftctl plot`: a sweep's reward curves to an SVG or PNG
 file, or to standard output; the file's name checked before rftd is
 asked, and nothing left behind on an error.  The real rftd and rftctl
 on the simulated backend."""
-import atexit
 import json
 import os
 import sqlite3
 import struct
 import subprocess
-import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
@@ -23,19 +21,6 @@ FUZZY = {"type": "text_similarity", "name": "fuzzy",
          "input": "{{sample.output_text}}",
          "reference": "{{item.answer}}", "evaluation_metric": "fuzzy_match"}
 GRADERS = dict(BASE_SPEC["graders"], fuzzy=FUZZY)
-
-
-def suppress_fontconfig_leaks():
-    """Under the sanitize build: fontconfig, under librsvg, keeps its
-    configuration until the process ends, by design; LeakSanitizer would
-    call that a leak of rftctl."""
-    fd, path = tempfile.mkstemp(prefix="rftd-lsan-", suffix=".supp")
-    with os.fdopen(fd, "w") as f:
-        f.write("leak:libfontconfig.so\n")
-    atexit.register(os.unlink, path)
-    options = os.environ.get("LSAN_OPTIONS")
-    os.environ["LSAN_OPTIONS"] = ("%s:suppressions=%s" % (options, path)
-                                  if options else "suppressions=" + path)
 
 
 class Plot(CtlTest):
@@ -240,5 +225,4 @@ class Plot(CtlTest):
         self.assertEqual(json.loads(r.stdout)["truncated"], "row cap")
 
 if __name__ == "__main__":
-    suppress_fontconfig_leaks()
     unittest.main()
