@@ -577,7 +577,8 @@ run_watch(struct call_ctx *ctx, const struct opts *o, char **args)
 /* Runs a query and returns its result (caller frees), or NULL after
  * telling why; *rc is the exit status. */
 static cJSON *
-query(struct call_ctx *ctx, const char *sql, int64_t max_rows, int *rc)
+query_for(struct call_ctx *ctx, const char *sql, int64_t max_rows,
+	  int timeout_ms, int *rc)
 {
 	struct proto_reply rep;
 	cJSON *p = cJSON_CreateObject(), *result;
@@ -585,12 +586,20 @@ query(struct call_ctx *ctx, const char *sql, int64_t max_rows, int *rc)
 	cJSON_AddStringToObject(p, "query", sql);
 	if (max_rows > 0)
 		cJSON_AddNumberToObject(p, "max_rows", (double)max_rows);
+	if (timeout_ms > 0)
+		cJSON_AddNumberToObject(p, "timeout_ms", timeout_ms);
 	*rc = call_method(ctx, "sql.query", p, &rep);
 	if (*rc != EXIT_OK)
 		return NULL;
 	result = cJSON_Duplicate(rep.result, 1);
 	proto_reply_free(&rep);
 	return result;
+}
+
+static cJSON *
+query(struct call_ctx *ctx, const char *sql, int64_t max_rows, int *rc)
+{
+	return query_for(ctx, sql, max_rows, 0, rc);
 }
 
 /*
@@ -697,32 +706,59 @@ run_export(struct call_ctx *ctx, const struct opts *o, char **args)
 	return cut ? EXIT_TRUNCATED : EXIT_OK;
 }
 
-/*
- * The points of `metric` of a sweep or a job, as reward_curves rows
- * (job_id, trial_id, step, value) in job and step order, cut at 100,000
- * rows; NULL after telling why (rftd's "no sweep N", or "VERB: sweep N
- * has no M points"), *rc the exit status.
- */
-static cJSON *
-curve_rows(struct call_ctx *ctx, const char *verb, bool job, int64_t id,
-	   const char *metric, int *rc)
+#define CURVE_ROWS 100000 /* points read at most (rftd's sql.query cap) */
+
+/* "sweep_id = N AND metric = '...'" for reward_curves (caller frees). */
+static char *
+curve_where(bool job, int64_t id, const char *metric)
 {
-	char *sql, *quoted;
-	cJSON *result;
+	char *quoted = xcalloc(2 * strlen(metric) + 1, 1), *where;
 
 	/* The metric name goes into SQL as a literal: double its quotes. */
-	quoted = xcalloc(2 * strlen(metric) + 1, 1);
 	for (size_t i = 0, k = 0; metric[i] != '\0'; i++) {
 		if (metric[i] == '\'')
 			quoted[k++] = '\'';
 		quoted[k++] = metric[i];
 	}
-	sql = xasprintf("SELECT job_id, trial_id, step, value FROM "
-			"reward_curves WHERE %s = %lld AND metric = '%s' "
-			"ORDER BY job_id, step",
-			job ? "job_id" : "sweep_id", (long long)id, quoted);
+	where = xasprintf("%s = %lld AND metric = '%s'",
+			  job ? "job_id" : "sweep_id", (long long)id, quoted);
 	free(quoted);
-	result = query(ctx, sql, 100000, rc);
+	return where;
+}
+
+/*
+ * The points of `metric` of a sweep or a job, as reward_curves rows
+ * (job_id, trial_id, step, value) in job and step order, cut at
+ * CURVE_ROWS rows; NULL after telling why (rftd's "no sweep N", or
+ * "VERB: sweep N has no M points"), *rc the exit status.  With `buckets`
+ * > 0, each job's lowest and highest point in each of that many step
+ * buckets instead, thinned by rftd.
+ */
+static cJSON *
+curve_rows(struct call_ctx *ctx, const char *verb, bool job, int64_t id,
+	   const char *metric, int buckets, int *rc)
+{
+	char *where = curve_where(job, id, metric), *sql;
+	cJSON *result;
+
+	if (buckets > 0)
+		/* min() and max() give the row of the value they pick
+		 * (SQLite's bare columns); UNION drops a point picked
+		 * twice. */
+		sql = xasprintf(
+		    "WITH p AS (SELECT job_id, trial_id, step, value FROM "
+		    "reward_curves WHERE %s), w AS (SELECT max(step) + 1 AS "
+		    "top FROM p) SELECT job_id, trial_id, step, min(value) AS "
+		    "value FROM p, w GROUP BY job_id, step * %d / top "
+		    "UNION SELECT job_id, trial_id, step, max(value) FROM p, "
+		    "w GROUP BY job_id, step * %d / top ORDER BY job_id, step",
+		    where, buckets, buckets);
+	else
+		sql = xasprintf("SELECT job_id, trial_id, step, value FROM "
+				"reward_curves WHERE %s ORDER BY job_id, step",
+				where);
+	free(where);
+	result = query_for(ctx, sql, CURVE_ROWS, buckets > 0 ? 10000 : 0, rc);
 	free(sql);
 	if (result == NULL)
 		return NULL;
@@ -740,6 +776,37 @@ curve_rows(struct call_ctx *ctx, const char *verb, bool job, int64_t id,
 	return result;
 }
 
+/*
+ * How many step buckets plot asks rftd to thin each job's points to, so
+ * that every job of a sweep is drawn within CURVE_ROWS points: 0 when
+ * they all fit as they are, or when even two points a job would not.
+ */
+static int
+plot_buckets(struct call_ctx *ctx, bool job, int64_t id, const char *metric,
+	     int64_t *points, int *rc)
+{
+	char *where = curve_where(job, id, metric), *sql;
+	const cJSON *row;
+	cJSON *result;
+	int64_t jobs;
+
+	sql = xasprintf("SELECT count(*), count(DISTINCT job_id) FROM "
+			"reward_curves WHERE %s",
+			where);
+	free(where);
+	result = query_for(ctx, sql, 1, 10000, rc);
+	free(sql);
+	if (result == NULL)
+		return -1;
+	row = cJSON_GetArrayItem(cJSON_GetObjectItem(result, "rows"), 0);
+	*points = (int64_t)cJSON_GetNumberValue(cJSON_GetArrayItem(row, 0));
+	jobs = (int64_t)cJSON_GetNumberValue(cJSON_GetArrayItem(row, 1));
+	cJSON_Delete(result);
+	if (*points <= CURVE_ROWS || jobs <= 0 || CURVE_ROWS / (2 * jobs) < 2)
+		return 0;
+	return (int)(CURVE_ROWS / (2 * jobs));
+}
+
 static int
 run_curves(struct call_ctx *ctx, const struct opts *o, char **args)
 {
@@ -753,7 +820,7 @@ run_curves(struct call_ctx *ctx, const struct opts *o, char **args)
 
 	if (sweep_or_job(ctx, args, "curves", &job, &id) != EXIT_OK)
 		return EXIT_USAGE;
-	result = curve_rows(ctx, "curves", job, id, metric, &rc);
+	result = curve_rows(ctx, "curves", job, id, metric, 0, &rc);
 	if (result == NULL)
 		return rc;
 	call_render_opts(ctx, &ro);
@@ -784,7 +851,8 @@ run_plot(struct call_ctx *ctx, const struct opts *o, char **args)
 	    .height = (o->given & OPT_HEIGHT) ? (int)o->height : 0};
 	cJSON *curves = NULL, *trials = NULL;
 	char *path = NULL, *sql, err[1024];
-	int rc;
+	int64_t points = 0;
+	int buckets, rc;
 
 	if (sweep_or_job(ctx, args, "plot", &p.job, &p.id) != EXIT_OK)
 		return EXIT_USAGE;
@@ -798,9 +866,20 @@ run_plot(struct call_ctx *ctx, const struct opts *o, char **args)
 				 path);
 		goto out;
 	}
-	curves = curve_rows(ctx, "plot", p.job, p.id, p.metric, &rc);
+	/* A sweep of more points than rftd returns is thinned by rftd, so
+	 * that every trial is drawn. */
+	buckets = plot_buckets(ctx, p.job, p.id, p.metric, &points, &rc);
+	if (buckets < 0)
+		goto out;
+	curves = curve_rows(ctx, "plot", p.job, p.id, p.metric, buckets, &rc);
 	if (curves == NULL)
 		goto out;
+	if (buckets > 0 && !ctx->json)
+		fprintf(stderr,
+			"rftctl: plot: %lld points, more than rftd returns at "
+			"once: each job's lowest and highest in each of %d "
+			"step buckets are drawn\n",
+			(long long)points, buckets);
 	sql = plot_trials_sql(p.job, p.id);
 	trials = query(ctx, sql, 100000, &rc);
 	free(sql);

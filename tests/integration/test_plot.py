@@ -188,41 +188,50 @@ class Plot(CtlTest):
             finally:
                 os.chmod(self.out, 0o700)
 
-    def test_points_cut_at_the_row_cap_still_plot_and_exit_4(self):
+    def test_more_points_than_rftd_returns_are_thinned_by_rftd(self):
         d = self.start()
         sweep_id = self.finished_sweep(d)
-        # 100,001 points of one job, added after the fact: more than
-        # rftd returns in one query.
-        job = self.rows(d, "SELECT j.id FROM jobs j JOIN trials t ON "
-                        "t.id = j.trial_id WHERE t.sweep_id = ? LIMIT 1",
-                        sweep_id)[0][0]
+        # 30,000 points of each job, added after the fact, with a spike
+        # in the last one: more than rftd returns in one query.
+        jobs = [j for (j,) in self.rows(
+            d, "SELECT j.id FROM jobs j JOIN trials t ON t.id = j.trial_id"
+               " WHERE t.sweep_id = ? ORDER BY j.id", sweep_id)]
+        self.assertGreater(len(jobs) * 30000, 100000)
         d.stop()
         db = sqlite3.connect(d.database)
         db.executemany(
             "INSERT OR IGNORE INTO metrics (job_id, name, step, value) "
             "VALUES (?, 'eval/big', ?, ?)",
-            ((job, i, i % 97 / 97.0) for i in range(100001)))
+            ((job, i, 5.0 if (job, i) == (jobs[-1], 12345)
+              else i % 97 / 97.0)
+             for job in jobs for i in range(30000)))
         db.commit()
         db.close()
         d = self.start()
         r = self.plot(d, str(sweep_id), "--metric", "eval/big", cwd=self.out)
-        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
         # The metric's slash is not a directory in the file's name.
         name = "sweep-%d-eval_big.svg" % sweep_id
         self.assertEqual(r.stdout, name + "\n")
-        self.assertEqual(r.stderr, "rftctl: plot: rftd's row cap cut the "
-                         "points at 100000; the plot shows only those\n")
-        path = os.path.join(self.out, name)
-        curve = self.curves_of(ET.parse(path).getroot())
-        self.assertEqual(len(curve), 1)
-        # Thinned to the chart's width: four points a pixel column at most.
-        points = len(curve[0].get("d").split()) // 2
-        self.assertLess(points, 4 * 720)
-        self.assertGreater(points, 720 / 2)
-        r = d.ctl("--json", "plot", str(sweep_id), "--metric", "eval/big",
-                  "--out", path)
-        self.assertEqual(r.returncode, 4)
-        self.assertEqual(json.loads(r.stdout)["truncated"], "row cap")
+        self.assertRegex(r.stderr, r"^rftctl: plot: %d points, more than "
+                         r"rftd returns at once: each job's lowest and "
+                         r"highest in each of \d+ step buckets are drawn\n$"
+                         % (len(jobs) * 30000))
+        root = ET.parse(os.path.join(self.out, name)).getroot()
+        curves = self.curves_of(root)
+        # Every job is drawn, not only the first ones rftd returned...
+        self.assertEqual(sorted(int(c.get("data-job")) for c in curves),
+                         jobs)
+        for c in curves:
+            points = len(c.get("d").split()) // 2
+            self.assertLess(points, 4 * 720)
+            self.assertGreater(points, 10)
+        # ... and the spike, a bucket's highest, is kept: the axis
+        # reaches it.
+        ticks = [t.text for t in root.iter("{http://www.w3.org/2000/svg}"
+                                           "text")]
+        self.assertIn("5", ticks)
+
 
 if __name__ == "__main__":
     unittest.main()
