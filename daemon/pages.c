@@ -992,6 +992,19 @@ curve_points(double trials)
 	return (size_t)per;
 }
 
+/* A page whose sweep or job could not be read: 404 when there is none,
+ * 503 past the deadline, else 500. */
+static bool
+unread(int rc, const char *what, int64_t id, int *status, char *err,
+       size_t errlen)
+{
+	*status = rc == -ENOENT ? 404 : rc == -ETIMEDOUT ? 503 : 500;
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "There is no %s %lld.", what,
+			 (long long)id);
+	return false;
+}
+
 static bool
 render_sweep(struct store_reader *rd, const struct page_req *r, struct html *h,
 	     char **title, int *status, char *err, size_t errlen)
@@ -1007,13 +1020,8 @@ render_sweep(struct store_reader *rd, const struct page_req *r, struct html *h,
 	int rc;
 
 	s = store_page_sweep(rd, r->id, BOARD_MAX, &rc, err, errlen);
-	if (s == NULL) {
-		*status = rc == -ENOENT ? 404 : rc == -ETIMEDOUT ? 503 : 500;
-		if (rc == -ENOENT)
-			snprintf(err, errlen, "There is no sweep %lld.",
-				 (long long)r->id);
-		return false;
-	}
+	if (s == NULL)
+		return unread(rc, "sweep", r->id, status, err, errlen);
 	live = str(s, "state") && strcmp(str(s, "state"), "running") == 0;
 	*title = xasprintf("Sweep %lld: %s", (long long)r->id,
 			   str(s, "name") ? str(s, "name") : "");
@@ -1155,13 +1163,8 @@ render_job(struct store_reader *rd, const struct page_req *r, struct html *h,
 	int rc;
 
 	j = store_page_job(rd, r->id, JOB_LIST_MAX, &rc, err, errlen);
-	if (j == NULL) {
-		*status = rc == -ENOENT ? 404 : rc == -ETIMEDOUT ? 503 : 500;
-		if (rc == -ENOENT)
-			snprintf(err, errlen, "There is no job %lld.",
-				 (long long)r->id);
-		return false;
-	}
+	if (j == NULL)
+		return unread(rc, "job", r->id, status, err, errlen);
 	live = num0(j, "live") != 0;
 	*title = xasprintf("Job %lld", (long long)r->id);
 	puts_(h, "<h1>");
