@@ -132,17 +132,26 @@ class ExactFit(SimTest):
                              ["spent_usd"], 800)
 
     def test_a_budget_a_cent_short_still_admits_only_what_fits(self):
-        d = self.start(speed=3600, cancel_latency=5)
+        # Slow enough that the fourth trial waits seconds for a job to
+        # end, however busy the machine: the reason is seen while it
+        # waits (once a job ends, its reservation is released and the
+        # trial starts).
+        d = self.start(speed=360, cancel_latency=5)
         sweep_id = self.submit(d, self.write_spec(
             budget_usd=799.99, max_job_hours=2))
-        # The reason is seen while the trial waits (once a job ends, its
-        # reservation is released and the trial starts).
         reasons = wait_until(lambda: [
             t["pending_reason"] for t in self.sweep(d, sweep_id)["trials"]
             if t["pending_reason"]],
             what="a trial to wait for the budget")
         self.assertTrue(reasons[0].startswith("waiting for budget sweep:"),
                         reasons)
+        # Whatever was seen meanwhile: three jobs at most at a time, the
+        # last one submitted only once another had ended.
+        self.wait_for_sweep(d, sweep_id)
+        jobs = self.rows(d, "SELECT created_at, finished_at FROM jobs"
+                            " ORDER BY created_at")
+        self.assertEqual(len(jobs), 4)
+        self.assertGreaterEqual(jobs[3][0], min(f for _, f in jobs[:3]))
 
 
 class Deadline(SimTest):
