@@ -11,13 +11,16 @@
 # Then the same with CLIENTS fetching at once.
 #   bench/dashboard.sh [TRIALS]
 # Environment: BUILD_DIR (build), WINDOW (seconds per measurement, 10),
-# CLIENTS (page fetches at once in the last measurement, 8).
+# CLIENTS (page fetches at once in the last measurement, 8), METRIC (the
+# one the page draws: valid_reward_mean, evaluated every few steps, or
+# train_reward_mean, every step: ten times the points).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 trials=${1:-1000}
 window=${WINDOW:-10}
 clients=${CLIENTS:-8}
+metric=${METRIC:-valid_reward_mean}
 cmake --build "$build" --target rftd rftctl ctl_latency >/dev/null
 ctl() { "$build/ctl/rftctl" -s "$dir/control.sock" "$@"; }
 hogs=()
@@ -41,9 +44,10 @@ pings() { # "p50 p99" of daemon.ping in ms over the window
 # CLIENTS threads for the window (50 at least); prints the time to the
 # page's last byte p50/p99/max and what the page held.
 fetch() {
-	python3 - "$port" "$window" "$1" <<'PY'
+	python3 - "$port" "$window" "$1" "$metric" <<'PY'
 import http.client, sys, threading, time
 port, window, clients = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+page = "/sweeps/1?metric=" + sys.argv[4]
 lat, sizes, errors, lock = [], [], [], threading.Lock()
 end = time.monotonic() + window
 
@@ -55,7 +59,7 @@ def client():
         t0 = time.monotonic()
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            c.request("GET", "/sweeps/1")
+            c.request("GET", page)
             r = c.getresponse()
             body = r.read()
             c.close()
@@ -112,7 +116,7 @@ echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg);" \
 printf 'sweep of %d trials, %d metric rows (%d of %s), ran in %d s\n' \
 	"$trials" "$(query 'SELECT count(*) FROM metrics')" \
 	"$(query "SELECT count(*) FROM reward_curves WHERE sweep_id = 1
-		AND metric = 'valid_reward_mean'")" valid_reward_mean \
+		AND metric = '$metric'")" "$metric" \
 	$((SECONDS - t0))
 
 echo "ctl ping, dashboard idle:         $(pings)"
