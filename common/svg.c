@@ -166,6 +166,10 @@ axis_fit(struct axis *a, double lo, double hi, int want, bool whole)
 		a->nticks = TICKS_MAX;
 	big = fmax(fabs(a->lo), fabs(a->hi));
 	d = (int)floor(log10(big)) - (int)floor(log10(a->step)) + 1;
+	/* At least the whole part's digits, up to a million: %g would
+	 * write 40 as 4e+01 with one. */
+	if (big >= 1 && big < 1e6 && d < (int)floor(log10(big)) + 1)
+		d = (int)floor(log10(big)) + 1;
 	a->digits = d < 1 ? 1 : d > 15 ? 15 : d;
 }
 

@@ -611,6 +611,24 @@ tick_labels_are_compact(void **state)
 	assert_non_null(strstr(svg, ">0</text>"));
 	assert_null(strstr(svg, "e-1"));
 	free(svg);
+	/* Steps up to 40 by tens read 10, 20, 30, 40, not 1e+01... */
+	{
+		static const double forty[] = {1, 38};
+		static const double big[] = {150, 1450};
+
+		s.x = forty;
+		svg = draw(&s, 1);
+		assert_non_null(strstr(svg, ">40</text>"));
+		assert_non_null(strstr(svg, ">10</text>"));
+		assert_null(strstr(svg, "e+01"));
+		free(svg);
+		/* ... and values up to a million are written whole. */
+		s.y = big;
+		svg = draw(&s, 1);
+		assert_non_null(strstr(svg, ">1500</text>"));
+		assert_null(strstr(svg, "e+03"));
+		free(svg);
+	}
 }
 
 static void
